@@ -1,0 +1,926 @@
+//! The TOML configuration of SPEC §3, read into validated, typed values.
+//!
+//! Loading is the only place a config is checked: a wrong key, a bad cron expression, an unknown
+//! unit group in `applies_to`, a duplicate unit id or e-mail address, or a `due` rule that cannot be
+//! computed each fail with the file, the line and the key named. Paths are resolved against the
+//! config file's folder; secrets are read from the environment variables the file names, never
+//! from the file.
+
+use crate::domain::{Period, PeriodKind, ReportId, UnitId};
+use crate::text::fold;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Invalid { path: String, line: usize, message: String },
+}
+
+// ---------- the file as written ----------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    office: RawOffice,
+    #[serde(default)]
+    database: Option<RawDatabase>,
+    #[serde(default)]
+    intake: Option<RawIntake>,
+    #[serde(default)]
+    outbound: Option<RawOutbound>,
+    #[serde(default)]
+    schedule: Option<RawSchedule>,
+    #[serde(default)]
+    calendar: Option<RawCalendar>,
+    #[serde(default)]
+    http: Option<RawHttp>,
+    #[serde(default)]
+    limits: Option<Limits>,
+    #[serde(default)]
+    unit: Vec<RawUnit>,
+    #[serde(default)]
+    report: Vec<RawReport>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffice {
+    name: String,
+    address: String,
+    #[serde(default = "default_tz")]
+    timezone: String,
+    #[serde(default)]
+    leadership: Vec<String>,
+    #[serde(default)]
+    staff: Vec<String>,
+    #[serde(default)]
+    templates: Option<String>,
+}
+
+fn default_tz() -> String {
+    "Asia/Ho_Chi_Minh".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    #[serde(default)]
+    url_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntake {
+    source: String,
+    #[serde(default)]
+    password_env: Option<String>,
+    #[serde(default = "default_after")]
+    after: String,
+    #[serde(default = "default_poll")]
+    poll_seconds: u64,
+    #[serde(default = "default_max_mb")]
+    max_message_mb: u64,
+}
+fn default_after() -> String {
+    "flag".into()
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_max_mb() -> u64 {
+    40
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    transport: String,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    user_env: Option<String>,
+    #[serde(default)]
+    password_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    #[serde(default)]
+    reminders: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    office_status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    shift_to_workday: bool,
+    #[serde(default)]
+    holidays: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnit {
+    id: String,
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    emails: Vec<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    id: String,
+    name: String,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    doc_types: Vec<String>,
+    period: String,
+    #[serde(default)]
+    quarters: Option<Vec<u8>>,
+    due: RawDue,
+    #[serde(default)]
+    applies_to: Option<Vec<String>>,
+    #[serde(default)]
+    extract: Option<String>,
+    #[serde(default)]
+    remind_before_days: Vec<i64>,
+    #[serde(default)]
+    remind_after_days: Vec<i64>,
+    #[serde(default)]
+    escalate_after_days: Option<i64>,
+    #[serde(default)]
+    catch_up_days: Option<i64>,
+    #[serde(default, rename = "for")]
+    for_: Option<String>,
+    #[serde(default)]
+    expected_commitments: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDue {
+    #[serde(default)]
+    month: Option<toml::Value>,
+    #[serde(default)]
+    day: Option<u32>,
+    #[serde(default)]
+    exclusive: bool,
+    #[serde(default)]
+    year_offset: i32,
+    #[serde(default)]
+    date: Option<String>,
+}
+
+// ---------- the validated config ----------
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub office: Office,
+    pub database: Database,
+    pub intake: Intake,
+    pub outbound: Outbound,
+    pub schedule: Schedule,
+    pub calendar: Calendar,
+    pub http: Option<String>,
+    pub limits: Limits,
+    pub units: Vec<Unit>,
+    pub reports: Vec<Report>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Office {
+    pub name: String,
+    /// Lower-cased; doubles as the tenant key when several offices share one database.
+    pub address: String,
+    pub timezone: Tz,
+    pub leadership: Vec<String>,
+    pub staff: Vec<String>,
+    pub templates: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    Maildir(PathBuf),
+    Imap { tls: bool, user: String, host: String, port: u16, mailbox: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    Flag,
+    Move(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub source: Source,
+    pub password_env: Option<String>,
+    pub after: After,
+    pub poll_seconds: u64,
+    pub max_message_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    File(PathBuf),
+    Smtp { mode: SmtpMode, host: String, port: u16 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpMode {
+    StartTls,
+    Tls,
+    Plain,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub transport: Transport,
+    pub from: String,
+    pub user_env: Option<String>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub reminders: Option<cron::Schedule>,
+    pub digest: Option<cron::Schedule>,
+    pub office_status: Option<cron::Schedule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub start: NaiveDate,
+    pub shift_to_workday: bool,
+    pub holidays: HashSet<NaiveDate>,
+}
+
+/// Parsing limits (SPEC §5); each has a safe default and may be tuned under `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub attachment_mb: u64,
+    pub zip_entries: usize,
+    pub inflated_mb: u64,
+    pub compression_ratio: u64,
+    pub xml_depth: usize,
+    pub cells: usize,
+    pub worker_memory_mb: u64,
+    pub worker_seconds: u64,
+    pub workers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            attachment_mb: 25,
+            zip_entries: 2000,
+            inflated_mb: 200,
+            compression_ratio: 200,
+            xml_depth: 256,
+            cells: 2_000_000,
+            worker_memory_mb: 256,
+            worker_seconds: 30,
+            workers: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub id: UnitId,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub emails: Vec<String>,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extract {
+    Report,
+    ScoreTable,
+    Commitments,
+    TaskPlan,
+}
+
+impl Extract {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Extract::Report => "report",
+            Extract::ScoreTable => "score-table",
+            Extract::Commitments => "commitments",
+            Extract::TaskPlan => "task-plan",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueMonth {
+    Last,
+    Next,
+    Month(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueRule {
+    Relative { month: DueMonth, day: u32, exclusive: bool, year_offset: i32 },
+    Date(NaiveDate),
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub id: ReportId,
+    pub name: String,
+    pub keywords: Vec<String>,
+    pub doc_types: Vec<String>,
+    pub period: PeriodKind,
+    pub quarters: Option<Vec<u8>>,
+    pub due: DueRule,
+    /// Empty means every group (`"*"`).
+    pub applies_to: Vec<String>,
+    pub extract: Extract,
+    pub remind_before_days: Vec<i64>,
+    pub remind_after_days: Vec<i64>,
+    pub escalate_after_days: Option<i64>,
+    pub catch_up_days: i64,
+    pub once_for: Option<i32>,
+    pub expected_commitments: usize,
+}
+
+impl Report {
+    pub fn applies_to_group(&self, group: &str) -> bool {
+        self.applies_to.is_empty() || self.applies_to.iter().any(|g| g == group)
+    }
+}
+
+impl Config {
+    pub fn unit(&self, id: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.id.as_str() == id)
+    }
+    pub fn report(&self, id: &str) -> Option<&Report> {
+        self.reports.iter().find(|r| r.id.as_str() == id)
+    }
+    /// The unit a sender address is registered to.
+    pub fn unit_by_email(&self, addr: &str) -> Option<&Unit> {
+        let a = addr.trim().to_ascii_lowercase();
+        self.units.iter().find(|u| u.emails.iter().any(|e| *e == a))
+    }
+    pub fn is_staff(&self, addr: &str) -> bool {
+        let a = addr.trim().to_ascii_lowercase();
+        self.office.staff.iter().any(|e| e.eq_ignore_ascii_case(&a))
+    }
+    pub fn tenant(&self) -> &str {
+        &self.office.address
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.display().to_string(), source: e })?;
+        Config::from_str_at(&text, path)
+    }
+
+    pub fn from_str_at(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            ConfigError::Invalid { path: p.clone(), line, message: e.message().trim().to_string() }
+        })?;
+        let dir = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).unwrap_or(Path::new(".")).to_path_buf();
+        let loc = Locator { text, path: &p };
+        build(raw, &loc, path, &dir)
+    }
+}
+
+struct Locator<'a> {
+    text: &'a str,
+    path: &'a str,
+}
+
+impl Locator<'_> {
+    /// The line of `key` inside the `index`-th `[[table]]` (or `[table]` when index is None).
+    fn line(&self, table: &str, index: Option<usize>, key: &str) -> usize {
+        let header = match index {
+            Some(_) => format!("[[{table}]]"),
+            None => format!("[{table}]"),
+        };
+        let mut seen = 0usize;
+        let mut in_table = false;
+        let mut table_line = 0;
+        for (i, l) in self.text.lines().enumerate() {
+            let t = l.trim();
+            if t.starts_with('[') {
+                if t.starts_with(&header) {
+                    let want = index.unwrap_or(0);
+                    in_table = seen == want;
+                    if in_table {
+                        table_line = i + 1;
+                    }
+                    seen += 1;
+                } else {
+                    if in_table {
+                        return table_line;
+                    }
+                    in_table = false;
+                }
+                continue;
+            }
+            if in_table {
+                let k = t.split('=').next().unwrap_or("").trim();
+                if k == key {
+                    return i + 1;
+                }
+            }
+        }
+        table_line
+    }
+
+    fn err(&self, table: &str, index: Option<usize>, key: &str, message: String) -> ConfigError {
+        let what = match index {
+            Some(i) => format!("[[{table}]] #{} key `{key}`", i + 1),
+            None => format!("[{table}] key `{key}`"),
+        };
+        ConfigError::Invalid { path: self.path.to_string(), line: self.line(table, index, key), message: format!("{what}: {message}") }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn resolve(dir: &Path, p: &str) -> PathBuf {
+    let pb = PathBuf::from(p);
+    if pb.is_absolute() {
+        pb
+    } else {
+        dir.join(pb)
+    }
+}
+
+fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
+    // office
+    let o = raw.office;
+    let timezone = Tz::from_str(&o.timezone)
+        .map_err(|_| loc.err("office", None, "timezone", format!("unknown time zone `{}`", o.timezone)))?;
+    if !o.address.contains('@') {
+        return Err(loc.err("office", None, "address", format!("`{}` is not an e-mail address", o.address)));
+    }
+    let office = Office {
+        name: o.name,
+        address: o.address.trim().to_ascii_lowercase(),
+        timezone,
+        leadership: o.leadership.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
+        staff: o.staff.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
+        templates: resolve(dir, o.templates.as_deref().unwrap_or("templates")),
+    };
+
+    // database
+    let db = raw.database.unwrap_or(RawDatabase { url: "sqlite://var/baocao.db".into(), url_env: None });
+    let url = match &db.url_env {
+        Some(var) => std::env::var(var).unwrap_or(db.url.clone()),
+        None => db.url.clone(),
+    };
+    let database = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let rest = rest.split('?').next().unwrap_or(rest);
+        if rest.is_empty() {
+            return Err(loc.err("database", None, "url", "a sqlite url needs a file path".into()));
+        }
+        Database::Sqlite(resolve(dir, rest))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Database::Postgres(url)
+    } else {
+        return Err(loc.err("database", None, "url", format!("`{}`: expected sqlite://PATH or postgres://…", db.url)));
+    };
+
+    // intake
+    let i = raw.intake.unwrap_or(RawIntake {
+        source: "maildir:var/inbox".into(),
+        password_env: None,
+        after: default_after(),
+        poll_seconds: default_poll(),
+        max_message_mb: default_max_mb(),
+    });
+    let source = parse_source(&i.source, dir).map_err(|m| loc.err("intake", None, "source", m))?;
+    let after = if i.after == "flag" {
+        After::Flag
+    } else if let Some(f) = i.after.strip_prefix("move:") {
+        if f.trim().is_empty() {
+            return Err(loc.err("intake", None, "after", "`move:` needs a folder name".into()));
+        }
+        After::Move(f.trim().to_string())
+    } else {
+        return Err(loc.err("intake", None, "after", format!("`{}`: expected \"flag\" or \"move:FOLDER\"", i.after)));
+    };
+    if i.poll_seconds == 0 {
+        return Err(loc.err("intake", None, "poll_seconds", "must be at least 1".into()));
+    }
+    let intake = Intake {
+        source,
+        password_env: i.password_env,
+        after,
+        poll_seconds: i.poll_seconds,
+        max_message_bytes: i.max_message_mb.max(1) * 1024 * 1024,
+    };
+
+    // outbound
+    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None });
+    let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
+    let outbound = Outbound {
+        transport,
+        from: ob.from.unwrap_or_else(|| format!("{} <{}>", office.name, office.address)),
+        user_env: ob.user_env,
+        password_env: ob.password_env,
+    };
+
+    // schedule
+    let s = raw.schedule.unwrap_or(RawSchedule { reminders: None, digest: None, office_status: None });
+    let cron_of = |key: &str, v: &Option<String>| -> Result<Option<cron::Schedule>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(expr) => cron::Schedule::from_str(expr)
+                .map(Some)
+                .map_err(|e| loc.err("schedule", None, key, format!("bad cron expression `{expr}`: {e}"))),
+        }
+    };
+    let schedule = Schedule {
+        reminders: cron_of("reminders", &s.reminders)?,
+        digest: cron_of("digest", &s.digest)?,
+        office_status: cron_of("office_status", &s.office_status)?,
+    };
+
+    // calendar
+    let c = raw.calendar.unwrap_or(RawCalendar { start: None, shift_to_workday: false, holidays: vec![] });
+    let start = match &c.start {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| loc.err("calendar", None, "start", format!("`{d}` is not a date (YYYY-MM-DD)")))?,
+        None => NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+    };
+    let mut holidays = HashSet::new();
+    for h in &c.holidays {
+        holidays.insert(
+            NaiveDate::parse_from_str(h, "%Y-%m-%d")
+                .map_err(|_| loc.err("calendar", None, "holidays", format!("`{h}` is not a date (YYYY-MM-DD)")))?,
+        );
+    }
+    let calendar = Calendar { start, shift_to_workday: c.shift_to_workday, holidays };
+
+    // units
+    let mut units = Vec::new();
+    let mut ids = HashSet::new();
+    let mut emails: HashMap<String, String> = HashMap::new();
+    let mut groups = HashSet::new();
+    for (n, u) in raw.unit.into_iter().enumerate() {
+        let id = UnitId::parse(&u.id).map_err(|e| loc.err("unit", Some(n), "id", e.to_string()))?;
+        if !ids.insert(id.clone()) {
+            return Err(loc.err("unit", Some(n), "id", format!("duplicate unit id `{id}`")));
+        }
+        let mut es = Vec::new();
+        for e in &u.emails {
+            let e = e.trim().to_ascii_lowercase();
+            if !e.contains('@') {
+                return Err(loc.err("unit", Some(n), "emails", format!("`{e}` is not an e-mail address")));
+            }
+            if let Some(other) = emails.insert(e.clone(), id.to_string()) {
+                return Err(loc.err("unit", Some(n), "emails", format!("`{e}` is already registered to unit `{other}`")));
+            }
+            es.push(e);
+        }
+        let group = u.group.unwrap_or_else(|| "default".into());
+        groups.insert(group.clone());
+        units.push(Unit { id, name: u.name, aliases: u.aliases, emails: es, group });
+    }
+
+    // reports
+    let mut reports = Vec::new();
+    let mut rids = HashSet::new();
+    for (n, r) in raw.report.into_iter().enumerate() {
+        let id = ReportId::parse(&r.id).map_err(|e| loc.err("report", Some(n), "id", e.to_string()))?;
+        if !rids.insert(id.clone()) {
+            return Err(loc.err("report", Some(n), "id", format!("duplicate report id `{id}`")));
+        }
+        let period = match r.period.as_str() {
+            "quarter" => PeriodKind::Quarter,
+            "half" => PeriodKind::Half,
+            "year" => PeriodKind::Year,
+            "month" => PeriodKind::Month,
+            "once" => PeriodKind::Once,
+            other => {
+                return Err(loc.err("report", Some(n), "period", format!("`{other}`: expected quarter, half, year, month or once")))
+            }
+        };
+        if let Some(qs) = &r.quarters {
+            if period != PeriodKind::Quarter {
+                return Err(loc.err("report", Some(n), "quarters", "only a quarterly report can name quarters".into()));
+            }
+            if qs.is_empty() || qs.iter().any(|q| !(1..=4).contains(q)) {
+                return Err(loc.err("report", Some(n), "quarters", "quarters are 1 to 4".into()));
+            }
+        }
+        let due = parse_due(&r.due, period).map_err(|m| loc.err("report", Some(n), "due", m))?;
+        let once_for = match (&r.for_, period) {
+            (Some(f), _) => Some(
+                f.trim()
+                    .parse::<i32>()
+                    .map_err(|_| loc.err("report", Some(n), "for", format!("`{f}` is not a year")))?,
+            ),
+            (None, PeriodKind::Once) => match &due {
+                DueRule::Date(d) => Some(chrono::Datelike::year(d)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if period == PeriodKind::Once && !matches!(due, DueRule::Date(_)) {
+            return Err(loc.err("report", Some(n), "due", "a one-off report (period = \"once\") needs due = { date = \"YYYY-MM-DD\" }".into()));
+        }
+        let mut applies = Vec::new();
+        for g in r.applies_to.unwrap_or_else(|| vec!["*".into()]) {
+            if g == "*" {
+                applies.clear();
+                break;
+            }
+            if !groups.contains(&g) {
+                return Err(loc.err("report", Some(n), "applies_to", format!("unknown unit group `{g}` (groups: {})", sorted(&groups))));
+            }
+            applies.push(g);
+        }
+        let extract = match r.extract.as_deref().unwrap_or("report") {
+            "report" => Extract::Report,
+            "score-table" => Extract::ScoreTable,
+            "commitments" => Extract::Commitments,
+            "task-plan" => Extract::TaskPlan,
+            other => {
+                return Err(loc.err("report", Some(n), "extract", format!("`{other}`: expected report, score-table, commitments or task-plan")))
+            }
+        };
+        for (key, days) in [("remind_before_days", &r.remind_before_days), ("remind_after_days", &r.remind_after_days)] {
+            if days.iter().any(|d| *d < 0 || *d > 366) {
+                return Err(loc.err("report", Some(n), key, "days are between 0 and 366".into()));
+            }
+        }
+        if r.keywords.iter().all(|k| fold(k).is_empty()) {
+            return Err(loc.err("report", Some(n), "keywords", "a report kind needs at least one keyword".into()));
+        }
+        let report = Report {
+            id,
+            name: r.name,
+            keywords: r.keywords,
+            doc_types: r.doc_types,
+            period,
+            quarters: r.quarters,
+            due,
+            applies_to: applies,
+            extract,
+            remind_before_days: r.remind_before_days,
+            remind_after_days: r.remind_after_days,
+            escalate_after_days: r.escalate_after_days,
+            catch_up_days: r.catch_up_days.unwrap_or(1).max(0),
+            once_for,
+            expected_commitments: r.expected_commitments.unwrap_or(10),
+        };
+        // A `due` that cannot be computed for some period (31 in a 30-day month) fails here,
+        // not on the day it is first needed.
+        for year in [2020, 2021, 2023, 2024] {
+            for p in crate::schedule::periods_of(&report, year) {
+                if crate::schedule::rule_date(&report.due, p).is_none() {
+                    return Err(loc.err("report", Some(n), "due", format!("no such date for period {p}")));
+                }
+            }
+        }
+        reports.push(report);
+    }
+
+    let limits = raw.limits.unwrap_or_default();
+    Ok(Config {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        office,
+        database,
+        intake,
+        outbound,
+        schedule,
+        calendar,
+        http: raw.http.map(|h| h.listen),
+        limits,
+        units,
+        reports,
+    })
+}
+
+fn sorted(s: &HashSet<String>) -> String {
+    let mut v: Vec<_> = s.iter().cloned().collect();
+    v.sort();
+    v.join(", ")
+}
+
+fn parse_due(d: &RawDue, period: PeriodKind) -> Result<DueRule, String> {
+    if let Some(date) = &d.date {
+        if d.month.is_some() || d.day.is_some() {
+            return Err("give either `date` or `month` and `day`, not both".into());
+        }
+        let nd = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| format!("`{date}` is not a date (YYYY-MM-DD)"))?;
+        return Ok(DueRule::Date(nd));
+    }
+    let day = d.day.ok_or("`day` is missing")?;
+    if !(1..=31).contains(&day) {
+        return Err(format!("day {day} is not between 1 and 31"));
+    }
+    let month = match &d.month {
+        None => return Err("`month` is missing (\"last\", \"next\" or 1..12)".into()),
+        Some(toml::Value::String(s)) if s == "last" => DueMonth::Last,
+        Some(toml::Value::String(s)) if s == "next" => DueMonth::Next,
+        Some(toml::Value::Integer(m)) if (1..=12).contains(m) => DueMonth::Month(*m as u32),
+        Some(other) => return Err(format!("month {other} is not \"last\", \"next\" or 1..12")),
+    };
+    if let DueMonth::Month(_) = month {
+        if matches!(period, PeriodKind::Quarter | PeriodKind::Month) {
+            return Err("a fixed month needs a year or half-year period; use \"last\" or \"next\"".into());
+        }
+    }
+    Ok(DueRule::Relative { month, day, exclusive: d.exclusive, year_offset: d.year_offset })
+}
+
+fn parse_source(s: &str, dir: &Path) -> Result<Source, String> {
+    if let Some(p) = s.strip_prefix("maildir:") {
+        return Ok(Source::Maildir(resolve(dir, p)));
+    }
+    let (tls, rest) = if let Some(r) = s.strip_prefix("imaps://") {
+        (true, r)
+    } else if let Some(r) = s.strip_prefix("imap://") {
+        (false, r)
+    } else {
+        return Err(format!("`{s}`: expected maildir:PATH, imaps://user@host:993/INBOX or imap://user@host:143/INBOX"));
+    };
+    let (userhost, mailbox) = rest.split_once('/').unwrap_or((rest, "INBOX"));
+    let (user, hostport) = userhost.rsplit_once('@').ok_or_else(|| format!("`{s}`: the user is missing (imaps://user@host/INBOX)"))?;
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("`{p}` is not a port"))?),
+        None => (hostport, if tls { 993 } else { 143 }),
+    };
+    if host.is_empty() || user.is_empty() {
+        return Err(format!("`{s}`: host and user are required"));
+    }
+    let user = percent_decode(user);
+    Ok(Source::Imap { tls, user, host: host.to_string(), port, mailbox: if mailbox.is_empty() { "INBOX".into() } else { percent_decode(mailbox) } })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_transport(s: &str, dir: &Path) -> Result<Transport, String> {
+    if let Some(p) = s.strip_prefix("file:") {
+        return Ok(Transport::File(resolve(dir, p)));
+    }
+    let (mode, rest, default_port) = if let Some(r) = s.strip_prefix("smtps://") {
+        (SmtpMode::Tls, r, 465)
+    } else if let Some(r) = s.strip_prefix("smtp+plain://") {
+        (SmtpMode::Plain, r, 25)
+    } else if let Some(r) = s.strip_prefix("smtp://") {
+        (SmtpMode::StartTls, r, 587)
+    } else {
+        return Err(format!("`{s}`: expected file:DIR, smtp://host:587, smtps://host:465 or smtp+plain://127.0.0.1:PORT"));
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|_| format!("`{p}` is not a port"))?),
+        None => (rest.to_string(), default_port),
+    };
+    if mode == SmtpMode::Plain && !(host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1") {
+        return Err(format!("smtp+plain:// is only allowed to a loopback address, not `{host}`"));
+    }
+    Ok(Transport::Smtp { mode, host, port })
+}
+
+/// Keeps the crate's own `Period` import used where only tests touch it.
+#[allow(dead_code)]
+fn _period_marker(_: Period) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[office]
+name = "Văn phòng"
+address = "vp@so.example"
+timezone = "Asia/Ho_Chi_Minh"
+
+[calendar]
+start = "2020-01-01"
+
+[[unit]]
+id = "A"
+name = "Bệnh viện A"
+emails = ["a@x.example"]
+group = "benh-vien"
+
+[[report]]
+id = "q"
+name = "Báo cáo quý"
+keywords = ["báo cáo quý"]
+period = "quarter"
+due = { month = "last", day = 25 }
+applies_to = ["benh-vien"]
+"#;
+
+    fn load(s: &str) -> Result<Config, ConfigError> {
+        Config::from_str_at(s, Path::new("/etc/baocao/test.toml"))
+    }
+
+    #[test]
+    fn a_complete_config_loads() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.units.len(), 1);
+        assert_eq!(c.reports[0].period, PeriodKind::Quarter);
+        assert!(matches!(c.database, Database::Sqlite(ref p) if p.ends_with("var/baocao.db")));
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_line() {
+        let bad = GOOD.replace("group = \"benh-vien\"", "group = \"benh-vien\"\ncolour = \"red\"");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("test.toml:15"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_group_in_applies_to_is_an_error_naming_the_key() {
+        let bad = GOOD.replace("applies_to = [\"benh-vien\"]", "applies_to = [\"nha-thuoc\"]");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("applies_to") && e.contains("nha-thuoc") && e.contains(":24:"), "{e}");
+    }
+
+    #[test]
+    fn a_duplicate_email_is_an_error() {
+        let bad = format!("{GOOD}\n[[unit]]\nid = \"B\"\nname = \"B\"\nemails = [\"A@x.example\"]\ngroup = \"benh-vien\"\n");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("already registered"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_cron_expression_is_an_error() {
+        let bad = format!("{GOOD}\n[schedule]\nreminders = \"every morning\"\n");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("reminders") && e.contains("cron"), "{e}");
+    }
+
+    #[test]
+    fn a_due_day_that_does_not_exist_is_an_error() {
+        let bad = GOOD.replace("day = 25", "day = 31");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("due") && e.contains("no such date"), "{e}");
+    }
+
+    #[test]
+    fn plain_smtp_is_refused_to_a_remote_host() {
+        let bad = format!("{GOOD}\n[outbound]\ntransport = \"smtp+plain://mail.example:25\"\n");
+        assert!(load(&bad).is_err());
+    }
+}

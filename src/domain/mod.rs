@@ -1,0 +1,351 @@
+//! Pure domain types, parsed at the edge so inner code never re-checks them.
+//!
+//! A [`Period`] can only be built valid (`2020-Q1`, `2020-H2`, `2020`, `2020-03`, `once:2017`), a
+//! [`UnitId`] or [`ReportId`] only non-empty and free of spaces. Decisions, states and formats are
+//! closed enums whose serde names are the words of SPEC §11.1.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    #[error("`{0}` is not a period (expected 2020-Q1, 2020-H1, 2020, 2020-03 or once:2017)")]
+    BadPeriod(String),
+    #[error("`{0}` is not a valid id (letters, digits, '-', '_' and '.' only)")]
+    BadId(String),
+}
+
+macro_rules! id_type {
+    ($name:ident) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, DomainError> {
+                let t = s.trim();
+                if t.is_empty()
+                    || t.len() > 64
+                    || !t.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                {
+                    return Err(DomainError::BadId(s.to_string()));
+                }
+                Ok(Self(t.to_string()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(s: String) -> Result<Self, DomainError> {
+                Self::parse(&s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(UnitId);
+id_type!(ReportId);
+
+/// The period type a report kind is owed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodKind {
+    Quarter,
+    Half,
+    Year,
+    Month,
+    Once,
+}
+
+/// One reporting period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    Year(i32),
+    Half(i32, u8),
+    Quarter(i32, u8),
+    Month(i32, u8),
+    /// A one-off obligation, labelled by the year it is "for".
+    Once(i32),
+}
+
+impl Period {
+    pub fn year(&self) -> i32 {
+        match *self {
+            Period::Year(y) | Period::Half(y, _) | Period::Quarter(y, _) | Period::Month(y, _) | Period::Once(y) => y,
+        }
+    }
+
+    pub fn kind(&self) -> PeriodKind {
+        match self {
+            Period::Year(_) => PeriodKind::Year,
+            Period::Half(..) => PeriodKind::Half,
+            Period::Quarter(..) => PeriodKind::Quarter,
+            Period::Month(..) => PeriodKind::Month,
+            Period::Once(_) => PeriodKind::Once,
+        }
+    }
+
+    /// The first month (1-based) of the period.
+    pub fn first_month(&self) -> u32 {
+        match *self {
+            Period::Year(_) | Period::Once(_) => 1,
+            Period::Half(_, h) => (h as u32 - 1) * 6 + 1,
+            Period::Quarter(_, q) => (q as u32 - 1) * 3 + 1,
+            Period::Month(_, m) => m as u32,
+        }
+    }
+
+    /// The last month (1-based) of the period.
+    pub fn last_month(&self) -> u32 {
+        match *self {
+            Period::Year(_) | Period::Once(_) => 12,
+            Period::Half(_, h) => h as u32 * 6,
+            Period::Quarter(_, q) => q as u32 * 3,
+            Period::Month(_, m) => m as u32,
+        }
+    }
+
+    pub fn start_date(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year(), self.first_month(), 1).expect("valid period start")
+    }
+
+    /// Every period of `kind` in `year`, in order.
+    pub fn all_in_year(kind: PeriodKind, year: i32) -> Vec<Period> {
+        match kind {
+            PeriodKind::Year => vec![Period::Year(year)],
+            PeriodKind::Once => vec![Period::Once(year)],
+            PeriodKind::Half => (1..=2).map(|h| Period::Half(year, h)).collect(),
+            PeriodKind::Quarter => (1..=4).map(|q| Period::Quarter(year, q)).collect(),
+            PeriodKind::Month => (1..=12).map(|m| Period::Month(year, m)).collect(),
+        }
+    }
+
+    /// The period of `kind` that contains `date`.
+    pub fn containing(kind: PeriodKind, date: NaiveDate) -> Period {
+        let y = date.year();
+        let m = date.month() as u8;
+        match kind {
+            PeriodKind::Year => Period::Year(y),
+            PeriodKind::Once => Period::Once(y),
+            PeriodKind::Half => Period::Half(y, if m <= 6 { 1 } else { 2 }),
+            PeriodKind::Quarter => Period::Quarter(y, (m - 1) / 3 + 1),
+            PeriodKind::Month => Period::Month(y, m),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Period::Year(y) => write!(f, "{y}"),
+            Period::Half(y, h) => write!(f, "{y}-H{h}"),
+            Period::Quarter(y, q) => write!(f, "{y}-Q{q}"),
+            Period::Month(y, m) => write!(f, "{y}-{m:02}"),
+            Period::Once(y) => write!(f, "{y}"),
+        }
+    }
+}
+
+impl FromStr for Period {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::BadPeriod(s.to_string());
+        let t = s.trim();
+        if let Some(y) = t.strip_prefix("once:") {
+            return Ok(Period::Once(parse_year(y).ok_or_else(bad)?));
+        }
+        let (y, rest) = match t.split_once('-') {
+            Some((y, r)) => (y, Some(r)),
+            None => (t, None),
+        };
+        let year = parse_year(y).ok_or_else(bad)?;
+        match rest {
+            None => Ok(Period::Year(year)),
+            Some(r) => {
+                let r = r.to_ascii_uppercase();
+                if let Some(q) = r.strip_prefix('Q') {
+                    let q: u8 = q.parse().map_err(|_| bad())?;
+                    if (1..=4).contains(&q) {
+                        return Ok(Period::Quarter(year, q));
+                    }
+                } else if let Some(h) = r.strip_prefix('H') {
+                    let h: u8 = h.parse().map_err(|_| bad())?;
+                    if (1..=2).contains(&h) {
+                        return Ok(Period::Half(year, h));
+                    }
+                } else if r.len() == 2 {
+                    let m: u8 = r.parse().map_err(|_| bad())?;
+                    if (1..=12).contains(&m) {
+                        return Ok(Period::Month(year, m));
+                    }
+                }
+                Err(bad())
+            }
+        }
+    }
+}
+
+fn parse_year(s: &str) -> Option<i32> {
+    if s.len() != 4 {
+        return None;
+    }
+    let y: i32 = s.parse().ok()?;
+    (1900..=2200).contains(&y).then_some(y)
+}
+
+impl Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the office decided about one received message (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Accepted,
+    NeedsReview,
+    NotSubmission,
+    Rejected,
+    Duplicate,
+}
+
+impl Decision {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Accepted => "accepted",
+            Decision::NeedsReview => "needs_review",
+            Decision::NotSubmission => "not_submission",
+            Decision::Rejected => "rejected",
+            Decision::Duplicate => "duplicate",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Decision> {
+        Some(match s {
+            "accepted" => Decision::Accepted,
+            "needs_review" => Decision::NeedsReview,
+            "not_submission" => Decision::NotSubmission,
+            "rejected" => Decision::Rejected,
+            "duplicate" => Decision::Duplicate,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timeliness {
+    OnTime,
+    Late,
+}
+
+/// An obligation's state at an instant (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObligationState {
+    Upcoming,
+    DueSoon,
+    SubmittedOnTime,
+    SubmittedLate,
+    Overdue,
+    Exempt,
+}
+
+impl ObligationState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ObligationState::Upcoming => "upcoming",
+            ObligationState::DueSoon => "due_soon",
+            ObligationState::SubmittedOnTime => "submitted_on_time",
+            ObligationState::SubmittedLate => "submitted_late",
+            ObligationState::Overdue => "overdue",
+            ObligationState::Exempt => "exempt",
+        }
+    }
+    /// Vietnamese label for people.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            ObligationState::Upcoming => "Chưa đến hạn",
+            ObligationState::DueSoon => "Sắp đến hạn",
+            ObligationState::SubmittedOnTime => "Đã nộp đúng hạn",
+            ObligationState::SubmittedLate => "Đã nộp muộn",
+            ObligationState::Overdue => "Quá hạn",
+            ObligationState::Exempt => "Miễn",
+        }
+    }
+}
+
+/// A document's format, decided by its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Docx,
+    Xlsx,
+    Xls,
+    Doc,
+    Pdf,
+    Zip,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParseStatus {
+    Ok,
+    Error,
+    Skipped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_round_trip_through_their_text() {
+        for s in ["2020-Q1", "2020-Q4", "2020-H2", "2020", "2020-03", "2020-12"] {
+            let p: Period = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn an_invalid_period_cannot_be_built() {
+        for s in ["2020-Q5", "2020-H3", "2020-13", "20-Q1", "", "2020-Q", "abcd"] {
+            assert!(s.parse::<Period>().is_err(), "{s} should not parse");
+        }
+    }
+
+    #[test]
+    fn a_quarter_spans_three_months() {
+        let p = Period::Quarter(2020, 2);
+        assert_eq!((p.first_month(), p.last_month()), (4, 6));
+        assert_eq!(Period::containing(PeriodKind::Quarter, NaiveDate::from_ymd_opt(2020, 9, 30).unwrap()), Period::Quarter(2020, 3));
+    }
+
+    #[test]
+    fn ids_reject_spaces_and_empty_text() {
+        assert!(UnitId::parse("BV DK").is_err());
+        assert!(UnitId::parse("").is_err());
+        assert_eq!(UnitId::parse(" TTYT-HH ").unwrap().as_str(), "TTYT-HH");
+    }
+}

@@ -1,0 +1,160 @@
+//! Intake: message sources (Maildir folders, single `.eml` files; IMAP in the daemon) and the
+//! exactly-once path of one raw message into the store ([`pipeline`]).
+//!
+//! A message's source key (the Maildir unique name, or the content hash of an `.eml`) is unique
+//! per office in the store, and its row is written in the same transaction as its documents,
+//! decision and audit events, so a crash at any instant leaves it either fully recorded or not at
+//! all, and a re-run records it exactly once. `ingest` never changes the files it reads.
+
+pub mod pipeline;
+
+use std::path::{Path, PathBuf};
+
+/// One raw message from a source.
+#[derive(Debug, Clone)]
+pub struct RawMessage {
+    pub source_key: String,
+    /// Arrival at the mailbox (unix seconds): the Maildir delivery time, IMAP INTERNALDATE, or
+    /// for a bare `.eml` the newest `Received:` header.
+    pub arrival: Option<i64>,
+    pub path: Option<PathBuf>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{0} is neither a Maildir folder (with new/ or cur/) nor a file")]
+    NotASource(String),
+}
+
+/// A message file found in a Maildir, not yet read.
+#[derive(Debug, Clone)]
+pub struct MaildirEntry {
+    pub path: PathBuf,
+    pub unique: String,
+    pub arrival: Option<i64>,
+    pub in_new: bool,
+}
+
+/// The unique part of a Maildir file name (before the `:2,` info).
+pub fn maildir_unique(name: &str) -> &str {
+    name.split(':').next().unwrap_or(name)
+}
+
+/// The delivery time a Maildir file name starts with (Dovecot and Postfix write Unix seconds).
+pub fn maildir_arrival(name: &str) -> Option<i64> {
+    let digits: String = name.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.len() < 9 || digits.len() > 11 {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub fn is_maildir(p: &Path) -> bool {
+    p.join("new").is_dir() || p.join("cur").is_dir()
+}
+
+/// Lists a Maildir's messages (new/ and cur/; a missing cur/ or tmp/ is fine), oldest first.
+pub fn list_maildir(dir: &Path) -> Result<Vec<MaildirEntry>, IntakeError> {
+    let mut out = Vec::new();
+    for (sub, in_new) in [("new", true), ("cur", false)] {
+        let d = dir.join(sub);
+        if !d.is_dir() {
+            continue;
+        }
+        let rd = std::fs::read_dir(&d).map_err(|e| IntakeError::Read { path: d.display().to_string(), source: e })?;
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                continue;
+            }
+            out.push(MaildirEntry {
+                path: e.path(),
+                unique: maildir_unique(&name).to_string(),
+                arrival: maildir_arrival(&name),
+                in_new,
+            });
+        }
+    }
+    out.sort_by(|a, b| (a.arrival, &a.unique).cmp(&(b.arrival, &b.unique)));
+    Ok(out)
+}
+
+/// Expands `ingest` arguments into message entries: Maildir folders, folders of `.eml` files,
+/// and single files.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<MaildirEntry>, IntakeError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            if is_maildir(p) {
+                out.extend(list_maildir(p)?);
+            } else {
+                let rd = std::fs::read_dir(p).map_err(|e| IntakeError::Read { path: p.display().to_string(), source: e })?;
+                let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+                files.sort();
+                out.extend(files.into_iter().map(|f| MaildirEntry { path: f, unique: String::new(), arrival: None, in_new: false }));
+            }
+        } else if p.is_file() {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // A file inside a Maildir's new/ or cur/ keeps its Maildir identity.
+            let parent_is_maildir = p.parent().and_then(|d| d.file_name()).is_some_and(|n| n == "new" || n == "cur");
+            if parent_is_maildir && maildir_arrival(&name).is_some() {
+                out.push(MaildirEntry { path: p.clone(), unique: maildir_unique(&name).to_string(), arrival: maildir_arrival(&name), in_new: true });
+            } else {
+                out.push(MaildirEntry { path: p.clone(), unique: String::new(), arrival: None, in_new: false });
+            }
+        } else {
+            return Err(IntakeError::NotASource(p.display().to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one entry's bytes and gives it its exactly-once key.
+pub fn read_entry(e: &MaildirEntry) -> Result<RawMessage, IntakeError> {
+    let bytes = std::fs::read(&e.path).map_err(|err| IntakeError::Read { path: e.path.display().to_string(), source: err })?;
+    let source_key = if e.unique.is_empty() {
+        format!("eml:{}", crate::parse::sha256_hex(&bytes))
+    } else {
+        format!("maildir:{}", e.unique)
+    };
+    Ok(RawMessage { source_key, arrival: e.arrival, path: Some(e.path.clone()), bytes })
+}
+
+/// Applies `after = "flag"` the Maildir way: new/NAME → cur/NAME:2,S (only after the commit).
+pub fn maildir_mark_seen(e: &MaildirEntry) -> std::io::Result<()> {
+    if !e.in_new {
+        return Ok(());
+    }
+    let Some(dir) = e.path.parent().and_then(|p| p.parent()) else { return Ok(()) };
+    let cur = dir.join("cur");
+    std::fs::create_dir_all(&cur)?;
+    let name = e.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = maildir_unique(&name);
+    std::fs::rename(&e.path, cur.join(format!("{base}:2,S")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arrival_time_comes_from_the_maildir_file_name() {
+        assert_eq!(maildir_arrival("1584670320.M3P1003.host:2,S"), Some(1584670320));
+        assert_eq!(maildir_arrival("msg.eml"), None);
+        assert_eq!(maildir_unique("1584670320.M3P1003.host:2,S"), "1584670320.M3P1003.host");
+    }
+
+    #[test]
+    fn a_maildir_without_cur_or_tmp_is_listed_oldest_first() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("new")).unwrap();
+        std::fs::write(d.path().join("new/1600000000.B.x"), b"x").unwrap();
+        std::fs::write(d.path().join("new/1500000000.A.x"), b"y").unwrap();
+        let l = list_maildir(d.path()).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].arrival, Some(1500000000));
+    }
+}

@@ -1,0 +1,608 @@
+//! Who sent what for which period (SPEC §6): a pure function from the message's facts, its
+//! documents, its arrival and the config to a [`Match`] with its evidence.
+//!
+//! Text is compared folded (NFC, case, tones, đ→d). A registered sender address is strong
+//! evidence of the unit; the issuing body in the document header, unit names in the body and
+//! aliases in the subject or file names are further evidence. When the evidence disagrees, or
+//! cannot decide, the submission goes to review with the best guess and the reasons.
+
+use crate::config::{Config, Extract, Report};
+use crate::domain::{Decision, Format, ParseStatus, Period, PeriodKind, ReportId, Timeliness, UnitId};
+use crate::parse::mime::MailFacts;
+use crate::parse::Document;
+use crate::schedule;
+use crate::text::{contains_words, fold, roman_value};
+use chrono::NaiveDate;
+use once_cell::sync::Lazy;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// The outcome of matching one message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub decision: Decision,
+    pub reasons: Vec<String>,
+    pub unit: Option<UnitId>,
+    pub report: Option<ReportId>,
+    pub period: Option<Period>,
+    pub due: Option<NaiveDate>,
+    pub deadline: Option<i64>,
+    pub timeliness: Option<Timeliness>,
+    pub findings: Vec<String>,
+    pub evidence: Vec<String>,
+    /// Whether the sender should get an acknowledgement at all (never to loops, lists, bounces).
+    pub reply: bool,
+}
+
+impl Match {
+    fn new(decision: Decision) -> Match {
+        Match {
+            decision,
+            reasons: vec![],
+            unit: None,
+            report: None,
+            period: None,
+            due: None,
+            deadline: None,
+            timeliness: None,
+            findings: vec![],
+            evidence: vec![],
+            reply: true,
+        }
+    }
+}
+
+/// The message a decision is taken on: a forward by office staff is judged on the forwarded one.
+pub fn effective<'a>(cfg: &Config, facts: &'a MailFacts) -> &'a MailFacts {
+    match (&facts.forwarded, facts.from.as_deref()) {
+        (Some(inner), Some(from)) if cfg.is_staff(from) => inner,
+        _ => facts,
+    }
+}
+
+/// Decides about one message. `docs` are the documents read from the effective message's
+/// attachments; `arrival` is the arrival instant (unix seconds).
+pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
+    let from = facts.from.as_deref().unwrap_or("");
+    let own_address = from.eq_ignore_ascii_case(&cfg.office.address);
+    if facts.not_mail {
+        let mut m = Match::new(Decision::Rejected);
+        m.reasons.push("not an e-mail message: no header block could be read".into());
+        m.reply = false;
+        return m;
+    }
+    // Loops, lists and bounces are never submissions, whatever they carry (SPEC §6).
+    let loop_reason = if facts.bounce {
+        Some("a delivery status notification (bounce)")
+    } else if facts.auto_submitted {
+        Some("an automatic reply (Auto-Submitted)")
+    } else if facts.list {
+        Some("list or bulk mail (List-Id / Precedence)")
+    } else if own_address {
+        Some("sent from the office's own address")
+    } else {
+        None
+    };
+    if let Some(r) = loop_reason {
+        let mut m = Match::new(Decision::NotSubmission);
+        m.reasons.push(r.into());
+        m.reply = false;
+        return m;
+    }
+    let eff = effective(cfg, facts);
+    if eff.from.as_deref() != facts.from.as_deref() {
+        // m.evidence gets this below.
+    }
+    let mut m = Match::new(Decision::Accepted);
+    if eff.from.as_deref() != facts.from.as_deref() {
+        m.evidence.push(format!(
+            "forwarded by office staff {}; judged on the forwarded message from {}",
+            from,
+            eff.from.as_deref().unwrap_or("?")
+        ));
+    }
+    if docs.is_empty() {
+        m.decision = Decision::NotSubmission;
+        m.reasons.push("no document attached (a question, a reply or a notice)".into());
+        return m;
+    }
+    let ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && d.format != Format::Zip).collect();
+    let errors: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Error).collect();
+    for d in &errors {
+        let why = d.error.clone().unwrap_or_default();
+        m.findings.push(format!("{}: could not be read: {}", d.filename, why));
+    }
+    if ok.is_empty() {
+        if !errors.is_empty() {
+            m.decision = Decision::Rejected;
+            for d in &errors {
+                m.reasons.push(format!("{}: {}", d.filename, d.error.clone().unwrap_or_default()));
+            }
+            return m;
+        }
+        // Only .doc/.pdf/images: kept as evidence; a person decides, the sender is asked for .docx/.xlsx.
+        m.reasons.push("no .docx or .xlsx came with the message (only files that are kept but not read)".into());
+    }
+
+    // ----- unit -----
+    let sender_unit = cfg.unit_by_email(eff.from.as_deref().unwrap_or(""));
+    let doc_unit = unit_from_documents(cfg, &ok, &mut m.evidence);
+    let names_text = fold(&format!(
+        "{} {}",
+        eff.subject,
+        docs.iter().map(|d| d.filename.as_str()).collect::<Vec<_>>().join(" ")
+    ));
+    let named: Vec<&crate::config::Unit> = cfg.units.iter().filter(|u| unit_named_in(u, &names_text)).collect();
+    if !named.is_empty() {
+        m.evidence.push(format!(
+            "subject or file names name {}",
+            named.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    match sender_unit {
+        Some(su) => {
+            m.evidence.push(format!("sender {} is registered to {}", eff.from.as_deref().unwrap_or(""), su.id));
+            m.unit = Some(su.id.clone());
+            if let Some(du) = doc_unit {
+                if du.id != su.id {
+                    m.reasons.push(format!(
+                        "the document is issued by {} ({}) but the sender address is registered to {} ({})",
+                        du.id, du.name, su.id, su.name
+                    ));
+                }
+            } else if !named.is_empty() && !named.iter().any(|u| u.id == su.id) {
+                m.reasons.push(format!(
+                    "the subject or file names name {} but the sender address is registered to {}",
+                    named.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", "),
+                    su.id
+                ));
+            }
+            if eff.auth_failed || facts.auth_failed {
+                m.reasons.push(format!(
+                    "sender authentication failed (DKIM and SPF both fail) for {}, registered to {}: possibly forged",
+                    eff.from.as_deref().unwrap_or(""),
+                    su.id
+                ));
+            }
+        }
+        None => match doc_unit {
+            Some(du) => {
+                m.unit = Some(du.id.clone());
+                m.findings.push(format!(
+                    "sent from {}, an address not registered to {} ({}); accepted because the document names the unit",
+                    eff.from.as_deref().unwrap_or("an unknown address"),
+                    du.id,
+                    du.name
+                ));
+            }
+            None => {
+                if named.len() == 1 {
+                    m.unit = Some(named[0].id.clone());
+                    m.reasons.push(format!(
+                        "sender {} is not registered and the document does not name a unit clearly; {} guessed from the subject",
+                        eff.from.as_deref().unwrap_or("?"),
+                        named[0].id
+                    ));
+                } else {
+                    m.reasons.push(format!(
+                        "unit unclear: sender {} is not registered and neither the document nor the subject names one unit",
+                        eff.from.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+        },
+    }
+
+    // ----- kind -----
+    let unit_group = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| u.group.clone());
+    let report = choose_kind(cfg, eff, docs, &ok, unit_group.as_deref(), &mut m);
+    let Some(report) = report else {
+        m.decision = Decision::NeedsReview;
+        return m;
+    };
+    m.report = Some(report.id.clone());
+    if let Some(g) = &unit_group {
+        if !report.applies_to_group(g) {
+            m.reasons.push(format!("{} does not owe {} (group {})", m.unit.as_ref().unwrap(), report.id, g));
+        }
+    }
+
+    // ----- period -----
+    let period = choose_period(cfg, report, eff, &ok, docs, arrival, &mut m);
+    if let Some(p) = period {
+        m.period = Some(p);
+        match schedule::deadline_of(cfg, report, p) {
+            Some((due, deadline)) => {
+                m.due = Some(due);
+                m.deadline = Some(deadline);
+                m.timeliness = Some(if arrival <= deadline { Timeliness::OnTime } else { Timeliness::Late });
+            }
+            None => m.reasons.push(format!("no {} is owed for {} (before the calendar start)", report.id, p)),
+        }
+    }
+
+    // ----- findings from the documents -----
+    for d in &ok {
+        if let Some(s) = &d.score {
+            for f in &s.findings {
+                m.findings.push(format!("{}: {}", d.filename, f));
+            }
+        }
+        if report.extract == Extract::Commitments {
+            if let Some(c) = &d.commitments {
+                if c.count != report.expected_commitments {
+                    m.findings.push(format!(
+                        "{}: {} commitments registered, {} expected",
+                        d.filename, c.count, report.expected_commitments
+                    ));
+                }
+            }
+        }
+    }
+    if report.extract == Extract::ScoreTable && !ok.iter().any(|d| d.score.is_some()) && !ok.is_empty() {
+        m.findings.push("no self-assessment score table was found in the attachments".into());
+    }
+    if !m.reasons.is_empty() {
+        m.decision = Decision::NeedsReview;
+    }
+    m
+}
+
+fn unit_named_in(u: &crate::config::Unit, folded: &str) -> bool {
+    let mut names: Vec<String> = u.aliases.iter().map(|a| fold(a)).collect();
+    names.push(fold(&u.name));
+    let id = fold(u.id.as_str());
+    if id.len() >= 3 {
+        names.push(id);
+    }
+    names.iter().any(|n| !n.is_empty() && contains_words(folded, n))
+}
+
+/// The unit the documents name: the issuing body of the header first, then full unit names in
+/// the body text when exactly one unit is named.
+fn unit_from_documents<'a>(cfg: &'a Config, ok: &[&Document], evidence: &mut Vec<String>) -> Option<&'a crate::config::Unit> {
+    for d in ok {
+        if let Some(iss) = &d.header.issuer {
+            if let Some(u) = unit_by_issuer(cfg, iss) {
+                evidence.push(format!("{}: issued by \"{}\" = {}", d.filename, iss, u.id));
+                return Some(u);
+            }
+        }
+    }
+    let mut hits: Vec<&crate::config::Unit> = Vec::new();
+    for d in ok {
+        let text = fold(&d.text);
+        for u in &cfg.units {
+            let n = fold(&u.name);
+            if n.split(' ').count() >= 3 && contains_words(&text, &n) && !hits.iter().any(|h| h.id == u.id) {
+                hits.push(u);
+            }
+        }
+    }
+    if hits.len() == 1 {
+        evidence.push(format!("the document text names {}", hits[0].id));
+        return Some(hits[0]);
+    }
+    None
+}
+
+/// Scores an issuing body against every unit's name and aliases; the unique best wins.
+pub fn unit_by_issuer<'a>(cfg: &'a Config, issuer: &str) -> Option<&'a crate::config::Unit> {
+    let fi = fold(issuer);
+    if fi.is_empty() {
+        return None;
+    }
+    let fi_words: Vec<&str> = fi.split(' ').collect();
+    let mut best: Vec<(u32, &crate::config::Unit)> = Vec::new();
+    for u in &cfg.units {
+        let mut score = 0u32;
+        let mut cands: Vec<String> = vec![fold(&u.name)];
+        cands.extend(u.aliases.iter().map(|a| fold(a)));
+        for c in &cands {
+            if c.is_empty() {
+                continue;
+            }
+            let s = if *c == fi {
+                100
+            } else if fi_words.len() >= 3 && (c.starts_with(&format!("{fi} ")) || c.ends_with(&format!(" {fi}"))) {
+                80
+            } else if c.split(' ').count() >= 2 && contains_words(&fi, c) {
+                70
+            } else if fi_words.len() >= 3 && fi_words.iter().all(|w| c.split(' ').any(|cw| cw == *w)) {
+                50
+            } else {
+                0
+            };
+            score = score.max(s);
+        }
+        if score > 0 {
+            best.push((score, u));
+        }
+    }
+    best.sort_by(|a, b| b.0.cmp(&a.0));
+    match best.as_slice() {
+        [] => None,
+        [(_, u)] => Some(u),
+        [(a, u), (b, _), ..] if a > b => Some(u),
+        _ => None,
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+fn keyword_hit(report: &Report, folded: &str) -> bool {
+    report.keywords.iter().any(|k| {
+        let fk = fold(k);
+        !fk.is_empty() && contains_words(folded, &fk)
+    })
+}
+
+fn choose_kind<'a>(
+    cfg: &'a Config,
+    eff: &MailFacts,
+    docs: &[Document],
+    ok: &[&Document],
+    group: Option<&str>,
+    m: &mut Match,
+) -> Option<&'a Report> {
+    let subject = fold(&eff.subject);
+    let files = fold(&docs.iter().map(|d| d.filename.as_str()).collect::<Vec<_>>().join(" "));
+    let titles = fold(&ok.iter().map(|d| d.title.as_str()).collect::<Vec<_>>().join(" "));
+    let bodies = fold(&ok.iter().map(|d| prefix(&d.text, 8192)).collect::<Vec<_>>().join(" "));
+    let mut scored: Vec<(i32, &Report, Vec<&str>)> = Vec::new();
+    for r in &cfg.reports {
+        let mut s = 0;
+        let mut why = Vec::new();
+        if keyword_hit(r, &subject) {
+            s += 30;
+            why.push("subject");
+        }
+        if keyword_hit(r, &files) {
+            s += 20;
+            why.push("file name");
+        }
+        if keyword_hit(r, &titles) {
+            s += 30;
+            why.push("document title");
+        }
+        if keyword_hit(r, &bodies) {
+            s += 5;
+            why.push("document text");
+        }
+        let types: Vec<String> = r.doc_types.iter().map(|t| fold(t)).collect();
+        if !types.is_empty() && ok.iter().any(|d| d.header.doc_type.as_ref().is_some_and(|t| types.contains(&fold(t)))) {
+            s += 10;
+            why.push("document type");
+        }
+        let recognised = match r.extract {
+            Extract::ScoreTable => ok.iter().any(|d| d.score.is_some()),
+            Extract::Commitments => ok.iter().any(|d| d.commitments.is_some()),
+            Extract::TaskPlan => ok.iter().any(|d| d.tasks.is_some()),
+            Extract::Report => false,
+        };
+        if recognised {
+            s += 25;
+            why.push("content");
+        }
+        if s > 0 && group.is_some_and(|g| r.applies_to_group(g)) {
+            s += 3;
+        }
+        if s > 0 {
+            scored.push((s, r, why));
+        }
+    }
+    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    match scored.as_slice() {
+        [] => {
+            m.reasons.push("report kind unclear: no report kind's keywords appear in the subject, file names or documents".into());
+            None
+        }
+        [(s, r, why), rest @ ..] => {
+            m.evidence.push(format!("report {} (score {s}: {})", r.id, why.join(", ")));
+            if let Some((s2, r2, _)) = rest.first() {
+                if s2 == s {
+                    m.reasons.push(format!("report kind unclear: {} and {} fit equally well", r.id, r2.id));
+                } else if *s < 30 {
+                    m.reasons.push(format!("report kind uncertain: {} matched only in {}", r.id, why.join(", ")));
+                }
+            } else if *s < 25 {
+                m.reasons.push(format!("report kind uncertain: {} matched only in {}", r.id, why.join(", ")));
+            }
+            Some(r)
+        }
+    }
+}
+
+static QUARTER_RE: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"\b(?:quy\s+(iv|iii|ii|i|1|2|3|4)|q([1-4]))\b(?:\s+(?:nam\s+)?(\d{4})\b)?").unwrap());
+static HALF_RE: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"\b(?:(6|sau)\s+thang\s+(dau|cuoi)|nua\s+(dau|cuoi))(?:\s+nam)?(?:\s+(\d{4})\b)?|\b(\d{4})\s+h([12])\b|\bh([12])\s+(\d{4})\b").unwrap()
+});
+static MONTH_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"\bthang\s+(\d{1,2})\s+(?:nam\s+)?(\d{4})\b").unwrap());
+static YEAR_NAM_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"\bnam\s+(\d{4})\b").unwrap());
+static YEAR_BARE_RE: Lazy<Regex> = Lazy::new(|| Regex::new(r"\b(20\d\d)\b").unwrap());
+
+/// Periods of `kind` named in folded `text`. `loose` also accepts a bare year (`CCHC 2020`),
+/// which is safe in subjects and file names but not in running text (`ISO 9001 2015`).
+pub fn periods_in(text: &str, kind: PeriodKind, loose: bool) -> Vec<Period> {
+    let mut out: Vec<Period> = Vec::new();
+    let years_in_text: Vec<i32> = {
+        let mut ys: Vec<i32> = YEAR_NAM_RE.captures_iter(text).filter_map(|c| c[1].parse().ok()).collect();
+        if loose || ys.is_empty() {
+            ys.extend(YEAR_BARE_RE.captures_iter(text).filter_map(|c| c[1].parse::<i32>().ok()));
+        }
+        ys.retain(|y| (1990..=2200).contains(y));
+        ys
+    };
+    let push = |out: &mut Vec<Period>, p: Period| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    match kind {
+        PeriodKind::Quarter => {
+            for c in QUARTER_RE.captures_iter(text) {
+                let q = c.get(1).map(|x| x.as_str()).or(c.get(2).map(|x| x.as_str())).unwrap_or("");
+                let q = q.parse::<u32>().ok().or_else(|| roman_value(q)).unwrap_or(0);
+                if !(1..=4).contains(&q) {
+                    continue;
+                }
+                let year = c.get(3).and_then(|y| y.as_str().parse::<i32>().ok()).or_else(|| years_in_text.first().copied());
+                match year {
+                    Some(y) => push(&mut out, Period::Quarter(y, q as u8)),
+                    // A quarter without a year: the caller fills the year from the arrival.
+                    None => push(&mut out, Period::Quarter(0, q as u8)),
+                }
+            }
+        }
+        PeriodKind::Half => {
+            for c in HALF_RE.captures_iter(text) {
+                let (h, y) = if let Some(which) = c.get(2).or(c.get(3)) {
+                    (if which.as_str() == "dau" { 1 } else { 2 }, c.get(4).and_then(|y| y.as_str().parse().ok()))
+                } else if let (Some(y), Some(h)) = (c.get(5), c.get(6)) {
+                    (h.as_str().parse().unwrap_or(0), y.as_str().parse().ok())
+                } else if let (Some(h), Some(y)) = (c.get(7), c.get(8)) {
+                    (h.as_str().parse().unwrap_or(0), y.as_str().parse().ok())
+                } else {
+                    continue;
+                };
+                let y = y.or_else(|| years_in_text.first().copied()).unwrap_or(0);
+                if (1..=2).contains(&h) {
+                    push(&mut out, Period::Half(y, h));
+                }
+            }
+        }
+        PeriodKind::Month => {
+            for c in MONTH_RE.captures_iter(text) {
+                let (Ok(mo), Ok(y)) = (c[1].parse::<u8>(), c[2].parse::<i32>()) else { continue };
+                if (1..=12).contains(&mo) {
+                    push(&mut out, Period::Month(y, mo));
+                }
+            }
+        }
+        PeriodKind::Year | PeriodKind::Once => {
+            let mut ys: Vec<i32> = YEAR_NAM_RE.captures_iter(text).filter_map(|c| c[1].parse().ok()).collect();
+            if loose {
+                ys.extend(YEAR_BARE_RE.captures_iter(text).filter_map(|c| c[1].parse::<i32>().ok()));
+            }
+            for y in ys.into_iter().filter(|y| (1990..=2200).contains(y)) {
+                push(&mut out, if kind == PeriodKind::Once { Period::Once(y) } else { Period::Year(y) });
+            }
+        }
+    }
+    out
+}
+
+fn choose_period(
+    cfg: &Config,
+    report: &Report,
+    eff: &MailFacts,
+    ok: &[&Document],
+    docs: &[Document],
+    arrival: i64,
+    m: &mut Match,
+) -> Option<Period> {
+    let kind = report.period;
+    let arrival_year = schedule::date_of(cfg.office.timezone, arrival).format("%Y").to_string().parse::<i32>().unwrap_or(2000);
+    // A quarter or half named without a year takes the year whose deadline is nearest the arrival.
+    let complete = |ps: Vec<Period>| -> Vec<Period> {
+        let mut out: Vec<Period> = Vec::new();
+        for p in ps {
+            let filled = if p.year() == 0 {
+                let options: Vec<Period> = (arrival_year - 1..=arrival_year)
+                    .map(|y| match p {
+                        Period::Quarter(_, q) => Period::Quarter(y, q),
+                        Period::Half(_, h) => Period::Half(y, h),
+                        other => other,
+                    })
+                    .collect();
+                nearest(cfg, report, &options, arrival).unwrap_or(p)
+            } else {
+                p
+            };
+            if filled.year() != 0 && !out.contains(&filled) {
+                out.push(filled);
+            }
+        }
+        out
+    };
+    let title = complete(ok.iter().flat_map(|d| periods_in(&fold(&d.title), kind, true)).collect());
+    let body = complete(ok.iter().flat_map(|d| periods_in(&fold(&d.text), kind, false)).collect());
+    let subject = complete(periods_in(&fold(&eff.subject), kind, true));
+    let files = complete(docs.iter().flat_map(|d| periods_in(&fold(&d.filename), kind, true)).collect());
+    let doc_level = if !title.is_empty() { title } else { body };
+    if doc_level.len() == 1 && subject.len() == 1 && doc_level[0] != subject[0] {
+        m.reasons.push(format!(
+            "period disagrees: the document speaks of {} but the subject of {}",
+            doc_level[0], subject[0]
+        ));
+        m.evidence.push(format!("period {} from the document", doc_level[0]));
+        return Some(doc_level[0]);
+    }
+    let (cands, source) = if !doc_level.is_empty() {
+        (doc_level, "the document")
+    } else if !subject.is_empty() {
+        (subject, "the subject")
+    } else if !files.is_empty() {
+        (files, "the file names")
+    } else {
+        let options: Vec<Period> = (arrival_year - 1..=arrival_year + 1).flat_map(|y| schedule::periods_of(report, y)).collect();
+        (nearest(cfg, report, &options, arrival).into_iter().collect(), "the arrival date")
+    };
+    let p = if cands.len() == 1 { Some(cands[0]) } else { nearest(cfg, report, &cands, arrival) };
+    if let Some(p) = p {
+        m.evidence.push(format!(
+            "period {p} from {source}{}",
+            if cands.len() > 1 { format!(" (of {}, nearest deadline to arrival)", cands.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")) } else { String::new() }
+        ));
+    } else {
+        m.reasons.push("period unclear".into());
+    }
+    p
+}
+
+/// The candidate whose deadline is nearest the arrival.
+fn nearest(cfg: &Config, report: &Report, cands: &[Period], arrival: i64) -> Option<Period> {
+    cands
+        .iter()
+        .filter_map(|p| {
+            let d = schedule::due_date(&cfg.calendar, &report.due, *p)?;
+            let deadline = schedule::end_of_day(cfg.office.timezone, d).timestamp();
+            Some(((deadline - arrival).abs(), *p))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_are_read_in_every_spelling() {
+        let f = |s: &str| periods_in(&fold(s), PeriodKind::Quarter, true);
+        assert_eq!(f("Báo cáo CCHC quý I năm 2020"), vec![Period::Quarter(2020, 1)]);
+        assert_eq!(f("bao cao cchc quy 2/2020"), vec![Period::Quarter(2020, 2)]);
+        assert_eq!(f("BC CCHC Q3 2021"), vec![Period::Quarter(2021, 3)]);
+        assert_eq!(f("Báo cáo quý IV"), vec![Period::Quarter(0, 4)]);
+        assert_eq!(f("quý II, III"), vec![Period::Quarter(0, 2)]);
+    }
+
+    #[test]
+    fn halves_months_and_years_are_read() {
+        assert_eq!(periods_in(&fold("Báo cáo 6 tháng đầu năm 2020"), PeriodKind::Half, true), vec![Period::Half(2020, 1)]);
+        assert_eq!(periods_in(&fold("6 tháng cuối năm 2021"), PeriodKind::Half, true), vec![Period::Half(2021, 2)]);
+        assert_eq!(periods_in(&fold("Báo cáo tháng 3 năm 2020"), PeriodKind::Month, true), vec![Period::Month(2020, 3)]);
+        assert_eq!(periods_in(&fold("tháng 03/2020"), PeriodKind::Month, true), vec![Period::Month(2020, 3)]);
+        assert_eq!(periods_in(&fold("cam kết năm 2020 và đăng ký năm 2021"), PeriodKind::Year, false), vec![Period::Year(2020), Period::Year(2021)]);
+        assert!(periods_in(&fold("theo TCVN ISO 9001:2015"), PeriodKind::Year, false).is_empty());
+        assert_eq!(periods_in(&fold("cham diem CCHC 2020"), PeriodKind::Year, true), vec![Period::Year(2020)]);
+    }
+}

@@ -1,0 +1,320 @@
+//! Outgoing mail (SPEC §8): acknowledgements and reminders built as Vietnamese multipart
+//! text + HTML, queued in the outbox under an idempotency key in the same transaction as the
+//! decision that causes them, then delivered by [`deliver`] through a file or SMTP transport.
+//!
+//! Exactly once: a key is queued once (unique per office); delivery marks a mail sent only
+//! after the transport accepted it; the file transport names each file by its key, so a retry
+//! after a crash between writing and marking rewrites the same file instead of adding one.
+
+pub mod templates;
+
+use crate::config::{Config, SmtpMode, Transport};
+use crate::domain::{Decision, ObligationState, Period};
+use crate::matching::Match;
+use crate::parse::mime::MailFacts;
+use crate::parse::Document;
+use crate::schedule::{self, DueStage, Obligation, ObligationFacts};
+use crate::store::{MessageRow, OutMail, Store, StoreError, Tx};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the mail: {0}")]
+    Build(String),
+    #[error("cannot deliver: {0}")]
+    Deliver(String),
+}
+
+/// An outgoing mail before it is queued.
+pub struct Outgoing {
+    pub kind: &'static str,
+    pub key: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub attachment: Option<(String, Vec<u8>)>,
+}
+
+/// Formats an outgoing mail as RFC 5322 bytes with its `X-Baocao-Kind` and `X-Baocao-Key`.
+pub fn build(cfg: &Config, o: &Outgoing) -> Result<Vec<u8>, NotifyError> {
+    let from: Mailbox = cfg.outbound.from.parse().map_err(|e| NotifyError::Build(format!("office.from: {e}")))?;
+    let mut b = lettre::Message::builder().from(from).subject(o.subject.clone());
+    for t in &o.to {
+        b = b.to(t.parse().map_err(|e| NotifyError::Build(format!("recipient {t}: {e}")))?);
+    }
+    for c in &o.cc {
+        b = b.cc(c.parse().map_err(|e| NotifyError::Build(format!("recipient {c}: {e}")))?);
+    }
+    if let Some(r) = &o.in_reply_to {
+        b = b.in_reply_to(r.clone());
+    }
+    if !o.references.is_empty() {
+        b = b.references(o.references.join(" "));
+    }
+    let domain = cfg.office.address.split('@').nth(1).unwrap_or("baocao.local").to_string();
+    let mid = format!("<{}@{}>", crate::parse::sha256_hex(o.key.as_bytes())[..32].to_string(), domain);
+    b = b
+        .message_id(Some(mid))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Baocao-Kind"), o.kind.to_string()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Baocao-Key"), o.key.clone()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()));
+    let alt = MultiPart::alternative_plain_html(o.text.clone(), o.html.clone());
+    let body = match &o.attachment {
+        None => alt,
+        Some((name, data)) => {
+            let ct = lettre::message::header::ContentType::parse("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                .map_err(|e| NotifyError::Build(e.to_string()))?;
+            MultiPart::mixed().multipart(alt).singlepart(lettre::message::Attachment::new(name.clone()).body(data.clone(), ct))
+        }
+    };
+    let m = b.multipart(body).map_err(|e| NotifyError::Build(e.to_string()))?;
+    Ok(m.formatted())
+}
+
+/// Queues `o` in the transaction; returns false when its key was already queued.
+pub async fn queue(cfg: &Config, tx: &mut Tx<'_>, o: &Outgoing, at: i64) -> Result<bool, NotifyError> {
+    let bytes = build(cfg, o)?;
+    let mut rcpt = o.to.clone();
+    rcpt.extend(o.cc.iter().cloned());
+    let queued = tx.queue_mail(&o.key, o.kind, &rcpt, &bytes, at).await?;
+    if queued {
+        tx.audit("mail_queued", "baocao", &o.key, &serde_json::json!({"kind": o.kind, "to": o.to, "cc": o.cc, "subject": o.subject}))
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// Queues the acknowledgement of one recorded message, in the transaction that records it.
+/// Never to loops, lists, bounces, duplicates or the office itself.
+pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, row: &MessageRow, facts: &MailFacts, m: &Match) -> Result<(), StoreError> {
+    if !m.reply || matches!(m.decision, Decision::Duplicate | Decision::NotSubmission) {
+        return Ok(());
+    }
+    let eff = crate::matching::effective(cfg, facts);
+    let Some(to) = eff.from.clone().filter(|a| a.contains('@') && !a.eq_ignore_ascii_case(&cfg.office.address)) else {
+        return Ok(());
+    };
+    let docs: Vec<Document> = serde_json::from_str(&row.documents).unwrap_or_default();
+    let (subject, text, html) = templates::ack(cfg, row, eff, &docs, m);
+    let mut refs = eff.references.clone();
+    if let Some(mid) = &eff.message_id {
+        refs.push(mid.clone());
+    }
+    let o = Outgoing {
+        kind: "ack",
+        key: format!("ack:{}", &row.sha256[..24]),
+        to: vec![to],
+        cc: vec![],
+        subject,
+        text,
+        html,
+        in_reply_to: eff.message_id.clone(),
+        references: refs,
+        attachment: None,
+    };
+    match queue(cfg, tx, &o, row.received_at.max(chrono::Utc::now().timestamp())).await {
+        Ok(_) => Ok(()),
+        Err(NotifyError::Store(e)) => Err(e),
+        // A mail that cannot be built (a malformed sender address) is recorded, not fatal.
+        Err(e) => tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await,
+    }
+}
+
+/// Obligations with their facts as of `as_of`, for status and reminders.
+pub async fn obligations_as_of(cfg: &Config, store: &Store, as_of: i64) -> Result<Vec<(Obligation, ObligationFacts)>, StoreError> {
+    let year = schedule::date_of(cfg.office.timezone, as_of).format("%Y").to_string().parse::<i32>().unwrap_or(2020);
+    let from_year = (cfg.calendar.start.format("%Y").to_string().parse::<i32>().unwrap_or(year) - 1).max(year - 30);
+    let obs = schedule::obligations_in_years(cfg, from_year, year + 1);
+    let accepted = store.accepted_by(as_of).await?;
+    let mut by_ob: HashMap<(String, String, String), ObligationFacts> = HashMap::new();
+    for a in accepted {
+        let f = by_ob.entry((a.unit, a.report, a.period)).or_default();
+        if f.first_accepted_at.is_none() {
+            f.first_accepted_at = Some(a.received_at);
+        }
+        f.latest_at = Some(a.received_at);
+        f.latest_version = Some(a.version);
+    }
+    for (u, r, p, _) in store.exemptions().await? {
+        by_ob.entry((u, r, p)).or_default().exempt = true;
+    }
+    for (k, n) in store.reminders_sent(as_of).await? {
+        by_ob.entry(k).or_default().reminders_sent = n;
+    }
+    let reports: HashMap<&str, &crate::config::Report> = cfg.reports.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut out = Vec::new();
+    for ob in obs {
+        let key = (ob.unit.to_string(), ob.report.to_string(), ob.period.to_string());
+        let facts = by_ob.get(&key).cloned().unwrap_or_default();
+        let Some(report) = reports.get(ob.report.as_str()) else { continue };
+        if schedule::is_visible(report, &ob, &facts, cfg.office.timezone, as_of) {
+            out.push((ob, facts));
+        }
+    }
+    Ok(out)
+}
+
+/// Decides and queues the reminders due at `as_of`: one mail per unit, listing every stage due
+/// for it; each stage is recorded so it is never reminded twice. Returns the stages queued.
+pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Vec<DueStage>, NotifyError> {
+    let obs = obligations_as_of(cfg, store, as_of).await?;
+    let mut due: Vec<DueStage> = Vec::new();
+    for s in schedule::plan_reminders(cfg, &obs, as_of) {
+        if !store.stage_sent(&s.key()).await? {
+            due.push(s);
+        }
+    }
+    if dry_run {
+        return Ok(due);
+    }
+    let mut by_unit: BTreeMap<String, Vec<DueStage>> = BTreeMap::new();
+    for s in &due {
+        by_unit.entry(s.unit.to_string()).or_default().push(s.clone());
+    }
+    let mut queued = Vec::new();
+    for (unit_id, stages) in by_unit {
+        let Some(unit) = cfg.unit(&unit_id) else { continue };
+        if unit.emails.is_empty() {
+            continue;
+        }
+        let mut tx = store.begin().await?;
+        let mut fresh = Vec::new();
+        for s in &stages {
+            if tx.record_stage(&s.key(), s.unit.as_str(), s.report.as_str(), &s.period.to_string(), as_of).await? {
+                fresh.push(s.clone());
+            }
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        let escalate = fresh.iter().any(|s| s.escalate);
+        let mut cc = Vec::new();
+        if escalate {
+            cc.extend(cfg.office.staff.iter().cloned());
+            cc.extend(cfg.office.leadership.iter().cloned());
+        }
+        let (subject, text, html) = templates::reminder(cfg, unit, &fresh);
+        let key = if fresh.len() == 1 { fresh[0].key() } else { format!("remind:{}", fresh.iter().map(|s| s.key()).collect::<Vec<_>>().join("+")) };
+        let o = Outgoing {
+            kind: "reminder",
+            key,
+            to: vec![unit.emails[0].clone()],
+            cc,
+            subject,
+            text,
+            html,
+            in_reply_to: None,
+            references: vec![],
+            attachment: None,
+        };
+        queue(cfg, &mut tx, &o, as_of).await?;
+        for s in &fresh {
+            tx.audit(
+                "reminder_decided",
+                "baocao",
+                &s.key(),
+                &serde_json::json!({"unit": s.unit, "report": s.report, "period": s.period, "stage": s.stage, "escalate": s.escalate, "as_of": as_of}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        queued.extend(fresh);
+    }
+    Ok(queued)
+}
+
+/// The state of every visible obligation at `as_of`.
+pub fn states(cfg: &Config, obs: &[(Obligation, ObligationFacts)], as_of: i64) -> Vec<(Obligation, ObligationFacts, ObligationState)> {
+    obs.iter()
+        .filter_map(|(o, f)| cfg.report(o.report.as_str()).map(|r| (o.clone(), f.clone(), schedule::state_at(r, o, f, as_of))))
+        .collect()
+}
+
+/// Delivers due outbox mail. Returns (sent, failed).
+pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), NotifyError> {
+    let mut sent = 0;
+    let mut failed = 0;
+    loop {
+        let batch = store.claim_mail(20, 300).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            match send_one(cfg, &m).await {
+                Ok(()) => {
+                    store.mark_sent(&m).await?;
+                    sent += 1;
+                }
+                Err(e) => {
+                    let attempts = m.attempts + 1;
+                    let give_up = attempts >= 8;
+                    let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
+                    store.mark_failed(&m, &e.to_string(), give_up, chrono::Utc::now().timestamp() + backoff).await?;
+                    failed += 1;
+                }
+            }
+        }
+        if failed > 0 {
+            break;
+        }
+    }
+    Ok((sent, failed))
+}
+
+fn file_name_for(key: &str) -> String {
+    let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '+') { c } else { '_' }).collect();
+    let safe = if safe.len() > 180 { format!("{}-{}", &safe[..120], &crate::parse::sha256_hex(key.as_bytes())[..16]) } else { safe };
+    format!("{safe}.eml")
+}
+
+async fn send_one(cfg: &Config, m: &OutMail) -> Result<(), NotifyError> {
+    match &cfg.outbound.transport {
+        Transport::File(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| NotifyError::Deliver(format!("{}: {e}", dir.display())))?;
+            let path = dir.join(file_name_for(&m.key));
+            let tmp = dir.join(format!(".{}.tmp", file_name_for(&m.key)));
+            std::fs::write(&tmp, &m.message).map_err(|e| NotifyError::Deliver(format!("{}: {e}", tmp.display())))?;
+            std::fs::rename(&tmp, &path).map_err(|e| NotifyError::Deliver(format!("{}: {e}", path.display())))?;
+            Ok(())
+        }
+        Transport::Smtp { mode, host, port } => {
+            use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+            let mut b = match mode {
+                SmtpMode::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str()).port(*port),
+                SmtpMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| NotifyError::Deliver(e.to_string()))?.port(*port),
+                SmtpMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| NotifyError::Deliver(e.to_string()))?.port(*port),
+            };
+            if let (Some(u), Some(p)) = (&cfg.outbound.user_env, &cfg.outbound.password_env) {
+                if let (Ok(u), Ok(p)) = (std::env::var(u), std::env::var(p)) {
+                    b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(u, p));
+                }
+            }
+            let t = b.timeout(Some(std::time::Duration::from_secs(30))).build();
+            let from: Mailbox = cfg.outbound.from.parse().map_err(|e| NotifyError::Build(format!("{e}")))?;
+            let to: Result<Vec<lettre::Address>, _> = m.recipients.iter().map(|r| r.parse::<lettre::Address>()).collect();
+            let env = lettre::address::Envelope::new(Some(from.email), to.map_err(|e| NotifyError::Build(e.to_string()))?)
+                .map_err(|e| NotifyError::Build(e.to_string()))?;
+            t.send_raw(&env, &m.message).await.map_err(|e| NotifyError::Deliver(e.to_string()))?;
+            Ok(())
+        }
+    }
+}
+
+/// Periods in the order people read them.
+pub fn period_label(p: &Period) -> String {
+    match *p {
+        Period::Quarter(y, q) => format!("quý {} năm {y}", ["I", "II", "III", "IV"][(q as usize).saturating_sub(1).min(3)]),
+        Period::Half(y, 1) => format!("6 tháng đầu năm {y}"),
+        Period::Half(y, _) => format!("6 tháng cuối năm {y}"),
+        Period::Month(y, m) => format!("tháng {m} năm {y}"),
+        Period::Year(y) | Period::Once(y) => format!("năm {y}"),
+    }
+}

@@ -1,0 +1,193 @@
+//! Format by content, and zip packages read within limits.
+//!
+//! A part's format is decided by its bytes (magic numbers, and for a zip the OOXML package's
+//! entries), never by its name or MIME type. Every inflation is bounded: entry count, declared
+//! sizes and compression ratio are checked before inflating, and the inflater itself is capped
+//! because a zip's declared sizes can lie.
+
+use super::ParseError;
+use crate::config::Limits;
+use crate::domain::Format;
+use std::io::{Cursor, Read};
+
+const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// Decides the format of `data` by its content.
+pub fn sniff(data: &[u8]) -> Format {
+    if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") {
+        return match zip::ZipArchive::new(Cursor::new(data)) {
+            Ok(z) => {
+                let names: Vec<&str> = z.file_names().collect();
+                if names.iter().any(|n| *n == "word/document.xml") || names.iter().any(|n| n.starts_with("word/")) {
+                    Format::Docx
+                } else if names.iter().any(|n| n.starts_with("xl/")) {
+                    Format::Xlsx
+                } else {
+                    Format::Zip
+                }
+            }
+            // A truncated package: guess from the local headers so the error names the right reader.
+            Err(_) => {
+                let head = &data[..data.len().min(64 * 1024)];
+                if memfind(head, b"word/").is_some() {
+                    Format::Docx
+                } else if memfind(head, b"xl/").is_some() {
+                    Format::Xlsx
+                } else {
+                    Format::Zip
+                }
+            }
+        };
+    }
+    if data.starts_with(&OLE_MAGIC) {
+        // An OLE2 compound file: Excel 97 has a "Workbook" (or "Book") stream, Word 97 "WordDocument".
+        let head = &data[..data.len().min(512 * 1024)];
+        if memfind_utf16(head, "Workbook").is_some() || memfind_utf16(head, "Book").is_some() {
+            return Format::Xls;
+        }
+        return Format::Doc;
+    }
+    if data.starts_with(b"%PDF") {
+        return Format::Pdf;
+    }
+    Format::Other
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn memfind_utf16(hay: &[u8], s: &str) -> Option<usize> {
+    let needle: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    memfind(hay, &needle)
+}
+
+/// Checks a zip's central directory against the limits before anything is inflated.
+pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(format!("not a readable zip package ({e})")))?;
+    if z.len() > limits.zip_entries {
+        return Err(ParseError::Limit(format!("{} entries in the package, over the limit of {}", z.len(), limits.zip_entries)));
+    }
+    let cap = limits.inflated_mb * 1024 * 1024;
+    let mut total: u64 = 0;
+    for i in 0..z.len() {
+        let f = z.by_index_raw(i).map_err(|e| ParseError::Corrupt(format!("entry {i} is unreadable ({e})")))?;
+        let size = f.size();
+        let comp = f.compressed_size().max(1);
+        total = total.saturating_add(size);
+        if total > cap {
+            return Err(ParseError::Limit(format!(
+                "the package would inflate to more than {} MB (a zip bomb?)",
+                limits.inflated_mb
+            )));
+        }
+        if size > 1024 * 1024 && size / comp > limits.compression_ratio {
+            return Err(ParseError::Limit(format!(
+                "entry `{}` inflates {}:1 ({} MB from {} KB), over the ratio limit of {}:1 (a zip bomb?)",
+                f.name(),
+                size / comp,
+                size / (1024 * 1024),
+                comp / 1024,
+                limits.compression_ratio
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads one entry, inflating at most `cap` bytes whatever the header claims.
+pub fn read_entry(data: &[u8], name: &str, cap: u64) -> Result<Option<Vec<u8>>, ParseError> {
+    let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(format!("not a readable zip package ({e})")))?;
+    let f = match z.by_name(name) {
+        Ok(f) => f,
+        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(ParseError::Corrupt(format!("`{name}` is unreadable ({e})"))),
+    };
+    let mut buf = Vec::with_capacity(f.size().min(cap) as usize);
+    let n = f
+        .take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ParseError::Corrupt(format!("`{name}` cannot be inflated ({e})")))?;
+    if n as u64 > cap {
+        return Err(ParseError::Limit(format!("`{name}` inflates past {} MB", cap / (1024 * 1024))));
+    }
+    Ok(Some(buf))
+}
+
+/// Unpacks every file of a zip attachment (within limits), names decoded as UTF-8 or CP437.
+pub fn unzip_all(data: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>, ParseError> {
+    check_zip(data, limits)?;
+    let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(e.to_string()))?;
+    let cap = limits.inflated_mb * 1024 * 1024;
+    let per_file = limits.attachment_mb * 1024 * 1024;
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for i in 0..z.len() {
+        let f = z.by_index(i).map_err(|e| ParseError::Corrupt(format!("entry {i} is unreadable ({e})")))?;
+        if f.is_dir() {
+            continue;
+        }
+        let name = crate::text::nfc(f.name().rsplit('/').next().unwrap_or(f.name()));
+        if name.starts_with("._") || f.name().starts_with("__MACOSX/") {
+            continue;
+        }
+        let mut buf = Vec::new();
+        let n = f
+            .take(per_file + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ParseError::Corrupt(format!("`{name}` cannot be inflated ({e})")))? as u64;
+        if n > per_file {
+            return Err(ParseError::Limit(format!("`{name}` inflates past {} MB", limits.attachment_mb)));
+        }
+        total += n;
+        if total > cap {
+            return Err(ParseError::Limit(format!("the zip inflates past {} MB", limits.inflated_mb)));
+        }
+        out.push((name, buf));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (n, d) in entries {
+            w.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(d).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_docx_is_known_by_its_package_not_its_name() {
+        let z = zip_of(&[("word/document.xml", b"<w:document/>")]);
+        assert_eq!(sniff(&z), Format::Docx);
+        let x = zip_of(&[("xl/workbook.xml", b"<workbook/>")]);
+        assert_eq!(sniff(&x), Format::Xlsx);
+        let plain = zip_of(&[("a.txt", b"hi")]);
+        assert_eq!(sniff(&plain), Format::Zip);
+        assert_eq!(sniff(b"%PDF-1.4"), Format::Pdf);
+        assert_eq!(sniff(b"hello"), Format::Other);
+    }
+
+    #[test]
+    fn a_highly_compressed_entry_is_refused_before_inflating() {
+        let big = vec![b'a'; 50 * 1024 * 1024];
+        let z = zip_of(&[("word/document.xml", &big)]);
+        let limits = Limits::default();
+        let e = check_zip(&z, &limits).unwrap_err().to_string();
+        assert!(e.contains("zip bomb"), "{e}");
+    }
+
+    #[test]
+    fn reading_an_entry_stops_at_the_cap() {
+        let z = zip_of(&[("a.xml", &vec![b'x'; 5000])]);
+        assert!(read_entry(&z, "a.xml", 1000).is_err());
+        assert_eq!(read_entry(&z, "a.xml", 10_000).unwrap().unwrap().len(), 5000);
+        assert!(read_entry(&z, "missing.xml", 10).unwrap().is_none());
+    }
+}

@@ -1,0 +1,319 @@
+//! Bytes in, records out: MIME, containers, Word and Excel, the administrative header and the
+//! extractors of SPEC §5. Nothing in here does I/O; the intake stage hands raw bytes in and
+//! stores what comes out. Document extraction may run inside a parse worker process
+//! ([`worker`]) so a parser that aborts or hangs costs one recorded error, never the daemon.
+
+pub mod container;
+pub mod docx;
+pub mod extract;
+pub mod header;
+pub mod mime;
+pub mod sheet;
+pub mod worker;
+
+use crate::config::Limits;
+use crate::domain::{Format, ParseStatus};
+use serde::{Deserialize, Serialize};
+
+/// One block of a document in reading order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Block {
+    Para(String),
+    /// Rows of cells, already laid on the table grid (merged cells repeated).
+    Table(Vec<Vec<String>>),
+}
+
+/// One sheet of a workbook: rows of cell text, merged regions filled with their value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sheet {
+    pub name: String,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The administrative header of SPEC §5.1.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The issuing body (*tên cơ quan*), e.g. `BỆNH VIỆN ĐA KHOA TỈNH`.
+    pub issuer: Option<String>,
+    /// The body above it, e.g. `SỞ Y TẾ THANH HÓA`.
+    pub parent: Option<String>,
+    pub number: Option<String>,
+    pub place: Option<String>,
+    pub date: Option<String>,
+    pub doc_type: Option<String>,
+    pub summary: Option<String>,
+    pub signer: Option<String>,
+    pub signer_title: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRow {
+    pub stt: String,
+    pub level: usize,
+    pub name: String,
+    pub max: Option<f64>,
+    pub achieved: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub max_total: Option<f64>,
+    pub self_total: Option<f64>,
+    pub rows: usize,
+    pub findings: Vec<String>,
+    pub items: Vec<ScoreRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commitments {
+    pub count: usize,
+    pub items: Vec<String>,
+    pub evaluated: usize,
+    pub tasks: Vec<String>,
+    pub findings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub group: Option<String>,
+    pub task: String,
+    pub product: Option<String>,
+    pub lead: Option<String>,
+    pub partners: Option<String>,
+    pub time_text: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tasks {
+    pub count: usize,
+    pub items: Vec<Task>,
+}
+
+/// Everything read from one attachment (or one entry of a zip attachment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub filename: String,
+    /// The zip it came out of, when it did.
+    pub container: Option<String>,
+    pub format: Format,
+    pub parse: ParseStatus,
+    pub error: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    pub header: Header,
+    /// The document type and summary, or a sheet's title rows: where a period is read first.
+    pub title: String,
+    /// Body text (bounded) for matching.
+    pub text: String,
+    pub tables: Vec<Vec<Vec<String>>>,
+    pub score: Option<Score>,
+    pub commitments: Option<Commitments>,
+    pub tasks: Option<Tasks>,
+}
+
+impl Document {
+    pub fn empty(filename: &str, format: Format, data: &[u8]) -> Document {
+        Document {
+            filename: filename.to_string(),
+            container: None,
+            format,
+            parse: ParseStatus::Skipped,
+            error: None,
+            size: data.len() as u64,
+            sha256: sha256_hex(data),
+            header: Header::default(),
+            title: String::new(),
+            text: String::new(),
+            tables: vec![],
+            score: None,
+            commitments: None,
+            tasks: None,
+        }
+    }
+
+    pub fn failed(mut self, why: impl Into<String>) -> Document {
+        self.parse = ParseStatus::Error;
+        self.error = Some(why.into());
+        self
+    }
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}
+
+/// Why a document could not be read. Each is told to the sender as it is written here.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("the file is damaged or truncated: {0}")]
+    Corrupt(String),
+    #[error("refused: {0}")]
+    Limit(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How much body text a document keeps for matching.
+pub const MAX_TEXT: usize = 256 * 1024;
+/// How many table cells a `report` document keeps as records.
+pub const MAX_TABLE_CELLS: usize = 20_000;
+
+/// Reads one attachment: decides its format by content, unpacks a zip within limits, and runs the
+/// readers and extractors. A zip gives one document per entry, plus one for itself.
+pub fn read_attachment(filename: &str, data: &[u8], limits: &Limits) -> Vec<Document> {
+    let mut out = Vec::new();
+    read_into(filename, None, data, limits, 0, &mut out);
+    out
+}
+
+fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limits, depth: usize, out: &mut Vec<Document>) {
+    let format = container::sniff(data);
+    let mut doc = Document::empty(filename, format, data);
+    doc.container = container.map(str::to_string);
+    if data.len() as u64 > limits.attachment_mb * 1024 * 1024 {
+        out.push(doc.failed(format!("refused: the attachment is {} MB, over the {} MB limit", data.len() / (1024 * 1024), limits.attachment_mb)));
+        return;
+    }
+    match format {
+        Format::Docx => out.push(match docx::read(data, limits) {
+            Ok(blocks) => {
+                doc.parse = ParseStatus::Ok;
+                fill_from_blocks(&mut doc, &blocks);
+                doc
+            }
+            Err(e) => doc.failed(e.to_string()),
+        }),
+        Format::Xlsx | Format::Xls => out.push(match sheet::read(data, format, limits) {
+            Ok(sheets) => {
+                doc.parse = ParseStatus::Ok;
+                fill_from_sheets(&mut doc, &sheets);
+                doc
+            }
+            Err(e) => doc.failed(e.to_string()),
+        }),
+        Format::Zip => {
+            if depth >= 2 {
+                out.push(doc.failed("refused: a zip inside a zip inside a zip"));
+                return;
+            }
+            match container::unzip_all(data, limits) {
+                Ok(entries) => {
+                    doc.parse = ParseStatus::Ok;
+                    out.push(doc);
+                    for (name, bytes) in entries {
+                        read_into(&name, Some(filename), &bytes, limits, depth + 1, out);
+                    }
+                }
+                Err(e) => out.push(doc.failed(e.to_string())),
+            }
+        }
+        Format::Doc | Format::Pdf | Format::Other => {
+            // Kept as evidence, not parsed (SPEC §5).
+            out.push(doc);
+        }
+    }
+}
+
+fn fill_from_blocks(doc: &mut Document, blocks: &[Block]) {
+    doc.header = header::from_blocks(blocks);
+    doc.title = [doc.header.doc_type.as_deref(), doc.header.summary.as_deref()]
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut text = String::new();
+    let mut cells = 0usize;
+    for b in blocks {
+        if text.len() > MAX_TEXT {
+            break;
+        }
+        match b {
+            Block::Para(p) => {
+                text.push_str(p);
+                text.push('\n');
+            }
+            Block::Table(rows) => {
+                for r in rows {
+                    text.push_str(&r.join(" | "));
+                    text.push('\n');
+                }
+                if cells < MAX_TABLE_CELLS {
+                    cells += rows.iter().map(|r| r.len()).sum::<usize>();
+                    doc.tables.push(rows.clone());
+                }
+            }
+        }
+    }
+    truncate_at_char(&mut text, MAX_TEXT);
+    doc.text = text;
+    let tables: Vec<&Vec<Vec<String>>> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Table(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    doc.score = tables.iter().find_map(|t| extract::score_table(t));
+    doc.commitments = extract::commitments(&tables);
+    let year = title_year(&doc.title);
+    doc.tasks = tables.iter().find_map(|t| extract::task_plan(t, year));
+}
+
+/// The year a title speaks of (`... năm 2020`), for plan rows that say only "Trong năm".
+fn title_year(title: &str) -> Option<i32> {
+    static RE: once_cell::sync::Lazy<regex::Regex> = once_cell::sync::Lazy::new(|| regex::Regex::new(r"\b(?:nam|năm)\s+(\d{4})\b").unwrap());
+    RE.captures(&crate::text::fold(title)).and_then(|c| c[1].parse().ok())
+}
+
+fn fill_from_sheets(doc: &mut Document, sheets: &[Sheet]) {
+    doc.header = header::from_sheets(sheets);
+    let mut title = Vec::new();
+    let mut text = String::new();
+    for s in sheets {
+        // Title rows: the text rows above the first row that looks like a table header.
+        for r in s.rows.iter().take(12) {
+            let filled: Vec<&String> = r.iter().filter(|c| !c.trim().is_empty()).collect();
+            if filled.len() >= 3 {
+                break;
+            }
+            for c in filled {
+                if !title.contains(c) {
+                    title.push(c.clone());
+                }
+            }
+        }
+        for r in &s.rows {
+            if text.len() > MAX_TEXT {
+                break;
+            }
+            text.push_str(&r.join(" | "));
+            text.push('\n');
+        }
+    }
+    truncate_at_char(&mut text, MAX_TEXT);
+    if doc.header.doc_type.is_none() {
+        doc.title = title.join(" ");
+    } else {
+        doc.title = [doc.header.doc_type.clone(), doc.header.summary.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    }
+    doc.text = text;
+    doc.score = sheets.iter().find_map(|s| extract::score_table(&s.rows));
+    let tables: Vec<&Vec<Vec<String>>> = sheets.iter().map(|s| &s.rows).collect();
+    doc.commitments = extract::commitments(&tables);
+    let year = title_year(&doc.title);
+    doc.tasks = sheets.iter().find_map(|s| extract::task_plan(&s.rows, year));
+}
+
+pub fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut i = max;
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        s.truncate(i);
+    }
+}

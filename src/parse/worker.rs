@@ -1,0 +1,250 @@
+//! Isolation for document readers: a small pool of long-lived `baocao parse-worker` processes,
+//! fed attachments over pipes, each under a memory limit (setrlimit) and a time limit per document.
+//!
+//! Why: some inputs of a few KB make calamine allocate hundreds of GB and abort the process
+//! (calamine #693, #684; `catch_unwind` cannot catch an abort), and docx-rs hangs on an .xlsx
+//! handed to its .docx reader (docx-rs #852). A worker that dies or overruns is killed and
+//! respawned; the document gets one recorded `parse: error` with the reason and the daemon goes on.
+//! Workers live across documents, so isolation costs two pipe copies, not a process start.
+
+use super::{read_attachment, Document};
+use crate::config::Limits;
+use crate::domain::Format;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// How documents get read: in this process (tests, tools) or in worker processes (the daemon).
+pub enum Parser {
+    InProcess(Limits),
+    Pool(WorkerPool),
+}
+
+impl Parser {
+    pub fn read(&self, filename: &str, data: &[u8]) -> Vec<Document> {
+        match self {
+            Parser::InProcess(l) => read_attachment(filename, data, l),
+            Parser::Pool(p) => p.read(filename, data),
+        }
+    }
+}
+
+struct Worker {
+    child: Child,
+    stdin: BufWriter<ChildStdin>,
+    rx: Receiver<std::io::Result<Vec<u8>>>,
+}
+
+pub struct WorkerPool {
+    exe: PathBuf,
+    limits: Limits,
+    idle: Mutex<Vec<Worker>>,
+    spawned: Mutex<usize>,
+    cv: Condvar,
+}
+
+impl WorkerPool {
+    pub fn new(exe: PathBuf, limits: Limits) -> WorkerPool {
+        WorkerPool { exe, limits, idle: Mutex::new(Vec::new()), spawned: Mutex::new(0), cv: Condvar::new() }
+    }
+
+    fn spawn(&self) -> std::io::Result<Worker> {
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("parse-worker")
+            .arg("--limits")
+            .arg(serde_json::to_string(&LimitsWire::from(&self.limits)).unwrap_or_default())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mem = self.limits.worker_memory_mb * 1024 * 1024;
+        #[cfg(unix)]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit { rlim_cur: mem as libc::rlim_t, rlim_max: mem as libc::rlim_t };
+                libc::setrlimit(libc::RLIMIT_AS, &lim);
+                let core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::setrlimit(libc::RLIMIT_CORE, &core);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        let stdin = BufWriter::new(child.stdin.take().expect("piped stdin"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || loop {
+            let mut len = [0u8; 8];
+            if let Err(e) = stdout.read_exact(&mut len) {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            let n = u64::from_le_bytes(len) as usize;
+            let mut buf = vec![0u8; n.min(512 * 1024 * 1024)];
+            if let Err(e) = stdout.read_exact(&mut buf) {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            if tx.send(Ok(buf)).is_err() {
+                return;
+            }
+        });
+        Ok(Worker { child, stdin, rx })
+    }
+
+    fn checkout(&self) -> std::io::Result<Worker> {
+        let mut idle = self.idle.lock().unwrap();
+        loop {
+            if let Some(w) = idle.pop() {
+                return Ok(w);
+            }
+            let mut spawned = self.spawned.lock().unwrap();
+            if *spawned < self.limits.workers.max(1) {
+                *spawned += 1;
+                drop(spawned);
+                drop(idle);
+                return self.spawn().inspect_err(|_| {
+                    *self.spawned.lock().unwrap() -= 1;
+                });
+            }
+            drop(spawned);
+            idle = self.cv.wait(idle).unwrap();
+        }
+    }
+
+    fn retire(&self, mut w: Worker) {
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+        *self.spawned.lock().unwrap() -= 1;
+        self.cv.notify_one();
+    }
+
+    pub fn read(&self, filename: &str, data: &[u8]) -> Vec<Document> {
+        let fail = |why: String| vec![Document::empty(filename, super::container::sniff(data), data).failed(why)];
+        let mut w = match self.checkout() {
+            Ok(w) => w,
+            Err(e) => return fail(format!("cannot start a parse worker: {e}")),
+        };
+        let sent = (|| -> std::io::Result<()> {
+            let name = filename.as_bytes();
+            w.stdin.write_all(&(name.len() as u32).to_le_bytes())?;
+            w.stdin.write_all(name)?;
+            w.stdin.write_all(&(data.len() as u64).to_le_bytes())?;
+            w.stdin.write_all(data)?;
+            w.stdin.flush()
+        })();
+        if let Err(e) = sent {
+            self.retire(w);
+            return fail(format!("the parse worker stopped before reading the file ({e})"));
+        }
+        match w.rx.recv_timeout(Duration::from_secs(self.limits.worker_seconds.max(1))) {
+            Ok(Ok(json)) => {
+                let docs: Result<Vec<Document>, _> = serde_json::from_slice(&json);
+                self.idle.lock().unwrap().push(w);
+                self.cv.notify_one();
+                match docs {
+                    Ok(d) => d,
+                    Err(e) => fail(format!("the parse worker answered nonsense ({e})")),
+                }
+            }
+            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
+                let status = {
+                    let _ = w.child.kill();
+                    w.child.wait().ok()
+                };
+                *self.spawned.lock().unwrap() -= 1;
+                self.cv.notify_one();
+                fail(format!(
+                    "the reader crashed on this file (exceeded the {} MB memory limit or hit a reader bug; {})",
+                    self.limits.worker_memory_mb,
+                    status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into())
+                ))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.retire(w);
+                fail(format!("reading took longer than {} s and was stopped", self.limits.worker_seconds))
+            }
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            for mut w in idle.drain(..) {
+                let _ = w.child.kill();
+                let _ = w.child.wait();
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LimitsWire {
+    attachment_mb: u64,
+    zip_entries: usize,
+    inflated_mb: u64,
+    compression_ratio: u64,
+    xml_depth: usize,
+    cells: usize,
+}
+
+impl From<&Limits> for LimitsWire {
+    fn from(l: &Limits) -> Self {
+        LimitsWire {
+            attachment_mb: l.attachment_mb,
+            zip_entries: l.zip_entries,
+            inflated_mb: l.inflated_mb,
+            compression_ratio: l.compression_ratio,
+            xml_depth: l.xml_depth,
+            cells: l.cells,
+        }
+    }
+}
+
+/// The worker side: read requests from stdin, answer on stdout, until stdin closes.
+pub fn serve(limits_json: &str) -> std::io::Result<()> {
+    let w: LimitsWire = serde_json::from_str(limits_json).unwrap_or_else(|_| LimitsWire::from(&Limits::default()));
+    let limits = Limits {
+        attachment_mb: w.attachment_mb,
+        zip_entries: w.zip_entries,
+        inflated_mb: w.inflated_mb,
+        compression_ratio: w.compression_ratio,
+        xml_depth: w.xml_depth,
+        cells: w.cells,
+        ..Limits::default()
+    };
+    let stdin = std::io::stdin();
+    let mut input = BufReader::new(stdin.lock());
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    loop {
+        let mut n4 = [0u8; 4];
+        match input.read_exact(&mut n4) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut name = vec![0u8; u32::from_le_bytes(n4) as usize];
+        input.read_exact(&mut name)?;
+        let mut n8 = [0u8; 8];
+        input.read_exact(&mut n8)?;
+        let mut data = vec![0u8; u64::from_le_bytes(n8) as usize];
+        input.read_exact(&mut data)?;
+        let filename = String::from_utf8_lossy(&name).into_owned();
+        let docs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_attachment(&filename, &data, &limits))).unwrap_or_else(|p| {
+            let why = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            vec![Document::empty(&filename, Format::Other, &data).failed(format!("the reader failed on this file ({why})"))]
+        });
+        let json = serde_json::to_vec(&docs).unwrap_or_else(|_| b"[]".to_vec());
+        out.write_all(&(json.len() as u64).to_le_bytes())?;
+        out.write_all(&json)?;
+        out.flush()?;
+    }
+}

@@ -1,0 +1,646 @@
+//! Storage: the only place SQL lives. sqlx's `Any` driver over SQLite (WAL, the embedded default)
+//! or PostgreSQL (shared, multi-instance), with migrations for both under `migrations/`, applied
+//! at start. Queries use `$n` placeholders, which both engines accept, and portable types
+//! (BIGINT seconds, TEXT JSON, BLOB/BYTEA), so one query text serves both.
+//!
+//! Every change is made in a [`Tx`], which also writes its audit events: a change and its record
+//! commit together or not at all. Several offices may share one database; every row carries the
+//! office address as its tenant key.
+
+use crate::audit;
+use crate::config::{Config, Database};
+use serde::{Deserialize, Serialize};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use std::collections::HashMap;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot prepare the database folder {0}: {1}")]
+    Folder(String, std::io::Error),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    pub office: String,
+}
+
+/// A row of `messages`: one received message and what was decided about it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct MessageRow {
+    pub id: i64,
+    pub source_key: String,
+    pub sha256: String,
+    pub body_sha256: String,
+    pub message_id: Option<String>,
+    pub received_at: i64,
+    pub from_addr: Option<String>,
+    pub subject: Option<String>,
+    pub raw_key: String,
+    pub size: i64,
+    pub decision: String,
+    pub reasons: String,
+    pub unit: Option<String>,
+    pub report: Option<String>,
+    pub period: Option<String>,
+    pub due: Option<String>,
+    pub deadline: Option<i64>,
+    pub timeliness: Option<String>,
+    pub version: Option<i64>,
+    pub findings: String,
+    pub evidence: String,
+    pub documents: String,
+    pub facts: String,
+    pub duplicate_of: Option<i64>,
+    pub manual_by: Option<String>,
+    pub processed_at: i64,
+}
+
+/// What one accepted submission contributes to its obligation's status.
+#[derive(Debug, Clone)]
+pub struct AcceptedFact {
+    pub unit: String,
+    pub report: String,
+    pub period: String,
+    pub received_at: i64,
+    pub version: i64,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Store {
+    pub async fn open(cfg: &Config) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (pool, backend) = match &cfg.database {
+            Database::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Folder(dir.display().to_string(), e))?;
+                }
+                let p = path.display().to_string().replace('%', "%25").replace(' ', "%20").replace('?', "%3F").replace('#', "%23");
+                let url = format!("sqlite://{p}?mode=rwc");
+                // One connection: SQLite has one writer, and one connection keeps the audit
+                // chain's read-then-append inside a process strictly ordered.
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode=WAL").await?;
+                            conn.execute("PRAGMA busy_timeout=15000").await?;
+                            conn.execute("PRAGMA synchronous=NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                (pool, Backend::Sqlite)
+            }
+            Database::Postgres(url) => {
+                let pool = AnyPoolOptions::new().max_connections(4).connect(url).await?;
+                (pool, Backend::Postgres)
+            }
+        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, backend, office: cfg.tenant().to_string() })
+    }
+
+    pub async fn begin(&self) -> Result<Tx<'_>> {
+        Ok(Tx { tx: self.pool.begin().await?, backend: self.backend, office: &self.office })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ----- messages -----
+
+    pub async fn source_known(&self, source_key: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND source_key = $2")
+            .bind(&self.office)
+            .bind(source_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    /// The processed message these bytes duplicate: equal raw bytes, or equal Message-ID and body.
+    pub async fn find_duplicate(&self, sha256: &str, message_id: Option<&str>, body_sha256: &str) -> Result<Option<i64>> {
+        if let Some(r) = sqlx::query("SELECT id FROM messages WHERE office = $1 AND sha256 = $2 AND decision <> 'duplicate' ORDER BY id LIMIT 1")
+            .bind(&self.office)
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            return Ok(Some(r.try_get::<i64, _>("id")?));
+        }
+        if let Some(mid) = message_id {
+            if let Some(r) = sqlx::query(
+                "SELECT id FROM messages WHERE office = $1 AND message_id = $2 AND body_sha256 = $3 AND decision <> 'duplicate' ORDER BY id LIMIT 1",
+            )
+            .bind(&self.office)
+            .bind(mid)
+            .bind(body_sha256)
+            .fetch_optional(&self.pool)
+            .await?
+            {
+                return Ok(Some(r.try_get::<i64, _>("id")?));
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn message_id_seen(&self, message_id: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND message_id = $2 LIMIT 1")
+            .bind(&self.office)
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    pub async fn messages(&self) -> Result<Vec<MessageRow>> {
+        let rows = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 ORDER BY received_at, id"))
+            .bind(&self.office)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_row).collect()
+    }
+
+    pub async fn message(&self, id: i64) -> Result<MessageRow> {
+        let r = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 AND id = $2"))
+            .bind(&self.office)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no submission with id {id}")))?;
+        message_row(&r)
+    }
+
+    pub async fn count_messages(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE office = $1").bind(&self.office).fetch_one(&self.pool).await?;
+        Ok(r.try_get::<i64, _>("n")?)
+    }
+
+    pub async fn blob(&self, key: &str) -> Result<Vec<u8>> {
+        let r = sqlx::query("SELECT data FROM blobs WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("raw message {key} is missing")))?;
+        Ok(r.try_get::<Vec<u8>, _>("data")?)
+    }
+
+    /// Accepted submissions that had arrived by `as_of`, oldest first.
+    pub async fn accepted_by(&self, as_of: i64) -> Result<Vec<AcceptedFact>> {
+        let rows = sqlx::query(
+            "SELECT unit, report, period, received_at, version FROM messages \
+             WHERE office = $1 AND decision = 'accepted' AND received_at <= $2 AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL \
+             ORDER BY received_at, id",
+        )
+        .bind(&self.office)
+        .bind(as_of)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AcceptedFact {
+                    unit: r.try_get("unit")?,
+                    report: r.try_get("report")?,
+                    period: r.try_get("period")?,
+                    received_at: r.try_get("received_at")?,
+                    version: r.try_get::<Option<i64>, _>("version")?.unwrap_or(1),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn exemptions(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows = sqlx::query("SELECT unit, report, period, reason FROM exemptions WHERE office = $1")
+            .bind(&self.office)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("unit")?, r.try_get("report")?, r.try_get("period")?, r.try_get("reason")?))).collect()
+    }
+
+    /// Reminder stages sent per obligation, by `as_of`.
+    pub async fn reminders_sent(&self, as_of: i64) -> Result<HashMap<(String, String, String), i64>> {
+        let rows = sqlx::query(
+            "SELECT unit, report, period, COUNT(*) AS n FROM reminder_stages WHERE office = $1 AND at <= $2 GROUP BY unit, report, period",
+        )
+        .bind(&self.office)
+        .bind(as_of)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut m = HashMap::new();
+        for r in rows {
+            m.insert((r.try_get("unit")?, r.try_get("report")?, r.try_get("period")?), r.try_get::<i64, _>("n")?);
+        }
+        Ok(m)
+    }
+
+    pub async fn stage_sent(&self, key: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT key FROM reminder_stages WHERE office = $1 AND key = $2")
+            .bind(&self.office)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.is_some())
+    }
+
+    // ----- audit -----
+
+    pub async fn audit_events(&self) -> Result<Vec<audit::Event>> {
+        let rows = sqlx::query("SELECT seq, office, at, kind, actor, subject, data, prev_hash, hash FROM audit WHERE office = $1 ORDER BY seq")
+            .bind(&self.office)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(audit::Event {
+                    seq: r.try_get("seq")?,
+                    office: r.try_get("office")?,
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    actor: r.try_get("actor")?,
+                    subject: r.try_get("subject")?,
+                    data: r.try_get("data")?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The hash the chain's newest event must have (catches a removed tail).
+    pub async fn audit_head(&self) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1").bind(&self.office).fetch_optional(&self.pool).await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get("last_hash")?),
+            None => None,
+        })
+    }
+
+    pub async fn last_event_data(&self, kind: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT data FROM audit WHERE office = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1")
+            .bind(&self.office)
+            .bind(kind)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get("data")?),
+            None => None,
+        })
+    }
+
+    /// Test and repair hook: executes one statement as is. Used by the audit test to tamper.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
+    }
+}
+
+const MESSAGE_COLS: &str = "id, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, decision, reasons, \
+    unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at";
+
+fn message_row(r: &AnyRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        id: r.try_get("id")?,
+        source_key: r.try_get("source_key")?,
+        sha256: r.try_get("sha256")?,
+        body_sha256: r.try_get("body_sha256")?,
+        message_id: r.try_get("message_id")?,
+        received_at: r.try_get("received_at")?,
+        from_addr: r.try_get("from_addr")?,
+        subject: r.try_get("subject")?,
+        raw_key: r.try_get("raw_key")?,
+        size: r.try_get("size")?,
+        decision: r.try_get("decision")?,
+        reasons: r.try_get("reasons")?,
+        unit: r.try_get("unit")?,
+        report: r.try_get("report")?,
+        period: r.try_get("period")?,
+        due: r.try_get("due")?,
+        deadline: r.try_get("deadline")?,
+        timeliness: r.try_get("timeliness")?,
+        version: r.try_get("version")?,
+        findings: r.try_get("findings")?,
+        evidence: r.try_get("evidence")?,
+        documents: r.try_get("documents")?,
+        facts: r.try_get("facts")?,
+        duplicate_of: r.try_get("duplicate_of")?,
+        manual_by: r.try_get("manual_by")?,
+        processed_at: r.try_get("processed_at")?,
+    })
+}
+
+/// One transaction; audit events written through it commit with the change.
+pub struct Tx<'a> {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+    office: &'a str,
+}
+
+impl Tx<'_> {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends one audit event, chained to the office's previous one.
+    pub async fn audit(&mut self, kind: &str, actor: &str, subject: &str, data: &serde_json::Value) -> Result<()> {
+        sqlx::query("INSERT INTO audit_head (office, last_hash, n) VALUES ($1, '', 0) ON CONFLICT (office) DO NOTHING")
+            .bind(self.office)
+            .execute(&mut *self.tx)
+            .await?;
+        let head = match self.backend {
+            Backend::Postgres => {
+                sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1 FOR UPDATE").bind(self.office).fetch_one(&mut *self.tx).await?
+            }
+            Backend::Sqlite => sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1").bind(self.office).fetch_one(&mut *self.tx).await?,
+        };
+        let prev: String = head.try_get("last_hash")?;
+        let at = now();
+        let data = data.to_string();
+        let hash = audit::hash(&prev, self.office, at, kind, actor, subject, &data);
+        sqlx::query("INSERT INTO audit (office, at, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(self.office)
+            .bind(at)
+            .bind(kind)
+            .bind(actor)
+            .bind(subject)
+            .bind(&data)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("UPDATE audit_head SET last_hash = $2, n = n + 1 WHERE office = $1")
+            .bind(self.office)
+            .bind(&hash)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn put_blob(&mut self, key: &str, size: i64, data: &[u8]) -> Result<()> {
+        sqlx::query("INSERT INTO blobs (key, size, data) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(size)
+            .bind(data.to_vec())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Inserts a message row; `None` when its source key was already recorded (by a concurrent
+    /// or earlier run), in which case the caller rolls back.
+    pub async fn insert_message(&mut self, m: &MessageRow) -> Result<Option<i64>> {
+        let r = sqlx::query(
+            "INSERT INTO messages (office, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, \
+             decision, reasons, unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+             ON CONFLICT (office, source_key) DO NOTHING RETURNING id",
+        )
+        .bind(self.office)
+        .bind(&m.source_key)
+        .bind(&m.sha256)
+        .bind(&m.body_sha256)
+        .bind(&m.message_id)
+        .bind(m.received_at)
+        .bind(&m.from_addr)
+        .bind(&m.subject)
+        .bind(&m.raw_key)
+        .bind(m.size)
+        .bind(&m.decision)
+        .bind(&m.reasons)
+        .bind(&m.unit)
+        .bind(&m.report)
+        .bind(&m.period)
+        .bind(&m.due)
+        .bind(m.deadline)
+        .bind(&m.timeliness)
+        .bind(m.version)
+        .bind(&m.findings)
+        .bind(&m.evidence)
+        .bind(&m.documents)
+        .bind(&m.facts)
+        .bind(m.duplicate_of)
+        .bind(&m.manual_by)
+        .bind(now())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get::<i64, _>("id")?),
+            None => None,
+        })
+    }
+
+    /// Rewrites the decision of a message (review, reprocess).
+    pub async fn update_decision(&mut self, m: &MessageRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET decision = $3, reasons = $4, unit = $5, report = $6, period = $7, due = $8, deadline = $9, timeliness = $10, \
+             findings = $11, evidence = $12, documents = $13, facts = $14, manual_by = $15, version = NULL, processed_at = $16 WHERE office = $1 AND id = $2",
+        )
+        .bind(self.office)
+        .bind(m.id)
+        .bind(&m.decision)
+        .bind(&m.reasons)
+        .bind(&m.unit)
+        .bind(&m.report)
+        .bind(&m.period)
+        .bind(&m.due)
+        .bind(m.deadline)
+        .bind(&m.timeliness)
+        .bind(&m.findings)
+        .bind(&m.evidence)
+        .bind(&m.documents)
+        .bind(&m.facts)
+        .bind(&m.manual_by)
+        .bind(now())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Numbers the accepted versions of one obligation by arrival; returns (id, version) pairs.
+    pub async fn renumber_versions(&mut self, unit: &str, report: &str, period: &str) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = 'accepted' ORDER BY received_at, id",
+        )
+        .bind(self.office)
+        .bind(unit)
+        .bind(report)
+        .bind(period)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut out = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let id: i64 = r.try_get("id")?;
+            let v = i as i64 + 1;
+            sqlx::query("UPDATE messages SET version = $3 WHERE office = $1 AND id = $2")
+                .bind(self.office)
+                .bind(id)
+                .bind(v)
+                .execute(&mut *self.tx)
+                .await?;
+            out.push((id, v));
+        }
+        Ok(out)
+    }
+
+    pub async fn exempt(&mut self, unit: &str, report: &str, period: &str, reason: &str, by: &str) -> Result<()> {
+        let sql = "INSERT INTO exemptions (office, unit, report, period, reason, by_whom, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                   ON CONFLICT (office, unit, report, period) DO UPDATE SET reason = $5, by_whom = $6, at = $7";
+        sqlx::query(sql)
+            .bind(self.office)
+            .bind(unit)
+            .bind(report)
+            .bind(period)
+            .bind(reason)
+            .bind(by)
+            .bind(now())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a reminder stage was decided; false when it already was.
+    pub async fn record_stage(&mut self, key: &str, unit: &str, report: &str, period: &str, at: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO reminder_stages (office, key, unit, report, period, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (office, key) DO NOTHING RETURNING key",
+        )
+        .bind(self.office)
+        .bind(key)
+        .bind(unit)
+        .bind(report)
+        .bind(period)
+        .bind(at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(r.is_some())
+    }
+
+    /// Queues an outgoing mail under its idempotency key; false when the key was already queued.
+    pub async fn queue_mail(&mut self, key: &str, kind: &str, recipients: &[String], message: &[u8], at: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO outbox (office, key, kind, recipients, message, created_at, state, attempts, next_attempt_at, claimed_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $6, 0) ON CONFLICT (office, key) DO NOTHING RETURNING id",
+        )
+        .bind(self.office)
+        .bind(key)
+        .bind(kind)
+        .bind(serde_json::to_string(recipients).unwrap_or_default())
+        .bind(message.to_vec())
+        .bind(at)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(r.is_some())
+    }
+}
+
+/// One queued outgoing mail.
+#[derive(Debug, Clone)]
+pub struct OutMail {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub message: Vec<u8>,
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Claims up to `n` due mails for `lease` seconds. A claim that outlives a crashed sender
+    /// expires and the mail is claimed again; the transport's idempotency (file name / key) and
+    /// the `sent` mark make that a retry, not a second mail.
+    pub async fn claim_mail(&self, n: i64, lease: i64) -> Result<Vec<OutMail>> {
+        let t = now();
+        let mut tx = self.pool.begin().await?;
+        let sql = match self.backend {
+            Backend::Postgres => {
+                "SELECT id, key, kind, recipients, message, attempts FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
+                 AND claimed_until < $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+            }
+            Backend::Sqlite => {
+                "SELECT id, key, kind, recipients, message, attempts FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
+                 AND claimed_until < $2 ORDER BY id LIMIT $3"
+            }
+        };
+        let rows = sqlx::query(sql).bind(&self.office).bind(t).bind(n).fetch_all(&mut *tx).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            sqlx::query("UPDATE outbox SET claimed_until = $2 WHERE id = $1").bind(id).bind(t + lease).execute(&mut *tx).await?;
+            let rec: String = r.try_get("recipients")?;
+            out.push(OutMail {
+                id,
+                key: r.try_get("key")?,
+                kind: r.try_get("kind")?,
+                recipients: serde_json::from_str(&rec).unwrap_or_default(),
+                message: r.try_get("message")?,
+                attempts: r.try_get("attempts")?,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn mark_sent(&self, m: &OutMail) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1")
+            .bind(m.id)
+            .bind(now())
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.audit("mail_sent", "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": m.recipients})).await?;
+        tx.commit().await
+    }
+
+    pub async fn mark_failed(&self, m: &OutMail, error: &str, give_up: bool, retry_at: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE outbox SET state = $2, attempts = attempts + 1, last_error = $3, next_attempt_at = $4, claimed_until = 0 WHERE id = $1")
+            .bind(m.id)
+            .bind(if give_up { "failed" } else { "queued" })
+            .bind(error)
+            .bind(retry_at)
+            .execute(&mut *tx.tx)
+            .await?;
+        if give_up {
+            tx.audit("mail_failed", "baocao", &m.key, &serde_json::json!({"error": error})).await?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn outbox_depth(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE office = $1 AND state = 'queued'").bind(&self.office).fetch_one(&self.pool).await?;
+        Ok(r.try_get("n")?)
+    }
+
+    pub async fn outbox_keys(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT key, kind, state FROM outbox WHERE office = $1 ORDER BY id").bind(&self.office).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("kind")?, r.try_get("state")?))).collect()
+    }
+}

@@ -1,0 +1,194 @@
+//! Vietnamese text normalisation and folding.
+//!
+//! Everything that compares text (matching units, kinds, periods; finding header words in tables)
+//! goes through [`fold`], so `Báo cáo CCHC quý I`, `bao cao cchc quy 1` typed without diacritics
+//! and a decomposed (NFD) subject all compare equal. Display text is kept in NFC via [`nfc`].
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Unicode NFC, the form every stored and displayed string is kept in.
+pub fn nfc(s: &str) -> String {
+    s.nfc().collect()
+}
+
+/// Folds text for comparison: NFD, combining marks (tones and vowel marks) removed, `đ`→`d`,
+/// lower case, every run of non-alphanumeric characters collapsed to one space, trimmed.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.nfd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        let c = match c {
+            'đ' | 'Đ' => 'd',
+            // Vietnamese legacy keyboards sometimes emit these look-alikes.
+            'ð' | 'Ð' => 'd',
+            c => c,
+        };
+        if c.is_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            for l in c.to_lowercase() {
+                out.push(l);
+            }
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// Folds like [`fold`] but keeps `/`, `.`, `-` and `,` as tokens of their own, which the period
+/// and number readers need (`quý I/2020`, `1.1.2`, `15,5`).
+pub fn fold_keep_punct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.nfd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        let c = match c {
+            'đ' | 'Đ' | 'ð' | 'Ð' => 'd',
+            c => c,
+        };
+        if c.is_alphanumeric() || matches!(c, '/' | '.' | '-' | ',' | ':') {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            for l in c.to_lowercase() {
+                out.push(l);
+            }
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// True when `needle` (already folded) occurs in `hay` (already folded) on word boundaries.
+pub fn contains_words(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let hb = hay.as_bytes();
+    let mut start = 0;
+    while let Some(pos) = hay[start..].find(needle) {
+        let i = start + pos;
+        let j = i + needle.len();
+        let left_ok = i == 0 || !hb[i - 1].is_ascii_alphanumeric();
+        let right_ok = j == hb.len() || !hb[j].is_ascii_alphanumeric();
+        if left_ok && right_ok {
+            return true;
+        }
+        start = i + 1;
+        while start < hay.len() && !hay.is_char_boundary(start) {
+            start += 1;
+        }
+        if start >= hay.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// Collapses whitespace runs (including newlines and tabs) to one space and trims.
+pub fn squash_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Reads a number written the Vietnamese way (`15,5`, `1.245`, `0,25`) or the English way (`15.5`).
+/// A single comma is a decimal comma; dots followed by exactly three digits are thousands separators
+/// when there is more than one of them or a comma is present too.
+pub fn parse_number(s: &str) -> Option<f64> {
+    let t: String = s.trim().chars().filter(|c| !c.is_whitespace()).collect();
+    let t = t.trim_end_matches('%');
+    if t.is_empty() || t.len() > 40 {
+        return None;
+    }
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    if !t.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.') || !t.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let commas = t.matches(',').count();
+    let dots = t.matches('.').count();
+    let normal = if commas == 1 && dots == 0 {
+        t.replace(',', ".")
+    } else if commas == 0 && dots <= 1 {
+        t.to_string()
+    } else if commas == 1 && dots >= 1 {
+        // 1.245,5 — dots group thousands
+        let (int, frac) = t.split_once(',')?;
+        format!("{}.{}", int.replace('.', ""), frac)
+    } else if commas == 0 && dots > 1 {
+        t.replace('.', "")
+    } else if dots == 1 && commas >= 1 {
+        t.replace(',', "")
+    } else {
+        return None;
+    };
+    let v: f64 = normal.parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// Roman numerals I..XX (the numbering of sections and quarters), upper or lower case.
+pub fn roman_value(s: &str) -> Option<u32> {
+    let u = s.to_ascii_uppercase();
+    const R: [&str; 20] = [
+        "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI",
+        "XVII", "XVIII", "XIX", "XX",
+    ];
+    R.iter().position(|r| *r == u).map(|i| i as u32 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_removes_tones_marks_and_d_stroke() {
+        assert_eq!(fold("Báo cáo CCHC quý I"), "bao cao cchc quy i");
+        assert_eq!(fold("ĐẢNG ỦY"), "dang uy");
+        assert_eq!(fold("Bệnh viện ĐK tỉnh"), "benh vien dk tinh");
+    }
+
+    #[test]
+    fn a_decomposed_subject_folds_like_a_composed_one() {
+        let nfd: String = "Báo cáo kết quả".nfd().collect();
+        assert_eq!(fold(&nfd), fold("Báo cáo kết quả"));
+        assert_eq!(nfc(&nfd), "Báo cáo kết quả");
+    }
+
+    #[test]
+    fn word_containment_respects_boundaries() {
+        assert!(contains_words("bao cao cchc quy i nam 2020", "cchc quy"));
+        assert!(!contains_words("bao cao cchc quy ii", "quy i "));
+        assert!(!contains_words("abcchc quy", "cchc quy"));
+        assert!(contains_words("bv nhi thanh hoa", "bv nhi"));
+    }
+
+    #[test]
+    fn numbers_with_a_decimal_comma_are_read() {
+        assert_eq!(parse_number("15,5"), Some(15.5));
+        assert_eq!(parse_number("0,25"), Some(0.25));
+        assert_eq!(parse_number("70.5"), Some(70.5));
+        assert_eq!(parse_number("1.245.000"), Some(1245000.0));
+        assert_eq!(parse_number("1.245,5"), Some(1245.5));
+        assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number(""), None);
+    }
+
+    #[test]
+    fn roman_numerals_up_to_twenty_are_known() {
+        assert_eq!(roman_value("iv"), Some(4));
+        assert_eq!(roman_value("III"), Some(3));
+        assert_eq!(roman_value("IIII"), None);
+    }
+}
