@@ -894,7 +894,7 @@ applies_to = ["benh-vien"]
     fn an_unknown_group_in_applies_to_is_an_error_naming_the_key() {
         let bad = GOOD.replace("applies_to = [\"benh-vien\"]", "applies_to = [\"nha-thuoc\"]");
         let e = load(&bad).unwrap_err().to_string();
-        assert!(e.contains("applies_to") && e.contains("nha-thuoc") && e.contains(":24:"), "{e}");
+        assert!(e.contains("applies_to") && e.contains("nha-thuoc") && e.contains(":22:"), "{e}");
     }
 
     #[test]

@@ -317,11 +317,11 @@ mod tests {
             row(&["1.1", "A1", "1", "1"]),
             row(&["1.2", "A2", "2", "1"]),
             row(&["2", "B", "1", "1,5"]),
-            row(&["", "Tổng cộng", "4", "4"]),
+            row(&["", "Tổng cộng", "4", "5"]),
         ];
         let s = score_table(&rows).unwrap();
         assert_eq!(s.max_total, Some(4.0));
-        assert_eq!(s.self_total, Some(4.0));
+        assert_eq!(s.self_total, Some(5.0));
         assert_eq!(s.rows, 4);
         assert!(s.findings.iter().any(|f| f.starts_with("row 1: self-assessed")), "{:?}", s.findings);
         assert!(s.findings.iter().any(|f| f.starts_with("row 2: self-assessed 1.5 is above")), "{:?}", s.findings);

@@ -1,0 +1,307 @@
+//! Test fixtures built in code: Word reports (docx-rs), score workbooks (rust_xlsxwriter), MIME
+//! messages, a small office's config, and fresh databases (a SQLite file, or a PostgreSQL
+//! database created for the test and dropped after it).
+#![allow(dead_code)]
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_baocao"))
+}
+
+pub fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, chunk) in data.chunks(3).enumerate() {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+        for j in 0..4 {
+            if j <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * j)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+        if (i + 1) % 19 == 0 {
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+/// A report the way units write them: a borderless header table, type, summary, body, signature.
+pub fn report_docx(issuer: &str, number: &str, date_line: &str, doc_type: &str, summary: &str, body: &[&str], deleted: Option<&str>) -> Vec<u8> {
+    use docx_rs::*;
+    let cell = |lines: &[&str]| {
+        let mut c = TableCell::new();
+        for l in lines {
+            c = c.add_paragraph(Paragraph::new().add_run(Run::new().add_text(*l)));
+        }
+        c
+    };
+    let number_line = format!("Số: {number}");
+    let header = Table::new(vec![TableRow::new(vec![
+        cell(&["SỞ Y TẾ TỈNH KIỂM THỬ", issuer, &number_line]),
+        cell(&["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", date_line]),
+    ])]);
+    let mut d = Docx::new()
+        .add_table(header)
+        .add_paragraph(Paragraph::new().add_run(Run::new().add_text(doc_type).bold()))
+        .add_paragraph(Paragraph::new().add_run(Run::new().add_text("Kết quả ")).add_run(Run::new().add_text(summary.trim_start_matches("Kết quả "))));
+    for b in body {
+        d = d.add_paragraph(Paragraph::new().add_run(Run::new().add_text(*b)));
+    }
+    if let Some(del) = deleted {
+        d = d.add_paragraph(
+            Paragraph::new()
+                .add_run(Run::new().add_text("Kiến nghị: "))
+                .add_delete(Delete::new().add_run(Run::new().add_delete_text(del)))
+                .add_insert(Insert::new(Run::new().add_text("Không."))),
+        );
+    }
+    d = d.add_table(Table::new(vec![TableRow::new(vec![cell(&["Nơi nhận:", "- Lưu: VT."]), cell(&["GIÁM ĐỐC", "", "Trần Thị Thu"])])]));
+    let mut buf = Cursor::new(Vec::new());
+    d.build().pack(&mut buf).unwrap();
+    buf.into_inner()
+}
+
+/// A self-assessment workbook: issuer, title, the header row, numbered rows and a total row.
+pub fn score_xlsx(issuer: &str, title: &str, rows: &[(&str, &str, f64, f64)], total: (f64, f64)) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Tự chấm điểm").unwrap();
+    ws.write_string(0, 0, issuer).unwrap();
+    ws.write_string(1, 0, title).unwrap();
+    for (c, h) in ["STT", "Tiêu chí", "Điểm tối đa", "Điểm tự chấm"].iter().enumerate() {
+        ws.write_string(3, c as u16, *h).unwrap();
+    }
+    for (i, (stt, name, max, got)) in rows.iter().enumerate() {
+        let r = 4 + i as u32;
+        ws.write_string(r, 0, *stt).unwrap();
+        ws.write_string(r, 1, *name).unwrap();
+        ws.write_number(r, 2, *max).unwrap();
+        ws.write_number(r, 3, *got).unwrap();
+    }
+    let r = 4 + rows.len() as u32;
+    ws.write_string(r, 1, "Tổng cộng").unwrap();
+    ws.write_number(r, 2, total.0).unwrap();
+    ws.write_number(r, 3, total.1).unwrap();
+    wb.save_to_buffer().unwrap()
+}
+
+/// A MIME message with base64 attachments and RFC 2231 file names.
+pub fn mail(from: &str, subject: &str, message_id: &str, date: &str, extra_headers: &str, attachments: &[(&str, &[u8])]) -> Vec<u8> {
+    let enc_subject = format!("=?UTF-8?B?{}?=", b64(subject.as_bytes()).replace("\r\n", ""));
+    let mut m = format!(
+        "Received: from mx.test by mx.so.test; {date}\r\nFrom: {from}\r\nTo: vanphong@so.test\r\nSubject: {enc_subject}\r\nDate: {date}\r\nMessage-ID: {message_id}\r\n{extra_headers}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        b64("Kính gửi Văn phòng Sở.".as_bytes())
+    );
+    for (name, data) in attachments {
+        let pct: String = name.bytes().map(|b| if b.is_ascii_alphanumeric() || b == b'.' { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        m.push_str(&format!(
+            "--XYZ\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''{pct}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            b64(data)
+        ));
+    }
+    m.push_str("--XYZ--\r\n");
+    m.into_bytes()
+}
+
+pub const CONFIG: &str = r#"
+[office]
+name = "Văn phòng Sở Y tế Kiểm Thử"
+address = "vanphong@so.test"
+timezone = "Asia/Ho_Chi_Minh"
+leadership = ["giamdoc@so.test"]
+staff = ["chanhvanphong@so.test"]
+
+[database]
+url = "DBURL"
+
+[intake]
+source = "maildir:inbox"
+
+[outbound]
+transport = "file:var/outbox"
+from = "Văn phòng Sở <vanphong@so.test>"
+
+[schedule]
+reminders = "0 0 8 * * Mon-Fri"
+
+[calendar]
+start = "2021-01-01"
+shift_to_workday = true
+holidays = ["2021-04-30", "2021-05-03"]
+
+[[unit]]
+id = "BVA"
+name = "Bệnh viện Đa khoa An Bình"
+aliases = ["BV An Bình", "BVĐK An Bình"]
+emails = ["bva@test.example"]
+group = "benh-vien"
+
+[[unit]]
+id = "TTYT-B"
+name = "Trung tâm Y tế huyện Bắc Sơn"
+aliases = ["TTYT Bắc Sơn"]
+emails = ["ttyt.bacson@test.example"]
+group = "ttyt"
+
+[[unit]]
+id = "CC-C"
+name = "Chi cục Dân số tỉnh"
+aliases = ["Chi cục DS"]
+emails = ["ccds@test.example"]
+group = "chi-cuc"
+
+[[report]]
+id = "q-report"
+name = "Báo cáo kết quả công tác quý"
+keywords = ["báo cáo quý", "kết quả công tác quý", "BC quý"]
+doc_types = ["BÁO CÁO"]
+period = "quarter"
+due = { month = "next", day = 10, exclusive = true }
+applies_to = ["benh-vien", "ttyt"]
+extract = "report"
+remind_before_days = [3]
+remind_after_days = [1, 5]
+escalate_after_days = 5
+
+[[report]]
+id = "score"
+name = "Bảng tự chấm điểm"
+keywords = ["tự chấm điểm", "chấm điểm"]
+period = "year"
+due = { month = 10, day = 20 }
+applies_to = ["*"]
+extract = "score-table"
+remind_before_days = [5]
+remind_after_days = [2]
+"#;
+
+/// A database for one test: a SQLite file in the office folder, or a fresh PostgreSQL database.
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Db {
+    pub fn url(&self) -> String {
+        match self {
+            Db::Sqlite => "sqlite://var/baocao.db".into(),
+            Db::Postgres(name) => format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Db::Postgres(name) = self {
+            let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn psql(sql: &str) -> std::io::Result<Output> {
+    Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql]).output()
+}
+
+fn unique() -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}", std::process::id(), n % 1_000_000_000)
+}
+
+/// The databases to run a test against: SQLite always; PostgreSQL when reachable, and required
+/// when `BAOCAO_TEST_PG=require` (CI sets it, so a missing server fails instead of skipping).
+pub fn databases() -> Vec<Db> {
+    let mut v = vec![Db::Sqlite];
+    let mode = std::env::var("BAOCAO_TEST_PG").unwrap_or_default();
+    if mode == "0" {
+        return v;
+    }
+    let name = format!("baocao_test_{}", unique());
+    match psql(&format!("CREATE DATABASE {name}")) {
+        Ok(o) if o.status.success() => v.push(Db::Postgres(name)),
+        other => {
+            if mode == "require" {
+                panic!("PostgreSQL is required (BAOCAO_TEST_PG=require) but unreachable: {other:?}");
+            }
+            eprintln!("note: PostgreSQL unreachable, testing SQLite only");
+        }
+    }
+    v
+}
+
+/// One office on disk: config, an empty Maildir inbox, its database.
+pub struct Office {
+    pub dir: tempfile::TempDir,
+    pub db: Db,
+}
+
+impl Office {
+    pub fn new(db: Db) -> Office {
+        Office::with_config(db, CONFIG)
+    }
+
+    pub fn with_config(db: Db, config: &str) -> Office {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), config.replace("DBURL", &db.url())).unwrap();
+        std::fs::create_dir_all(dir.path().join("inbox/new")).unwrap();
+        Office { dir, db }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Delivers a message into inbox/new with the arrival time in its name.
+    pub fn deliver(&self, arrival: i64, tag: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path().join(format!("inbox/new/{arrival}.M{tag}P1.test"));
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        bin().current_dir(self.path()).arg("--config").arg("config.toml").args(args).output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "baocao {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    pub fn outbox(&self) -> Vec<PathBuf> {
+        let d = self.path().join("var/outbox");
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&d).map(|r| r.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect()).unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// RFC 2822 date and Unix seconds for a local time in Vietnam (UTC+7).
+pub fn at(y: i32, mo: u32, d: u32, h: u32) -> (String, i64) {
+    use chrono::TimeZone;
+    let tz = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let t = tz.with_ymd_and_hms(y, mo, d, h, 0, 0).unwrap();
+    (t.to_rfc2822(), t.timestamp())
+}
+
+/// A quarterly report from unit BVA for 2021 Q1.
+pub fn bva_q1(number: &str, day: u32) -> Vec<u8> {
+    report_docx(
+        "BỆNH VIỆN ĐA KHOA AN BÌNH",
+        number,
+        &format!("Kiểm Thử, ngày {day} tháng 4 năm 2021"),
+        "BÁO CÁO",
+        "Kết quả công tác quý I năm 2021",
+        &["Bệnh viện Đa khoa An Bình báo cáo như sau:", "1. Khám chữa bệnh: 12.345 lượt."],
+        Some("Đề nghị cắt giảm toàn bộ chỉ tiêu"),
+    )
+}
