@@ -657,7 +657,9 @@ async fn run(cfg: &Config, store: &Store, once: bool) -> Result<i32> {
     loop {
         let entries = intake::list_maildir(dir)?;
         let mut added = 0;
-        for e in entries.iter().filter(|e| e.in_new) {
+        // Every message not yet recorded, read or not: people share this mailbox and may have
+        // opened a message (moving it to cur/) before the daemon saw it.
+        for e in &entries {
             if *rx.borrow() {
                 break;
             }
@@ -669,8 +671,10 @@ async fn run(cfg: &Config, store: &Store, once: bool) -> Result<i32> {
                 }
             };
             match pipeline::process(cfg, store, &parser, &raw).await {
-                Ok(_) => {
-                    added += 1;
+                Ok(outcome) => {
+                    if outcome != pipeline::Outcome::AlreadyKnown {
+                        added += 1;
+                    }
                     // Only after the commit: the Maildir way of marking a message processed.
                     if cfg.intake.after == crate::config::After::Flag {
                         if let Err(err) = intake::maildir_mark_seen(e) {

@@ -211,7 +211,12 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
             }
         }
         Format::Doc | Format::Pdf | Format::Other => {
-            // Kept as evidence, not parsed (SPEC §5).
+            // Kept as evidence, not parsed (SPEC §5); the reason says so.
+            doc.error = Some(match format {
+                Format::Doc => "a Word 97-2003 .doc file: kept, not read (please send .docx)".into(),
+                Format::Pdf => "a PDF file: kept, not read (please send .docx or .xlsx)".into(),
+                _ => "not a Word or Excel document: kept, not read".into(),
+            });
             out.push(doc);
         }
     }
