@@ -101,6 +101,16 @@ pub enum Cmd {
         #[arg(long)]
         connect: bool,
     },
+    /// Read attachments or whole messages and print what was understood (no database needed).
+    Parse {
+        files: Vec<PathBuf>,
+        /// Read each file this many times (for benchmarks); prints only a summary when > 1.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        /// The files are whole messages (.eml), not attachments.
+        #[arg(long)]
+        messages: bool,
+    },
     /// Internal: a document parse worker fed over stdin/stdout.
     #[command(hide = true)]
     ParseWorker {
@@ -153,6 +163,15 @@ pub fn main() -> i32 {
         };
     }
     init_logging(&cli.log_format);
+    if let Cmd::Parse { files, repeat, messages } = &cli.cmd {
+        return match parse_files(files, *repeat, *messages) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("baocao: {e:#}");
+                1
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -259,8 +278,41 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Reprocess { ids } => reprocess(&cfg, &store, &ids, &by).await,
         Cmd::Audit { json, action } => audit(&store, json, action).await,
         Cmd::Run { once } => run(&cfg, &store, once).await,
-        Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } => unreachable!(),
+        Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } => unreachable!(),
     }
+}
+
+/// `baocao parse`: the parse stage alone, in this process, on files.
+fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
+    let limits = crate::config::Limits::default();
+    let mut bytes_total = 0usize;
+    let t0 = std::time::Instant::now();
+    let mut last: Vec<Value> = Vec::new();
+    for _ in 0..repeat.max(1) {
+        last.clear();
+        for f in files {
+            let data = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+            bytes_total += data.len();
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if messages {
+                let facts = crate::parse::mime::parse(&data);
+                let mut docs = Vec::new();
+                for a in &facts.attachments {
+                    docs.extend(crate::parse::read_attachment(&a.filename, &a.data, &limits));
+                }
+                last.push(json!({"file": name, "subject": facts.subject, "from": facts.from, "documents": docs}));
+            } else {
+                last.push(json!({"file": name, "documents": crate::parse::read_attachment(&name, &data, &limits)}));
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    if repeat > 1 {
+        println!("{}", json!({"files": files.len(), "repeat": repeat, "bytes": bytes_total, "seconds": secs, "mb_per_s": bytes_total as f64 / 1e6 / secs.max(1e-9)}));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&last)?);
+    }
+    Ok(())
 }
 
 async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Parsing speed and peak memory: baocao's parse stage vs the same work in Python
+(python-docx, openpyxl, email). Prints one line per workload.
+
+    python3 bench/parse.py [CORPUS_INBOX]   (default ../shared/corpus/thanhhoa/inbox)
+Needs `cargo build --release` and `pip install python-docx openpyxl` for the comparison.
+"""
+import email, email.policy, glob, io, json, os, resource, subprocess, sys, tempfile, time, zipfile
+
+here = os.path.dirname(os.path.abspath(__file__))
+binp = os.path.join(here, "..", "target", "release", "baocao")
+inbox = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "corpus", "thanhhoa", "inbox")
+msgs = sorted(glob.glob(os.path.join(inbox, "new", "*")) + glob.glob(os.path.join(inbox, "cur", "*")))
+tmp = tempfile.mkdtemp(prefix="baocao-bench-")
+docx, xlsx = [], []
+for i, m in enumerate(msgs):
+    msg = email.message_from_bytes(open(m, "rb").read(), policy=email.policy.default)
+    for part in msg.walk():
+        data = part.get_payload(decode=True) if not part.is_multipart() else None
+        if not data or not data.startswith(b"PK"):
+            continue
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except Exception:
+            continue
+        sizes = sum(zi.file_size for zi in zipfile.ZipFile(io.BytesIO(data)).infolist())
+        if sizes > 200 * 1024 * 1024:
+            continue  # the zip bomb: not a speed workload
+        kind = "docx" if any(n.startswith("word/") for n in names) else "xlsx" if any(n.startswith("xl/") for n in names) else None
+        if kind:
+            p = os.path.join(tmp, "%d.%s" % (i, kind))
+            open(p, "wb").write(data)
+            (docx if kind == "docx" else xlsx).append(p)
+msgs = [m for m in msgs if os.path.getsize(m) < 1_000_000]
+
+def run_rust(files, repeat, extra=()):
+    t = time.time()
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", binp, "parse", "--repeat", str(repeat), *extra, *files], capture_output=True, text=True)
+    wall = time.time() - t
+    rss_kb = int(out.stderr.strip().splitlines()[-1])
+    return json.loads(out.stdout), rss_kb / 1024.0, wall
+
+def py_child(code, files, repeat):
+    prog = "import sys,time,resource\nfiles=sys.argv[2:]\nrepeat=int(sys.argv[1])\n" + code + \
+        "\nt=time.time()\nn=0\nfor _ in range(repeat):\n  for f in files:\n    n+=len(open(f,'rb').read()); work(f)\nprint(n, time.time()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024.0)"
+    out = subprocess.run([sys.executable, "-c", prog, str(repeat), *files], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    n, secs, rss = out.stdout.split()
+    return int(n) / 1e6 / float(secs), float(rss)
+
+PY_DOCX = "import docx\ndef work(f):\n  d=docx.Document(f)\n  [p.text for p in d.paragraphs]\n  [[c.text for c in r.cells] for t in d.tables for r in t.rows]"
+PY_XLSX = "import openpyxl\ndef work(f):\n  wb=openpyxl.load_workbook(f, data_only=True)\n  [[c for c in r] for ws in wb.worksheets for r in ws.iter_rows(values_only=True)]"
+PY_MSG = "import email,email.policy\ndef work(f):\n  m=email.message_from_bytes(open(f,'rb').read(),policy=email.policy.default)\n  [p.get_payload(decode=True) for p in m.walk() if not p.is_multipart()]"
+
+for name, files, repeat, extra, py in [("docx", docx, 30, (), PY_DOCX), ("xlsx", xlsx, 30, (), PY_XLSX), ("messages", msgs, 10, ("--messages",), PY_MSG)]:
+    if not files:
+        continue
+    r, rss, _ = run_rust(files, repeat, extra)
+    line = "%-9s baocao %7.1f MB/s, peak %5.1f MB (%d files x %d)" % (name, r["mb_per_s"], rss, len(files), repeat)
+    p = py_child(PY_DOCX if name == "docx" else PY_XLSX if name == "xlsx" else PY_MSG, files, max(1, repeat // 5))
+    if p:
+        line += " | python %6.1f MB/s, peak %5.1f MB | %.0fx" % (p[0], p[1], r["mb_per_s"] / p[0])
+    print(line)
