@@ -2,7 +2,7 @@
 //! nothing here decides anything on its own.
 
 use crate::config::{Config, Source};
-use crate::domain::{Decision, ObligationState, Period, Timeliness};
+use crate::domain::{Decision, ObligationState, Period};
 use crate::intake::{self, pipeline};
 use crate::parse::worker::{Parser, WorkerPool};
 use crate::parse::Document;
@@ -764,14 +764,5 @@ async fn run(cfg: &Config, store: &Store, once: bool) -> Result<i32> {
         if *rx.borrow() {
             return Ok(0);
         }
-    }
-}
-
-/// Kept for the acknowledgement text and tests: a timeliness as people read it.
-pub fn timeliness_vi(t: Option<Timeliness>) -> &'static str {
-    match t {
-        Some(Timeliness::OnTime) => "đúng hạn",
-        Some(Timeliness::Late) => "muộn",
-        None => "",
     }
 }

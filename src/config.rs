@@ -6,7 +6,7 @@
 //! config file's folder; secrets are read from the environment variables the file names, never
 //! from the file.
 
-use crate::domain::{Period, PeriodKind, ReportId, UnitId};
+use crate::domain::{PeriodKind, ReportId, UnitId};
 use crate::text::fold;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -837,10 +837,6 @@ fn parse_transport(s: &str, dir: &Path) -> Result<Transport, String> {
     }
     Ok(Transport::Smtp { mode, host, port })
 }
-
-/// Keeps the crate's own `Period` import used where only tests touch it.
-#[allow(dead_code)]
-fn _period_marker(_: Period) {}
 
 #[cfg(test)]
 mod tests {

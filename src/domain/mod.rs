@@ -346,6 +346,6 @@ mod tests {
     fn ids_reject_spaces_and_empty_text() {
         assert!(UnitId::parse("BV DK").is_err());
         assert!(UnitId::parse("").is_err());
-        assert_eq!(UnitId::parse(" TTYT-HH ").unwrap().as_str(), "TTYT-HH");
+        assert_eq!(UnitId::parse(" TTYT-AB ").unwrap().as_str(), "TTYT-AB");
     }
 }

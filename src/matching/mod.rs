@@ -90,9 +90,6 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
         return m;
     }
     let eff = effective(cfg, facts);
-    if eff.from.as_deref() != facts.from.as_deref() {
-        // m.evidence gets this below.
-    }
     let mut m = Match::new(Decision::Accepted);
     if eff.from.as_deref() != facts.from.as_deref() {
         m.evidence.push(format!(
