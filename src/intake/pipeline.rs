@@ -67,23 +67,12 @@ pub fn read_documents(cfg: &Config, parser: &Parser, facts: &MailFacts) -> Vec<D
 pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64) -> (MailFacts, Vec<Document>, Match) {
     if raw.len() as u64 > cfg.intake.max_message_bytes {
         let facts = mime::parse(&raw[..raw.len().min(64 * 1024)]);
-        let mut m = Match {
-            decision: Decision::Rejected,
-            reasons: vec![format!(
-                "the message is {} MB, over the {} MB limit",
-                raw.len() / (1024 * 1024),
-                cfg.intake.max_message_bytes / (1024 * 1024)
-            )],
-            unit: None,
-            report: None,
-            period: None,
-            due: None,
-            deadline: None,
-            timeliness: None,
-            findings: vec![],
-            evidence: vec![],
-            reply: true,
-        };
+        let mut m = Match::new(Decision::Rejected);
+        m.reasons.push(format!(
+            "the message is {} MB, over the {} MB limit",
+            raw.len() / (1024 * 1024),
+            cfg.intake.max_message_bytes / (1024 * 1024)
+        ));
         if facts.auto_submitted || facts.list || facts.bounce {
             m.reply = false;
         }
@@ -130,23 +119,13 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
     let body_sha = sha256_hex(mime::body_bytes(&raw.bytes));
     // The duplicate check needs only the Message-ID; a full parse waits until it is needed.
     let head = mime::parse(&raw.bytes[..raw.bytes.len().min(256 * 1024)]);
-    let arrival = raw.arrival.or(head.received).or(head.date).unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let arrival = arrival_of(raw, &head);
     let dup = store.find_duplicate(&sha, head.message_id.as_deref(), &body_sha).await?;
     let (facts, docs, mut m, duplicate_of) = match dup {
         Some(orig) => {
-            let mut m = Match {
-                decision: Decision::Duplicate,
-                reasons: vec![format!("the same message was already received (submission {orig})")],
-                unit: None,
-                report: None,
-                period: None,
-                due: None,
-                deadline: None,
-                timeliness: None,
-                findings: vec![],
-                evidence: vec![],
-                reply: false,
-            };
+            let mut m = Match::new(Decision::Duplicate);
+            m.reasons.push(format!("the same message was already received (submission {orig})"));
+            m.reply = false;
             m.evidence.push(format!("sha256 {sha}"));
             (head, vec![], m, Some(orig))
         }

@@ -35,7 +35,8 @@ pub struct Match {
 }
 
 impl Match {
-    fn new(decision: Decision) -> Match {
+    /// A decision with nothing else known yet.
+    pub fn new(decision: Decision) -> Match {
         Match {
             decision,
             reasons: vec![],
