@@ -261,8 +261,36 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Digest { .. } => bail!("the weekly digest is not available in this version yet"),
-        Cmd::Export { .. } => bail!("the status workbook export is not available in this version yet"),
+        Cmd::Digest { as_of: t, dry_run } => {
+            let t = as_of(&cfg, &t)?;
+            let c = crate::notify::digest(&cfg, &store, t, dry_run).await?;
+            if dry_run {
+                println!("Subject: {}\nAttachment: {} ({} bytes)\n\n{}", c.subject, c.attachment.0, c.attachment.1.len(), c.text);
+                return Ok(0);
+            }
+            let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
+            println!(
+                "digest {}: {}; {sent} mail(s) delivered, {failed} failed",
+                c.key,
+                if c.queued { "queued" } else { "already queued before, not sent again" }
+            );
+            Ok(0)
+        }
+        Cmd::Export { file, as_of: t } => {
+            let t = as_of(&cfg, &t)?;
+            let snap = crate::compile::Snapshot::gather(&cfg, &store, t).await?;
+            let bytes = crate::compile::workbook::build(&cfg, &snap).context("cannot build the workbook")?;
+            let tmp = file.with_extension("xlsx.tmp");
+            std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &file).with_context(|| format!("cannot write {}", file.display()))?;
+            println!(
+                "wrote {} ({} bytes; sheets: {})",
+                file.display(),
+                bytes.len(),
+                crate::compile::workbook::sheet_names(&cfg).join(", ")
+            );
+            Ok(0)
+        }
         Cmd::Review { action } => review(&cfg, &store, action, &by).await,
         Cmd::Exempt { unit, report, period, reason } => {
             let p: Period = period.parse()?;

@@ -22,6 +22,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod domain;
 pub mod intake;

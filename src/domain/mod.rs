@@ -260,7 +260,7 @@ pub enum Timeliness {
 }
 
 /// An obligation's state at an instant (SPEC §7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObligationState {
     Upcoming,
@@ -314,6 +314,16 @@ pub enum ParseStatus {
     Ok,
     Error,
     Skipped,
+}
+
+impl ParseStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ParseStatus::Ok => "ok",
+            ParseStatus::Error => "error",
+            ParseStatus::Skipped => "skipped",
+        }
+    }
 }
 
 #[cfg(test)]

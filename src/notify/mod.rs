@@ -318,3 +318,92 @@ pub fn period_label(p: &Period) -> String {
         Period::Year(y) | Period::Once(y) => format!("năm {y}"),
     }
 }
+
+/// What `digest` or `office_status` decided.
+pub struct Compiled {
+    pub key: String,
+    /// False when the key had been queued before (nothing new was queued).
+    pub queued: bool,
+    pub subject: String,
+    pub text: String,
+    pub attachment: (String, Vec<u8>),
+}
+
+fn workbook_at(cfg: &Config, snap: &crate::compile::Snapshot, stem: &str) -> Result<(String, Vec<u8>), NotifyError> {
+    let bytes = crate::compile::workbook::build(cfg, snap).map_err(|e| NotifyError::Build(format!("cannot write the status workbook: {e}")))?;
+    Ok((format!("{stem}.xlsx"), bytes))
+}
+
+async fn queue_compiled(cfg: &Config, store: &Store, o: Outgoing, as_of: i64, dry_run: bool, event: &str, data: serde_json::Value) -> Result<Compiled, NotifyError> {
+    if o.to.is_empty() {
+        return Err(NotifyError::Build(format!("no recipients for the {} mail (office.leadership / office.staff are empty)", o.kind)));
+    }
+    let mut queued = false;
+    if !dry_run {
+        let mut tx = store.begin().await?;
+        queued = queue(cfg, &mut tx, &o, as_of).await?;
+        if queued {
+            tx.audit(event, "baocao", &o.key, &data).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(Compiled { key: o.key, queued, subject: o.subject, text: o.text, attachment: o.attachment.unwrap_or_default() })
+}
+
+/// The weekly digest for leadership, for the week ending at `as_of`, with the compiled
+/// workbook attached; queued once per ISO week (`digest:<YYYY-Www>`).
+pub async fn digest(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Compiled, NotifyError> {
+    let snap = crate::compile::Snapshot::gather(cfg, store, as_of).await?;
+    let d = crate::compile::digest(cfg, &snap);
+    let attachment = workbook_at(cfg, &snap, &format!("tong-hop-{}", d.week))?;
+    let mut ctx = serde_json::to_value(&d).unwrap_or_default();
+    ctx["office"] = cfg.office.name.clone().into();
+    ctx["as_of"] = schedule::fmt_human(cfg.office.timezone, as_of).into();
+    ctx["attachment"] = attachment.0.clone().into();
+    let (subject, text, html) = templates::render(cfg, "digest", &ctx);
+    let o = Outgoing {
+        kind: "digest",
+        key: format!("digest:{}", d.week),
+        to: cfg.office.leadership.clone(),
+        cc: vec![],
+        subject,
+        text,
+        html,
+        in_reply_to: None,
+        references: vec![],
+        attachment: Some(attachment),
+    };
+    let data = serde_json::json!({"week": d.week, "groups": d.groups.len(), "findings": d.findings.len(), "as_of": as_of});
+    queue_compiled(cfg, store, o, as_of, dry_run, "digest_decided", data).await
+}
+
+/// The office status mail: the compiled workbook to `office.staff`, once per office day.
+pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Compiled, NotifyError> {
+    let snap = crate::compile::Snapshot::gather(cfg, store, as_of).await?;
+    let day = schedule::date_of(cfg.office.timezone, as_of);
+    let attachment = workbook_at(cfg, &snap, &format!("tinh-hinh-nop-bao-cao-{}", day.format("%Y-%m-%d")))?;
+    let mut counts: BTreeMap<ObligationState, usize> = BTreeMap::new();
+    for (_, _, s) in &snap.obligations {
+        *counts.entry(*s).or_default() += 1;
+    }
+    let states: Vec<serde_json::Value> = counts.iter().map(|(s, n)| serde_json::json!({"state": s, "label": s.label_vi(), "count": n})).collect();
+    let review = snap.messages.iter().filter(|m| m.decision == "needs_review").count();
+    let ctx = serde_json::json!({
+        "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
+        "attachment": attachment.0, "states": states, "review": review,
+    });
+    let (subject, text, html) = templates::render(cfg, "status", &ctx);
+    let o = Outgoing {
+        kind: "status",
+        key: format!("status:{}", day.format("%Y-%m-%d")),
+        to: cfg.office.staff.clone(),
+        cc: vec![],
+        subject,
+        text,
+        html,
+        in_reply_to: None,
+        references: vec![],
+        attachment: Some(attachment),
+    };
+    queue_compiled(cfg, store, o, as_of, dry_run, "status_decided", serde_json::json!({"day": day, "as_of": as_of})).await
+}

@@ -1,7 +1,11 @@
-//! The Vietnamese wording of outgoing mail, as plain text and HTML.
+//! The wording of outgoing mail: minijinja templates the office can edit.
 //!
-//! Kept in one place so the office's wording changes touch one file; every value put into HTML
-//! is escaped.
+//! Each mail kind has three templates, `<kind>.subject`, `<kind>.txt` and `<kind>.html`, read
+//! from `office.templates` (default `templates/` beside the config file) and falling back to the
+//! built-in Vietnamese defaults (the files under `config/templates/` of the source tree) for any
+//! that are missing. They are read at every use, so an edit takes effect without a restart.
+//! `.html` templates escape every value; a template the office broke is reported by
+//! `check-config` and, at send time, replaced by the built-in one so a mail is never lost to a typo.
 
 use crate::config::{Config, Unit};
 use crate::domain::{Decision, ParseStatus};
@@ -11,139 +15,122 @@ use crate::parse::mime::MailFacts;
 use crate::parse::Document;
 use crate::schedule::DueStage;
 use crate::store::MessageRow;
+use serde_json::{json, Value};
 
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// Every template the product uses, with its built-in text.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("ack.subject", include_str!("../../config/templates/ack.subject")),
+    ("ack.txt", include_str!("../../config/templates/ack.txt")),
+    ("ack.html", include_str!("../../config/templates/ack.html")),
+    ("reminder.subject", include_str!("../../config/templates/reminder.subject")),
+    ("reminder.txt", include_str!("../../config/templates/reminder.txt")),
+    ("reminder.html", include_str!("../../config/templates/reminder.html")),
+    ("digest.subject", include_str!("../../config/templates/digest.subject")),
+    ("digest.txt", include_str!("../../config/templates/digest.txt")),
+    ("digest.html", include_str!("../../config/templates/digest.html")),
+    ("status.subject", include_str!("../../config/templates/status.subject")),
+    ("status.txt", include_str!("../../config/templates/status.txt")),
+    ("status.html", include_str!("../../config/templates/status.html")),
+];
+
+fn builtin(name: &str) -> &'static str {
+    DEFAULTS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).unwrap_or("")
 }
 
-fn html_page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{}</title></head><body style=\"font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;max-width:640px;margin:0 auto;padding:12px\">{}</body></html>",
-        esc(title),
-        body
-    )
+fn env() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    // Keep the templates' own line structure: a plain-text mail is laid out by its newlines.
+    env.set_keep_trailing_newline(true);
+    env
 }
 
-fn list_html(items: &[String]) -> String {
-    if items.is_empty() {
-        return String::new();
+/// The office's version of a template when it has one.
+fn office_source(cfg: &Config, name: &str) -> Option<String> {
+    std::fs::read_to_string(cfg.office.templates.join(name)).ok()
+}
+
+fn render_one(cfg: &Config, name: &str, ctx: &Value) -> String {
+    let env = env();
+    if let Some(src) = office_source(cfg, name) {
+        match env.render_named_str(name, &src, ctx) {
+            Ok(s) => return s,
+            Err(e) => tracing::error!("template {}: {e}; using the built-in one", cfg.office.templates.join(name).display()),
+        }
     }
-    format!("<ul>{}</ul>", items.iter().map(|i| format!("<li>{}</li>", esc(i))).collect::<String>())
+    env.render_named_str(name, builtin(name), ctx).unwrap_or_else(|e| {
+        tracing::error!("built-in template {name}: {e}");
+        String::new()
+    })
+}
+
+/// Renders one mail kind to (subject, text, html).
+pub fn render(cfg: &Config, kind: &str, ctx: &Value) -> (String, String, String) {
+    let subject = render_one(cfg, &format!("{kind}.subject"), ctx);
+    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    (subject, render_one(cfg, &format!("{kind}.txt"), ctx), render_one(cfg, &format!("{kind}.html"), ctx))
+}
+
+/// Checks the office's templates: each one that exists must compile. Returns one line per fault.
+pub fn check(cfg: &Config) -> Vec<String> {
+    let env = env();
+    let mut faults = Vec::new();
+    for (name, _) in DEFAULTS {
+        if let Some(src) = office_source(cfg, name) {
+            if let Err(e) = env.template_from_named_str(name, &src) {
+                faults.push(format!("{}: {e}", cfg.office.templates.join(name).display()));
+            }
+        }
+    }
+    faults
 }
 
 /// Acknowledgement of a received message: what was understood and what looks wrong.
 pub fn ack(cfg: &Config, row: &MessageRow, eff: &MailFacts, docs: &[Document], m: &Match) -> (String, String, String) {
-    let subject = if eff.subject.is_empty() { "Xác nhận đã nhận báo cáo".to_string() } else { format!("Re: {}", eff.subject) };
-    let unit = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| format!("{} ({})", u.name, u.id));
-    let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.clone());
-    let period = m.period.as_ref().map(period_label);
-    let status = match m.decision {
-        Decision::Accepted => "Đã tiếp nhận".to_string(),
-        Decision::NeedsReview => "Đã nhận, chờ Văn phòng xem xét".to_string(),
-        Decision::Rejected => "Không đọc được, đề nghị gửi lại".to_string(),
-        _ => "Đã nhận".to_string(),
-    };
-    let timeliness = match (m.timeliness, m.due) {
-        (Some(crate::domain::Timeliness::OnTime), Some(d)) => Some(format!("Đúng hạn (hạn nộp {})", d.format("%d/%m/%Y"))),
-        (Some(crate::domain::Timeliness::Late), Some(d)) => Some(format!("Muộn (hạn nộp {})", d.format("%d/%m/%Y"))),
-        _ => None,
-    };
-    let doc_lines: Vec<String> = docs
+    let unit = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| json!({"id": u.id, "name": u.name}));
+    let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| json!({"id": r.id, "name": r.name}));
+    let documents: Vec<Value> = docs
         .iter()
-        .map(|d| {
-            let state = match d.parse {
-                ParseStatus::Ok => "đã đọc".to_string(),
-                ParseStatus::Skipped => "đã lưu, không đọc nội dung".to_string(),
-                ParseStatus::Error => format!("không đọc được: {}", d.error.clone().unwrap_or_default()),
-            };
-            let num = d.header.number.as_ref().map(|n| format!(", số {n}")).unwrap_or_default();
-            format!("{}{} — {}", d.filename, num, state)
-        })
+        .map(|d| json!({"filename": d.filename, "number": d.header.number, "parse": d.parse, "error": d.error}))
         .collect();
     let mut notes: Vec<String> = m.reasons.clone();
     notes.extend(m.findings.iter().cloned());
-    let no_readable = !docs.iter().any(|d| d.parse == ParseStatus::Ok);
-    if no_readable && m.decision != Decision::Duplicate {
-        notes.push("Đề nghị gửi bản .docx hoặc .xlsx để Văn phòng tổng hợp số liệu.".into());
-    }
-    let mut facts: Vec<(String, String)> = vec![("Tình trạng".into(), status)];
-    if let Some(u) = &unit {
-        facts.push(("Đơn vị".into(), u.clone()));
-    }
-    if let Some(r) = &report {
-        facts.push(("Báo cáo".into(), r.clone()));
-    }
-    if let Some(p) = &period {
-        facts.push(("Kỳ báo cáo".into(), p.clone()));
-    }
-    if let Some(t) = &timeliness {
-        facts.push(("Thời hạn".into(), t.clone()));
-    }
-    if let Some(v) = row.version.filter(|v| *v > 1) {
-        facts.push(("Phiên bản".into(), format!("lần gửi thứ {v}")));
-    }
-    let received = crate::schedule::fmt_instant(cfg.office.timezone, row.received_at);
-    let mut text = format!("Kính gửi đơn vị,\n\n{} đã nhận thư gửi lúc {}.\n\n", cfg.office.name, received);
-    for (k, v) in &facts {
-        text.push_str(&format!("{k}: {v}\n"));
-    }
-    text.push_str("\nTệp đính kèm:\n");
-    for d in &doc_lines {
-        text.push_str(&format!("  - {d}\n"));
-    }
-    if !notes.is_empty() {
-        text.push_str("\nLưu ý:\n");
-        for n in &notes {
-            text.push_str(&format!("  - {n}\n"));
-        }
-    }
-    text.push_str(&format!("\nThư này được gửi tự động; xin không trả lời thư này.\n{}\n", cfg.office.name));
-    let table: String = facts.iter().map(|(k, v)| format!("<tr><td style=\"padding:4px 8px;color:#555\">{}</td><td style=\"padding:4px 8px\"><b>{}</b></td></tr>", esc(k), esc(v))).collect();
-    let body = format!(
-        "<p>Kính gửi đơn vị,</p><p>{} đã nhận thư gửi lúc {}.</p><table style=\"border-collapse:collapse\">{}</table><p>Tệp đính kèm:</p>{}{}<p style=\"color:#777;font-size:12px\">Thư này được gửi tự động; xin không trả lời thư này.<br>{}</p>",
-        esc(&cfg.office.name),
-        esc(&received),
-        table,
-        list_html(&doc_lines),
-        if notes.is_empty() { String::new() } else { format!("<p><b>Lưu ý:</b></p>{}", list_html(&notes)) },
-        esc(&cfg.office.name)
-    );
-    (subject, text, html_page("Xác nhận", &body))
+    let readable = docs.iter().any(|d| d.parse == ParseStatus::Ok) || m.decision == Decision::Duplicate;
+    let ctx = json!({
+        "office": cfg.office.name,
+        "subject": eff.subject,
+        "received": crate::schedule::fmt_human(cfg.office.timezone, row.received_at),
+        "decision": m.decision.as_str(),
+        "unit": unit,
+        "report": report,
+        "period": m.period.as_ref().map(period_label),
+        "timeliness": m.timeliness,
+        "due": m.due.map(|d| d.format("%d/%m/%Y").to_string()),
+        "version": row.version,
+        "documents": documents,
+        "notes": notes,
+        "readable": readable,
+    });
+    render(cfg, "ack", &ctx)
 }
 
 /// One reminder mail for a unit, listing every stage due for it.
 pub fn reminder(cfg: &Config, unit: &Unit, stages: &[DueStage]) -> (String, String, String) {
-    let overdue = stages.iter().any(|s| s.days_late > 0 && s.stage.starts_with("after"));
-    let names: Vec<String> = stages
+    let items: Vec<Value> = stages
         .iter()
         .map(|s| {
-            let r = cfg.report(s.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| s.report.to_string());
-            let when = if s.stage.starts_with("after") {
-                format!("quá hạn {} ngày (hạn nộp {})", s.days_late, s.due_date.format("%d/%m/%Y"))
-            } else {
-                format!("hạn nộp {}", s.due_date.format("%d/%m/%Y"))
-            };
-            format!("{} {} — {}", r, period_label(&s.period), when)
+            let overdue = s.stage.starts_with("after");
+            json!({
+                "report": cfg.report(s.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| s.report.to_string()),
+                "report_id": s.report,
+                "period": period_label(&s.period),
+                "due": s.due_date.format("%d/%m/%Y").to_string(),
+                "overdue": overdue,
+                "days_late": s.days_late,
+                "stage": s.stage,
+            })
         })
         .collect();
-    let subject = if overdue {
-        format!("[Nhắc nộp] Quá hạn: {}", names.first().cloned().unwrap_or_default())
-    } else {
-        format!("[Nhắc nộp] {}", names.first().cloned().unwrap_or_default())
-    };
-    let mut text = format!("Kính gửi {},\n\n{} nhắc đơn vị các báo cáo sau:\n", unit.name, cfg.office.name);
-    for n in &names {
-        text.push_str(&format!("  - {n}\n"));
-    }
-    text.push_str("\nĐề nghị đơn vị gửi báo cáo (.docx hoặc .xlsx) về địa chỉ thư này. Nếu đã gửi, xin bỏ qua thư này.\n");
-    text.push_str(&format!("\n{}\n", cfg.office.name));
-    let body = format!(
-        "<p>Kính gửi {},</p><p>{} nhắc đơn vị các báo cáo sau:</p>{}<p>Đề nghị đơn vị gửi báo cáo (.docx hoặc .xlsx) về địa chỉ thư này. Nếu đã gửi, xin bỏ qua thư này.</p><p style=\"color:#777;font-size:12px\">{}</p>",
-        esc(&unit.name),
-        esc(&cfg.office.name),
-        list_html(&names),
-        esc(&cfg.office.name)
-    );
-    (subject, text, html_page("Nhắc nộp báo cáo", &body))
+    let overdue = stages.iter().any(|s| s.days_late > 0 && s.stage.starts_with("after"));
+    let ctx = json!({"office": cfg.office.name, "unit": {"id": unit.id, "name": unit.name}, "items": items, "overdue": overdue});
+    render(cfg, "reminder", &ctx)
 }

@@ -254,6 +254,14 @@ pub fn fmt_instant(tz: Tz, t: i64) -> String {
     }
 }
 
+/// An instant as people in the office write it: `09:12 ngày 20/03/2020`.
+pub fn fmt_human(tz: Tz, t: i64) -> String {
+    match tz.timestamp_opt(t, 0).single() {
+        Some(d) => d.format("%H:%M ngày %d/%m/%Y").to_string(),
+        None => t.to_string(),
+    }
+}
+
 pub fn date_of(tz: Tz, t: i64) -> NaiveDate {
     tz.timestamp_opt(t, 0).single().map(|d| d.date_naive()).unwrap_or_default()
 }

@@ -1,0 +1,430 @@
+//! The compiled status workbook of SPEC §9, written with rust_xlsxwriter: *Tổng hợp* (units ×
+//! obligations, coloured by state, with dates), *Bài nộp* (every submission) and one sheet per
+//! extractor in use with the consolidated records of the latest accepted versions.
+//! Every sheet has a frozen header row and filters. Pure: a snapshot in, bytes out.
+
+use super::{documents_of, reports_with, Snapshot};
+use crate::config::{Config, Extract};
+use crate::domain::{ObligationState, Period};
+use crate::notify::period_label;
+use crate::schedule;
+use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
+use std::collections::BTreeMap;
+
+/// The sheet names, in order, for the reports configured (the closing note and tests list them).
+pub fn sheet_names(cfg: &Config) -> Vec<&'static str> {
+    let mut v = vec!["Tổng hợp", "Bài nộp"];
+    for (e, name) in EXTRACT_SHEETS {
+        if !reports_with(cfg, *e).is_empty() {
+            v.push(name);
+        }
+    }
+    v
+}
+
+const EXTRACT_SHEETS: &[(Extract, &str)] =
+    &[(Extract::Report, "Báo cáo"), (Extract::ScoreTable, "Tự chấm điểm"), (Extract::Commitments, "Cam kết"), (Extract::TaskPlan, "Kế hoạch")];
+
+fn state_color(s: ObligationState) -> u32 {
+    match s {
+        ObligationState::SubmittedOnTime => 0xC6EFCE,
+        ObligationState::SubmittedLate => 0xFFEB9C,
+        ObligationState::Overdue => 0xFFC7CE,
+        ObligationState::DueSoon => 0xFCE4D6,
+        ObligationState::Upcoming => 0xFFFFFF,
+        ObligationState::Exempt => 0xD9D9D9,
+    }
+}
+
+struct Styles {
+    title: Format,
+    head: Format,
+    cell: Format,
+    wrap: Format,
+    date: Format,
+    datetime: Format,
+    num: Format,
+    total: Format,
+}
+
+fn styles() -> Styles {
+    let border = |f: Format| f.set_border(FormatBorder::Thin).set_border_color(Color::RGB(0xBFBFBF));
+    Styles {
+        title: Format::new().set_bold().set_font_size(13),
+        head: border(Format::new().set_bold().set_text_wrap().set_align(FormatAlign::Center).set_align(FormatAlign::VerticalCenter).set_background_color(Color::RGB(0xDDEBF7))),
+        cell: border(Format::new().set_align(FormatAlign::Top)),
+        wrap: border(Format::new().set_text_wrap().set_align(FormatAlign::Top)),
+        date: border(Format::new().set_num_format("dd/mm/yyyy").set_align(FormatAlign::Top)),
+        datetime: border(Format::new().set_num_format("dd/mm/yyyy hh:mm").set_align(FormatAlign::Top)),
+        num: border(Format::new().set_num_format("0.##").set_align(FormatAlign::Top)),
+        total: border(Format::new().set_bold().set_num_format("0.##").set_background_color(Color::RGB(0xF2F2F2))),
+    }
+}
+
+fn local(cfg: &Config, t: i64) -> Option<ExcelDateTime> {
+    let d = chrono::DateTime::from_timestamp(t, 0)?.with_timezone(&cfg.office.timezone).naive_local();
+    let s = d.format("%Y-%m-%d %H:%M:%S").to_string();
+    ExcelDateTime::parse_from_str(&s).ok()
+}
+
+fn date(d: chrono::NaiveDate) -> Option<ExcelDateTime> {
+    ExcelDateTime::parse_from_str(&d.format("%Y-%m-%d").to_string()).ok()
+}
+
+fn header(ws: &mut Worksheet, row: u32, cols: &[(&str, f64)], st: &Styles) -> Result<(), XlsxError> {
+    for (i, (name, width)) in cols.iter().enumerate() {
+        ws.write_string_with_format(row, i as u16, *name, &st.head)?;
+        ws.set_column_width(i as u16, *width)?;
+    }
+    ws.set_freeze_panes(row + 1, 0)?;
+    printable(ws);
+    Ok(())
+}
+
+/// A4 landscape, as wide as one page: the office prints these.
+fn printable(ws: &mut Worksheet) {
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+}
+
+fn opt(ws: &mut Worksheet, r: u32, c: u16, v: Option<&str>, f: &Format) -> Result<(), XlsxError> {
+    ws.write_string_with_format(r, c, v.unwrap_or(""), f)?;
+    Ok(())
+}
+
+/// Builds the workbook for a snapshot.
+pub fn build(cfg: &Config, snap: &Snapshot) -> Result<Vec<u8>, XlsxError> {
+    let st = styles();
+    let mut wb = Workbook::new();
+    matrix(cfg, snap, wb.add_worksheet().set_name("Tổng hợp")?, &st)?;
+    submissions(cfg, snap, wb.add_worksheet().set_name("Bài nộp")?, &st)?;
+    for (e, name) in EXTRACT_SHEETS {
+        if reports_with(cfg, *e).is_empty() {
+            continue;
+        }
+        let ws = wb.add_worksheet().set_name(*name)?;
+        match e {
+            Extract::Report => reports_sheet(cfg, snap, ws, &st)?,
+            Extract::ScoreTable => scores_sheet(cfg, snap, ws, &st)?,
+            Extract::Commitments => commitments_sheet(cfg, snap, ws, &st)?,
+            Extract::TaskPlan => tasks_sheet(cfg, snap, ws, &st)?,
+        }
+    }
+    wb.save_to_buffer()
+}
+
+fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    let tz = cfg.office.timezone;
+    ws.write_string_with_format(0, 0, format!("{} — tình hình nộp báo cáo đến {}", cfg.office.name, schedule::fmt_instant(tz, snap.as_of)), &st.title)?;
+    let groups = snap.groups();
+    let hr = 2u32;
+    ws.write_string_with_format(hr, 0, "Mã đơn vị", &st.head)?;
+    ws.write_string_with_format(hr, 1, "Đơn vị", &st.head)?;
+    ws.set_column_width(0, 12)?;
+    ws.set_column_width(1, 40)?;
+    ws.set_row_height(hr, 60)?;
+    for (i, ((report, period, due), _)) in groups.iter().enumerate() {
+        let c = 2 + i as u16;
+        let name = cfg.report(report).map(|r| r.name.as_str()).unwrap_or(report);
+        ws.write_string_with_format(hr, c, format!("{name}\n{}\nhạn {}", period_label(period), due.format("%d/%m/%Y")), &st.head)?;
+        ws.set_column_width(c, 22)?;
+    }
+    let fills: BTreeMap<u32, Format> = [
+        ObligationState::SubmittedOnTime,
+        ObligationState::SubmittedLate,
+        ObligationState::Overdue,
+        ObligationState::DueSoon,
+        ObligationState::Upcoming,
+        ObligationState::Exempt,
+    ]
+    .iter()
+    .map(|s| (state_color(*s), st.wrap.clone().set_background_color(Color::RGB(state_color(*s)))))
+    .collect();
+    let na = st.cell.clone().set_background_color(Color::RGB(0xF2F2F2));
+    let mut row = hr + 1;
+    for u in &cfg.units {
+        ws.write_string_with_format(row, 0, u.id.as_str(), &st.cell)?;
+        ws.write_string_with_format(row, 1, &u.name, &st.cell)?;
+        // Two lines per cell (state, date); spreadsheet apps do not grow rows written by a library.
+        ws.set_row_height(row, 30)?;
+        for (i, (_, obs)) in groups.iter().enumerate() {
+            let c = 2 + i as u16;
+            match obs.iter().find(|(o, _, _)| o.unit == u.id) {
+                Some((_, f, s)) => {
+                    let mut text = s.label_vi().to_string();
+                    if let Some(at) = f.first_accepted_at {
+                        text.push_str(&format!("\n{}", schedule::date_of(tz, at).format("%d/%m/%Y")));
+                    }
+                    if let Some(v) = f.latest_version.filter(|v| *v > 1) {
+                        text.push_str(&format!(" (v{v})"));
+                    }
+                    ws.write_string_with_format(row, c, text, &fills[&state_color(*s)])?;
+                }
+                None => {
+                    ws.write_string_with_format(row, c, "—", &na)?;
+                }
+            }
+        }
+        row += 1;
+    }
+    let last_col = 1 + groups.len() as u16;
+    ws.autofilter(hr, 0, row.saturating_sub(1).max(hr), last_col)?;
+    ws.set_freeze_panes(hr + 1, 2)?;
+    printable(ws);
+    // Legend, so a printed copy explains its colours.
+    row += 1;
+    for s in [ObligationState::SubmittedOnTime, ObligationState::SubmittedLate, ObligationState::Overdue, ObligationState::DueSoon, ObligationState::Upcoming, ObligationState::Exempt] {
+        ws.write_string_with_format(row, 1, s.label_vi(), &fills[&state_color(s)])?;
+        row += 1;
+    }
+    Ok(())
+}
+
+fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    let cols = [
+        ("Số TT", 7.0),
+        ("Nhận lúc", 17.0),
+        ("Người gửi", 28.0),
+        ("Tiêu đề", 40.0),
+        ("Đơn vị", 12.0),
+        ("Báo cáo", 30.0),
+        ("Kỳ", 16.0),
+        ("Hạn nộp", 11.0),
+        ("Lần gửi", 8.0),
+        ("Quyết định", 14.0),
+        ("Thời hạn", 10.0),
+        ("Tệp", 36.0),
+        ("Ghi nhận", 60.0),
+    ];
+    header(ws, 0, &cols, st)?;
+    let mut row = 1u32;
+    for m in &snap.messages {
+        ws.write_number_with_format(row, 0, m.id as f64, &st.cell)?;
+        match local(cfg, m.received_at) {
+            Some(d) => ws.write_datetime_with_format(row, 1, &d, &st.datetime)?,
+            None => ws.write_string_with_format(row, 1, "", &st.cell)?,
+        };
+        opt(ws, row, 2, m.from_addr.as_deref(), &st.cell)?;
+        opt(ws, row, 3, m.subject.as_deref(), &st.wrap)?;
+        opt(ws, row, 4, m.unit.as_deref(), &st.cell)?;
+        opt(ws, row, 5, m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.as_str()), &st.wrap)?;
+        let period = m.period.as_deref().and_then(|p| p.parse::<Period>().ok()).map(|p| period_label(&p));
+        opt(ws, row, 6, period.as_deref(), &st.cell)?;
+        match m.due.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).and_then(date) {
+            Some(d) => ws.write_datetime_with_format(row, 7, &d, &st.date)?,
+            None => ws.write_string_with_format(row, 7, "", &st.cell)?,
+        };
+        match m.version {
+            Some(v) => ws.write_number_with_format(row, 8, v as f64, &st.cell)?,
+            None => ws.write_string_with_format(row, 8, "", &st.cell)?,
+        };
+        ws.write_string_with_format(row, 9, &m.decision, &st.cell)?;
+        let timely = match m.timeliness.as_deref() {
+            Some("on_time") => "đúng hạn",
+            Some("late") => "muộn",
+            _ => "",
+        };
+        ws.write_string_with_format(row, 10, timely, &st.cell)?;
+        let files: Vec<String> = documents_of(m).iter().map(|d| format!("{} ({})", d.filename, d.parse.as_str())).collect();
+        ws.write_string_with_format(row, 11, files.join("\n"), &st.wrap)?;
+        let mut notes: Vec<String> = serde_json::from_str(&m.reasons).unwrap_or_default();
+        notes.extend(serde_json::from_str::<Vec<String>>(&m.findings).unwrap_or_default());
+        ws.write_string_with_format(row, 12, notes.join("\n"), &st.wrap)?;
+        row += 1;
+    }
+    ws.autofilter(0, 0, row.saturating_sub(1).max(1), cols.len() as u16 - 1)?;
+    Ok(())
+}
+
+fn unit_name(cfg: &Config, id: &Option<String>) -> String {
+    id.as_deref().and_then(|u| cfg.unit(u)).map(|u| u.name.clone()).unwrap_or_else(|| id.clone().unwrap_or_default())
+}
+
+fn period_of(m: &crate::store::MessageRow) -> String {
+    m.period.as_deref().and_then(|p| p.parse::<Period>().ok()).map(|p| period_label(&p)).unwrap_or_default()
+}
+
+fn latest_of(cfg: &Config, snap: &Snapshot, e: Extract) -> Vec<(crate::store::MessageRow, Vec<crate::parse::Document>)> {
+    let ids: Vec<&str> = reports_with(cfg, e).iter().map(|r| r.id.as_str()).collect();
+    snap.latest_accepted()
+        .into_iter()
+        .filter(|m| m.report.as_deref().is_some_and(|r| ids.contains(&r)))
+        .map(|m| (m.clone(), documents_of(m)))
+        .collect()
+}
+
+fn reports_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    let cols = [
+        ("Đơn vị", 36.0),
+        ("Báo cáo", 30.0),
+        ("Kỳ", 16.0),
+        ("Số văn bản", 16.0),
+        ("Ngày", 11.0),
+        ("Loại", 12.0),
+        ("Trích yếu", 50.0),
+        ("Người ký", 22.0),
+        ("Tệp", 36.0),
+        ("Lần gửi", 8.0),
+    ];
+    header(ws, 0, &cols, st)?;
+    let mut row = 1u32;
+    for (m, docs) in latest_of(cfg, snap, Extract::Report) {
+        let d = docs.iter().find(|d| d.header.number.is_some() || d.header.doc_type.is_some()).or(docs.first());
+        ws.write_string_with_format(row, 0, unit_name(cfg, &m.unit), &st.wrap)?;
+        opt(ws, row, 1, m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.as_str()), &st.wrap)?;
+        ws.write_string_with_format(row, 2, period_of(&m), &st.cell)?;
+        let h = d.map(|d| d.header.clone()).unwrap_or_default();
+        opt(ws, row, 3, h.number.as_deref(), &st.cell)?;
+        match h.date.as_deref().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).and_then(date) {
+            Some(x) => ws.write_datetime_with_format(row, 4, &x, &st.date)?,
+            None => ws.write_string_with_format(row, 4, "", &st.cell)?,
+        };
+        opt(ws, row, 5, h.doc_type.as_deref(), &st.cell)?;
+        opt(ws, row, 6, h.summary.as_deref(), &st.wrap)?;
+        opt(ws, row, 7, h.signer.as_deref(), &st.cell)?;
+        opt(ws, row, 8, d.map(|d| d.filename.as_str()), &st.wrap)?;
+        ws.write_number_with_format(row, 9, m.version.unwrap_or(1) as f64, &st.cell)?;
+        row += 1;
+    }
+    ws.autofilter(0, 0, row.saturating_sub(1).max(1), cols.len() as u16 - 1)?;
+    Ok(())
+}
+
+/// All units' score tables side by side: one block per report and period, criteria as rows
+/// (by their numbering), one column of self-assessed points per unit, totals at the bottom.
+fn scores_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    let latest = latest_of(cfg, snap, Extract::ScoreTable);
+    let mut units: Vec<String> = Vec::new();
+    for u in &cfg.units {
+        if latest.iter().any(|(m, _)| m.unit.as_deref() == Some(u.id.as_str())) {
+            units.push(u.id.to_string());
+        }
+    }
+    let mut cols: Vec<(String, f64)> = vec![("Báo cáo".into(), 24.0), ("Kỳ".into(), 12.0), ("STT".into(), 8.0), ("Tiêu chí".into(), 60.0), ("Điểm tối đa".into(), 10.0)];
+    cols.extend(units.iter().map(|u| (u.clone(), 11.0)));
+    let refs: Vec<(&str, f64)> = cols.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+    header(ws, 0, &refs, st)?;
+    ws.set_freeze_panes(1, 4)?;
+    let mut blocks: BTreeMap<(String, String), Vec<&(crate::store::MessageRow, Vec<crate::parse::Document>)>> = BTreeMap::new();
+    for x in &latest {
+        blocks.entry((x.0.report.clone().unwrap_or_default(), x.0.period.clone().unwrap_or_default())).or_default().push(x);
+    }
+    let mut row = 1u32;
+    for ((report, period), subs) in blocks {
+        let rname = cfg.report(&report).map(|r| r.name.clone()).unwrap_or(report.clone());
+        let plabel = period.parse::<Period>().map(|p| period_label(&p)).unwrap_or(period.clone());
+        // Criteria in first-seen order, keyed by their numbering and name.
+        let mut criteria: Vec<(String, String, usize, Option<f64>)> = Vec::new();
+        let mut points: BTreeMap<(String, usize), f64> = BTreeMap::new();
+        let mut totals: BTreeMap<usize, (Option<f64>, Option<f64>)> = BTreeMap::new();
+        for (m, docs) in &subs {
+            let Some(ui) = units.iter().position(|u| Some(u.as_str()) == m.unit.as_deref()) else { continue };
+            let Some(score) = docs.iter().find_map(|d| d.score.as_ref()) else { continue };
+            totals.insert(ui, (score.max_total, score.self_total));
+            for it in &score.items {
+                let key = format!("{}|{}", it.stt, crate::text::fold(&it.name));
+                if !criteria.iter().any(|c| c.0 == key) {
+                    criteria.push((key.clone(), it.name.clone(), it.level, it.max));
+                }
+                if let Some(a) = it.achieved {
+                    points.insert((key, ui), a);
+                }
+            }
+        }
+        for (key, name, level, max) in &criteria {
+            let stt = key.split('|').next().unwrap_or("");
+            ws.write_string_with_format(row, 0, &rname, &st.cell)?;
+            ws.write_string_with_format(row, 1, &plabel, &st.cell)?;
+            ws.write_string_with_format(row, 2, stt, &st.cell)?;
+            let f = if *level <= 1 { st.wrap.clone().set_bold() } else { st.wrap.clone().set_indent((*level as u8).saturating_sub(1).min(4)) };
+            ws.write_string_with_format(row, 3, name, &f)?;
+            match max {
+                Some(v) => ws.write_number_with_format(row, 4, *v, &st.num)?,
+                None => ws.write_string_with_format(row, 4, "", &st.cell)?,
+            };
+            for ui in 0..units.len() {
+                match points.get(&(key.clone(), ui)) {
+                    Some(v) => ws.write_number_with_format(row, 5 + ui as u16, *v, &st.num)?,
+                    None => ws.write_string_with_format(row, 5 + ui as u16, "", &st.cell)?,
+                };
+            }
+            row += 1;
+        }
+        ws.write_string_with_format(row, 0, &rname, &st.total)?;
+        ws.write_string_with_format(row, 1, &plabel, &st.total)?;
+        ws.write_string_with_format(row, 2, "", &st.total)?;
+        ws.write_string_with_format(row, 3, "Tổng điểm", &st.total)?;
+        match totals.values().find_map(|t| t.0) {
+            Some(v) => ws.write_number_with_format(row, 4, v, &st.total)?,
+            None => ws.write_string_with_format(row, 4, "", &st.total)?,
+        };
+        for ui in 0..units.len() {
+            match totals.get(&ui).and_then(|t| t.1) {
+                Some(v) => ws.write_number_with_format(row, 5 + ui as u16, v, &st.total)?,
+                None => ws.write_string_with_format(row, 5 + ui as u16, "", &st.total)?,
+            };
+        }
+        row += 2;
+    }
+    ws.autofilter(0, 0, row.saturating_sub(1).max(1), refs.len() as u16 - 1)?;
+    Ok(())
+}
+
+fn commitments_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    let cols = [("Đơn vị", 36.0), ("Báo cáo", 28.0), ("Kỳ", 14.0), ("STT", 6.0), ("Nội dung cam kết", 80.0)];
+    header(ws, 0, &cols, st)?;
+    let mut row = 1u32;
+    for (m, docs) in latest_of(cfg, snap, Extract::Commitments) {
+        let Some(c) = docs.iter().find_map(|d| d.commitments.as_ref()) else { continue };
+        for (i, item) in c.items.iter().enumerate() {
+            ws.write_string_with_format(row, 0, unit_name(cfg, &m.unit), &st.wrap)?;
+            opt(ws, row, 1, m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.as_str()), &st.wrap)?;
+            ws.write_string_with_format(row, 2, period_of(&m), &st.cell)?;
+            ws.write_number_with_format(row, 3, (i + 1) as f64, &st.cell)?;
+            ws.write_string_with_format(row, 4, item, &st.wrap)?;
+            row += 1;
+        }
+    }
+    ws.autofilter(0, 0, row.saturating_sub(1).max(1), cols.len() as u16 - 1)?;
+    Ok(())
+}
+
+fn tasks_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    let cols = [
+        ("Đơn vị", 30.0),
+        ("Kỳ", 12.0),
+        ("Nhóm nhiệm vụ", 30.0),
+        ("Nhiệm vụ", 50.0),
+        ("Sản phẩm", 24.0),
+        ("Chủ trì", 18.0),
+        ("Phối hợp", 18.0),
+        ("Thời gian", 16.0),
+        ("Từ ngày", 11.0),
+        ("Đến ngày", 11.0),
+    ];
+    header(ws, 0, &cols, st)?;
+    let mut row = 1u32;
+    for (m, docs) in latest_of(cfg, snap, Extract::TaskPlan) {
+        let Some(t) = docs.iter().find_map(|d| d.tasks.as_ref()) else { continue };
+        for task in &t.items {
+            ws.write_string_with_format(row, 0, unit_name(cfg, &m.unit), &st.wrap)?;
+            ws.write_string_with_format(row, 1, period_of(&m), &st.cell)?;
+            opt(ws, row, 2, task.group.as_deref(), &st.wrap)?;
+            ws.write_string_with_format(row, 3, &task.task, &st.wrap)?;
+            opt(ws, row, 4, task.product.as_deref(), &st.wrap)?;
+            opt(ws, row, 5, task.lead.as_deref(), &st.wrap)?;
+            opt(ws, row, 6, task.partners.as_deref(), &st.wrap)?;
+            opt(ws, row, 7, task.time_text.as_deref(), &st.cell)?;
+            for (c, v) in [(8u16, &task.from), (9u16, &task.to)] {
+                match v.as_deref().and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).and_then(date) {
+                    Some(x) => ws.write_datetime_with_format(row, c, &x, &st.date)?,
+                    None => ws.write_string_with_format(row, c, "", &st.cell)?,
+                };
+            }
+            row += 1;
+        }
+    }
+    ws.autofilter(0, 0, row.saturating_sub(1).max(1), cols.len() as u16 - 1)?;
+    Ok(())
+}
