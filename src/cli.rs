@@ -38,7 +38,12 @@ pub enum Cmd {
         once: bool,
     },
     /// Ingest .eml files and Maildir folders (backfill).
-    Ingest { paths: Vec<PathBuf> },
+    Ingest {
+        paths: Vec<PathBuf>,
+        /// Record and queue the acknowledgements, but leave delivery to `deliver` or the daemon.
+        #[arg(long)]
+        no_deliver: bool,
+    },
     /// Obligations and their state.
     Status {
         #[arg(long)]
@@ -60,6 +65,15 @@ pub enum Cmd {
     },
     /// Build (and send) the digest for the week ending at T.
     Digest {
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Deliver queued outbox mail now (the daemon does this on every pass).
+    Deliver,
+    /// Queue (and send) the office status mail: the compiled workbook to office.staff.
+    OfficeStatus {
         #[arg(long)]
         as_of: Option<String>,
         #[arg(long)]
@@ -234,7 +248,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     let store = Store::open(&cfg).await.context("cannot open the database")?;
     let by = operator(&cli.by);
     match cli.cmd {
-        Cmd::Ingest { paths } => ingest(&cfg, &store, &paths).await,
+        Cmd::Ingest { paths, no_deliver } => ingest(&cfg, &store, &paths, !no_deliver).await,
         Cmd::Submissions { json } => {
             let rows = store.messages().await?;
             if json {
@@ -274,6 +288,22 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 c.key,
                 if c.queued { "queued" } else { "already queued before, not sent again" }
             );
+            Ok(0)
+        }
+        Cmd::Deliver => {
+            let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
+            println!("{sent} mail(s) delivered, {failed} failed, {} still queued", store.outbox_depth().await?);
+            Ok(if failed > 0 { 1 } else { 0 })
+        }
+        Cmd::OfficeStatus { as_of: t, dry_run } => {
+            let t = as_of(&cfg, &t)?;
+            let c = crate::notify::office_status(&cfg, &store, t, dry_run).await?;
+            if dry_run {
+                println!("Subject: {}\nAttachment: {} ({} bytes)\n\n{}", c.subject, c.attachment.0, c.attachment.1.len(), c.text);
+                return Ok(0);
+            }
+            let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
+            println!("office status {}: {}; {sent} mail(s) delivered, {failed} failed", c.key, if c.queued { "queued" } else { "already queued before" });
             Ok(0)
         }
         Cmd::Export { file, as_of: t } => {
@@ -407,7 +437,7 @@ async fn tcp_reach(host: &str, port: u16) -> std::io::Result<()> {
 }
 
 /// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
-pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf]) -> Result<i32> {
+pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: bool) -> Result<i32> {
     if paths.is_empty() {
         bail!("ingest needs at least one Maildir folder or .eml file");
     }
@@ -442,7 +472,7 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf]) -> Result<i3
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let (sent, failed) = crate::notify::deliver(cfg, store).await.unwrap_or((0, 0));
+    let (sent, failed) = if deliver { crate::notify::deliver(cfg, store).await.unwrap_or((0, 0)) } else { (0, 0) };
     let added: usize = counts.values().sum();
     let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!(

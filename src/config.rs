@@ -109,6 +109,9 @@ struct RawOutbound {
     user_env: Option<String>,
     #[serde(default)]
     password_env: Option<String>,
+    /// How long a sender holds a claimed mail before another may take it over (default 300).
+    #[serde(default)]
+    lease_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,6 +276,9 @@ pub struct Outbound {
     pub from: String,
     pub user_env: Option<String>,
     pub password_env: Option<String>,
+    /// Seconds a claimed mail stays with its sender; after a crash it is retried (or, when it
+    /// was being handed over, settled) once this has passed.
+    pub lease_seconds: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -556,13 +562,14 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None });
+    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None });
     let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
     let outbound = Outbound {
         transport,
         from: ob.from.unwrap_or_else(|| format!("{} <{}>", office.name, office.address)),
         user_env: ob.user_env,
         password_env: ob.password_env,
+        lease_seconds: ob.lease_seconds.unwrap_or(300).clamp(1, 86_400) as i64,
     };
 
     // schedule

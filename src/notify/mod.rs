@@ -6,9 +6,10 @@
 //! after the transport accepted it; the file transport names each file by its key, so a retry
 //! after a crash between writing and marking rewrites the same file instead of adding one.
 
+pub mod smtp;
 pub mod templates;
 
-use crate::config::{Config, SmtpMode, Transport};
+use crate::config::{Config, Transport};
 use crate::domain::{Decision, ObligationState, Period};
 use crate::matching::Match;
 use crate::parse::mime::MailFacts;
@@ -239,32 +240,50 @@ pub fn states(cfg: &Config, obs: &[(Obligation, ObligationFacts)], as_of: i64) -
 }
 
 /// Delivers due outbox mail. Returns (sent, failed).
+///
+/// Mails a crashed sender left between "handing over" and "accepted" are settled first: the
+/// server had the whole message but its final dot, or had it all, and is taken to have it.
 pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), NotifyError> {
+    for key in store.settle_handed_over().await? {
+        tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
+    }
     let mut sent = 0;
     let mut failed = 0;
+    let mut session: Option<smtp::Session> = None;
     loop {
-        let batch = store.claim_mail(20, 300).await?;
+        let batch = store.claim_mail(20, cfg.outbound.lease_seconds).await?;
         if batch.is_empty() {
             break;
         }
+        let mut batch_failed = false;
         for m in batch {
-            match send_one(cfg, &m).await {
-                Ok(()) => {
-                    store.mark_sent(&m).await?;
+            let outcome = match &cfg.outbound.transport {
+                Transport::File(dir) => write_file(dir, &m).map(|()| None).map_err(|e| (e, false)),
+                Transport::Smtp { .. } => send_smtp(cfg, store, &mut session, &m).await,
+            };
+            match outcome {
+                Ok(note) => {
+                    store.mark_sent(&m, note.as_deref()).await?;
                     sent += 1;
                 }
-                Err(e) => {
+                Err((e, permanent)) => {
                     let attempts = m.attempts + 1;
-                    let give_up = attempts >= 8;
+                    let give_up = permanent || attempts >= 8;
                     let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
+                    tracing::warn!("{}: {e}{}", m.key, if give_up { "; giving up" } else { "; will retry" });
                     store.mark_failed(&m, &e.to_string(), give_up, chrono::Utc::now().timestamp() + backoff).await?;
                     failed += 1;
+                    batch_failed = true;
                 }
             }
         }
-        if failed > 0 {
+        // A failing server is left alone until the backoff passes rather than hammered.
+        if batch_failed {
             break;
         }
+    }
+    if let Some(s) = session {
+        s.quit().await;
     }
     Ok((sent, failed))
 }
@@ -275,36 +294,68 @@ fn file_name_for(key: &str) -> String {
     format!("{safe}.eml")
 }
 
-async fn send_one(cfg: &Config, m: &OutMail) -> Result<(), NotifyError> {
-    match &cfg.outbound.transport {
-        Transport::File(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| NotifyError::Deliver(format!("{}: {e}", dir.display())))?;
-            let path = dir.join(file_name_for(&m.key));
-            let tmp = dir.join(format!(".{}.tmp", file_name_for(&m.key)));
-            std::fs::write(&tmp, &m.message).map_err(|e| NotifyError::Deliver(format!("{}: {e}", tmp.display())))?;
-            std::fs::rename(&tmp, &path).map_err(|e| NotifyError::Deliver(format!("{}: {e}", path.display())))?;
-            Ok(())
+/// The file transport: one file per key, written whole then renamed, so a retry rewrites the
+/// same file instead of adding a second one.
+fn write_file(dir: &std::path::Path, m: &OutMail) -> Result<(), NotifyError> {
+    std::fs::create_dir_all(dir).map_err(|e| NotifyError::Deliver(format!("{}: {e}", dir.display())))?;
+    let path = dir.join(file_name_for(&m.key));
+    let tmp = dir.join(format!(".{}.tmp", file_name_for(&m.key)));
+    std::fs::write(&tmp, &m.message).map_err(|e| NotifyError::Deliver(format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(|e| NotifyError::Deliver(format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// The SMTP server of the config, with credentials from the environment variables it names.
+pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
+    let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return None };
+    let credentials = match (&cfg.outbound.user_env, &cfg.outbound.password_env) {
+        (Some(u), Some(p)) => match (std::env::var(u), std::env::var(p)) {
+            (Ok(u), Ok(p)) => Some((u, p)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let helo = cfg.office.address.split('@').nth(1).unwrap_or("localhost").to_string();
+    Some(smtp::Endpoint { mode: *mode, host: host.clone(), port: *port, credentials, helo, timeout: std::time::Duration::from_secs(30) })
+}
+
+/// One mail over SMTP on the batch's connection. Err carries whether the refusal is final.
+/// Ok carries a note when delivery is assumed rather than confirmed.
+async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Result<Option<String>, (NotifyError, bool)> {
+    let ep = smtp_endpoint(cfg).ok_or((NotifyError::Deliver("no SMTP server configured".into()), false))?;
+    let from: Mailbox = cfg.outbound.from.parse().map_err(|e| (NotifyError::Build(format!("outbound.from: {e}")), true))?;
+    let fail = |e: smtp::SmtpError| {
+        let permanent = matches!(e, smtp::SmtpError::Permanent(_));
+        (NotifyError::Deliver(e.to_string()), permanent)
+    };
+    if session.is_none() {
+        *session = Some(smtp::Session::open(&ep).await.map_err(fail)?);
+    }
+    let s = session.as_mut().expect("opened above");
+    if let Err(e) = s.hand_over(&from.email.to_string(), &m.recipients, &m.message).await {
+        // A refused recipient leaves the connection usable after RSET; anything else drops it.
+        if s.reset().await.is_err() {
+            *session = None;
         }
-        Transport::Smtp { mode, host, port } => {
-            use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-            let mut b = match mode {
-                SmtpMode::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str()).port(*port),
-                SmtpMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| NotifyError::Deliver(e.to_string()))?.port(*port),
-                SmtpMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| NotifyError::Deliver(e.to_string()))?.port(*port),
-            };
-            if let (Some(u), Some(p)) = (&cfg.outbound.user_env, &cfg.outbound.password_env) {
-                if let (Ok(u), Ok(p)) = (std::env::var(u), std::env::var(p)) {
-                    b = b.credentials(lettre::transport::smtp::authentication::Credentials::new(u, p));
-                }
-            }
-            let t = b.timeout(Some(std::time::Duration::from_secs(30))).build();
-            let from: Mailbox = cfg.outbound.from.parse().map_err(|e| NotifyError::Build(format!("{e}")))?;
-            let to: Result<Vec<lettre::Address>, _> = m.recipients.iter().map(|r| r.parse::<lettre::Address>()).collect();
-            let env = lettre::address::Envelope::new(Some(from.email), to.map_err(|e| NotifyError::Build(e.to_string()))?)
-                .map_err(|e| NotifyError::Build(e.to_string()))?;
-            t.send_raw(&env, &m.message).await.map_err(|e| NotifyError::Deliver(e.to_string()))?;
-            Ok(())
+        return Err(fail(e));
+    }
+    let mark = store.begin_handing_over(m).await.map_err(|e| (NotifyError::Store(e), false))?;
+    if let Err(e) = s.end_data().await {
+        // The dot did not go out: the server drops the half-received message; the mark is
+        // rolled back with `mark`.
+        *session = None;
+        return Err(fail(e));
+    }
+    mark.commit().await.map_err(|e| (NotifyError::Store(e), false))?;
+    match s.verdict().await {
+        Ok(()) => Ok(None),
+        Err(smtp::SmtpError::Transient(why)) if !why.starts_with("end of data") => {
+            // The dot went out but no verdict came back: the server has the message. Sending
+            // it again would be the duplicate this whole design exists to prevent.
+            *session = None;
+            Ok(Some(format!("no reply after the end of data ({why}); taken as delivered")))
         }
+        Err(e) => Err(fail(e)),
     }
 }
 

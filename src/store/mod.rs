@@ -608,15 +608,53 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn mark_sent(&self, m: &OutMail) -> Result<()> {
+    /// Marks a mail delivered; `note` says why when delivery is assumed rather than confirmed.
+    pub async fn mark_sent(&self, m: &OutMail, note: Option<&str>) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1")
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1")
             .bind(m.id)
             .bind(now())
+            .bind(note)
             .execute(&mut *tx.tx)
             .await?;
-        tx.audit("mail_sent", "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": m.recipients})).await?;
+        tx.audit("mail_sent", "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": m.recipients, "note": note})).await?;
         tx.commit().await
+    }
+
+    /// Opens the transaction that records a mail as handed over to the SMTP server. The caller
+    /// writes the final dot while it is open and commits right after: the commit is then one
+    /// short message on a connection already held, the smallest gap between "the server has
+    /// it" and "the database knows" (see `notify::smtp`).
+    pub async fn begin_handing_over(&self, m: &OutMail) -> Result<Tx<'_>> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE outbox SET state = 'handing_over' WHERE id = $1").bind(m.id).execute(&mut *tx.tx).await?;
+        Ok(tx)
+    }
+
+    /// Settles mails a crashed sender left handing over (their claim expired): delivered.
+    /// Returns their keys.
+    pub async fn settle_handed_over(&self) -> Result<Vec<String>> {
+        let t = now();
+        let rows = sqlx::query("SELECT id, key, kind, recipients, message, attempts FROM outbox WHERE office = $1 AND state = 'handing_over' AND claimed_until < $2")
+            .bind(&self.office)
+            .bind(t)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut keys = Vec::new();
+        for r in rows {
+            let rec: String = r.try_get("recipients")?;
+            let m = OutMail {
+                id: r.try_get("id")?,
+                key: r.try_get("key")?,
+                kind: r.try_get("kind")?,
+                recipients: serde_json::from_str(&rec).unwrap_or_default(),
+                message: vec![],
+                attempts: r.try_get("attempts")?,
+            };
+            self.mark_sent(&m, Some("the sender stopped after handing the whole message over; taken as delivered")).await?;
+            keys.push(m.key);
+        }
+        Ok(keys)
     }
 
     pub async fn mark_failed(&self, m: &OutMail, error: &str, give_up: bool, retry_at: i64) -> Result<()> {

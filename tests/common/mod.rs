@@ -305,3 +305,128 @@ pub fn bva_q1(number: &str, day: u32) -> Vec<u8> {
         Some("Đề nghị cắt giảm toàn bộ chỉ tiêu"),
     )
 }
+
+/// A free loopback port (bound, read, released: the server started next takes it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("{what} did not start listening on 127.0.0.1:{port}");
+}
+
+/// Finds a Debian daemon that may live in an sbin directory outside a test's PATH.
+pub fn sbin(name: &str) -> PathBuf {
+    for d in ["/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"] {
+        let p = Path::new(d).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} is not installed (apt-get install postfix dovecot-imapd)");
+}
+
+/// Postfix's smtp-sink on a loopback port, writing every message it accepts to a file.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+/// One message as smtp-sink wrote it: the envelope recipients and the message.
+pub struct Sunk {
+    pub rcpt: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl Sunk {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let m = mail_parser::MessageParser::default().parse(&self.raw)?;
+        m.header_raw(name).map(|v| v.trim().to_string())
+    }
+    pub fn key(&self) -> String {
+        self.header("X-Baocao-Key").unwrap_or_default()
+    }
+    pub fn kind(&self) -> String {
+        self.header("X-Baocao-Kind").unwrap_or_default()
+    }
+    pub fn attachment_names(&self) -> Vec<String> {
+        let m = mail_parser::MessageParser::default().parse(&self.raw).unwrap();
+        use mail_parser::MimeHeaders;
+        m.attachments().filter_map(|a| a.attachment_name().map(|n| n.to_string())).collect()
+    }
+    pub fn attachment(&self, i: usize) -> Vec<u8> {
+        let m = mail_parser::MessageParser::default().parse(&self.raw).unwrap();
+        m.attachment(i as u32).map(|a| a.contents().to_vec()).unwrap_or_default()
+    }
+    pub fn html(&self) -> String {
+        let m = mail_parser::MessageParser::default().parse(&self.raw).unwrap();
+        m.body_html(0).map(|h| h.to_string()).unwrap_or_default()
+    }
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("m")).unwrap();
+        // smtp-sink drops to `nobody` and writes there.
+        let _ = Command::new("chown").args(["-R", "nobody"]).arg(dir.path()).status();
+        let _ = Command::new("chmod").args(["755"]).arg(dir.path()).status();
+        let port = free_port();
+        let child = Command::new(sbin("smtp-sink"))
+            .args(["-u", "nobody", "-R"])
+            .arg(dir.path())
+            .args(["-d", "/m/%M."])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("100")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("smtp-sink (apt-get install postfix)");
+        wait_for_port(port, "smtp-sink");
+        SmtpSink { port, dir, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp+plain://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<Sunk> {
+        let mut out = Vec::new();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("m")).unwrap().flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            let data = std::fs::read(&p).unwrap();
+            let mut rcpt = Vec::new();
+            let mut rest = &data[..];
+            // The envelope comes first, as X-…-Args lines.
+            loop {
+                let end = rest.iter().position(|b| *b == b'\n').map(|i| i + 1).unwrap_or(rest.len());
+                let line = String::from_utf8_lossy(&rest[..end]).to_string();
+                if let Some(r) = line.strip_prefix("X-Rcpt-Args:") {
+                    rcpt.push(r.trim().trim_matches(['<', '>']).to_lowercase());
+                } else if !line.starts_with("X-") || end == 0 {
+                    break;
+                }
+                rest = &rest[end..];
+            }
+            out.push(Sunk { rcpt, raw: data });
+        }
+        out
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,145 @@
+//! Outgoing mail against a real SMTP server (Postfix's smtp-sink): acknowledgements in
+//! thread, reminders at several instants with escalation, the weekly digest with its workbook,
+//! nothing to auto-replies, lists, bounces or the office itself, and exactly one mail per
+//! idempotency key when the sender is killed while delivering.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+
+fn smtp_office(db: Db, sink: &SmtpSink, extra_outbound: &str) -> Office {
+    let cfg = CONFIG.replace("transport = \"file:var/outbox\"", &format!("transport = \"{}\"\n{extra_outbound}", sink.url()));
+    Office::with_config(db, &cfg)
+}
+
+fn by_key(sunk: &[Sunk]) -> HashMap<String, Vec<&Sunk>> {
+    let mut m: HashMap<String, Vec<&Sunk>> = HashMap::new();
+    for s in sunk {
+        m.entry(s.key()).or_default().push(s);
+    }
+    m
+}
+
+#[test]
+fn acks_reminders_and_the_digest_reach_the_smtp_server_once_each_with_kind_key_and_thread() {
+    for db in databases() {
+        let sink = SmtpSink::start();
+        let o = smtp_office(db, &sink, "");
+        let (d, t) = at(2021, 4, 5, 9);
+        o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021 - BV An Bình", "<o1@test>", &d, "References: <earlier@test>\r\n", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+        let (d, t) = at(2021, 4, 5, 10);
+        o.deliver(t, "2", &mail("ttyt.bacson@test.example", "Tự động trả lời: Báo cáo quý", "<o2@test>", &d, "Auto-Submitted: auto-replied\r\n", &[]));
+        let (d, t) = at(2021, 4, 5, 11);
+        o.deliver(t, "3", &mail("ccds@test.example", "Bản tin dân số tháng 4", "<o3@test>", &d, "List-Id: <bantin.ccds.test>\r\nPrecedence: list\r\n", &[]));
+        let (d, t) = at(2021, 4, 5, 12);
+        o.deliver(t, "4", &mail("MAILER-DAEMON@mx.test.example", "Undelivered Mail Returned to Sender", "<o4@test>", &d, "", &[]));
+        let (d, t) = at(2021, 4, 5, 13);
+        o.deliver(t, "5", &mail("vanphong@so.test", "Báo cáo quý I năm 2021", "<o5@test>", &d, "", &[("BC quý I.docx", &bva_q1("13/BC-BVA", 5))]));
+        o.ok(&["ingest", "inbox"]);
+        let out = o.ok(&["remind", "--as-of", "2021-04-06T08:00:00+07:00"]);
+        assert!(out.contains("remind:TTYT-B:q-report:2021-Q1:before-3"), "{out}");
+        o.ok(&["remind", "--as-of", "2021-04-10T08:00:00+07:00"]);
+        o.ok(&["remind", "--as-of", "2021-04-14T08:00:00+07:00"]);
+        let again = o.ok(&["remind", "--as-of", "2021-04-14T08:00:00+07:00"]);
+        assert!(again.contains("0 reminder stage(s)"), "a second run at the same instant queues nothing: {again}");
+        let dg = o.ok(&["digest", "--as-of", "2021-04-12T07:30:00+07:00"]);
+        assert!(dg.contains("digest:2021-W15: queued"), "{dg}");
+        let dg2 = o.ok(&["digest", "--as-of", "2021-04-12T09:00:00+07:00"]);
+        assert!(dg2.contains("already queued"), "{dg2}");
+
+        let sunk = sink.messages();
+        let keys = by_key(&sunk);
+        for (k, v) in &keys {
+            assert_eq!(v.len(), 1, "key {k} arrived {} times", v.len());
+            assert!(!k.is_empty(), "every mail carries X-Baocao-Key");
+        }
+        let kinds: Vec<String> = sunk.iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "ack").count(), 1, "one acknowledgement, to the real submission: {kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| *k == "reminder").count(), 3, "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| *k == "digest").count(), 1, "{kinds:?}");
+
+        let ack = sunk.iter().find(|s| s.kind() == "ack").unwrap();
+        assert_eq!(ack.rcpt, vec!["bva@test.example"]);
+        assert_eq!(ack.header("In-Reply-To").as_deref(), Some("<o1@test>"));
+        let refs = ack.header("References").unwrap();
+        assert!(refs.contains("<earlier@test>") && refs.contains("<o1@test>"), "{refs}");
+        for s in &sunk {
+            for r in &s.rcpt {
+                assert!(
+                    !["mailer-daemon@mx.test.example", "vanphong@so.test", "ttyt.bacson@test.example", "ccds@test.example"].contains(&r.as_str())
+                        || s.kind() == "reminder" && r == "ttyt.bacson@test.example",
+                    "{} mail to {r}",
+                    s.kind()
+                );
+            }
+        }
+        let before = &keys["remind:TTYT-B:q-report:2021-Q1:before-3"][0];
+        assert_eq!(before.rcpt, vec!["ttyt.bacson@test.example"], "no copies before escalation");
+        let late = &keys["remind:TTYT-B:q-report:2021-Q1:after-5"][0];
+        let mut rc = late.rcpt.clone();
+        rc.sort();
+        assert_eq!(rc, vec!["chanhvanphong@so.test", "giamdoc@so.test", "ttyt.bacson@test.example"], "escalated to staff and leadership");
+        assert!(keys.contains_key("remind:TTYT-B:q-report:2021-Q1:after-1"));
+
+        let digest = &keys["digest:2021-W15"][0];
+        assert_eq!(digest.rcpt, vec!["giamdoc@so.test"]);
+        let names = digest.attachment_names();
+        assert_eq!(names, vec!["tong-hop-2021-W15.xlsx"]);
+        assert!(digest.attachment(0).starts_with(b"PK"), "the attachment is an xlsx package");
+        let html = digest.html();
+        assert!(html.contains("Bệnh viện Đa khoa An Bình") || html.contains("Trung tâm Y tế huyện Bắc Sơn"), "{html}");
+        assert!(html.contains("1/2"), "one of the two owing units has submitted: {html}");
+    }
+}
+
+#[test]
+fn a_sender_killed_while_delivering_sends_every_mail_exactly_once() {
+    for db in databases() {
+        let sink = SmtpSink::start();
+        let o = smtp_office(db, &sink, "lease_seconds = 1");
+        let n = 40;
+        for i in 0..n {
+            let (d, t) = at(2021, 4, 1 + (i % 8) as u32, 8 + (i / 8) as u32);
+            o.deliver(t, &format!("{i}"), &mail("bva@test.example", &format!("Báo cáo quý I năm 2021 lần {i}"), &format!("<d{i}@test>"), &d, "", &[("bc.docx", &bva_q1(&format!("{i}/BC-BVA"), 5))]));
+        }
+        let queued = o.ok(&["ingest", "--no-deliver", "inbox"]);
+        assert!(queued.contains("0 mail(s) sent"), "{queued}");
+        assert!(sink.messages().is_empty());
+        let mut seed: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+        let mut killed_with_mail_out = 0;
+        for _round in 0..8 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let delay = 5 + (seed >> 33) % 100;
+            let before = sink.messages().len();
+            let mut child = bin()
+                .current_dir(o.path())
+                .args(["--config", "config.toml", "deliver"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            if sink.messages().len() > before {
+                killed_with_mail_out += 1;
+            }
+            // Let the claims of the killed sender lapse.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
+        o.ok(&["deliver"]);
+        let sunk = sink.messages();
+        let keys = by_key(&sunk);
+        let twice: Vec<&String> = keys.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect();
+        assert!(twice.is_empty(), "sent twice: {twice:?}");
+        if keys.len() != n {
+            let subs = o.json(&["submissions", "--json"]);
+            for s in subs.as_array().unwrap() {
+                eprintln!("{} {} {:?}", s["message_id"], s["decision"], s["reasons"]);
+            }
+            eprintln!("{}", String::from_utf8_lossy(&o.run(&["audit"]).stdout).lines().filter(|l| l.contains("mail_")).collect::<Vec<_>>().join("\n"));
+        }
+        assert_eq!(keys.len(), n, "one acknowledgement per submission arrived ({} kills landed while mail went out)", killed_with_mail_out);
+        assert!(keys.keys().all(|k| k.starts_with("ack:")));
+    }
+}
