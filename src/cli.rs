@@ -417,13 +417,20 @@ async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {
     }
     match &cfg.outbound.transport {
         crate::config::Transport::File(d) => println!("outbound: file outbox {}", d.display()),
-        crate::config::Transport::Smtp { host, port, .. } => match tcp_reach(host, *port).await {
-            Ok(()) => println!("outbound: SMTP server {host}:{port} answers"),
-            Err(e) => {
-                println!("outbound: FAILED: SMTP server {host}:{port}: {e}");
-                bad += 1;
+        crate::config::Transport::Smtp { host, port, .. } => {
+            let ep = crate::notify::smtp_endpoint(cfg).ok_or_else(|| anyhow!("no SMTP endpoint"))?;
+            let login = if ep.credentials.is_some() { " and accepts the login" } else { "" };
+            match crate::notify::smtp::Session::open(&ep).await {
+                Ok(s) => {
+                    s.quit().await;
+                    println!("outbound: SMTP server {host}:{port} answers{login}");
+                }
+                Err(e) => {
+                    println!("outbound: FAILED: SMTP server {host}:{port}: {e}");
+                    bad += 1;
+                }
             }
-        },
+        }
     }
     Ok(if bad > 0 { 1 } else { 0 })
 }
@@ -746,81 +753,10 @@ async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result
     }
 }
 
-/// The daemon on a Maildir source: intake, reminders on their schedule, delivery.
+/// The daemon (see [`crate::daemon`]).
 async fn run(cfg: &Config, store: &Store, once: bool) -> Result<i32> {
     record_config_load(cfg, store).await?;
     let parser = make_parser(cfg);
-    let Source::Maildir(dir) = &cfg.intake.source else {
-        bail!("this build reads Maildir sources only; IMAP intake is not available yet");
-    };
-    let shutdown = tokio::sync::watch::channel(false);
-    let (tx, mut rx) = shutdown;
-    tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {}
-        }
-        let _ = tx.send(true);
-    });
-    let mut last_remind: Option<i64> = None;
-    loop {
-        let entries = intake::list_maildir(dir)?;
-        let mut added = 0;
-        // Every message not yet recorded, read or not: people share this mailbox and may have
-        // opened a message (moving it to cur/) before the daemon saw it.
-        for e in &entries {
-            if *rx.borrow() {
-                break;
-            }
-            let raw = match intake::read_entry(e) {
-                Ok(r) => r,
-                Err(err) => {
-                    tracing::warn!("{err}");
-                    continue;
-                }
-            };
-            match pipeline::process(cfg, store, &parser, &raw).await {
-                Ok(outcome) => {
-                    if outcome != pipeline::Outcome::AlreadyKnown {
-                        added += 1;
-                    }
-                    // Only after the commit: the Maildir way of marking a message processed.
-                    if cfg.intake.after == crate::config::After::Flag {
-                        if let Err(err) = intake::maildir_mark_seen(e) {
-                            tracing::warn!("cannot mark {} seen: {err}", e.path.display());
-                        }
-                    }
-                }
-                Err(err) => tracing::error!("cannot record {}: {err}", e.path.display()),
-            }
-        }
-        let now = chrono::Utc::now().timestamp();
-        let remind_due = match &cfg.schedule.reminders {
-            Some(s) => {
-                let from = chrono::DateTime::from_timestamp(last_remind.unwrap_or(now - cfg.intake.poll_seconds as i64), 0)
-                    .unwrap_or_default()
-                    .with_timezone(&cfg.office.timezone);
-                s.after(&from).next().is_some_and(|n| n.timestamp() <= now) || (once && last_remind.is_none())
-            }
-            None => false,
-        };
-        if remind_due {
-            crate::notify::remind(cfg, store, now, false).await?;
-            last_remind = Some(now);
-        }
-        let (sent, failed) = crate::notify::deliver(cfg, store).await?;
-        tracing::info!(added, sent, failed, "pass done");
-        if once {
-            println!("one pass: {added} new message(s), {sent} mail(s) sent, {failed} failed");
-            return Ok(0);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(cfg.intake.poll_seconds)) => {}
-            _ = rx.changed() => {}
-        }
-        if *rx.borrow() {
-            return Ok(0);
-        }
-    }
+    crate::daemon::run(cfg.clone(), store.clone(), parser, once).await?;
+    Ok(0)
 }

@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod cli;
 pub mod compile;
+pub mod daemon;
 pub mod config;
 pub mod domain;
 pub mod intake;
@@ -32,3 +33,4 @@ pub mod parse;
 pub mod schedule;
 pub mod store;
 pub mod text;
+pub mod tls;

@@ -6,6 +6,7 @@
 //! decision and audit events, so a crash at any instant leaves it either fully recorded or not at
 //! all, and a re-run records it exactly once. `ingest` never changes the files it reads.
 
+pub mod imap;
 pub mod pipeline;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub struct RawMessage {
     pub arrival: Option<i64>,
     pub path: Option<PathBuf>,
     pub bytes: Vec<u8>,
+    /// The size the source reports when `bytes` holds only the head (an oversized IMAP message).
+    pub declared_size: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +123,7 @@ pub fn read_entry(e: &MaildirEntry) -> Result<RawMessage, IntakeError> {
     } else {
         format!("maildir:{}", e.unique)
     };
-    Ok(RawMessage { source_key, arrival: e.arrival, path: Some(e.path.clone()), bytes })
+    Ok(RawMessage { source_key, arrival: e.arrival, path: Some(e.path.clone()), bytes, declared_size: None })
 }
 
 /// Applies `after = "flag"` the Maildir way: new/NAME → cur/NAME:2,S (only after the commit).
@@ -157,4 +160,46 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert_eq!(l[0].arrival, Some(1500000000));
     }
+}
+
+/// One pass over a Maildir the daemon watches: every message not yet recorded, read or not
+/// (people share the mailbox and may have opened a message, moving it to cur/, before the
+/// daemon saw it); with `after = "flag"` each is marked seen only after its commit.
+/// Returns how many messages were recorded.
+pub async fn maildir_pass(
+    cfg: &crate::config::Config,
+    store: &crate::store::Store,
+    parser: &crate::parse::worker::Parser,
+    dir: &Path,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Result<usize, IntakeError> {
+    let entries = list_maildir(dir)?;
+    let mut added = 0;
+    for e in &entries {
+        if *shutdown.borrow() {
+            break;
+        }
+        let raw = match read_entry(e) {
+            Ok(r) => r,
+            Err(err) => {
+                tracing::warn!("{err}");
+                continue;
+            }
+        };
+        match pipeline::process(cfg, store, parser, &raw).await {
+            Ok(outcome) => {
+                if outcome != pipeline::Outcome::AlreadyKnown {
+                    added += 1;
+                }
+                if cfg.intake.after == crate::config::After::Flag {
+                    if let Err(err) = maildir_mark_seen(e) {
+                        tracing::warn!("cannot mark {} seen: {err}", e.path.display());
+                    }
+                }
+            }
+            // One bad message never stops the loop: it is logged and the next one is read.
+            Err(err) => tracing::error!("cannot record {}: {err}", e.path.display()),
+        }
+    }
+    Ok(added)
 }

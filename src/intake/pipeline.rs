@@ -66,22 +66,23 @@ pub fn read_documents(cfg: &Config, parser: &Parser, facts: &MailFacts) -> Vec<D
 /// Runs MIME, documents and matching on raw bytes (pure apart from the parse workers).
 pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64) -> (MailFacts, Vec<Document>, Match) {
     if raw.len() as u64 > cfg.intake.max_message_bytes {
-        let facts = mime::parse(&raw[..raw.len().min(64 * 1024)]);
-        let mut m = Match::new(Decision::Rejected);
-        m.reasons.push(format!(
-            "the message is {} MB, over the {} MB limit",
-            raw.len() / (1024 * 1024),
-            cfg.intake.max_message_bytes / (1024 * 1024)
-        ));
-        if facts.auto_submitted || facts.list || facts.bounce {
-            m.reply = false;
-        }
-        return (facts, vec![], m);
+        return too_big(cfg, raw, raw.len() as u64);
     }
     let facts = mime::parse(raw);
     let docs = read_documents(cfg, parser, &facts);
     let m = matching::decide(cfg, &facts, &docs, arrival);
     (facts, docs, m)
+}
+
+/// A message over `max_message_mb`: only its head is read, for the reply and the record.
+fn too_big(cfg: &Config, head: &[u8], size: u64) -> (MailFacts, Vec<Document>, Match) {
+    let facts = mime::parse(&head[..head.len().min(64 * 1024)]);
+    let mut m = Match::new(Decision::Rejected);
+    m.reasons.push(format!("the message is {} MB, over the {} MB limit", size / (1024 * 1024), cfg.intake.max_message_bytes / (1024 * 1024)));
+    if facts.auto_submitted || facts.list || facts.bounce {
+        m.reply = false;
+    }
+    (facts, vec![], m)
 }
 
 /// The arrival of a message without a source-given time: the newest `Received:` header, then
@@ -130,7 +131,11 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
             (head, vec![], m, Some(orig))
         }
         None => {
-            let (facts, docs, mut m) = analyse(cfg, parser, &raw.bytes, arrival);
+            // A source that knows the size (IMAP) hands over only the head of an oversized message.
+            let (facts, docs, mut m) = match raw.declared_size.filter(|n| *n > cfg.intake.max_message_bytes) {
+                Some(n) => too_big(cfg, &raw.bytes, n),
+                None => analyse(cfg, parser, &raw.bytes, arrival),
+            };
             if let Some(mid) = &facts.message_id {
                 if store.message_id_seen(mid).await? {
                     m.findings.push(format!("a different message with the same Message-ID {mid} was received before"));

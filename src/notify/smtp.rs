@@ -13,9 +13,8 @@
 
 use crate::config::SmtpMode;
 use base64::Engine;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +27,7 @@ pub enum SmtpError {
     Permanent(String),
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+use crate::tls::Io;
 
 pub struct Endpoint {
     pub mode: SmtpMode,
@@ -46,21 +44,8 @@ pub struct Session {
     timeout: Duration,
 }
 
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, SmtpError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SmtpError::Permanent(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
-}
-
 async fn wrap_tls(host: &str, io: Box<dyn Io>) -> Result<Box<dyn Io>, SmtpError> {
-    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| SmtpError::Permanent(format!("TLS server name {host}: {e}")))?;
-    let s = tls_connector()?.connect(name, io).await.map_err(|e| SmtpError::Transient(format!("TLS handshake with {host}: {e}")))?;
-    Ok(Box::new(s))
+    crate::tls::wrap(host, io).await.map_err(SmtpError::Transient)
 }
 
 /// A reply: its code and its text lines.

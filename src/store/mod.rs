@@ -317,6 +317,94 @@ impl Store {
         })
     }
 
+    /// The sync point of an IMAP mailbox: (UIDVALIDITY, highest UID whose results are committed).
+    pub async fn mailbox_state(&self, mailbox: &str) -> Result<Option<(i64, i64, i64)>> {
+        let r = sqlx::query("SELECT uidvalidity, last_uid, last_poll FROM mailbox_state WHERE office = $1 AND mailbox = $2")
+            .bind(&self.office)
+            .bind(mailbox)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => Some((r.try_get("uidvalidity")?, r.try_get("last_uid")?, r.try_get("last_poll")?)),
+            None => None,
+        })
+    }
+
+    pub async fn set_mailbox_state(&self, mailbox: &str, uidvalidity: i64, last_uid: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mailbox_state (office, mailbox, uidvalidity, last_uid, last_poll) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (office, mailbox) DO UPDATE SET uidvalidity = EXCLUDED.uidvalidity, last_uid = EXCLUDED.last_uid, last_poll = EXCLUDED.last_poll",
+        )
+        .bind(&self.office)
+        .bind(mailbox)
+        .bind(uidvalidity)
+        .bind(last_uid)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the lock that lets one instance poll `mailbox` of this office. PostgreSQL: a
+    /// session advisory lock held on its own connection, released when that connection (or the
+    /// process) dies. SQLite: one process owns the file, so the lock is always granted.
+    pub async fn try_mailbox_lock(&self, mailbox: &str) -> Result<Option<MailboxLock>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some(MailboxLock { conn: None }));
+        }
+        let digest = crate::parse::sha256_hex(format!("baocao-mailbox:{}:{mailbox}", self.office).as_bytes());
+        let key = i64::from_str_radix(&digest[..15], 16).unwrap_or(0);
+        let mut conn = self.pool.acquire().await?;
+        let r = sqlx::query("SELECT pg_try_advisory_lock($1) AS ok").bind(key).fetch_one(&mut *conn).await?;
+        let ok: bool = r.try_get("ok")?;
+        Ok(if ok { Some(MailboxLock { conn: Some(conn) }) } else { None })
+    }
+
+    /// When a scheduled job (reminders, digest, office status) last ran for this office.
+    pub async fn last_run(&self, job: &str) -> Result<Option<i64>> {
+        let r = sqlx::query("SELECT last_run FROM schedule_runs WHERE office = $1 AND job = $2").bind(&self.office).bind(job).fetch_optional(&self.pool).await?;
+        Ok(match r {
+            Some(r) => Some(r.try_get("last_run")?),
+            None => None,
+        })
+    }
+
+    pub async fn set_last_run(&self, job: &str, at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO schedule_runs (office, job, last_run) VALUES ($1, $2, $3) ON CONFLICT (office, job) DO UPDATE SET last_run = EXCLUDED.last_run")
+            .bind(&self.office)
+            .bind(job)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Figures for `/metrics`: messages by decision, messages with a document that could not be
+    /// read, and outbox mail by kind and state.
+    pub async fn metrics(&self) -> Result<Metrics> {
+        let mut m = Metrics::default();
+        for r in sqlx::query("SELECT decision, COUNT(*) AS n FROM messages WHERE office = $1 GROUP BY decision").bind(&self.office).fetch_all(&self.pool).await? {
+            m.by_decision.push((r.try_get("decision")?, r.try_get("n")?));
+        }
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE office = $1 AND documents LIKE $2")
+            .bind(&self.office)
+            .bind("%\"parse\":\"error\"%")
+            .fetch_one(&self.pool)
+            .await?;
+        m.parse_errors = r.try_get("n")?;
+        for r in sqlx::query("SELECT kind, state, COUNT(*) AS n FROM outbox WHERE office = $1 GROUP BY kind, state").bind(&self.office).fetch_all(&self.pool).await? {
+            m.outbox.push((r.try_get("kind")?, r.try_get("state")?, r.try_get("n")?));
+        }
+        Ok(m)
+    }
+
+    /// Whether exactly these bytes were recorded before (a mailbox re-synced after its
+    /// UIDVALIDITY changed hands the same messages over again under new UIDs).
+    pub async fn raw_known(&self, sha256: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND sha256 = $2 LIMIT 1").bind(&self.office).bind(sha256).fetch_optional(&self.pool).await?;
+        Ok(r.is_some())
+    }
+
     /// Test and repair hook: executes one statement as is. Used by the audit test to tamper.
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
         Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
@@ -559,6 +647,28 @@ impl Tx<'_> {
         .await?;
         Ok(r.is_some())
     }
+}
+
+/// Held while this instance polls a mailbox; dropping it (or dying) lets another take over.
+pub struct MailboxLock {
+    conn: Option<sqlx::pool::PoolConnection<Any>>,
+}
+
+impl MailboxLock {
+    /// Whether the lock's connection is still alive (a database restart drops the lock).
+    pub async fn alive(&mut self) -> bool {
+        match &mut self.conn {
+            None => true,
+            Some(c) => sqlx::query("SELECT 1 AS one").fetch_one(&mut **c).await.is_ok(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub by_decision: Vec<(String, i64)>,
+    pub parse_errors: i64,
+    pub outbox: Vec<(String, String, i64)>,
 }
 
 /// One queued outgoing mail.

@@ -1,0 +1,223 @@
+//! `baocao run`: the service. Intake (Maildir polling or IMAP with IDLE), the cron schedules of
+//! `[schedule]` in the office time zone, outbox delivery and the optional HTTP listener run as
+//! tasks under one shutdown signal; SIGINT/SIGTERM let the current message finish, then exit.
+//! `--once` runs one pass of each, in order, and returns.
+//!
+//! Several instances may share one PostgreSQL database: intake holds a per-mailbox advisory
+//! lock (one instance polls), and everything else is safe to run everywhere because every
+//! effect is keyed (reminder stages, digest weeks, status days, outbox claims with SKIP LOCKED).
+
+pub mod http;
+
+use crate::config::{Config, Source};
+use crate::intake::{self, imap};
+use crate::parse::worker::Parser;
+use crate::store::Store;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Shared between the tasks: intake health, whose `recorded` signal also nudges the deliverer
+/// when new messages (and so acknowledgements) were committed.
+pub struct Shared {
+    pub health: Arc<imap::Health>,
+}
+
+/// The scheduled jobs and the config key that times each.
+fn jobs(cfg: &Config) -> Vec<(&'static str, &cron::Schedule)> {
+    let mut v = Vec::new();
+    if let Some(s) = &cfg.schedule.reminders {
+        v.push(("reminders", s));
+    }
+    if let Some(s) = &cfg.schedule.digest {
+        v.push(("digest", s));
+    }
+    if let Some(s) = &cfg.schedule.office_status {
+        v.push(("office_status", s));
+    }
+    v
+}
+
+async fn run_job(cfg: &Config, store: &Store, job: &str, now: i64) -> anyhow::Result<()> {
+    match job {
+        "reminders" => {
+            let n = crate::notify::remind(cfg, store, now, false).await?.len();
+            tracing::info!(stages = n, "reminders decided");
+        }
+        "digest" => {
+            let c = crate::notify::digest(cfg, store, now, false).await?;
+            tracing::info!(key = %c.key, queued = c.queued, "digest");
+        }
+        "office_status" => {
+            let c = crate::notify::office_status(cfg, store, now, false).await?;
+            tracing::info!(key = %c.key, queued = c.queued, "office status");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Runs every job whose next fire time after its last run has come. A job never run before
+/// starts counting from now, so a new install does not fire old schedules; a daemon that was
+/// down over a fire time runs the job once when it comes back.
+pub async fn scheduled_pass(cfg: &Config, store: &Store, now: i64, force: bool) -> anyhow::Result<usize> {
+    let mut ran = 0;
+    for (job, sched) in jobs(cfg) {
+        let last = match store.last_run(job).await? {
+            Some(t) => t,
+            None => {
+                store.set_last_run(job, now).await?;
+                now
+            }
+        };
+        let from = chrono::DateTime::from_timestamp(last, 0).unwrap_or_default().with_timezone(&cfg.office.timezone);
+        let due = sched.after(&from).next().is_some_and(|n| n.timestamp() <= now);
+        if due || force {
+            if let Err(e) = run_job(cfg, store, job, now).await {
+                // One failing job (an empty recipient list, a database hiccup) never stops the
+                // others or the daemon; it is tried again at its next time.
+                tracing::error!("scheduled {job}: {e:#}");
+            }
+            store.set_last_run(job, now).await?;
+            ran += 1;
+        }
+    }
+    Ok(ran)
+}
+
+fn shutdown_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
+    let (tx, rx) = watch::channel(false);
+    let t = tx.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {}
+        }
+        tracing::info!("shutting down after the current message");
+        let _ = t.send(true);
+    });
+    (tx, rx)
+}
+
+async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, once: bool) -> anyhow::Result<usize> {
+    match &cfg.intake.source {
+        Source::Maildir(dir) => {
+            let mut total = 0;
+            loop {
+                match intake::maildir_pass(&cfg, &store, &parser, dir, &shutdown).await {
+                    Ok(n) => {
+                        total += n;
+                        shared.health.last_poll.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+                        shared.health.connected.store(true, Ordering::Relaxed);
+                        shared.health.polling.store(true, Ordering::Relaxed);
+                        shared.health.messages.fetch_add(n as u64, Ordering::Relaxed);
+                        if n > 0 {
+                            shared.health.recorded.notify_one();
+                        }
+                    }
+                    Err(e) => {
+                        shared.health.connected.store(false, Ordering::Relaxed);
+                        *shared.health.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                        if once {
+                            return Err(e.into());
+                        }
+                        tracing::error!("Maildir intake: {e}");
+                    }
+                }
+                if once {
+                    return Ok(total);
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(cfg.intake.poll_seconds.max(1))) => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return Ok(total);
+                }
+            }
+        }
+        Source::Imap { .. } => {
+            let health = shared.health.clone();
+            let r = imap::run(&cfg, &store, &parser, health.clone(), shutdown.clone(), once).await;
+            r?;
+            Ok(health.messages.load(Ordering::Relaxed) as usize)
+        }
+    }
+}
+
+/// The daemon. Returns when shutdown is asked (or after one pass with `once`).
+pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let parser = Arc::new(parser);
+    let shared = Arc::new(Shared { health: Arc::new(imap::Health::default()) });
+    let (_tx, shutdown) = shutdown_signal();
+
+    if once {
+        let n = intake_loop(cfg.clone(), store.clone(), parser.clone(), shared.clone(), shutdown.clone(), true).await?;
+        let now = chrono::Utc::now().timestamp();
+        let jobs = scheduled_pass(&cfg, &store, now, true).await?;
+        let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
+        println!("one pass: {n} new message(s), {jobs} scheduled job(s), {sent} mail(s) sent, {failed} failed");
+        return Ok(());
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(addr) = cfg.http.clone() {
+        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        tracing::info!("HTTP on {addr}");
+        tasks.spawn(http::serve(listener, cfg.clone(), store.clone(), shared.clone(), shutdown.clone()));
+    }
+    {
+        let (cfg, store, parser, shared, shutdown) = (cfg.clone(), store.clone(), parser.clone(), shared.clone(), shutdown.clone());
+        tasks.spawn(async move { intake_loop(cfg, store, parser, shared, shutdown, false).await.map(|_| ()) });
+    }
+    {
+        let (cfg, store, shared, mut shutdown) = (cfg.clone(), store.clone(), shared.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            loop {
+                let now = chrono::Utc::now().timestamp();
+                if let Err(e) = scheduled_pass(&cfg, &store, now, false).await {
+                    tracing::error!("schedules: {e:#}");
+                }
+                match crate::notify::deliver(&cfg, &store).await {
+                    Ok((sent, failed)) if sent + failed > 0 => tracing::info!(sent, failed, "delivery"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("delivery: {e}"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                    _ = shared.health.recorded.notified() => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+            }
+        });
+    }
+    let mut first_err = None;
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!("{e:#}");
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(anyhow::anyhow!("a task failed: {e}"));
+            }
+        }
+        if *shutdown.borrow() {
+            continue;
+        }
+        if first_err.is_some() {
+            break;
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
