@@ -430,3 +430,244 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// A private Dovecot on a loopback port (as ../shared/notes/real-servers.md describes), with
+/// one user `vanphong` / `secret`. Stop and start it again with the same mail store.
+pub struct Dovecot {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl Dovecot {
+    pub fn start() -> Dovecot {
+        let dir = tempfile::Builder::new().prefix("dovecot").tempdir().unwrap();
+        let r = dir.path();
+        for d in ["mail", "run", "state"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        let _ = Command::new("chown").args(["65534:65534"]).arg(r.join("mail")).status();
+        let _ = Command::new("chmod").args(["755"]).arg(r).status();
+        std::fs::write(r.join("users"), "vanphong:{PLAIN}secret\n").unwrap();
+        let port = free_port();
+        let rs = r.display();
+        let conf = format!(
+            "base_dir = {rs}/run\nstate_dir = {rs}/state\nlog_path = {rs}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\nssl = no\n\
+             disable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{rs}/mail/%u\nfirst_valid_uid = 1\n\
+             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {rs}/users\n}}\n\
+             userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={rs}/mail/%u\n}}\n\
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
+        );
+        std::fs::write(r.join("dovecot.conf"), conf).unwrap();
+        let mut d = Dovecot { port, dir, child: None };
+        d.resume();
+        d
+    }
+
+    /// Starts (again) on the same port and mail store.
+    pub fn resume(&mut self) {
+        let child = Command::new(sbin("dovecot"))
+            .args(["-F", "-c"])
+            .arg(self.dir.path().join("dovecot.conf"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dovecot (apt-get install dovecot-imapd)");
+        self.child = Some(child);
+        wait_for_port(self.port, "dovecot");
+    }
+
+    /// Stops the server (its clients see the connection drop).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // The master's children (imap, imap-login) go with it; wait until the port is closed.
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("imap://vanphong@127.0.0.1:{}/INBOX", self.port)
+    }
+
+    pub fn client(&self) -> Imap {
+        Imap::login(self.port)
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.stop();
+        let pid = std::fs::read_to_string(self.dir.path().join("run/master.pid")).unwrap_or_default();
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            let _ = Command::new("kill").arg(pid.to_string()).stderr(std::process::Stdio::null()).status();
+        }
+    }
+}
+
+/// A minimal synchronous IMAP client for tests: APPEND with INTERNALDATE, flags, folders.
+pub struct Imap {
+    r: std::io::BufReader<std::net::TcpStream>,
+    w: std::net::TcpStream,
+    tag: u32,
+}
+
+impl Imap {
+    pub fn login(port: u16) -> Imap {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        let mut c = Imap { r: std::io::BufReader::new(s.try_clone().unwrap()), w: s, tag: 0 };
+        c.line();
+        c.cmd("LOGIN vanphong secret");
+        c
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        l
+    }
+
+    /// Sends a command and returns the untagged lines; panics unless it ends OK.
+    pub fn cmd(&mut self, c: &str) -> Vec<String> {
+        use std::io::Write;
+        self.tag += 1;
+        let t = format!("T{}", self.tag);
+        self.w.write_all(format!("{t} {c}\r\n").as_bytes()).unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line();
+            assert!(!l.is_empty(), "IMAP connection closed during {c}");
+            if let Some(rest) = l.strip_prefix(&format!("{t} ")) {
+                assert!(rest.starts_with("OK"), "{c}: {rest}");
+                return lines;
+            }
+            lines.push(l);
+        }
+    }
+
+    /// APPENDs a message with an arrival time (unix seconds) as its INTERNALDATE.
+    pub fn append(&mut self, mailbox: &str, arrival: i64, msg: &[u8]) {
+        use std::io::Write;
+        let d = chrono::DateTime::from_timestamp(arrival, 0).unwrap().format("%d-%b-%Y %H:%M:%S +0000");
+        self.tag += 1;
+        let t = format!("T{}", self.tag);
+        self.w.write_all(format!("{t} APPEND {mailbox} \"{d}\" {{{}}}\r\n", msg.len()).as_bytes()).unwrap();
+        let cont = self.line();
+        assert!(cont.starts_with('+'), "APPEND: {cont}");
+        self.w.write_all(msg).unwrap();
+        self.w.write_all(b"\r\n").unwrap();
+        loop {
+            let l = self.line();
+            if let Some(rest) = l.strip_prefix(&format!("{t} ")) {
+                assert!(rest.starts_with("OK"), "APPEND: {rest}");
+                return;
+            }
+        }
+    }
+
+    /// UID -> flags of every message in `mailbox`.
+    pub fn flags(&mut self, mailbox: &str) -> Vec<(u32, String)> {
+        self.cmd(&format!("SELECT {mailbox}"));
+        let lines = self.cmd("UID FETCH 1:* (UID FLAGS)");
+        let re = regex::Regex::new(r"UID (\d+).*FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\).*UID (\d+)").unwrap();
+        let mut v: Vec<(u32, String)> = lines
+            .iter()
+            .filter_map(|l| {
+                let c = re.captures(l)?;
+                match (c.get(1), c.get(2), c.get(3), c.get(4)) {
+                    (Some(u), Some(f), _, _) => Some((u.as_str().parse().ok()?, f.as_str().to_string())),
+                    (_, _, Some(f), Some(u)) => Some((u.as_str().parse().ok()?, f.as_str().to_string())),
+                    _ => None,
+                }
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn count(&mut self, mailbox: &str) -> usize {
+        let lines = self.cmd(&format!("STATUS {mailbox} (MESSAGES)"));
+        let re = regex::Regex::new(r"MESSAGES (\d+)").unwrap();
+        lines.iter().find_map(|l| re.captures(l).and_then(|c| c[1].parse().ok())).unwrap_or(0)
+    }
+}
+
+/// Waits until `cond` holds, polling; panics with `what` after `secs`.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs() < secs {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+/// A `baocao run` daemon in the background, stopped with SIGTERM (or killed) on drop.
+pub struct Daemon {
+    pub child: std::process::Child,
+}
+
+impl Daemon {
+    pub fn start(o: &Office, envs: &[(&str, &str)]) -> Daemon {
+        let mut c = bin();
+        c.current_dir(o.path()).args(["--config", "config.toml", "run"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+        c.stderr(std::fs::File::create(o.path().join(format!("daemon-{}.log", unique()))).unwrap());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        Daemon { child: c.spawn().unwrap() }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if t0.elapsed().as_secs() > 20 {
+                let _ = self.child.kill();
+                panic!("the daemon did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A small HTTP GET on loopback: (status, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (code, body)
+}
