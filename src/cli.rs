@@ -381,10 +381,14 @@ async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {
         cfg.reports.len(),
         cfg.office.address
     );
-    if !connect {
-        return Ok(0);
+    let faults = crate::notify::templates::check(cfg);
+    for f in &faults {
+        println!("template FAILED: {f}");
     }
-    let mut bad = 0;
+    if !connect {
+        return Ok(if faults.is_empty() { 0 } else { 1 });
+    }
+    let mut bad = faults.len();
     match Store::open(cfg).await {
         Ok(s) => match s.ping().await {
             Ok(()) => println!("database: reachable"),
@@ -407,13 +411,26 @@ async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {
                 bad += 1;
             }
         }
-        Source::Imap { host, port, .. } => match tcp_reach(host, *port).await {
-            Ok(()) => println!("intake: IMAP server {host}:{port} answers"),
-            Err(e) => {
-                println!("intake: FAILED: IMAP server {host}:{port}: {e}");
-                bad += 1;
+        Source::Imap { host, port, mailbox, .. } => {
+            let acc = crate::intake::imap::Account::of(cfg).ok_or_else(|| anyhow!("no IMAP account"))?;
+            let result = async {
+                let mut s = crate::intake::imap::connect(&acc).await?;
+                let st = s.status(mailbox, "(MESSAGES UIDVALIDITY)").await.map_err(|e| crate::intake::imap::ImapError::Protocol(format!("STATUS {mailbox}: {e}")))?;
+                let _ = s.logout().await;
+                Ok::<_, crate::intake::imap::ImapError>(st.exists)
+            };
+            match tokio::time::timeout(std::time::Duration::from_secs(60), result).await {
+                Ok(Ok(n)) => println!("intake: IMAP {host}:{port} accepts the login; {mailbox} holds {n} message(s)"),
+                Ok(Err(e)) => {
+                    println!("intake: FAILED: IMAP {host}:{port}: {e}");
+                    bad += 1;
+                }
+                Err(_) => {
+                    println!("intake: FAILED: IMAP {host}:{port}: no answer within 60 s");
+                    bad += 1;
+                }
             }
-        },
+        }
     }
     match &cfg.outbound.transport {
         crate::config::Transport::File(d) => println!("outbound: file outbox {}", d.display()),
@@ -435,13 +452,6 @@ async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {
     Ok(if bad > 0 { 1 } else { 0 })
 }
 
-async fn tcp_reach(host: &str, port: u16) -> std::io::Result<()> {
-    let fut = tokio::net::TcpStream::connect((host, port));
-    match tokio::time::timeout(std::time::Duration::from_secs(10), fut).await {
-        Ok(r) => r.map(|_| ()),
-        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s")),
-    }
-}
 
 /// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
 pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: bool) -> Result<i32> {

@@ -115,7 +115,7 @@ fn a_sender_killed_while_delivering_sends_every_mail_exactly_once() {
                 .current_dir(o.path())
                 .args(["--config", "config.toml", "deliver"])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
+                .stderr(std::fs::File::create(o.path().join(format!("deliver-{_round}.log"))).unwrap())
                 .spawn()
                 .unwrap();
             std::thread::sleep(std::time::Duration::from_millis(delay));
@@ -133,11 +133,21 @@ fn a_sender_killed_while_delivering_sends_every_mail_exactly_once() {
         let twice: Vec<&String> = keys.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect();
         assert!(twice.is_empty(), "sent twice: {twice:?}");
         if keys.len() != n {
-            let subs = o.json(&["submissions", "--json"]);
-            for s in subs.as_array().unwrap() {
-                eprintln!("{} {} {:?}", s["message_id"], s["decision"], s["reasons"]);
+            let audit = String::from_utf8_lossy(&o.run(&["audit"]).stdout).to_string();
+            for l in audit.lines().filter(|l| l.contains("mail_sent")) {
+                let key = l.split_whitespace().nth(4).unwrap_or("");
+                if !keys.contains_key(key) {
+                    eprintln!("MISSING {l}");
+                }
             }
-            eprintln!("{}", String::from_utf8_lossy(&o.run(&["audit"]).stdout).lines().filter(|l| l.contains("mail_")).collect::<Vec<_>>().join("\n"));
+            for r in 0..8 {
+                eprintln!("LOG{r} {}", std::fs::read_to_string(o.path().join(format!("deliver-{r}.log"))).unwrap_or_default());
+            }
+            for s in &sunk {
+                if s.key().is_empty() {
+                    eprintln!("UNKEYED file of {} bytes", s.raw.len());
+                }
+            }
         }
         assert_eq!(keys.len(), n, "one acknowledgement per submission arrived ({} kills landed while mail went out)", killed_with_mail_out);
         assert!(keys.keys().all(|k| k.starts_with("ack:")));
