@@ -88,6 +88,10 @@ struct RawIntake {
     poll_seconds: u64,
     #[serde(default = "default_max_mb")]
     max_message_mb: u64,
+    /// Acknowledge only messages that arrived within this many days (history read on a first
+    /// start is recorded silently). Unset: acknowledge every message.
+    #[serde(default)]
+    acknowledge_within_days: Option<i64>,
 }
 fn default_after() -> String {
     "flag".into()
@@ -255,6 +259,7 @@ pub struct Intake {
     pub after: After,
     pub poll_seconds: u64,
     pub max_message_bytes: u64,
+    pub acknowledge_within_days: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -538,6 +543,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         after: default_after(),
         poll_seconds: default_poll(),
         max_message_mb: default_max_mb(),
+        acknowledge_within_days: None,
     });
     let source = parse_source(&i.source, dir).map_err(|m| loc.err("intake", None, "source", m))?;
     let after = if i.after == "flag" {
@@ -559,6 +565,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         after,
         poll_seconds: i.poll_seconds,
         max_message_bytes: i.max_message_mb.max(1) * 1024 * 1024,
+        acknowledge_within_days: i.acknowledge_within_days,
     };
 
     // outbound

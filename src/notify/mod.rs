@@ -103,6 +103,11 @@ pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, row: &MessageRow, facts: &
     let Some(to) = eff.from.clone().filter(|a| a.contains('@') && !a.eq_ignore_ascii_case(&cfg.office.address)) else {
         return Ok(());
     };
+    if let Some(days) = cfg.intake.acknowledge_within_days {
+        if chrono::Utc::now().timestamp() - row.received_at > days * 86_400 {
+            return tx.audit("ack_skipped", "baocao", &format!("ack:{}", &row.sha256[..24]), &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
+        }
+    }
     let docs: Vec<Document> = serde_json::from_str(&row.documents).unwrap_or_default();
     let (subject, text, html) = templates::ack(cfg, row, eff, &docs, m);
     let mut refs = eff.references.clone();
