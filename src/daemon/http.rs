@@ -141,6 +141,10 @@ async fn metrics(store: &Store, shared: &Shared) -> Result<String, crate::store:
         "# HELP baocao_last_poll_age_seconds Seconds since the last successful mailbox poll (-1: none yet).\n# TYPE baocao_last_poll_age_seconds gauge\nbaocao_last_poll_age_seconds {age}\n"
     ));
     out.push_str(&format!(
+        "# HELP baocao_imap_fetched Message bodies fetched from the IMAP server by this process.\n# TYPE baocao_imap_fetched counter\nbaocao_imap_fetched {}\n",
+        shared.health.fetched.load(Ordering::Relaxed)
+    ));
+    out.push_str(&format!(
         "# HELP baocao_mailbox_held Whether this instance polls the mailbox.\n# TYPE baocao_mailbox_held gauge\nbaocao_mailbox_held {}\n",
         shared.health.polling.load(Ordering::Relaxed) as u8
     ));

@@ -159,7 +159,11 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool) -> anyho
         let now = chrono::Utc::now().timestamp();
         let jobs = scheduled_pass(&cfg, &store, now, true).await?;
         let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
-        println!("one pass: {n} new message(s), {jobs} scheduled job(s), {sent} mail(s) sent, {failed} failed");
+        let fetched = match cfg.intake.source {
+            Source::Imap { .. } => format!(", {} message bodies fetched", shared.health.fetched.load(Ordering::Relaxed)),
+            Source::Maildir(_) => String::new(),
+        };
+        println!("one pass: {n} new message(s), {jobs} scheduled job(s), {sent} mail(s) sent, {failed} failed{fetched}");
         return Ok(());
     }
 

@@ -53,6 +53,8 @@ pub struct Health {
     /// Whether this instance holds the mailbox (another instance may).
     pub polling: AtomicBool,
     pub messages: AtomicU64,
+    /// Message bodies (or heads) fetched from the server, ever.
+    pub fetched: AtomicU64,
     pub last_error: Mutex<Option<String>>,
     /// Signalled when a pass recorded messages (their acknowledgements wait in the outbox).
     pub recorded: tokio::sync::Notify,
@@ -147,7 +149,7 @@ struct Meta {
 }
 
 /// One incremental pass over the mailbox. Returns how many messages were recorded.
-pub async fn sync(cfg: &Config, store: &Store, parser: &Parser, session: &mut Session, acc: &Account, shutdown: &watch::Receiver<bool>) -> Result<usize, ImapError> {
+pub async fn sync(cfg: &Config, store: &Store, parser: &Parser, session: &mut Session, acc: &Account, shutdown: &watch::Receiver<bool>, health: &Health) -> Result<usize, ImapError> {
     let status = timed("STATUS", session.status(&acc.mailbox, "(UIDNEXT UIDVALIDITY)")).await?;
     let validity = status.uid_validity.unwrap_or(0);
     let state = store.mailbox_state(&acc.mailbox).await?;
@@ -226,6 +228,7 @@ pub async fn sync(cfg: &Config, store: &Store, parser: &Parser, session: &mut Se
                 for f in &fetched {
                     if let (Some(uid), Some(b)) = (f.uid, f.body().or_else(|| f.header())) {
                         if set.contains(&uid) {
+                            health.fetched.fetch_add(1, Ordering::Relaxed);
                             bodies.insert(uid, b.to_vec());
                         }
                     }
@@ -354,11 +357,14 @@ pub async fn run(cfg: &Config, store: &Store, parser: &Parser, health: Arc<Healt
                 let _ = timed("CREATE", session.create(folder)).await;
             }
             let idle = timed("CAPABILITY", session.capabilities()).await?.has_str("IDLE");
+            // IDLE reports changes of the selected mailbox only: select it even when the first
+            // STATUS finds nothing new.
+            timed("SELECT", session.select(&acc.mailbox)).await?;
             loop {
                 if !lock.alive().await {
                     return Err(ImapError::Protocol("lost the mailbox lock (database connection closed)".into()));
                 }
-                let n = sync(cfg, store, parser, &mut session, &acc, &shutdown).await?;
+                let n = sync(cfg, store, parser, &mut session, &acc, &shutdown, &health).await?;
                 health.ok();
                 health.messages.fetch_add(n as u64, Ordering::Relaxed);
                 backoff = Duration::from_secs(1);
