@@ -236,10 +236,10 @@ pub fn task_plan(rows: &[Vec<String>], year: Option<i32>) -> Option<Tasks> {
         }
         let Some(task) = get(Some(task_c)) else { continue };
         let all_same = filled.iter().all(|c| *c == filled[0]);
-        let roman_heading = task
-            .split(['.', ')', ' '])
-            .next()
-            .is_some_and(|w| roman_value(w).is_some())
+        // A heading numbered I, II, … either inside the task text or in the numbering column.
+        let numbering = if task_c > 0 { r.first().map(|s| s.trim().trim_end_matches('.').to_string()) } else { None };
+        let roman_heading = (task.split(['.', ')', ' ']).next().is_some_and(|w| roman_value(w).is_some())
+            || numbering.as_deref().is_some_and(|n| roman_value(n).is_some()))
             && get(product_c).is_none()
             && get(lead_c).is_none()
             && get(time_c).is_none();
