@@ -153,3 +153,70 @@ fn a_sender_killed_while_delivering_sends_every_mail_exactly_once() {
         assert!(keys.keys().all(|k| k.starts_with("ack:")));
     }
 }
+
+#[test]
+fn the_office_edits_a_template_and_the_next_mail_uses_it_while_a_broken_one_falls_back() {
+    let o = Office::new(Db::Sqlite);
+    std::fs::create_dir_all(o.path().join("templates")).unwrap();
+    std::fs::write(o.path().join("templates/ack.subject"), "Văn phòng đã nhận: {{ subject }}").unwrap();
+    std::fs::write(o.path().join("templates/ack.txt"), "{% if %}broken").unwrap();
+    let check = o.run(&["check-config"]);
+    assert_eq!(check.status.code(), Some(1), "a broken template fails check-config");
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(out.contains("ack.txt"), "{out}");
+    let (d, t) = at(2021, 4, 5, 9);
+    o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<t1@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+    o.ok(&["ingest", "inbox"]);
+    let files = o.outbox();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read(&files[0]).unwrap();
+    let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(m.subject(), Some("Văn phòng đã nhận: Báo cáo quý I năm 2021"));
+    let text = m.body_text(0).unwrap();
+    assert!(text.contains("Đã tiếp nhận") && text.contains("12/BC-BVA"), "the built-in text replaces the broken one: {text}");
+}
+
+#[test]
+fn old_mail_is_recorded_without_an_acknowledgement_when_the_office_says_so() {
+    let cfg = CONFIG.replace("source = \"maildir:inbox\"", "source = \"maildir:inbox\"\nacknowledge_within_days = 7");
+    let o = Office::with_config(Db::Sqlite, &cfg);
+    let (d, t) = at(2021, 4, 5, 9);
+    o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<old@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+    o.ok(&["ingest", "inbox"]);
+    assert!(o.outbox().is_empty());
+    let subs = o.json(&["submissions", "--json"]);
+    assert_eq!(subs[0]["decision"], "accepted");
+    assert!(o.ok(&["audit"]).contains("ack_skipped"));
+}
+
+#[test]
+fn export_writes_the_compiled_workbook_with_the_matrix_submissions_and_extractor_sheets() {
+    use calamine::Reader;
+    for db in databases() {
+        let o = Office::new(db);
+        let (d, t) = at(2021, 4, 5, 9);
+        o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<x1@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+        let (d, t) = at(2021, 10, 15, 9);
+        let score = score_xlsx("BỆNH VIỆN ĐA KHOA AN BÌNH", "BẢNG TỰ CHẤM ĐIỂM NĂM 2021", &[("1", "Chỉ đạo điều hành", 6.0, 5.0), ("2", "Thể chế", 4.0, 3.0)], (10.0, 8.0));
+        o.deliver(t, "2", &mail("bva@test.example", "Bảng tự chấm điểm năm 2021", "<x2@test>", &d, "", &[("Tu cham diem.xlsx", &score)]));
+        o.ok(&["ingest", "inbox"]);
+        let out = o.ok(&["export", "status.xlsx", "--as-of", "2021-10-31"]);
+        assert!(out.contains("sheets: Tổng hợp, Bài nộp, Báo cáo, Tự chấm điểm"), "{out}");
+        let mut wb = calamine::open_workbook_auto(o.path().join("status.xlsx")).unwrap();
+        assert_eq!(wb.sheet_names(), vec!["Tổng hợp", "Bài nộp", "Báo cáo", "Tự chấm điểm"]);
+        let cell = |r: &calamine::Range<calamine::Data>, row: usize, col: usize| r.get((row, col)).map(|c| c.to_string()).unwrap_or_default();
+        let m = wb.worksheet_range("Tổng hợp").unwrap();
+        let bva_row = (0..m.height()).find(|&r| cell(&m, r, 0) == "BVA").expect("a row per unit");
+        let q1_col = (0..m.width()).find(|&c| cell(&m, 2, c).contains("quý I năm 2021")).expect("a column per obligation");
+        assert!(cell(&m, bva_row, q1_col).starts_with("Đã nộp đúng hạn\n05/04/2021"), "{}", cell(&m, bva_row, q1_col));
+        let ttyt_row = (0..m.height()).find(|&r| cell(&m, r, 0) == "TTYT-B").unwrap();
+        assert_eq!(cell(&m, ttyt_row, q1_col), "Quá hạn");
+        let s = wb.worksheet_range("Bài nộp").unwrap();
+        assert_eq!(s.height(), 3, "a header and two submissions");
+        let sc = wb.worksheet_range("Tự chấm điểm").unwrap();
+        let total = (0..sc.height()).find(|&r| cell(&sc, r, 3) == "Tổng điểm").unwrap();
+        assert_eq!(cell(&sc, 0, 5), "BVA");
+        assert_eq!(cell(&sc, total, 5), "8");
+        assert_eq!(cell(&sc, total, 4), "10");
+    }
+}
