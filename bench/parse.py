@@ -62,3 +62,19 @@ for name, files, repeat, extra, py in [("docx", docx, 30, (), PY_DOCX), ("xlsx",
     if p:
         line += " | python %6.1f MB/s, peak %5.1f MB | %.0fx" % (p[0], p[1], r["mb_per_s"] / p[0])
     print(line)
+
+# The whole intake as the daemon runs it (parse workers included), on a scratch copy of the
+# corpus: the main process's peak and the largest parse worker's peak.
+corpus = os.path.dirname(os.path.abspath(inbox))
+if os.path.exists(os.path.join(corpus, "config.toml")):
+    import shutil
+    work = os.path.join(tmp, "office")
+    shutil.copytree(corpus, work)
+    t = time.time()
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", binp, "--config", "config.toml", "ingest", "inbox"], cwd=work, capture_output=True, text=True,
+                         env=dict(os.environ, BAOCAO_LOG="info"))
+    wall = time.time() - t
+    lines = out.stderr.strip().splitlines()
+    main_kb = int(lines[-1])
+    worker_kb = next((int(l.split("peak_rss_kb=")[1].split()[0]) for l in lines if "peak_rss_kb=" in l), 0)
+    print("ingest    %d messages in %.2f s: main process peak %.1f MB, largest parse worker peak %.1f MB" % (len(glob.glob(os.path.join(work, "inbox", "*", "*"))), wall, main_kb / 1024.0, worker_kb / 1024.0))

@@ -489,6 +489,9 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    if let Parser::Pool(p) = &parser {
+        tracing::info!(peak_rss_kb = p.peak_rss_kb(), "parse workers");
+    }
     let (sent, failed) = if deliver { crate::notify::deliver(cfg, store).await.unwrap_or((0, 0)) } else { (0, 0) };
     let added: usize = counts.values().sum();
     let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();

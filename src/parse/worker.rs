@@ -114,6 +114,17 @@ impl WorkerPool {
         }
     }
 
+    /// The largest peak resident memory (kB) of the workers alive now, from /proc (Linux).
+    /// For the benchmark and the logs: what isolation costs in memory.
+    pub fn peak_rss_kb(&self) -> u64 {
+        let idle = self.idle.lock().unwrap();
+        idle.iter()
+            .filter_map(|w| std::fs::read_to_string(format!("/proc/{}/status", w.child.id())).ok())
+            .filter_map(|st| st.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+            .max()
+            .unwrap_or(0)
+    }
+
     fn retire(&self, mut w: Worker) {
         let _ = w.child.kill();
         let _ = w.child.wait();
