@@ -116,7 +116,7 @@ pub fn build(cfg: &Config, snap: &Snapshot) -> Result<Vec<u8>, XlsxError> {
 
 fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
     let tz = cfg.office.timezone;
-    ws.write_string_with_format(0, 0, format!("{} — tình hình nộp báo cáo đến {}", cfg.office.name, schedule::fmt_instant(tz, snap.as_of)), &st.title)?;
+    ws.write_string_with_format(0, 0, format!("{} — tình hình nộp báo cáo đến {}", cfg.office.name, schedule::fmt_human(tz, snap.as_of)), &st.title)?;
     let groups = snap.groups();
     let hr = 2u32;
     ws.write_string_with_format(hr, 0, "Mã đơn vị", &st.head)?;
