@@ -390,16 +390,30 @@ fn workbook_at(cfg: &Config, snap: &crate::compile::Snapshot, stem: &str) -> Res
     Ok((format!("{stem}.xlsx"), bytes))
 }
 
-async fn queue_compiled(cfg: &Config, store: &Store, o: Outgoing, as_of: i64, dry_run: bool, event: &str, data: serde_json::Value) -> Result<Compiled, NotifyError> {
-    if o.to.is_empty() {
-        return Err(NotifyError::Build(format!("no recipients for the {} mail (office.leadership / office.staff are empty)", o.kind)));
+/// Renders a compiled mail (digest, office status) with its workbook and queues it once under
+/// `key`; `dry_run` renders only.
+#[allow(clippy::too_many_arguments)]
+async fn queue_compiled(
+    cfg: &Config,
+    store: &Store,
+    (kind, key, to): (&'static str, String, Vec<String>),
+    ctx: &serde_json::Value,
+    attachment: (String, Vec<u8>),
+    as_of: i64,
+    dry_run: bool,
+    event: (&str, serde_json::Value),
+) -> Result<Compiled, NotifyError> {
+    if to.is_empty() {
+        return Err(NotifyError::Build(format!("no recipients for the {kind} mail (office.leadership / office.staff are empty)")));
     }
+    let (subject, text, html) = templates::render(cfg, kind, ctx);
+    let o = Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment: Some(attachment) };
     let mut queued = false;
     if !dry_run {
         let mut tx = store.begin().await?;
         queued = queue(cfg, &mut tx, &o, as_of).await?;
         if queued {
-            tx.audit(event, "baocao", &o.key, &data).await?;
+            tx.audit(event.0, "baocao", &o.key, &event.1).await?;
         }
         tx.commit().await?;
     }
@@ -416,21 +430,9 @@ pub async fn digest(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
     ctx["office"] = cfg.office.name.clone().into();
     ctx["as_of"] = schedule::fmt_human(cfg.office.timezone, as_of).into();
     ctx["attachment"] = attachment.0.clone().into();
-    let (subject, text, html) = templates::render(cfg, "digest", &ctx);
-    let o = Outgoing {
-        kind: "digest",
-        key: format!("digest:{}", d.week),
-        to: cfg.office.leadership.clone(),
-        cc: vec![],
-        subject,
-        text,
-        html,
-        in_reply_to: None,
-        references: vec![],
-        attachment: Some(attachment),
-    };
     let data = serde_json::json!({"week": d.week, "groups": d.groups.len(), "findings": d.findings.len(), "as_of": as_of});
-    queue_compiled(cfg, store, o, as_of, dry_run, "digest_decided", data).await
+    let who = ("digest", format!("digest:{}", d.week), cfg.office.leadership.clone());
+    queue_compiled(cfg, store, who, &ctx, attachment, as_of, dry_run, ("digest_decided", data)).await
 }
 
 /// The office status mail: the compiled workbook to `office.staff`, once per office day.
@@ -448,18 +450,7 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
         "attachment": attachment.0, "states": states, "review": review,
     });
-    let (subject, text, html) = templates::render(cfg, "status", &ctx);
-    let o = Outgoing {
-        kind: "status",
-        key: format!("status:{}", day.format("%Y-%m-%d")),
-        to: cfg.office.staff.clone(),
-        cc: vec![],
-        subject,
-        text,
-        html,
-        in_reply_to: None,
-        references: vec![],
-        attachment: Some(attachment),
-    };
-    queue_compiled(cfg, store, o, as_of, dry_run, "status_decided", serde_json::json!({"day": day, "as_of": as_of})).await
+    let who = ("status", format!("status:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
+    let data = serde_json::json!({"day": day, "as_of": as_of});
+    queue_compiled(cfg, store, who, &ctx, attachment, as_of, dry_run, ("status_decided", data)).await
 }
