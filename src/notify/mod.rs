@@ -249,6 +249,11 @@ pub fn states(cfg: &Config, obs: &[(Obligation, ObligationFacts)], as_of: i64) -
 /// Mails a crashed sender left between "handing over" and "accepted" are settled first: the
 /// server had the whole message but its final dot, or had it all, and is taken to have it.
 pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), NotifyError> {
+    if let Some(j) = journal_path(cfg) {
+        for key in settle_journal(&j, store).await? {
+            tracing::warn!("{key}: the sender stopped right after the final dot; taken as delivered, not sent again");
+        }
+    }
     for key in store.settle_handed_over().await? {
         tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
     }
@@ -310,6 +315,42 @@ fn write_file(dir: &std::path::Path, m: &OutMail) -> Result<(), NotifyError> {
     Ok(())
 }
 
+/// Where an SQLite office keeps its hand-over journal: keys of mails whose final dot went to
+/// the SMTP server, read back after a crash (see [`smtp`]).
+fn journal_path(cfg: &Config) -> Option<std::path::PathBuf> {
+    match (&cfg.database, &cfg.outbound.transport) {
+        (crate::config::Database::Sqlite(p), Transport::Smtp { .. }) => Some(p.with_extension("handover")),
+        _ => None,
+    }
+}
+
+fn append_journal(path: &std::path::Path, key: &str) {
+    use std::io::Write;
+    let line = format!("{key}\n");
+    let r = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = r {
+        tracing::warn!("cannot write the hand-over journal {}: {e}", path.display());
+    }
+}
+
+/// Marks every mail the journal names as delivered, then empties it. Under an exclusive
+/// lock, so two senders on one SQLite file do not both read it.
+async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<String>, NotifyError> {
+    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) else { return Ok(vec![]) };
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor this function owns; released when `file` closes.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut settled = Vec::new();
+    for key in text.lines().map(str::trim).filter(|k| !k.is_empty()) {
+        if store.settle_key(key, "the final dot went out before the sender stopped (hand-over journal); taken as delivered").await? {
+            settled.push(key.to_string());
+        }
+    }
+    let _ = file.set_len(0);
+    Ok(settled)
+}
+
 /// The SMTP server of the config, with credentials from the environment variables it names.
 pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
     let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return None };
@@ -350,6 +391,12 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
         // rolled back with `mark`.
         *session = None;
         return Err(fail(e));
+    }
+    // SQLite commits on a worker thread, a thread hand-off away; the journal line is one
+    // write(2) in this thread right after the dot's, so a crash between the two is all but
+    // impossible. (PostgreSQL's commit below is itself one write on the held connection.)
+    if let Some(j) = journal_path(cfg) {
+        append_journal(&j, &m.key);
     }
     mark.commit().await.map_err(|e| (NotifyError::Store(e), false))?;
     match s.verdict().await {

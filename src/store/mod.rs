@@ -741,6 +741,30 @@ impl Store {
         Ok(tx)
     }
 
+    /// Settles one mail by key as delivered (a hand-over journal says its final dot went out).
+    /// Only a mail still claimed (no verdict recorded): one the server refused after its dot
+    /// was released by `mark_failed` (claim cleared) and is retried, not settled.
+    /// Returns false when there was nothing to settle.
+    pub async fn settle_key(&self, key: &str, note: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id, key, kind, recipients, attempts FROM outbox WHERE office = $1 AND key = $2 AND state IN ('queued', 'handing_over') AND claimed_until > 0")
+            .bind(&self.office)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else { return Ok(false) };
+        let rec: String = r.try_get("recipients")?;
+        let m = OutMail {
+            id: r.try_get("id")?,
+            key: r.try_get("key")?,
+            kind: r.try_get("kind")?,
+            recipients: serde_json::from_str(&rec).unwrap_or_default(),
+            message: vec![],
+            attempts: r.try_get("attempts")?,
+        };
+        self.mark_sent(&m, Some(note)).await?;
+        Ok(true)
+    }
+
     /// Settles mails a crashed sender left handing over (their claim expired): delivered.
     /// Returns their keys.
     pub async fn settle_handed_over(&self) -> Result<Vec<String>> {
