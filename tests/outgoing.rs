@@ -145,6 +145,17 @@ fn a_sender_killed_while_delivering_sends_every_mail_exactly_once() {
         let sunk = sink.messages();
         let keys = by_key(&sunk);
         let twice: Vec<&String> = keys.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect();
+        if !twice.is_empty() {
+            let audit = String::from_utf8_lossy(&o.run(&["audit"]).stdout).to_string();
+            for k in &twice {
+                for l in audit.lines().filter(|l| l.contains(k.as_str())) {
+                    eprintln!("TWICE {l}");
+                }
+            }
+            for r in 0..8 {
+                eprintln!("LOG{r} {}", std::fs::read_to_string(o.path().join(format!("deliver-{r}.log"))).unwrap_or_default());
+            }
+        }
         assert!(twice.is_empty(), "sent twice: {twice:?}");
         if keys.len() != n {
             let audit = String::from_utf8_lossy(&o.run(&["audit"]).stdout).to_string();
