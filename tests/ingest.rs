@@ -280,5 +280,5 @@ fn a_score_workbook_is_read_and_its_arithmetic_checked() {
     assert_eq!(score["max_total"], 5.0);
     assert_eq!(score["self_total"], 5.0);
     let f = score["findings"].to_string();
-    assert!(f.contains("row 1:") && f.contains("row 2:"), "{f}");
+    assert!(f.contains("dòng 1:") && f.contains("dòng 2:"), "{f}");
 }

@@ -56,9 +56,9 @@ fn the_committed_sample_inbox_is_understood() {
     assert_eq!(s2["decision"], "accepted", "{s2}");
     assert_eq!(s2["unit"], "TTYT-B");
     assert_eq!(s2["timeliness"], "late");
-    assert!(s2["findings"].to_string().contains("not registered"));
+    assert!(s2["findings"].to_string().contains("chưa đăng ký"));
     let s3 = by("<sample3@test>");
     assert_eq!(s3["report"], "score");
-    assert!(s3["documents"][0]["score"]["findings"].to_string().contains("total row"));
+    assert!(s3["documents"][0]["score"]["findings"].to_string().contains("dòng tổng"));
     assert_eq!(by("<sample4@test>")["decision"], "not_submission");
 }

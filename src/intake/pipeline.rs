@@ -78,7 +78,7 @@ pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64) -> (Mail
 fn too_big(cfg: &Config, head: &[u8], size: u64) -> (MailFacts, Vec<Document>, Match) {
     let facts = mime::parse(&head[..head.len().min(64 * 1024)]);
     let mut m = Match::new(Decision::Rejected);
-    m.reasons.push(format!("the message is {} MB, over the {} MB limit", size / (1024 * 1024), cfg.intake.max_message_bytes / (1024 * 1024)));
+    m.reasons.push(format!("thư dung lượng {} MB, vượt giới hạn {} MB", size / (1024 * 1024), cfg.intake.max_message_bytes / (1024 * 1024)));
     if facts.auto_submitted || facts.list || facts.bounce {
         m.reply = false;
     }
@@ -125,7 +125,7 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
     let (facts, docs, mut m, duplicate_of) = match dup {
         Some(orig) => {
             let mut m = Match::new(Decision::Duplicate);
-            m.reasons.push(format!("the same message was already received (submission {orig})"));
+            m.reasons.push(format!("thư này đã nhận trước đó (bài nộp số {orig})"));
             m.reply = false;
             m.evidence.push(format!("sha256 {sha}"));
             (head, vec![], m, Some(orig))
@@ -138,14 +138,14 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
             };
             if let Some(mid) = &facts.message_id {
                 if store.message_id_seen(mid).await? {
-                    m.findings.push(format!("a different message with the same Message-ID {mid} was received before"));
+                    m.findings.push(format!("đã nhận một thư khác có cùng Message-ID {mid}"));
                 }
             }
             (facts, docs, m, None)
         }
     };
     if m.decision == Decision::Rejected && docs.iter().all(|d| d.format != Format::Zip) && m.reasons.is_empty() {
-        m.reasons.push("nothing could be read".into());
+        m.reasons.push("không đọc được nội dung nào".into());
     }
     let mut row = row_from(&m, &docs);
     row.source_key = raw.source_key.clone();

@@ -68,19 +68,19 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
     let own_address = from.eq_ignore_ascii_case(&cfg.office.address);
     if facts.not_mail {
         let mut m = Match::new(Decision::Rejected);
-        m.reasons.push("not an e-mail message: no header block could be read".into());
+        m.reasons.push("không phải thư điện tử: không đọc được phần tiêu đề thư".into());
         m.reply = false;
         return m;
     }
     // Loops, lists and bounces are never submissions, whatever they carry (SPEC §6).
     let loop_reason = if facts.bounce {
-        Some("a delivery status notification (bounce)")
+        Some("thư báo lỗi chuyển phát (bounce)")
     } else if facts.auto_submitted {
-        Some("an automatic reply (Auto-Submitted)")
+        Some("thư trả lời tự động (Auto-Submitted)")
     } else if facts.list {
-        Some("list or bulk mail (List-Id / Precedence)")
+        Some("thư gửi theo danh sách (List-Id / Precedence)")
     } else if own_address {
-        Some("sent from the office's own address")
+        Some("thư gửi từ chính địa chỉ của Văn phòng")
     } else {
         None
     };
@@ -101,14 +101,14 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
     }
     if docs.is_empty() {
         m.decision = Decision::NotSubmission;
-        m.reasons.push("no document attached (a question, a reply or a notice)".into());
+        m.reasons.push("thư không kèm văn bản (câu hỏi, trả lời hoặc thông báo)".into());
         return m;
     }
     let ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && d.format != Format::Zip).collect();
     let errors: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Error).collect();
     for d in &errors {
         let why = d.error.clone().unwrap_or_default();
-        m.findings.push(format!("{}: could not be read: {}", d.filename, why));
+        m.findings.push(format!("{}: không đọc được: {}", d.filename, why));
     }
     if ok.is_empty() {
         if !errors.is_empty() {
@@ -119,7 +119,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
             return m;
         }
         // Only .doc/.pdf/images: kept as evidence; a person decides, the sender is asked for .docx/.xlsx.
-        m.reasons.push("no .docx or .xlsx came with the message (only files that are kept but not read)".into());
+        m.reasons.push("thư không kèm tệp .docx hoặc .xlsx (chỉ có tệp được lưu nhưng không đọc nội dung)".into());
     }
 
     // ----- unit -----
@@ -144,20 +144,20 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
             if let Some(du) = doc_unit {
                 if du.id != su.id {
                     m.reasons.push(format!(
-                        "the document is issued by {} ({}) but the sender address is registered to {} ({})",
+                        "văn bản do {} ({}) ban hành nhưng địa chỉ gửi đã đăng ký cho {} ({})",
                         du.id, du.name, su.id, su.name
                     ));
                 }
             } else if !named.is_empty() && !named.iter().any(|u| u.id == su.id) {
                 m.reasons.push(format!(
-                    "the subject or file names name {} but the sender address is registered to {}",
+                    "tiêu đề hoặc tên tệp ghi {} nhưng địa chỉ gửi đã đăng ký cho {}",
                     named.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", "),
                     su.id
                 ));
             }
             if eff.auth_failed || facts.auth_failed {
                 m.reasons.push(format!(
-                    "sender authentication failed (DKIM and SPF both fail) for {}, registered to {}: possibly forged",
+                    "xác thực người gửi không đạt (DKIM và SPF đều lỗi) với {}, địa chỉ đã đăng ký cho {}: có thể bị giả mạo",
                     eff.from.as_deref().unwrap_or(""),
                     su.id
                 ));
@@ -167,8 +167,8 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
             Some(du) => {
                 m.unit = Some(du.id.clone());
                 m.findings.push(format!(
-                    "sent from {}, an address not registered to {} ({}); accepted because the document names the unit",
-                    eff.from.as_deref().unwrap_or("an unknown address"),
+                    "gửi từ {}, địa chỉ chưa đăng ký cho {} ({}); được tiếp nhận vì văn bản ghi rõ đơn vị",
+                    eff.from.as_deref().unwrap_or("một địa chỉ không rõ"),
                     du.id,
                     du.name
                 ));
@@ -177,13 +177,13 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
                 if named.len() == 1 {
                     m.unit = Some(named[0].id.clone());
                     m.reasons.push(format!(
-                        "sender {} is not registered and the document does not name a unit clearly; {} guessed from the subject",
+                        "địa chỉ gửi {} chưa đăng ký và văn bản không ghi rõ đơn vị; đoán là {} theo tiêu đề",
                         eff.from.as_deref().unwrap_or("?"),
                         named[0].id
                     ));
                 } else {
                     m.reasons.push(format!(
-                        "unit unclear: sender {} is not registered and neither the document nor the subject names one unit",
+                        "chưa rõ đơn vị: địa chỉ gửi {} chưa đăng ký và cả văn bản lẫn tiêu đề đều không ghi rõ một đơn vị",
                         eff.from.as_deref().unwrap_or("?")
                     ));
                 }
@@ -201,7 +201,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
     m.report = Some(report.id.clone());
     if let Some(g) = &unit_group {
         if !report.applies_to_group(g) {
-            m.reasons.push(format!("{} does not owe {} (group {})", m.unit.as_ref().unwrap(), report.id, g));
+            m.reasons.push(format!("{} không thuộc diện phải nộp {} (nhóm {})", m.unit.as_ref().unwrap(), report.id, g));
         }
     }
 
@@ -215,7 +215,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
                 m.deadline = Some(deadline);
                 m.timeliness = Some(if arrival <= deadline { Timeliness::OnTime } else { Timeliness::Late });
             }
-            None => m.reasons.push(format!("no {} is owed for {} (before the calendar start)", report.id, p)),
+            None => m.reasons.push(format!("không có nghĩa vụ nộp {} cho kỳ {} (trước ngày bắt đầu theo dõi)", report.id, p)),
         }
     }
 
@@ -230,7 +230,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
             if let Some(c) = &d.commitments {
                 if c.count != report.expected_commitments {
                     m.findings.push(format!(
-                        "{}: {} commitments registered, {} expected",
+                        "{}: đăng ký {} cam kết, cần {} cam kết",
                         d.filename, c.count, report.expected_commitments
                     ));
                 }
@@ -238,7 +238,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
         }
     }
     if report.extract == Extract::ScoreTable && !ok.iter().any(|d| d.score.is_some()) && !ok.is_empty() {
-        m.findings.push("no self-assessment score table was found in the attachments".into());
+        m.findings.push("không tìm thấy bảng tự chấm điểm trong tệp đính kèm".into());
     }
     if !m.reasons.is_empty() {
         m.decision = Decision::NeedsReview;
@@ -399,19 +399,19 @@ fn choose_kind<'a>(
     scored.sort_by(|a, b| b.0.cmp(&a.0));
     match scored.as_slice() {
         [] => {
-            m.reasons.push("report kind unclear: no report kind's keywords appear in the subject, file names or documents".into());
+            m.reasons.push("chưa rõ loại báo cáo: tiêu đề, tên tệp và văn bản không có từ khóa của loại báo cáo nào".into());
             None
         }
         [(s, r, why), rest @ ..] => {
             m.evidence.push(format!("report {} (score {s}: {})", r.id, why.join(", ")));
             if let Some((s2, r2, _)) = rest.first() {
                 if s2 == s {
-                    m.reasons.push(format!("report kind unclear: {} and {} fit equally well", r.id, r2.id));
+                    m.reasons.push(format!("chưa rõ loại báo cáo: {} và {} phù hợp như nhau", r.id, r2.id));
                 } else if *s < 30 {
-                    m.reasons.push(format!("report kind uncertain: {} matched only in {}", r.id, why.join(", ")));
+                    m.reasons.push(format!("loại báo cáo chưa chắc chắn: {} chỉ khớp ở {}", r.id, why.join(", ")));
                 }
             } else if *s < 25 {
-                m.reasons.push(format!("report kind uncertain: {} matched only in {}", r.id, why.join(", ")));
+                m.reasons.push(format!("loại báo cáo chưa chắc chắn: {} chỉ khớp ở {}", r.id, why.join(", ")));
             }
             Some(r)
         }
@@ -538,7 +538,7 @@ fn choose_period(
     let doc_level = if !title.is_empty() { title } else { body };
     if doc_level.len() == 1 && subject.len() == 1 && doc_level[0] != subject[0] {
         m.reasons.push(format!(
-            "period disagrees: the document speaks of {} but the subject of {}",
+            "kỳ báo cáo không khớp: văn bản ghi kỳ {} nhưng tiêu đề ghi kỳ {}",
             doc_level[0], subject[0]
         ));
         m.evidence.push(format!("period {} from the document", doc_level[0]));
@@ -561,7 +561,7 @@ fn choose_period(
             if cands.len() > 1 { format!(" (of {}, nearest deadline to arrival)", cands.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")) } else { String::new() }
         ));
     } else {
-        m.reasons.push("period unclear".into());
+        m.reasons.push("chưa rõ kỳ báo cáo".into());
     }
     p
 }

@@ -83,7 +83,7 @@ pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
         }
         if size > 1024 * 1024 && size / comp > limits.compression_ratio {
             return Err(ParseError::Limit(format!(
-                "entry `{}` inflates {}:1 ({} MB from {} KB), over the ratio limit of {}:1 (a zip bomb?)",
+                "entry `{}` inflates {}:1 ({} MB from {} KB), over the ratio limit of {}:1 (có thể là zip bomb)",
                 f.name(),
                 size / comp,
                 size / (1024 * 1024),

@@ -83,15 +83,15 @@ pub fn score_table(rows: &[Vec<String>]) -> Option<Score> {
             continue;
         }
         for (label, own, pick) in [
-            ("maximum", it.max, (|r: &ScoreRow| r.max) as fn(&ScoreRow) -> Option<f64>),
-            ("self-assessed", it.achieved, |r: &ScoreRow| r.achieved),
+            ("điểm tối đa", it.max, (|r: &ScoreRow| r.max) as fn(&ScoreRow) -> Option<f64>),
+            ("điểm tự chấm", it.achieved, |r: &ScoreRow| r.achieved),
         ] {
             let vals: Vec<f64> = children.iter().filter_map(|c| pick(c)).collect();
             if let (Some(own), false) = (own, vals.is_empty()) {
                 let sum: f64 = vals.iter().sum();
                 if (sum - own).abs() > EPS {
                     findings.push(format!(
-                        "row {}: {label} points {} are not the sum of its sub-criteria ({})",
+                        "dòng {}: {label} {} không bằng tổng các tiêu chí con ({})",
                         it.stt,
                         fmt(own),
                         fmt(sum)
@@ -103,7 +103,7 @@ pub fn score_table(rows: &[Vec<String>]) -> Option<Score> {
     for it in &items {
         if let (Some(m), Some(a)) = (it.max, it.achieved) {
             if a > m + EPS {
-                findings.push(format!("row {}: self-assessed {} is above the maximum {}", it.stt, fmt(a), fmt(m)));
+                findings.push(format!("dòng {}: điểm tự chấm {} cao hơn điểm tối đa {}", it.stt, fmt(a), fmt(m)));
             }
         }
     }
@@ -115,12 +115,12 @@ pub fn score_table(rows: &[Vec<String>]) -> Option<Score> {
         Some((m, a)) => {
             if let Some(m) = m {
                 if (m - top_max).abs() > EPS {
-                    findings.push(format!("total row: maximum {} is not the sum of the top-level rows ({})", fmt(m), fmt(top_max)));
+                    findings.push(format!("dòng tổng: điểm tối đa {} không bằng tổng các mục lớn ({})", fmt(m), fmt(top_max)));
                 }
             }
             if let Some(a) = a {
                 if (a - top_self).abs() > EPS {
-                    findings.push(format!("total row: self-assessed {} is not the sum of the top-level rows ({})", fmt(a), fmt(top_self)));
+                    findings.push(format!("dòng tổng: điểm tự chấm {} không bằng tổng các mục lớn ({})", fmt(a), fmt(top_self)));
                 }
             }
             (m.or(Some(top_max)), a.or(Some(top_self)))
@@ -323,9 +323,9 @@ mod tests {
         assert_eq!(s.max_total, Some(4.0));
         assert_eq!(s.self_total, Some(5.0));
         assert_eq!(s.rows, 4);
-        assert!(s.findings.iter().any(|f| f.starts_with("row 1: self-assessed")), "{:?}", s.findings);
-        assert!(s.findings.iter().any(|f| f.starts_with("row 2: self-assessed 1.5 is above")), "{:?}", s.findings);
-        assert!(s.findings.iter().any(|f| f.starts_with("total row: self-assessed")), "{:?}", s.findings);
+        assert!(s.findings.iter().any(|f| f.starts_with("dòng 1: điểm tự chấm")), "{:?}", s.findings);
+        assert!(s.findings.iter().any(|f| f.starts_with("dòng 2: điểm tự chấm 1.5 cao hơn")), "{:?}", s.findings);
+        assert!(s.findings.iter().any(|f| f.starts_with("dòng tổng: điểm tự chấm")), "{:?}", s.findings);
     }
 
     #[test]

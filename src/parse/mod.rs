@@ -148,9 +148,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Why a document could not be read. Each is told to the sender as it is written here.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("the file is damaged or truncated: {0}")]
+    #[error("tệp bị hỏng hoặc không đầy đủ: {0}")]
     Corrupt(String),
-    #[error("refused: {0}")]
+    #[error("từ chối: {0}")]
     Limit(String),
     #[error("{0}")]
     Other(String),
@@ -174,7 +174,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
     let mut doc = Document::empty(filename, format, data);
     doc.container = container.map(str::to_string);
     if data.len() as u64 > limits.attachment_mb * 1024 * 1024 {
-        out.push(doc.failed(format!("refused: the attachment is {} MB, over the {} MB limit", data.len() / (1024 * 1024), limits.attachment_mb)));
+        out.push(doc.failed(format!("từ chối: tệp đính kèm {} MB, vượt giới hạn {} MB", data.len() / (1024 * 1024), limits.attachment_mb)));
         return;
     }
     match format {
@@ -196,7 +196,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
         }),
         Format::Zip => {
             if depth >= 2 {
-                out.push(doc.failed("refused: a zip inside a zip inside a zip"));
+                out.push(doc.failed("từ chối: tệp zip lồng trong zip nhiều lớp"));
                 return;
             }
             match container::unzip_all(data, limits) {
@@ -213,9 +213,9 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
         Format::Doc | Format::Pdf | Format::Other => {
             // Kept as evidence, not parsed (SPEC §5); the reason says so.
             doc.error = Some(match format {
-                Format::Doc => "a Word 97-2003 .doc file: kept, not read (please send .docx)".into(),
-                Format::Pdf => "a PDF file: kept, not read (please send .docx or .xlsx)".into(),
-                _ => "not a Word or Excel document: kept, not read".into(),
+                Format::Doc => "tệp Word 97-2003 (.doc): đã lưu, không đọc nội dung (đề nghị gửi bản .docx)".into(),
+                Format::Pdf => "tệp PDF: đã lưu, không đọc nội dung (đề nghị gửi bản .docx hoặc .xlsx)".into(),
+                _ => "không phải văn bản Word hoặc Excel: đã lưu, không đọc nội dung".into(),
             });
             out.push(doc);
         }

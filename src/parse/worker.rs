@@ -168,14 +168,14 @@ impl WorkerPool {
                 *self.spawned.lock().unwrap() -= 1;
                 self.cv.notify_one();
                 fail(format!(
-                    "the reader crashed on this file (exceeded the {} MB memory limit or hit a reader bug; {})",
+                    "trình đọc dừng đột ngột với tệp này (vượt giới hạn bộ nhớ {} MB hoặc lỗi của trình đọc; {})",
                     self.limits.worker_memory_mb,
                     status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into())
                 ))
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.retire(w);
-                fail(format!("reading took longer than {} s and was stopped", self.limits.worker_seconds))
+                fail(format!("đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds))
             }
         }
     }
@@ -251,7 +251,7 @@ pub fn serve(limits_json: &str) -> std::io::Result<()> {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown".into());
-            vec![Document::empty(&filename, Format::Other, &data).failed(format!("the reader failed on this file ({why})"))]
+            vec![Document::empty(&filename, Format::Other, &data).failed(format!("trình đọc gặp lỗi với tệp này ({why})"))]
         });
         let json = serde_json::to_vec(&docs).unwrap_or_else(|_| b"[]".to_vec());
         out.write_all(&(json.len() as u64).to_le_bytes())?;
