@@ -92,6 +92,9 @@ struct RawIntake {
     /// start is recorded silently). Unset: acknowledge every message.
     #[serde(default)]
     acknowledge_within_days: Option<i64>,
+    /// Extra trusted certificate authorities (PEM) for a mail server with a private CA.
+    #[serde(default)]
+    ca_file: Option<String>,
 }
 fn default_after() -> String {
     "flag".into()
@@ -116,6 +119,9 @@ struct RawOutbound {
     /// How long a sender holds a claimed mail before another may take it over (default 300).
     #[serde(default)]
     lease_seconds: Option<u64>,
+    /// Extra trusted certificate authorities (PEM) for an SMTP server with a private CA.
+    #[serde(default)]
+    ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +266,7 @@ pub struct Intake {
     pub poll_seconds: u64,
     pub max_message_bytes: u64,
     pub acknowledge_within_days: Option<i64>,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -284,6 +291,7 @@ pub struct Outbound {
     /// Seconds a claimed mail stays with its sender; after a crash it is retried (or, when it
     /// was being handed over, settled) once this has passed.
     pub lease_seconds: i64,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -544,6 +552,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         poll_seconds: default_poll(),
         max_message_mb: default_max_mb(),
         acknowledge_within_days: None,
+        ca_file: None,
     });
     let source = parse_source(&i.source, dir).map_err(|m| loc.err("intake", None, "source", m))?;
     let after = if i.after == "flag" {
@@ -566,10 +575,11 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         poll_seconds: i.poll_seconds,
         max_message_bytes: i.max_message_mb.max(1) * 1024 * 1024,
         acknowledge_within_days: i.acknowledge_within_days,
+        ca_file: i.ca_file.as_deref().map(|p| resolve(dir, p)),
     };
 
     // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None });
+    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None, ca_file: None });
     let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
     let outbound = Outbound {
         transport,
@@ -577,6 +587,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         user_env: ob.user_env,
         password_env: ob.password_env,
         lease_seconds: ob.lease_seconds.unwrap_or(300).clamp(1, 86_400) as i64,
+        ca_file: ob.ca_file.as_deref().map(|p| resolve(dir, p)),
     };
 
     // schedule

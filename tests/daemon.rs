@@ -186,3 +186,44 @@ fn two_instances_on_one_postgresql_database_record_and_send_each_message_once() 
     k.dedup();
     assert_eq!((n, k.len()), (10, 10), "each acknowledgement sent once");
 }
+
+#[test]
+fn imaps_and_starttls_work_with_the_offices_own_certificate_authority() {
+    let imap = Dovecot::start_with(true);
+    let sink = SmtpSink::start();
+    let ca = imap.dir.path().join("ca.pem");
+    {
+        let mut c = imap.client();
+        for i in 0..2 {
+            let (t, m) = report(i);
+            c.append("INBOX", t, &m);
+        }
+    }
+    let tls_port = imap.tls_port.unwrap();
+    let once = |o: &Office| bin().current_dir(o.path()).args(["--config", "config.toml", "run", "--once"]).envs(ENV.iter().copied()).output().unwrap();
+    // Implicit TLS to the name on the certificate, trusting the office's CA.
+    let cfg = |source: String, ca_line: &str| {
+        CONFIG
+            .replace("source = \"maildir:inbox\"", &format!("source = \"{source}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\n{ca_line}"))
+            .replace("transport = \"file:var/outbox\"", &format!("transport = \"{}\"", sink.url()))
+    };
+    let without_ca = Office::with_config(Db::Sqlite, &cfg(format!("imaps://vanphong@localhost:{tls_port}/INBOX"), ""));
+    let out = once(&without_ca);
+    assert!(!out.status.success(), "a certificate from an unknown CA is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS"), "{}", String::from_utf8_lossy(&out.stderr));
+    let ca_line = format!("ca_file = \"{}\"", ca.display());
+    let implicit = Office::with_config(Db::Sqlite, &cfg(format!("imaps://vanphong@localhost:{tls_port}/INBOX"), &ca_line));
+    let out = once(&implicit);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(subs(&implicit).len(), 2);
+    // STARTTLS on the plain port: taken because the server offers it, checked against the CA.
+    let starttls = Office::with_config(Db::Sqlite, &cfg(format!("imap://vanphong@127.0.0.1:{}/INBOX", imap.port), &ca_line));
+    let check = bin().current_dir(starttls.path()).args(["--config", "config.toml", "check-config", "--connect"]).envs(ENV.iter().copied()).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("accepts the login"));
+    let out = once(&starttls);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(subs(&starttls).len(), 2);
+    let log = std::fs::read_to_string(imap.dir.path().join("dovecot.log")).unwrap_or_default();
+    assert!(log.contains("TLS"), "Dovecot saw TLS logins: {log}");
+}

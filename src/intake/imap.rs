@@ -88,6 +88,7 @@ pub struct Account {
     pub user: String,
     pub password: String,
     pub mailbox: String,
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Account {
@@ -96,7 +97,7 @@ impl Account {
         // SPEC §3 names BAOCAO_IMAP_PASSWORD; a config may name another variable.
         let var = cfg.intake.password_env.clone().unwrap_or_else(|| "BAOCAO_IMAP_PASSWORD".into());
         let password = std::env::var(var).unwrap_or_default();
-        Some(Account { tls: *tls, host: host.clone(), port: *port, user: user.clone(), password, mailbox: mailbox.clone() })
+        Some(Account { tls: *tls, host: host.clone(), port: *port, user: user.clone(), password, mailbox: mailbox.clone(), ca_file: cfg.intake.ca_file.clone() })
     }
 }
 
@@ -107,14 +108,21 @@ pub async fn connect(acc: &Account) -> Result<Session, ImapError> {
     let _ = tcp.set_nodelay(true);
     let mut io: Box<dyn Io> = Box::new(tcp);
     if acc.tls {
-        io = crate::tls::wrap(&acc.host, io).await.map_err(ImapError::Protocol)?;
+        io = crate::tls::wrap(&acc.host, io, acc.ca_file.as_deref()).await.map_err(ImapError::Protocol)?;
     }
     let mut client = async_imap::Client::new(io);
     timed("greeting", async { client.read_response().await.map_err(|e| e.to_string())?.ok_or_else(|| "connection closed".to_string()) }).await?;
-    if !acc.tls && !crate::tls::is_loopback(&acc.host) {
-        timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
-        let io = crate::tls::wrap(&acc.host, client.into_inner()).await.map_err(ImapError::Protocol)?;
-        client = async_imap::Client::new(io);
+    if !acc.tls {
+        // STARTTLS whenever the server takes it; a server that refuses is used in plain text
+        // only on loopback (tests, a local relay), never across a network.
+        match timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await {
+            Ok(()) => {
+                let io = crate::tls::wrap(&acc.host, client.into_inner(), acc.ca_file.as_deref()).await.map_err(ImapError::Protocol)?;
+                client = async_imap::Client::new(io);
+            }
+            Err(e) if !crate::tls::is_loopback(&acc.host) => return Err(e),
+            Err(_) => {}
+        }
     }
     let session = timed("LOGIN", async { client.login(&acc.user, &acc.password).await.map_err(|(e, _)| e) }).await?;
     Ok(session)

@@ -362,7 +362,15 @@ pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
         _ => None,
     };
     let helo = cfg.office.address.split('@').nth(1).unwrap_or("localhost").to_string();
-    Some(smtp::Endpoint { mode: *mode, host: host.clone(), port: *port, credentials, helo, timeout: std::time::Duration::from_secs(30) })
+    Some(smtp::Endpoint {
+        mode: *mode,
+        host: host.clone(),
+        port: *port,
+        credentials,
+        helo,
+        timeout: std::time::Duration::from_secs(30),
+        ca_file: cfg.outbound.ca_file.clone(),
+    })
 }
 
 /// One mail over SMTP on the batch's connection. Err carries whether the refusal is final.

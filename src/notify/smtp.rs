@@ -37,6 +37,8 @@ pub struct Endpoint {
     /// The name this client greets with (EHLO).
     pub helo: String,
     pub timeout: Duration,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 pub struct Session {
@@ -44,8 +46,8 @@ pub struct Session {
     timeout: Duration,
 }
 
-async fn wrap_tls(host: &str, io: Box<dyn Io>) -> Result<Box<dyn Io>, SmtpError> {
-    crate::tls::wrap(host, io).await.map_err(SmtpError::Transient)
+async fn wrap_tls(ep: &Endpoint, io: Box<dyn Io>) -> Result<Box<dyn Io>, SmtpError> {
+    crate::tls::wrap(&ep.host, io, ep.ca_file.as_deref()).await.map_err(SmtpError::Transient)
 }
 
 /// A reply: its code and its text lines.
@@ -80,7 +82,7 @@ impl Session {
         let _ = tcp.set_nodelay(true);
         let mut io: Box<dyn Io> = Box::new(tcp);
         if ep.mode == SmtpMode::Tls {
-            io = wrap_tls(&ep.host, io).await?;
+            io = wrap_tls(ep, io).await?;
         }
         let mut s = Session { io: BufReader::new(io), timeout: ep.timeout };
         s.read_reply().await?.check("greeting", &[220])?;
@@ -91,7 +93,7 @@ impl Session {
             }
             s.command("STARTTLS").await?.check("STARTTLS", &[220])?;
             let inner = s.io.into_inner();
-            s = Session { io: BufReader::new(wrap_tls(&ep.host, inner).await?), timeout: ep.timeout };
+            s = Session { io: BufReader::new(wrap_tls(ep, inner).await?), timeout: ep.timeout };
             caps = s.ehlo(&ep.helo).await?;
         }
         if let Some((user, pass)) = &ep.credentials {

@@ -454,12 +454,35 @@ impl Drop for SmtpSink {
 /// one user `vanphong` / `secret`. Stop and start it again with the same mail store.
 pub struct Dovecot {
     pub port: u16,
+    /// The implicit-TLS port when started with TLS.
+    pub tls_port: Option<u16>,
     pub dir: tempfile::TempDir,
     child: Option<std::process::Child>,
 }
 
+/// A private certificate authority and a server certificate for localhost / 127.0.0.1, made
+/// with openssl in `dir`: returns (CA file, server certificate, server key).
+pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=baocao test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+}
+
 impl Dovecot {
     pub fn start() -> Dovecot {
+        Dovecot::start_with(false)
+    }
+
+    /// With `tls`: STARTTLS on the plain port and implicit TLS on `tls_port`, with a certificate
+    /// from a private CA (`ca.pem` in the server's folder).
+    pub fn start_with(tls: bool) -> Dovecot {
         let dir = tempfile::Builder::new().prefix("dovecot").tempdir().unwrap();
         let r = dir.path();
         for d in ["mail", "run", "state"] {
@@ -469,16 +492,24 @@ impl Dovecot {
         let _ = Command::new("chmod").args(["755"]).arg(r).status();
         std::fs::write(r.join("users"), "vanphong:{PLAIN}secret\n").unwrap();
         let port = free_port();
+        let tls_port = if tls { Some(free_port()) } else { None };
+        let ssl = if tls {
+            let (_, cert, key) = make_certs(r);
+            format!("ssl = yes\nssl_cert = <{}\nssl_key = <{}\n", cert.display(), key.display())
+        } else {
+            "ssl = no\n".to_string()
+        };
         let rs = r.display();
         let conf = format!(
-            "base_dir = {rs}/run\nstate_dir = {rs}/state\nlog_path = {rs}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\nssl = no\n\
+            "base_dir = {rs}/run\nstate_dir = {rs}/state\nlog_path = {rs}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\n{ssl}\
              disable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{rs}/mail/%u\nfirst_valid_uid = 1\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {rs}/users\n}}\n\
              userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={rs}/mail/%u\n}}\n\
-             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n  }}\n}}\n",
+            tls_port.unwrap_or(0)
         );
         std::fs::write(r.join("dovecot.conf"), conf).unwrap();
-        let mut d = Dovecot { port, dir, child: None };
+        let mut d = Dovecot { port, tls_port, dir, child: None };
         d.resume();
         d
     }
