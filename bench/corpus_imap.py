@@ -12,19 +12,14 @@ Usage: bench/corpus_imap.py [CORPUS_DIR]   (default ../shared/corpus/thanhhoa; r
 import glob, imaplib, os, re, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from imap import BIN, ROOT, dovecot, sink  # noqa: E402
+from imap import BIN, ROOT, servers  # noqa: E402
 
 corpus = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "corpus", "thanhhoa"))
 tmp = tempfile.mkdtemp(prefix="baocao-corpus-imap-")
 os.chmod(tmp, 0o755)
 procs = []
 try:
-    dv, iport = dovecot(os.path.join(tmp, "dovecot"))
-    procs.append(dv)
-    sk, sport = sink(os.path.join(tmp, "sink"))
-    procs.append(sk)
-    work = os.path.join(tmp, "office")
-    os.makedirs(work)
+    iport, sport, work = servers(tmp, procs)
     cfg = open(os.path.join(corpus, "config.toml"), encoding="utf-8").read()
     cfg = re.sub(r'(?m)^source = .*$', f'source = "imap://vanphong@127.0.0.1:{iport}/INBOX"', cfg)
     smtp_cfg = re.sub(r'(?m)^transport = .*$', f'transport = "smtp+plain://127.0.0.1:{sport}"', cfg)

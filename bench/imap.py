@@ -81,6 +81,18 @@ def sink(d):
     return p, port
 
 
+def servers(tmp, procs):
+    """Dovecot and smtp-sink under `tmp` (appended to `procs` for cleanup); returns
+    (imap port, smtp port, an empty office folder)."""
+    dv, iport = dovecot(os.path.join(tmp, "dovecot"))
+    procs.append(dv)
+    sk, sport = sink(os.path.join(tmp, "sink"))
+    procs.append(sk)
+    work = os.path.join(tmp, "office")
+    os.makedirs(work)
+    return iport, sport, work
+
+
 def message(i, when):
     body = base64.b64encode("Kính gửi Văn phòng Sở. Bệnh viện Đa khoa An Bình gửi báo cáo quý I năm 2021.".encode()).decode()
     date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(when))
@@ -118,12 +130,7 @@ def main():
     os.chmod(tmp, 0o755)
     procs = []
     try:
-        dv, iport = dovecot(os.path.join(tmp, "dovecot"))
-        procs.append(dv)
-        sk, sport = sink(os.path.join(tmp, "sink"))
-        procs.append(sk)
-        work = os.path.join(tmp, "office")
-        os.makedirs(work)
+        iport, sport, work = servers(tmp, procs)
         office(work, iport, sport)
         m = imaplib.IMAP4("127.0.0.1", iport)
         m.login("vanphong", "secret")

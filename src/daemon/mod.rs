@@ -109,8 +109,7 @@ async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared
                 match intake::maildir_pass(&cfg, &store, &parser, dir, &shutdown).await {
                     Ok(n) => {
                         total += n;
-                        shared.health.last_poll.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
-                        shared.health.connected.store(true, Ordering::Relaxed);
+                        shared.health.ok();
                         shared.health.polling.store(true, Ordering::Relaxed);
                         shared.health.messages.fetch_add(n as u64, Ordering::Relaxed);
                         if n > 0 {
@@ -118,8 +117,7 @@ async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared
                         }
                     }
                     Err(e) => {
-                        shared.health.connected.store(false, Ordering::Relaxed);
-                        *shared.health.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                        shared.health.failed(&e.to_string());
                         if once {
                             return Err(e.into());
                         }

@@ -61,12 +61,13 @@ pub struct Health {
 }
 
 impl Health {
-    fn ok(&self) {
+    /// A successful poll: connected, no error, now.
+    pub fn ok(&self) {
         self.last_poll.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
         self.connected.store(true, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
-    fn failed(&self, e: &str) {
+    pub fn failed(&self, e: &str) {
         self.connected.store(false, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
     }

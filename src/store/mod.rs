@@ -682,6 +682,20 @@ pub struct OutMail {
     pub attempts: i64,
 }
 
+/// An outbox row as a mail; `message` stays empty when the query did not select it (settling
+/// needs only the key and recipients).
+fn out_mail(r: &AnyRow) -> Result<OutMail> {
+    let rec: String = r.try_get("recipients")?;
+    Ok(OutMail {
+        id: r.try_get("id")?,
+        key: r.try_get("key")?,
+        kind: r.try_get("kind")?,
+        recipients: serde_json::from_str(&rec).unwrap_or_default(),
+        message: r.try_get("message").unwrap_or_default(),
+        attempts: r.try_get("attempts")?,
+    })
+}
+
 impl Store {
     /// Claims up to `n` due mails for `lease` seconds. A claim that outlives a crashed sender
     /// expires and the mail is claimed again; the transport's idempotency (file name / key) and
@@ -704,15 +718,7 @@ impl Store {
         for r in rows {
             let id: i64 = r.try_get("id")?;
             sqlx::query("UPDATE outbox SET claimed_until = $2 WHERE id = $1").bind(id).bind(t + lease).execute(&mut *tx).await?;
-            let rec: String = r.try_get("recipients")?;
-            out.push(OutMail {
-                id,
-                key: r.try_get("key")?,
-                kind: r.try_get("kind")?,
-                recipients: serde_json::from_str(&rec).unwrap_or_default(),
-                message: r.try_get("message")?,
-                attempts: r.try_get("attempts")?,
-            });
+            out.push(out_mail(&r)?);
         }
         tx.commit().await?;
         Ok(out)
@@ -752,16 +758,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(r) = r else { return Ok(false) };
-        let rec: String = r.try_get("recipients")?;
-        let m = OutMail {
-            id: r.try_get("id")?,
-            key: r.try_get("key")?,
-            kind: r.try_get("kind")?,
-            recipients: serde_json::from_str(&rec).unwrap_or_default(),
-            message: vec![],
-            attempts: r.try_get("attempts")?,
-        };
-        self.mark_sent(&m, Some(note)).await?;
+        self.mark_sent(&out_mail(&r)?, Some(note)).await?;
         Ok(true)
     }
 
@@ -769,22 +766,14 @@ impl Store {
     /// Returns their keys.
     pub async fn settle_handed_over(&self) -> Result<Vec<String>> {
         let t = now();
-        let rows = sqlx::query("SELECT id, key, kind, recipients, message, attempts FROM outbox WHERE office = $1 AND state = 'handing_over' AND claimed_until < $2")
+        let rows = sqlx::query("SELECT id, key, kind, recipients, attempts FROM outbox WHERE office = $1 AND state = 'handing_over' AND claimed_until < $2")
             .bind(&self.office)
             .bind(t)
             .fetch_all(&self.pool)
             .await?;
         let mut keys = Vec::new();
         for r in rows {
-            let rec: String = r.try_get("recipients")?;
-            let m = OutMail {
-                id: r.try_get("id")?,
-                key: r.try_get("key")?,
-                kind: r.try_get("kind")?,
-                recipients: serde_json::from_str(&rec).unwrap_or_default(),
-                message: vec![],
-                attempts: r.try_get("attempts")?,
-            };
+            let m = out_mail(&r)?;
             self.mark_sent(&m, Some("the sender stopped after handing the whole message over; taken as delivered")).await?;
             keys.push(m.key);
         }
