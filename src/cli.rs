@@ -2,12 +2,12 @@
 //! nothing here decides anything on its own.
 
 use crate::config::{Config, Source};
-use crate::domain::{Decision, ObligationState, Period};
+use crate::domain::{ObligationState, Period};
 use crate::intake::{self, pipeline};
+use crate::office;
 use crate::parse::worker::{Parser, WorkerPool};
-use crate::parse::Document;
 use crate::schedule;
-use crate::store::{MessageRow, Store};
+use crate::store::{Store, Submission};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser as ClapParser, Subcommand};
 use serde_json::{json, Value};
@@ -90,16 +90,21 @@ pub enum Cmd {
         #[command(subcommand)]
         action: ReviewCmd,
     },
-    /// Mark an obligation exempt.
+    /// Mark an obligation exempt (or, with --withdraw, no longer exempt).
     Exempt {
         #[arg(long)]
         unit: String,
         #[arg(long)]
         report: String,
+        /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
         #[arg(long)]
         period: String,
+        /// Why the unit does not owe this report (required unless --withdraw).
+        #[arg(long, required_unless_present = "withdraw")]
+        reason: Option<String>,
+        /// Withdraw the exemption instead.
         #[arg(long)]
-        reason: String,
+        withdraw: bool,
     },
     /// Re-run parsing and matching from the stored raw messages.
     Reprocess { ids: Vec<i64> },
@@ -135,23 +140,40 @@ pub enum Cmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ReviewCmd {
+    /// The messages waiting for a person, with the best guess and why.
     List {
         #[arg(long)]
         json: bool,
     },
+    /// Accept the best guess of a waiting message.
+    Accept {
+        id: i64,
+        /// Tell the unit of the decision, in its message's thread.
+        #[arg(long)]
+        tell: bool,
+    },
+    /// Accept a message for an obligation that exists: the unit owes that report for that period.
     Assign {
         id: i64,
         #[arg(long)]
         unit: String,
         #[arg(long)]
         report: String,
+        /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
         #[arg(long)]
         period: String,
+        /// Tell the unit of the decision, in its message's thread.
+        #[arg(long)]
+        tell: bool,
     },
+    /// Reject a message with a reason.
     Reject {
         id: i64,
         #[arg(long)]
         reason: String,
+        /// Tell the unit of the decision, in its message's thread.
+        #[arg(long)]
+        tell: bool,
     },
 }
 
@@ -322,15 +344,16 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Review { action } => review(&cfg, &store, action, &by).await,
-        Cmd::Exempt { unit, report, period, reason } => {
+        Cmd::Exempt { unit, report, period, reason, withdraw } => {
             let p: Period = period.parse()?;
-            cfg.unit(&unit).ok_or_else(|| anyhow!("unknown unit `{unit}`"))?;
-            cfg.report(&report).ok_or_else(|| anyhow!("unknown report `{report}`"))?;
-            let mut tx = store.begin().await?;
-            tx.exempt(&unit, &report, &p.to_string(), &reason, &by).await?;
-            tx.audit("exempt", &by, &format!("obligation:{unit}:{report}:{p}"), &json!({"reason": reason})).await?;
-            tx.commit().await?;
-            println!("{unit} {report} {p}: exempt ({reason})");
+            if withdraw {
+                let had = office::withdraw_exemption(&cfg, &store, &unit, &report, p, &by).await?;
+                println!("{unit} {report} {p}: {}", if had { "exemption withdrawn" } else { "was not exempt" });
+            } else {
+                let reason = reason.unwrap_or_default();
+                office::exempt(&cfg, &store, &unit, &report, p, &reason, &by).await?;
+                println!("{unit} {report} {p}: exempt ({reason})");
+            }
             Ok(0)
         }
         Cmd::Reprocess { ids } => reprocess(&cfg, &store, &ids, &by).await,
@@ -526,14 +549,10 @@ async fn record_config_load(cfg: &Config, store: &Store) -> Result<()> {
     Ok(())
 }
 
-fn parse_json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
 /// One submission in the shape of SPEC §11.1.
-pub fn submission_json(cfg: &Config, r: &MessageRow) -> Value {
-    let docs: Vec<Document> = serde_json::from_str(&r.documents).unwrap_or_default();
-    let docs: Vec<Value> = docs
+pub fn submission_json(cfg: &Config, r: &Submission) -> Value {
+    let docs: Vec<Value> = r
+        .documents
         .iter()
         .map(|d| {
             json!({
@@ -547,45 +566,46 @@ pub fn submission_json(cfg: &Config, r: &MessageRow) -> Value {
             })
         })
         .collect();
-    let decision = r.decision.clone();
     json!({
         "id": r.id.to_string(),
         "message_id": r.message_id,
         "received_at": schedule::fmt_instant(cfg.office.timezone, r.received_at),
         "from": r.from_addr,
         "subject": r.subject,
-        "decision": decision,
-        "reasons": parse_json_list(&r.reasons),
-        "unit": r.unit, "report": r.report, "period": r.period, "due": r.due,
+        "decision": r.decision,
+        "reasons": r.reasons,
+        "unit": r.unit, "report": r.report, "period": r.period,
+        "due": r.due.map(|d| d.format("%Y-%m-%d").to_string()),
         "timeliness": r.timeliness,
         "version": r.version,
-        "findings": parse_json_list(&r.findings),
-        "evidence": parse_json_list(&r.evidence),
+        "findings": r.findings,
+        "evidence": r.evidence,
         "duplicate_of": r.duplicate_of.map(|d| d.to_string()),
+        "manual_by": r.manual_by,
+        "also": [],
         "documents": docs,
     })
 }
 
-fn print_submissions(cfg: &Config, rows: &[MessageRow]) {
+fn print_submissions(cfg: &Config, rows: &[Submission]) {
     println!("{:>4}  {:<25}  {:<14}  {:<8}  {:<14}  {:<8}  {:<8}  {}", "id", "received", "decision", "unit", "report", "period", "timely", "subject");
     for r in rows {
         println!(
             "{:>4}  {:<25}  {:<14}  {:<8}  {:<14}  {:<8}  {:<8}  {}",
             r.id,
             schedule::fmt_instant(cfg.office.timezone, r.received_at),
-            r.decision,
-            r.unit.as_deref().unwrap_or("-"),
-            r.report.as_deref().unwrap_or("-"),
-            r.period.as_deref().unwrap_or("-"),
-            r.timeliness.as_deref().unwrap_or("-"),
+            r.decision.as_str(),
+            r.unit.as_ref().map(|u| u.as_str()).unwrap_or("-"),
+            r.report.as_ref().map(|u| u.as_str()).unwrap_or("-"),
+            r.period.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            r.timeliness.map(|t| t.as_str()).unwrap_or("-"),
             r.subject.as_deref().unwrap_or("")
         );
     }
 }
 
 async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool) -> Result<i32> {
-    let obs = crate::notify::obligations_as_of(cfg, store, t).await?;
-    let mut states = crate::notify::states(cfg, &obs, t);
+    let mut states = schedule::status::states_as_of(cfg, store, t).await?;
     states.sort_by(|a, b| (a.0.report.as_str(), a.0.period, a.0.unit.as_str()).cmp(&(b.0.report.as_str(), b.0.period, b.0.unit.as_str())));
     if as_json {
         let v: Vec<Value> = states
@@ -625,9 +645,9 @@ async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool) -> Result<i3
 }
 
 async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Result<i32> {
-    match action {
+    let done = match action {
         ReviewCmd::List { json: as_json } => {
-            let rows: Vec<MessageRow> = store.messages().await?.into_iter().filter(|r| r.decision == "needs_review").collect();
+            let rows = store.waiting_review().await?;
             if as_json {
                 let v: Vec<Value> = rows.iter().map(|r| submission_json(cfg, r)).collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -635,99 +655,54 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
                 println!("the review queue is empty");
             } else {
                 for r in &rows {
+                    let guess = |x: Option<String>| x.unwrap_or_else(|| "?".into());
                     println!(
                         "#{} {} from {} — {}\n   best guess: unit {} report {} period {}\n   why: {}",
                         r.id,
                         schedule::fmt_instant(cfg.office.timezone, r.received_at),
                         r.from_addr.as_deref().unwrap_or("?"),
                         r.subject.as_deref().unwrap_or(""),
-                        r.unit.as_deref().unwrap_or("?"),
-                        r.report.as_deref().unwrap_or("?"),
-                        r.period.as_deref().unwrap_or("?"),
-                        parse_json_list(&r.reasons).join("; ")
+                        guess(r.unit.as_ref().map(|u| u.to_string())),
+                        guess(r.report.as_ref().map(|u| u.to_string())),
+                        guess(r.period.map(|p| p.to_string())),
+                        r.reasons.join("; ")
                     );
                 }
             }
-            Ok(0)
+            return Ok(0);
         }
-        ReviewCmd::Assign { id, unit, report, period } => {
-            let mut r = store.message(id).await?;
-            let rep = cfg.report(&report).ok_or_else(|| anyhow!("unknown report `{report}`"))?;
-            cfg.unit(&unit).ok_or_else(|| anyhow!("unknown unit `{unit}`"))?;
+        ReviewCmd::Accept { id, tell } => office::accept(cfg, store, id, by, tell).await?,
+        ReviewCmd::Assign { id, unit, report, period, tell } => {
             let p: Period = period.parse()?;
-            let (due, deadline) = schedule::deadline_of(cfg, rep, p).ok_or_else(|| anyhow!("{report} is not owed for {p}"))?;
-            let old = (r.unit.clone(), r.report.clone(), r.period.clone());
-            r.decision = Decision::Accepted.as_str().into();
-            r.unit = Some(unit.clone());
-            r.report = Some(report.clone());
-            r.period = Some(p.to_string());
-            r.due = Some(due.format("%Y-%m-%d").to_string());
-            r.deadline = Some(deadline);
-            r.timeliness = Some(if r.received_at <= deadline { "on_time" } else { "late" }.into());
-            r.manual_by = Some(by.to_string());
-            let mut tx = store.begin().await?;
-            tx.update_decision(&r).await?;
-            tx.audit("review_assign", by, &format!("submission:{id}"), &json!({"unit": unit, "report": report, "period": p, "was": old})).await?;
-            if let (Some(u), Some(rp), Some(pp)) = old {
-                tx.renumber_versions(&u, &rp, &pp).await?;
-            }
-            tx.renumber_versions(&unit, &report, &p.to_string()).await?;
-            tx.commit().await?;
-            println!("#{id}: accepted as {unit} {report} {p} ({})", r.timeliness.as_deref().unwrap_or(""));
-            Ok(0)
+            office::assign(cfg, store, id, &unit, &report, p, by, tell).await?
         }
-        ReviewCmd::Reject { id, reason } => {
-            let mut r = store.message(id).await?;
-            let old = (r.unit.clone(), r.report.clone(), r.period.clone());
-            r.decision = Decision::Rejected.as_str().into();
-            r.reasons = serde_json::to_string(&vec![reason.clone()])?;
-            r.manual_by = Some(by.to_string());
-            let mut tx = store.begin().await?;
-            tx.update_decision(&r).await?;
-            tx.audit("review_reject", by, &format!("submission:{id}"), &json!({"reason": reason})).await?;
-            if let (Some(u), Some(rp), Some(pp)) = old {
-                tx.renumber_versions(&u, &rp, &pp).await?;
-            }
-            tx.commit().await?;
-            println!("#{id}: rejected ({reason})");
-            Ok(0)
-        }
+        ReviewCmd::Reject { id, reason, tell } => office::reject(cfg, store, id, &reason, by, tell).await?,
+    };
+    let s = &done.submission;
+    match s.obligation() {
+        Some(k) if s.decision == crate::domain::Decision::Accepted => println!(
+            "#{}: accepted as {} {} {} ({}, version {})",
+            s.id,
+            k.unit,
+            k.report,
+            k.period,
+            s.timeliness.map(|t| t.as_str()).unwrap_or(""),
+            s.version.unwrap_or(1)
+        ),
+        _ => println!("#{}: {} ({})", s.id, s.decision.as_str(), s.reasons.join("; ")),
     }
+    if let Some(k) = &done.told {
+        println!("the unit will be told ({k})");
+    }
+    for w in &done.warnings {
+        eprintln!("baocao: warning: {w}");
+    }
+    Ok(0)
 }
 
 async fn reprocess(cfg: &Config, store: &Store, ids: &[i64], by: &str) -> Result<i32> {
     let parser = make_parser(cfg);
-    let rows: Vec<MessageRow> = if ids.is_empty() {
-        store.messages().await?
-    } else {
-        let mut v = Vec::new();
-        for id in ids {
-            v.push(store.message(*id).await?);
-        }
-        v
-    };
-    let mut n = 0;
-    for r in rows {
-        if r.decision == "duplicate" || r.manual_by.is_some() {
-            continue;
-        }
-        let raw = pipeline::decompress(&store.blob(&r.raw_key).await?).context("the stored raw message is damaged")?;
-        let (facts, docs, m) = pipeline::analyse(cfg, &parser, &raw, r.received_at);
-        let mut new = pipeline::row_from(&m, &docs);
-        new.id = r.id;
-        new.facts = pipeline::facts_json(&facts).to_string();
-        let mut tx = store.begin().await?;
-        tx.update_decision(&new).await?;
-        tx.audit("reprocessed", by, &format!("submission:{}", r.id), &json!({"decision": m.decision, "was": r.decision, "unit": m.unit, "report": m.report, "period": m.period})).await?;
-        if let (Some(u), Some(rp), Some(pp)) = (&r.unit, &r.report, &r.period) {
-            tx.renumber_versions(u, rp, pp).await?;
-        }
-        if let (Some(u), Some(rp), Some(pp)) = (&new.unit, &new.report, &new.period) {
-            tx.renumber_versions(u, rp, pp).await?;
-        }
-        tx.commit().await?;
-        n += 1;
-    }
+    let n = office::reprocess(cfg, store, &parser, ids, by).await?.len();
     println!("reprocessed {n} submission(s)");
     Ok(0)
 }

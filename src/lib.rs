@@ -29,6 +29,7 @@ pub mod domain;
 pub mod intake;
 pub mod matching;
 pub mod notify;
+pub mod office;
 pub mod parse;
 pub mod schedule;
 pub mod store;

@@ -8,11 +8,9 @@
 pub mod workbook;
 
 use crate::config::{Config, Extract};
-use crate::domain::{ObligationState, Period};
-use crate::notify::{self, period_label};
-use crate::parse::Document;
+use crate::domain::{Decision, ObligationKey, ObligationState, Period};
 use crate::schedule::{self, Obligation, ObligationFacts};
-use crate::store::{MessageRow, Store, StoreError};
+use crate::store::{Store, StoreError, Submission};
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -22,13 +20,12 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Snapshot {
     pub as_of: i64,
     pub obligations: Vec<(Obligation, ObligationFacts, ObligationState)>,
-    pub messages: Vec<MessageRow>,
+    pub messages: Vec<Submission>,
 }
 
 impl Snapshot {
     pub async fn gather(cfg: &Config, store: &Store, as_of: i64) -> Result<Snapshot, StoreError> {
-        let obs = notify::obligations_as_of(cfg, store, as_of).await?;
-        let mut obligations = notify::states(cfg, &obs, as_of);
+        let mut obligations = schedule::status::states_as_of(cfg, store, as_of).await?;
         let order: HashMap<&str, usize> = cfg.reports.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
         let unit_order: HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
         obligations.sort_by_key(|(o, _, _)| {
@@ -39,11 +36,11 @@ impl Snapshot {
     }
 
     /// The latest accepted version of each (unit, report, period) that had arrived by `as_of`.
-    pub fn latest_accepted(&self) -> Vec<&MessageRow> {
-        let mut best: BTreeMap<(String, String, String), &MessageRow> = BTreeMap::new();
-        for m in self.messages.iter().filter(|m| m.decision == "accepted") {
-            let (Some(u), Some(r), Some(p)) = (&m.unit, &m.report, &m.period) else { continue };
-            let k = (r.clone(), p.clone(), u.clone());
+    pub fn latest_accepted(&self) -> Vec<&Submission> {
+        let mut best: BTreeMap<(String, Period, String), &Submission> = BTreeMap::new();
+        for m in self.messages.iter().filter(|m| m.decision == Decision::Accepted) {
+            let Some(ObligationKey { unit, report, period }) = m.obligation() else { continue };
+            let k = (report.to_string(), period, unit.to_string());
             if best.get(&k).is_none_or(|b| (m.version, m.received_at) > (b.version, b.received_at)) {
                 best.insert(k, m);
             }
@@ -65,13 +62,22 @@ impl Snapshot {
     }
 }
 
-pub fn documents_of(m: &MessageRow) -> Vec<Document> {
-    serde_json::from_str(&m.documents).unwrap_or_default()
-}
-
 /// The reports whose extractor is `e`, in config order.
 pub fn reports_with(cfg: &Config, e: Extract) -> Vec<&crate::config::Report> {
     cfg.reports.iter().filter(|r| r.extract == e).collect()
+}
+
+/// The colour of a state wherever states are shown (workbook, pages, mails).
+pub fn state_rgb(s: ObligationState) -> u32 {
+    match s {
+        ObligationState::SubmittedOnTime => 0xC6EFCE,
+        ObligationState::SubmittedLate => 0xFFEB9C,
+        ObligationState::Overdue => 0xFFC7CE,
+        ObligationState::DueSoon => 0xFCE4D6,
+        ObligationState::Upcoming => 0xFFFFFF,
+        ObligationState::Exempt => 0xD9D9D9,
+        ObligationState::InReview => 0xDDEBF7,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -101,6 +107,8 @@ pub struct DigestGroup {
     pub overdue: Vec<UnitDays>,
     /// Not submitted, deadline still ahead.
     pub pending: Vec<UnitDays>,
+    /// A message waits in review with this obligation as its best guess.
+    pub in_review: Vec<UnitDays>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -146,23 +154,23 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
     let end = schedule::date_of(tz, snap.as_of);
     let start = end - Duration::days(6);
     let week_from = schedule::end_of_day(tz, start - Duration::days(1)).timestamp();
-    let this_week: Vec<&MessageRow> = snap.messages.iter().filter(|m| m.received_at > week_from).collect();
-    let touched: std::collections::HashSet<(String, String)> =
-        this_week.iter().filter_map(|m| Some((m.report.clone()?, m.period.clone()?))).collect();
+    let this_week: Vec<&Submission> = snap.messages.iter().filter(|m| m.received_at > week_from).collect();
+    let touched: std::collections::HashSet<(String, Period)> =
+        this_week.iter().filter_map(|m| Some((m.report.as_ref()?.to_string(), m.period?))).collect();
     let mut groups = Vec::new();
     for ((report_id, period, due), obs) in snap.groups() {
         let Some(report) = cfg.report(&report_id) else { continue };
         let ahead = report.remind_before_days.iter().copied().max().unwrap_or(0).max(7);
         let behind = report.remind_after_days.iter().copied().max().unwrap_or(0).max(7) + 7;
         let in_window = due >= start - Duration::days(behind) && due <= end + Duration::days(ahead);
-        if !in_window && !touched.contains(&(report_id.clone(), period.to_string())) {
+        if !in_window && !touched.contains(&(report_id.clone(), period)) {
             continue;
         }
         let mut g = DigestGroup {
             report_id: report_id.clone(),
             report: report.name.clone(),
             period_id: period.to_string(),
-            period: period_label(&period),
+            period: period.label_vi(),
             due: due.format("%d/%m/%Y").to_string(),
             owing: 0,
             submitted: 0,
@@ -173,6 +181,7 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
             late: vec![],
             overdue: vec![],
             pending: vec![],
+            in_review: vec![],
         };
         for (o, f, s) in obs {
             let name = cfg.unit(o.unit.as_str()).map(|u| u.name.clone()).unwrap_or_else(|| o.unit.to_string());
@@ -192,6 +201,7 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
                 }
                 ObligationState::Overdue => g.overdue.push(ud(days_between(cfg, o.deadline, snap.as_of).max(1))),
                 ObligationState::Upcoming | ObligationState::DueSoon => g.pending.push(ud(0)),
+                ObligationState::InReview => g.in_review.push(ud(0)),
             }
             g.owing += 1;
         }
@@ -204,21 +214,19 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
     for m in &this_week {
         let unit = m
             .unit
-            .as_deref()
-            .and_then(|u| cfg.unit(u))
+            .as_ref()
+            .and_then(|u| cfg.unit(u.as_str()))
             .map(|u| u.name.clone())
             .or_else(|| m.from_addr.clone())
             .unwrap_or_default();
-        let report = m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.clone()).unwrap_or_default();
-        let period = m.period.as_deref().and_then(|p| p.parse::<Period>().ok()).map(|p| period_label(&p)).unwrap_or_default();
-        let mut texts: Vec<String> = serde_json::from_str(&m.findings).unwrap_or_default();
-        if m.decision == "needs_review" {
-            let reasons: Vec<String> = serde_json::from_str(&m.reasons).unwrap_or_default();
-            texts.push(format!("chờ xem xét: {}", reasons.join("; ")));
+        let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.clone()).unwrap_or_default();
+        let period = m.period.map(|p| p.label_vi()).unwrap_or_default();
+        let mut texts: Vec<String> = m.findings.clone();
+        if m.decision == Decision::NeedsReview {
+            texts.push(format!("chờ xem xét: {}", m.reasons.join("; ")));
         }
-        if m.decision == "rejected" {
-            let reasons: Vec<String> = serde_json::from_str(&m.reasons).unwrap_or_default();
-            texts.push(format!("không đọc được: {}", reasons.join("; ")));
+        if m.decision == Decision::Rejected {
+            texts.push(format!("không đọc được: {}", m.reasons.join("; ")));
         }
         for t in texts {
             findings.push(Finding { unit: unit.clone(), report: report.clone(), period: period.clone(), text: t });
@@ -230,8 +238,8 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
         week_start: start.format("%d/%m/%Y").to_string(),
         week_end: end.format("%d/%m/%Y").to_string(),
         received: this_week.len(),
-        accepted: this_week.iter().filter(|m| m.decision == "accepted").count(),
-        review: this_week.iter().filter(|m| m.decision == "needs_review").count(),
+        accepted: this_week.iter().filter(|m| m.decision == Decision::Accepted).count(),
+        review: this_week.iter().filter(|m| m.decision == Decision::NeedsReview).count(),
         groups,
         findings,
     }
@@ -246,14 +254,7 @@ fn esc(s: &str) -> String {
 pub fn status_html(cfg: &Config, snap: &Snapshot) -> String {
     let tz = cfg.office.timezone;
     let groups = snap.groups();
-    let color = |s: ObligationState| match s {
-        ObligationState::SubmittedOnTime => "#c6efce",
-        ObligationState::SubmittedLate => "#ffeb9c",
-        ObligationState::Overdue => "#ffc7ce",
-        ObligationState::DueSoon => "#fce4d6",
-        ObligationState::Upcoming => "#ffffff",
-        ObligationState::Exempt => "#d9d9d9",
-    };
+    let color = |s: ObligationState| format!("#{:06x}", state_rgb(s));
     let mut h = String::new();
     h.push_str("<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
     h.push_str(&format!("<title>{}</title>", esc(&cfg.office.name)));
@@ -269,7 +270,7 @@ pub fn status_html(cfg: &Config, snap: &Snapshot) -> String {
     h.push_str("<div class=\"wrap\"><table><thead><tr><th>Đơn vị</th>");
     for ((report, period, due), _) in &groups {
         let name = cfg.report(report).map(|r| r.name.as_str()).unwrap_or(report);
-        h.push_str(&format!("<th>{}<br><small>{} · hạn {}</small></th>", esc(name), esc(&period_label(period)), due.format("%d/%m/%Y")));
+        h.push_str(&format!("<th>{}<br><small>{} · hạn {}</small></th>", esc(name), esc(&period.label_vi()), due.format("%d/%m/%Y")));
     }
     h.push_str("</tr></thead><tbody>");
     for u in &cfg.units {
@@ -289,7 +290,7 @@ pub fn status_html(cfg: &Config, snap: &Snapshot) -> String {
     for s in [ObligationState::SubmittedOnTime, ObligationState::SubmittedLate, ObligationState::Overdue, ObligationState::DueSoon, ObligationState::Upcoming, ObligationState::Exempt] {
         h.push_str(&format!("<span style=\"background:{}\">{}</span>", color(s), esc(s.label_vi())));
     }
-    let review = snap.messages.iter().filter(|m| m.decision == "needs_review").count();
+    let review = snap.messages.iter().filter(|m| m.decision == Decision::NeedsReview).count();
     h.push_str(&format!("</p><p>{} thư đã nhận; {} thư chờ xem xét.</p></body></html>", snap.messages.len(), review));
     h
 }

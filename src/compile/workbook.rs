@@ -3,10 +3,9 @@
 //! extractor in use with the consolidated records of the latest accepted versions.
 //! Every sheet has a frozen header row and filters. Pure: a snapshot in, bytes out.
 
-use super::{documents_of, reports_with, Snapshot};
+use super::{reports_with, Snapshot};
 use crate::config::{Config, Extract};
 use crate::domain::{ObligationState, Period};
-use crate::notify::period_label;
 use crate::schedule;
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use std::collections::BTreeMap;
@@ -24,17 +23,6 @@ pub fn sheet_names(cfg: &Config) -> Vec<&'static str> {
 
 const EXTRACT_SHEETS: &[(Extract, &str)] =
     &[(Extract::Report, "Báo cáo"), (Extract::ScoreTable, "Tự chấm điểm"), (Extract::Commitments, "Cam kết"), (Extract::TaskPlan, "Kế hoạch")];
-
-fn state_color(s: ObligationState) -> u32 {
-    match s {
-        ObligationState::SubmittedOnTime => 0xC6EFCE,
-        ObligationState::SubmittedLate => 0xFFEB9C,
-        ObligationState::Overdue => 0xFFC7CE,
-        ObligationState::DueSoon => 0xFCE4D6,
-        ObligationState::Upcoming => 0xFFFFFF,
-        ObligationState::Exempt => 0xD9D9D9,
-    }
-}
 
 struct Styles {
     title: Format,
@@ -127,7 +115,7 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
     for (i, ((report, period, due), _)) in groups.iter().enumerate() {
         let c = 2 + i as u16;
         let name = cfg.report(report).map(|r| r.name.as_str()).unwrap_or(report);
-        ws.write_string_with_format(hr, c, format!("{name}\n{}\nhạn {}", period_label(period), due.format("%d/%m/%Y")), &st.head)?;
+        ws.write_string_with_format(hr, c, format!("{name}\n{}\nhạn {}", period.label_vi(), due.format("%d/%m/%Y")), &st.head)?;
         ws.set_column_width(c, 22)?;
     }
     let fills: BTreeMap<u32, Format> = [
@@ -139,7 +127,7 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
         ObligationState::Exempt,
     ]
     .iter()
-    .map(|s| (state_color(*s), st.wrap.clone().set_background_color(Color::RGB(state_color(*s)))))
+    .map(|s| (super::state_rgb(*s), st.wrap.clone().set_background_color(Color::RGB(super::state_rgb(*s)))))
     .collect();
     let na = st.cell.clone().set_background_color(Color::RGB(0xF2F2F2));
     let mut row = hr + 1;
@@ -159,7 +147,7 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
                     if let Some(v) = f.latest_version.filter(|v| *v > 1) {
                         text.push_str(&format!(" (v{v})"));
                     }
-                    ws.write_string_with_format(row, c, text, &fills[&state_color(*s)])?;
+                    ws.write_string_with_format(row, c, text, &fills[&super::state_rgb(*s)])?;
                 }
                 None => {
                     ws.write_string_with_format(row, c, "—", &na)?;
@@ -175,7 +163,7 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
     // Legend, so a printed copy explains its colours.
     row += 1;
     for s in [ObligationState::SubmittedOnTime, ObligationState::SubmittedLate, ObligationState::Overdue, ObligationState::DueSoon, ObligationState::Upcoming, ObligationState::Exempt] {
-        ws.write_string_with_format(row, 1, s.label_vi(), &fills[&state_color(s)])?;
+        ws.write_string_with_format(row, 1, s.label_vi(), &fills[&super::state_rgb(s)])?;
         row += 1;
     }
     Ok(())
@@ -207,11 +195,11 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
         };
         opt(ws, row, 2, m.from_addr.as_deref(), &st.cell)?;
         opt(ws, row, 3, m.subject.as_deref(), &st.wrap)?;
-        opt(ws, row, 4, m.unit.as_deref(), &st.cell)?;
-        opt(ws, row, 5, m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.as_str()), &st.wrap)?;
-        let period = m.period.as_deref().and_then(|p| p.parse::<Period>().ok()).map(|p| period_label(&p));
+        opt(ws, row, 4, m.unit.as_ref().map(|u| u.as_str()), &st.cell)?;
+        opt(ws, row, 5, m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.as_str()), &st.wrap)?;
+        let period = m.period.map(|p| p.label_vi());
         opt(ws, row, 6, period.as_deref(), &st.cell)?;
-        match m.due.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).and_then(date) {
+        match m.due.and_then(date) {
             Some(d) => ws.write_datetime_with_format(row, 7, &d, &st.date)?,
             None => ws.write_string_with_format(row, 7, "", &st.cell)?,
         };
@@ -219,17 +207,17 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
             Some(v) => ws.write_number_with_format(row, 8, v as f64, &st.cell)?,
             None => ws.write_string_with_format(row, 8, "", &st.cell)?,
         };
-        ws.write_string_with_format(row, 9, &m.decision, &st.cell)?;
-        let timely = match m.timeliness.as_deref() {
+        ws.write_string_with_format(row, 9, m.decision.as_str(), &st.cell)?;
+        let timely = match m.timeliness.map(|t| t.as_str()) {
             Some("on_time") => "đúng hạn",
             Some("late") => "muộn",
             _ => "",
         };
         ws.write_string_with_format(row, 10, timely, &st.cell)?;
-        let files: Vec<String> = documents_of(m).iter().map(|d| format!("{} ({})", d.filename, d.parse.as_str())).collect();
+        let files: Vec<String> = m.documents.iter().map(|d| format!("{} ({})", d.filename, d.parse.as_str())).collect();
         ws.write_string_with_format(row, 11, files.join("\n"), &st.wrap)?;
-        let mut notes: Vec<String> = serde_json::from_str(&m.reasons).unwrap_or_default();
-        notes.extend(serde_json::from_str::<Vec<String>>(&m.findings).unwrap_or_default());
+        let mut notes: Vec<String> = m.reasons.clone();
+        notes.extend(m.findings.iter().cloned());
         ws.write_string_with_format(row, 12, notes.join("\n"), &st.wrap)?;
         row += 1;
     }
@@ -237,20 +225,20 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
     Ok(())
 }
 
-fn unit_name(cfg: &Config, id: &Option<String>) -> String {
-    id.as_deref().and_then(|u| cfg.unit(u)).map(|u| u.name.clone()).unwrap_or_else(|| id.clone().unwrap_or_default())
+fn unit_name(cfg: &Config, id: &Option<crate::domain::UnitId>) -> String {
+    id.as_ref().map(|u| cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string())).unwrap_or_default()
 }
 
-fn period_of(m: &crate::store::MessageRow) -> String {
-    m.period.as_deref().and_then(|p| p.parse::<Period>().ok()).map(|p| period_label(&p)).unwrap_or_default()
+fn period_of(m: &crate::store::Submission) -> String {
+    m.period.map(|p| p.label_vi()).unwrap_or_default()
 }
 
-fn latest_of(cfg: &Config, snap: &Snapshot, e: Extract) -> Vec<(crate::store::MessageRow, Vec<crate::parse::Document>)> {
+fn latest_of(cfg: &Config, snap: &Snapshot, e: Extract) -> Vec<(crate::store::Submission, Vec<crate::parse::Document>)> {
     let ids: Vec<&str> = reports_with(cfg, e).iter().map(|r| r.id.as_str()).collect();
     snap.latest_accepted()
         .into_iter()
-        .filter(|m| m.report.as_deref().is_some_and(|r| ids.contains(&r)))
-        .map(|m| (m.clone(), documents_of(m)))
+        .filter(|m| m.report.as_ref().is_some_and(|r| ids.contains(&r.as_str())))
+        .map(|m| (m.clone(), m.documents.clone()))
         .collect()
 }
 
@@ -272,7 +260,7 @@ fn reports_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles)
     for (m, docs) in latest_of(cfg, snap, Extract::Report) {
         let d = docs.iter().find(|d| d.header.number.is_some() || d.header.doc_type.is_some()).or(docs.first());
         ws.write_string_with_format(row, 0, unit_name(cfg, &m.unit), &st.wrap)?;
-        opt(ws, row, 1, m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.as_str()), &st.wrap)?;
+        opt(ws, row, 1, m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.as_str()), &st.wrap)?;
         ws.write_string_with_format(row, 2, period_of(&m), &st.cell)?;
         let h = d.map(|d| d.header.clone()).unwrap_or_default();
         opt(ws, row, 3, h.number.as_deref(), &st.cell)?;
@@ -297,7 +285,7 @@ fn scores_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) 
     let latest = latest_of(cfg, snap, Extract::ScoreTable);
     let mut units: Vec<String> = Vec::new();
     for u in &cfg.units {
-        if latest.iter().any(|(m, _)| m.unit.as_deref() == Some(u.id.as_str())) {
+        if latest.iter().any(|(m, _)| m.unit.as_ref() == Some(&u.id)) {
             units.push(u.id.to_string());
         }
     }
@@ -306,20 +294,20 @@ fn scores_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) 
     let refs: Vec<(&str, f64)> = cols.iter().map(|(n, w)| (n.as_str(), *w)).collect();
     header(ws, 0, &refs, st)?;
     ws.set_freeze_panes(1, 4)?;
-    let mut blocks: BTreeMap<(String, String), Vec<&(crate::store::MessageRow, Vec<crate::parse::Document>)>> = BTreeMap::new();
+    let mut blocks: BTreeMap<(String, Option<Period>), Vec<&(crate::store::Submission, Vec<crate::parse::Document>)>> = BTreeMap::new();
     for x in &latest {
-        blocks.entry((x.0.report.clone().unwrap_or_default(), x.0.period.clone().unwrap_or_default())).or_default().push(x);
+        blocks.entry((x.0.report.as_ref().map(|r| r.to_string()).unwrap_or_default(), x.0.period)).or_default().push(x);
     }
     let mut row = 1u32;
     for ((report, period), subs) in blocks {
         let rname = cfg.report(&report).map(|r| r.name.clone()).unwrap_or(report.clone());
-        let plabel = period.parse::<Period>().map(|p| period_label(&p)).unwrap_or(period.clone());
+        let plabel = period.map(|p| p.label_vi()).unwrap_or_default();
         // Criteria in first-seen order, keyed by their numbering and name.
         let mut criteria: Vec<(String, String, usize, Option<f64>)> = Vec::new();
         let mut points: BTreeMap<(String, usize), f64> = BTreeMap::new();
         let mut totals: BTreeMap<usize, (Option<f64>, Option<f64>)> = BTreeMap::new();
         for (m, docs) in &subs {
-            let Some(ui) = units.iter().position(|u| Some(u.as_str()) == m.unit.as_deref()) else { continue };
+            let Some(ui) = units.iter().position(|u| Some(u.as_str()) == m.unit.as_ref().map(|x| x.as_str())) else { continue };
             let Some(score) = docs.iter().find_map(|d| d.score.as_ref()) else { continue };
             totals.insert(ui, (score.max_total, score.self_total));
             for it in &score.items {
@@ -379,7 +367,7 @@ fn commitments_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Sty
         let Some(c) = docs.iter().find_map(|d| d.commitments.as_ref()) else { continue };
         for (i, item) in c.items.iter().enumerate() {
             ws.write_string_with_format(row, 0, unit_name(cfg, &m.unit), &st.wrap)?;
-            opt(ws, row, 1, m.report.as_deref().and_then(|r| cfg.report(r)).map(|r| r.name.as_str()), &st.wrap)?;
+            opt(ws, row, 1, m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.as_str()), &st.wrap)?;
             ws.write_string_with_format(row, 2, period_of(&m), &st.cell)?;
             ws.write_number_with_format(row, 3, (i + 1) as f64, &st.cell)?;
             ws.write_string_with_format(row, 4, item, &st.wrap)?;

@@ -2,7 +2,10 @@
 //!
 //! A [`Period`] can only be built valid (`2020-Q1`, `2020-H2`, `2020`, `2020-03`, `once:2017`), a
 //! [`UnitId`] or [`ReportId`] only non-empty and free of spaces. Decisions, states and formats are
-//! closed enums whose serde names are the words of SPEC §11.1.
+//! closed enums whose serde names are the words of SPEC §11.1. [`rules`] holds the office's
+//! validated rules (units, report kinds, deadlines, calendar) that the pure cores read.
+
+pub mod rules;
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -134,6 +137,17 @@ impl Period {
         }
     }
 
+    /// The period as an office writes it: *quý II năm 2021*, *6 tháng đầu năm 2020*.
+    pub fn label_vi(&self) -> String {
+        match *self {
+            Period::Quarter(y, q) => format!("quý {} năm {y}", ["I", "II", "III", "IV"][(q as usize).saturating_sub(1).min(3)]),
+            Period::Half(y, 1) => format!("6 tháng đầu năm {y}"),
+            Period::Half(y, _) => format!("6 tháng cuối năm {y}"),
+            Period::Month(y, m) => format!("tháng {m} năm {y}"),
+            Period::Year(y) | Period::Once(y) => format!("năm {y}"),
+        }
+    }
+
     /// The period of `kind` that contains `date`.
     pub fn containing(kind: PeriodKind, date: NaiveDate) -> Period {
         let y = date.year();
@@ -259,6 +273,44 @@ pub enum Timeliness {
     Late,
 }
 
+impl Timeliness {
+    /// The one rule of timeliness (SPEC §7): arrival at the mailbox by the deadline's instant.
+    pub fn judge(arrival: i64, deadline: i64) -> Timeliness {
+        if arrival <= deadline {
+            Timeliness::OnTime
+        } else {
+            Timeliness::Late
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Timeliness::OnTime => "on_time",
+            Timeliness::Late => "late",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Timeliness> {
+        match s {
+            "on_time" => Some(Timeliness::OnTime),
+            "late" => Some(Timeliness::Late),
+            _ => None,
+        }
+    }
+}
+
+/// Which obligation something is about: one unit, one report kind, one period.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObligationKey {
+    pub unit: UnitId,
+    pub report: ReportId,
+    pub period: Period,
+}
+
+impl fmt::Display for ObligationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.unit, self.report, self.period)
+    }
+}
+
 /// An obligation's state at an instant (SPEC §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -269,6 +321,9 @@ pub enum ObligationState {
     SubmittedLate,
     Overdue,
     Exempt,
+    /// Nothing accepted yet, and a message waiting in review has this obligation as its best
+    /// guess: neither reminded nor reported missing until a person decides.
+    InReview,
 }
 
 impl ObligationState {
@@ -280,6 +335,7 @@ impl ObligationState {
             ObligationState::SubmittedLate => "submitted_late",
             ObligationState::Overdue => "overdue",
             ObligationState::Exempt => "exempt",
+            ObligationState::InReview => "in_review",
         }
     }
     /// Vietnamese label for people.
@@ -290,7 +346,8 @@ impl ObligationState {
             ObligationState::SubmittedOnTime => "Đã nộp đúng hạn",
             ObligationState::SubmittedLate => "Đã nộp muộn",
             ObligationState::Overdue => "Quá hạn",
-            ObligationState::Exempt => "Miễn",
+            ObligationState::Exempt => "Miễn nộp",
+            ObligationState::InReview => "Chờ xem xét",
         }
     }
 }

@@ -10,15 +10,13 @@ pub mod smtp;
 pub mod templates;
 
 use crate::config::{Config, Transport};
-use crate::domain::{Decision, ObligationState, Period};
-use crate::matching::Match;
+use crate::domain::{Decision, ObligationState};
 use crate::parse::mime::MailFacts;
-use crate::parse::Document;
-use crate::schedule::{self, DueStage, Obligation, ObligationFacts};
-use crate::store::{MessageRow, OutMail, Store, StoreError, Tx};
+use crate::schedule::{self, DueStage};
+use crate::store::{OutMail, Store, StoreError, Submission, Tx};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -93,85 +91,116 @@ pub async fn queue(cfg: &Config, tx: &mut Tx<'_>, o: &Outgoing, at: i64) -> Resu
     Ok(queued)
 }
 
-/// Queues the acknowledgement of one recorded message, in the transaction that records it.
-/// Never to loops, lists, bounces, duplicates or the office itself.
-pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, row: &MessageRow, facts: &MailFacts, m: &Match) -> Result<(), StoreError> {
-    if !m.reply || matches!(m.decision, Decision::Duplicate | Decision::NotSubmission) {
-        return Ok(());
+/// Whom an answer about a message goes to, and the thread it belongs in: the sender of the
+/// message the decision was taken on (the forwarded one, when office staff forwarded it).
+#[derive(Debug, Clone, Default)]
+pub struct ReplyTo {
+    /// None when nobody may be answered: a loop, a list, a bounce, the office itself.
+    pub to: Option<String>,
+    pub subject: String,
+    pub message_id: Option<String>,
+    pub references: Vec<String>,
+}
+
+impl ReplyTo {
+    fn address(cfg: &Config, from: Option<&str>, loops: bool) -> Option<String> {
+        from.filter(|a| !loops && a.contains('@') && !a.eq_ignore_ascii_case(&cfg.office.address)).map(str::to_string)
     }
-    let eff = crate::matching::effective(cfg, facts);
-    let Some(to) = eff.from.clone().filter(|a| a.contains('@') && !a.eq_ignore_ascii_case(&cfg.office.address)) else {
-        return Ok(());
-    };
-    if let Some(days) = cfg.intake.acknowledge_within_days {
-        if chrono::Utc::now().timestamp() - row.received_at > days * 86_400 {
-            return tx.audit("ack_skipped", "baocao", &format!("ack:{}", &row.sha256[..24]), &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
+
+    /// From the facts of a message just read.
+    pub fn of_mail(cfg: &Config, facts: &MailFacts) -> ReplyTo {
+        let eff = crate::matching::effective(cfg, facts);
+        let loops = facts.auto_submitted || facts.list || facts.bounce;
+        ReplyTo {
+            to: Self::address(cfg, eff.from.as_deref(), loops),
+            subject: eff.subject.clone(),
+            message_id: eff.message_id.clone(),
+            references: eff.references.clone(),
         }
     }
-    let docs: Vec<Document> = serde_json::from_str(&row.documents).unwrap_or_default();
-    let (subject, text, html) = templates::ack(cfg, row, eff, &docs, m);
-    let mut refs = eff.references.clone();
-    if let Some(mid) = &eff.message_id {
-        refs.push(mid.clone());
+
+    /// From the facts kept with a recorded submission (see `office::facts_json`).
+    pub fn of_submission(cfg: &Config, sub: &Submission) -> ReplyTo {
+        let f = &sub.facts;
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let flag = |k: &str| f[k].as_bool().unwrap_or(false);
+        let loops = flag("auto_submitted") || flag("list") || flag("bounce");
+        let from = text(&f["from"]);
+        let fwd = &f["forwarded"];
+        let staff_forward = fwd.is_object() && from.as_deref().is_some_and(|a| cfg.is_staff(a));
+        let eff = if staff_forward { fwd } else { f };
+        let references = if staff_forward {
+            vec![]
+        } else {
+            f["references"].as_array().map(|a| a.iter().filter_map(text).collect()).unwrap_or_default()
+        };
+        ReplyTo {
+            to: Self::address(cfg, text(&eff["from"]).as_deref(), loops),
+            subject: text(&eff["subject"]).or_else(|| sub.subject.clone()).unwrap_or_default(),
+            message_id: text(&eff["message_id"]),
+            references,
+        }
     }
+}
+
+/// Builds and queues an answer in the thread of `reply` under `key`; None when there is nobody
+/// to answer. A mail that cannot be built (a malformed sender address) is recorded, not fatal.
+async fn queue_reply(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &ReplyTo, key: String, at: i64) -> Result<Option<String>, StoreError> {
+    let Some(to) = reply.to.clone() else { return Ok(None) };
+    let (subject, text, html) = templates::ack(cfg, sub, reply);
+    let mut refs = reply.references.clone();
+    refs.extend(reply.message_id.iter().cloned());
     let o = Outgoing {
         kind: "ack",
-        key: format!("ack:{}", &row.sha256[..24]),
+        key,
         to: vec![to],
         cc: vec![],
         subject,
         text,
         html,
-        in_reply_to: eff.message_id.clone(),
+        in_reply_to: reply.message_id.clone(),
         references: refs,
         attachment: None,
     };
-    match queue(cfg, tx, &o, row.received_at.max(chrono::Utc::now().timestamp())).await {
-        Ok(_) => Ok(()),
+    match queue(cfg, tx, &o, at).await {
+        Ok(_) => Ok(Some(o.key)),
         Err(NotifyError::Store(e)) => Err(e),
-        // A mail that cannot be built (a malformed sender address) is recorded, not fatal.
-        Err(e) => tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await,
+        Err(e) => {
+            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
+            Ok(None)
+        }
     }
 }
 
-/// Obligations with their facts as of `as_of`, for status and reminders.
-pub async fn obligations_as_of(cfg: &Config, store: &Store, as_of: i64) -> Result<Vec<(Obligation, ObligationFacts)>, StoreError> {
-    let year = schedule::date_of(cfg.office.timezone, as_of).format("%Y").to_string().parse::<i32>().unwrap_or(2020);
-    let from_year = (cfg.calendar.start.format("%Y").to_string().parse::<i32>().unwrap_or(year) - 1).max(year - 30);
-    let obs = schedule::obligations_in_years(cfg, from_year, year + 1);
-    let accepted = store.accepted_by(as_of).await?;
-    let mut by_ob: HashMap<(String, String, String), ObligationFacts> = HashMap::new();
-    for a in accepted {
-        let f = by_ob.entry((a.unit, a.report, a.period)).or_default();
-        if f.first_accepted_at.is_none() {
-            f.first_accepted_at = Some(a.received_at);
-        }
-        f.latest_at = Some(a.received_at);
-        f.latest_version = Some(a.version);
+/// Queues the acknowledgement of one recorded message, in the transaction that records it.
+/// Never to duplicates or non-submissions, nor to mail older than `acknowledge_within_days`.
+pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &ReplyTo) -> Result<(), StoreError> {
+    if matches!(sub.decision, Decision::Duplicate | Decision::NotSubmission) || reply.to.is_none() {
+        return Ok(());
     }
-    for (u, r, p, _) in store.exemptions().await? {
-        by_ob.entry((u, r, p)).or_default().exempt = true;
-    }
-    for (k, n) in store.reminders_sent(as_of).await? {
-        by_ob.entry(k).or_default().reminders_sent = n;
-    }
-    let reports: HashMap<&str, &crate::config::Report> = cfg.reports.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut out = Vec::new();
-    for ob in obs {
-        let key = (ob.unit.to_string(), ob.report.to_string(), ob.period.to_string());
-        let facts = by_ob.get(&key).cloned().unwrap_or_default();
-        let Some(report) = reports.get(ob.report.as_str()) else { continue };
-        if schedule::is_visible(report, &ob, &facts, cfg.office.timezone, as_of) {
-            out.push((ob, facts));
+    let key = format!("ack:{}", &sub.sha256[..24]);
+    let now = chrono::Utc::now().timestamp();
+    if let Some(days) = cfg.intake.acknowledge_within_days {
+        if now - sub.received_at > days * 86_400 {
+            return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
         }
     }
-    Ok(out)
+    queue_reply(cfg, tx, sub, reply, key, sub.received_at.max(now)).await.map(|_| ())
+}
+
+/// Queues the notice telling the unit of a person's decision about its message, in the
+/// message's thread. Returns its key, or None when there is nobody to tell.
+pub async fn queue_decision_notice(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission) -> Result<Option<String>, StoreError> {
+    let now = chrono::Utc::now();
+    let stamp = now.timestamp_nanos_opt().unwrap_or(now.timestamp());
+    let key = format!("ack:{}:decision:{stamp}", &sub.sha256[..24.min(sub.sha256.len())]);
+    queue_reply(cfg, tx, sub, &ReplyTo::of_submission(cfg, sub), key, now.timestamp()).await
 }
 
 /// Decides and queues the reminders due at `as_of`: one mail per unit, listing every stage due
 /// for it; each stage is recorded so it is never reminded twice. Returns the stages queued.
 pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Vec<DueStage>, NotifyError> {
-    let obs = obligations_as_of(cfg, store, as_of).await?;
+    let obs = schedule::status::obligations_as_of(cfg, store, as_of).await?;
     let mut due: Vec<DueStage> = Vec::new();
     for s in schedule::plan_reminders(cfg, &obs, as_of) {
         if !store.stage_sent(&s.key()).await? {
@@ -194,7 +223,7 @@ pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
         let mut tx = store.begin().await?;
         let mut fresh = Vec::new();
         for s in &stages {
-            if tx.record_stage(&s.key(), s.unit.as_str(), s.report.as_str(), &s.period.to_string(), as_of).await? {
+            if tx.record_stage(&s.key(), &s.obligation(), as_of).await? {
                 fresh.push(s.clone());
             }
         }
@@ -235,13 +264,6 @@ pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
         queued.extend(fresh);
     }
     Ok(queued)
-}
-
-/// The state of every visible obligation at `as_of`.
-pub fn states(cfg: &Config, obs: &[(Obligation, ObligationFacts)], as_of: i64) -> Vec<(Obligation, ObligationFacts, ObligationState)> {
-    obs.iter()
-        .filter_map(|(o, f)| cfg.report(o.report.as_str()).map(|r| (o.clone(), f.clone(), schedule::state_at(r, o, f, as_of))))
-        .collect()
 }
 
 /// Delivers due outbox mail. Returns (sent, failed).
@@ -419,17 +441,6 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
     }
 }
 
-/// Periods in the order people read them.
-pub fn period_label(p: &Period) -> String {
-    match *p {
-        Period::Quarter(y, q) => format!("quý {} năm {y}", ["I", "II", "III", "IV"][(q as usize).saturating_sub(1).min(3)]),
-        Period::Half(y, 1) => format!("6 tháng đầu năm {y}"),
-        Period::Half(y, _) => format!("6 tháng cuối năm {y}"),
-        Period::Month(y, m) => format!("tháng {m} năm {y}"),
-        Period::Year(y) | Period::Once(y) => format!("năm {y}"),
-    }
-}
-
 /// What `digest` or `office_status` decided.
 pub struct Compiled {
     pub key: String,
@@ -500,7 +511,7 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
         *counts.entry(*s).or_default() += 1;
     }
     let states: Vec<serde_json::Value> = counts.iter().map(|(s, n)| serde_json::json!({"state": s, "label": s.label_vi(), "count": n})).collect();
-    let review = snap.messages.iter().filter(|m| m.decision == "needs_review").count();
+    let review = snap.messages.iter().filter(|m| m.decision == Decision::NeedsReview).count();
     let ctx = serde_json::json!({
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
         "attachment": attachment.0, "states": states, "review": review,

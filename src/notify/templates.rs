@@ -9,12 +9,9 @@
 
 use crate::config::{Config, Unit};
 use crate::domain::{Decision, ParseStatus};
-use crate::matching::Match;
-use crate::notify::period_label;
-use crate::parse::mime::MailFacts;
-use crate::parse::Document;
+use crate::notify::ReplyTo;
 use crate::schedule::DueStage;
-use crate::store::MessageRow;
+use crate::store::Submission;
 use serde_json::{json, Value};
 
 /// Every template the product uses, with its built-in text.
@@ -84,31 +81,34 @@ pub fn check(cfg: &Config) -> Vec<String> {
     faults
 }
 
-/// Acknowledgement of a received message: what was understood and what looks wrong.
-pub fn ack(cfg: &Config, row: &MessageRow, eff: &MailFacts, docs: &[Document], m: &Match) -> (String, String, String) {
-    let unit = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| json!({"id": u.id, "name": u.name}));
-    let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| json!({"id": r.id, "name": r.name}));
-    let documents: Vec<Value> = docs
+/// Acknowledgement of a received message (or of a person's decision about it): what was
+/// understood, which version it is, and what looks wrong.
+pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, String) {
+    let unit = sub.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| json!({"id": u.id, "name": u.name}));
+    let report = sub.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| json!({"id": r.id, "name": r.name}));
+    let documents: Vec<Value> = sub
+        .documents
         .iter()
         .map(|d| json!({"filename": d.filename, "number": d.header.number, "parse": d.parse, "error": d.error}))
         .collect();
-    let mut notes: Vec<String> = m.reasons.clone();
-    notes.extend(m.findings.iter().cloned());
-    let readable = docs.iter().any(|d| d.parse == ParseStatus::Ok) || m.decision == Decision::Duplicate;
+    let mut notes: Vec<String> = sub.reasons.clone();
+    notes.extend(sub.findings.iter().cloned());
+    let readable = sub.documents.iter().any(|d| d.parse == ParseStatus::Ok) || sub.decision == Decision::Duplicate;
     let ctx = json!({
         "office": cfg.office.name,
-        "subject": eff.subject,
-        "received": crate::schedule::fmt_human(cfg.office.timezone, row.received_at),
-        "decision": m.decision.as_str(),
+        "subject": reply.subject,
+        "received": crate::schedule::fmt_human(cfg.office.timezone, sub.received_at),
+        "decision": sub.decision.as_str(),
         "unit": unit,
         "report": report,
-        "period": m.period.as_ref().map(period_label),
-        "timeliness": m.timeliness,
-        "due": m.due.map(|d| d.format("%d/%m/%Y").to_string()),
-        "version": row.version,
+        "period": sub.period.as_ref().map(|p| p.label_vi()),
+        "timeliness": sub.timeliness,
+        "due": sub.due.map(|d| d.format("%d/%m/%Y").to_string()),
+        "version": sub.version,
         "documents": documents,
         "notes": notes,
         "readable": readable,
+        "manual": sub.manual_by.is_some(),
     });
     render(cfg, "ack", &ctx)
 }
@@ -122,7 +122,7 @@ pub fn reminder(cfg: &Config, unit: &Unit, stages: &[DueStage]) -> (String, Stri
             json!({
                 "report": cfg.report(s.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| s.report.to_string()),
                 "report_id": s.report,
-                "period": period_label(&s.period),
+                "period": s.period.label_vi(),
                 "due": s.due_date.format("%d/%m/%Y").to_string(),
                 "overdue": overdue,
                 "days_late": s.days_late,

@@ -1,10 +1,13 @@
 //! Deadlines, obligations, status as of an instant, and reminder planning (SPEC §3 `due`, §7, §8).
 //!
-//! Everything here is pure: functions take the config, `now` and the facts read from the store,
-//! and return dates, states and plans. The runner (CLI or daemon) does the I/O.
+//! Everything here is pure: functions take the rules, `now` and the facts read from the store,
+//! and return dates, states and plans. [`status`] is the thin runner that reads those facts.
 
-use crate::config::{Calendar, Config, DueMonth, DueRule, Report, Unit};
-use crate::domain::{ObligationState, Period, PeriodKind, UnitId};
+pub mod status;
+
+use crate::config::Config;
+use crate::domain::rules::{Calendar, DueMonth, DueRule, Report, Unit};
+use crate::domain::{ObligationKey, ObligationState, Period, PeriodKind, UnitId};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -94,6 +97,12 @@ pub struct Obligation {
     pub deadline: i64,
 }
 
+impl Obligation {
+    pub fn key(&self) -> ObligationKey {
+        ObligationKey { unit: self.unit.clone(), report: self.report.clone(), period: self.period }
+    }
+}
+
 /// The deadline of `report` for `period`, if the period is owed at all (on or after calendar.start).
 pub fn deadline_of(cfg: &Config, report: &Report, period: Period) -> Option<(NaiveDate, i64)> {
     let d = due_date(&cfg.calendar, &report.due, period)?;
@@ -101,6 +110,59 @@ pub fn deadline_of(cfg: &Config, report: &Report, period: Period) -> Option<(Nai
         return None;
     }
     Some((d, end_of_day(cfg.office.timezone, d).timestamp()))
+}
+
+/// Why an obligation named by a person does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotOwed {
+    #[error("no unit `{0}` in the config")]
+    UnknownUnit(String),
+    #[error("no report kind `{0}` in the config")]
+    UnknownReport(String),
+    #[error("{report} is owed by groups {groups}; unit {unit} is in group {group}")]
+    GroupDoesNotOwe { unit: String, group: String, report: String, groups: String },
+    #[error("{report} is owed per {kind}, not for {period}")]
+    WrongPeriodKind { report: String, kind: String, period: String },
+    #[error("{report} is not owed for {period} (its periods: {owed})")]
+    PeriodNotOwed { report: String, period: String, owed: String },
+    #[error("{report} {period} is due on {due}, before calendar.start {start}")]
+    BeforeStart { report: String, period: String, due: NaiveDate, start: NaiveDate },
+}
+
+/// The obligation `unit` owes for `report` and `period`, or why there is none: the unit must be
+/// in a group that owes the report, the period of the report's kind and owed (quarters), and
+/// due on or after `calendar.start`.
+pub fn obligation(cfg: &Config, unit: &str, report: &str, period: Period) -> Result<Obligation, NotOwed> {
+    let u = cfg.unit(unit).ok_or_else(|| NotOwed::UnknownUnit(unit.to_string()))?;
+    let r = cfg.report(report).ok_or_else(|| NotOwed::UnknownReport(report.to_string()))?;
+    if !r.applies_to_group(&u.group) {
+        return Err(NotOwed::GroupDoesNotOwe { unit: unit.into(), group: u.group.clone(), report: report.into(), groups: r.applies_to.join(", ") });
+    }
+    // A one-off report's period is written as its year.
+    let period = match (r.period, period) {
+        (PeriodKind::Once, Period::Year(y)) => Period::Once(y),
+        (_, p) => p,
+    };
+    if period.kind() != r.period {
+        let kind = format!("{:?}", r.period).to_lowercase();
+        return Err(NotOwed::WrongPeriodKind { report: report.into(), kind, period: period.to_string() });
+    }
+    let owed = periods_of(r, period.year());
+    if !owed.contains(&period) {
+        let owed = owed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+        return Err(NotOwed::PeriodNotOwed { report: report.into(), period: period.to_string(), owed });
+    }
+    let due = due_date(&cfg.calendar, &r.due, period).ok_or_else(|| NotOwed::PeriodNotOwed { report: report.into(), period: period.to_string(), owed: String::new() })?;
+    if due < cfg.calendar.start {
+        return Err(NotOwed::BeforeStart { report: report.into(), period: period.to_string(), due, start: cfg.calendar.start });
+    }
+    Ok(Obligation {
+        unit: u.id.clone(),
+        report: r.id.clone(),
+        period,
+        due_date: due,
+        deadline: end_of_day(cfg.office.timezone, due).timestamp(),
+    })
 }
 
 /// Every unit that owes `report`.
@@ -134,6 +196,8 @@ pub struct ObligationFacts {
     pub latest_version: Option<i64>,
     pub exempt: bool,
     pub reminders_sent: i64,
+    /// A message waiting in review names this obligation as its best guess.
+    pub in_review: bool,
 }
 
 /// The state of an obligation at `now` (unix seconds).
@@ -142,7 +206,13 @@ pub fn state_at(report: &Report, ob: &Obligation, facts: &ObligationFacts, now: 
         return ObligationState::Exempt;
     }
     if let Some(at) = facts.first_accepted_at {
-        return if at <= ob.deadline { ObligationState::SubmittedOnTime } else { ObligationState::SubmittedLate };
+        return match crate::domain::Timeliness::judge(at, ob.deadline) {
+            crate::domain::Timeliness::OnTime => ObligationState::SubmittedOnTime,
+            crate::domain::Timeliness::Late => ObligationState::SubmittedLate,
+        };
+    }
+    if facts.in_review {
+        return ObligationState::InReview;
     }
     if now > ob.deadline {
         return ObligationState::Overdue;
@@ -160,7 +230,7 @@ pub fn state_at(report: &Report, ob: &Obligation, facts: &ObligationFacts, now: 
 pub fn is_visible(report: &Report, ob: &Obligation, facts: &ObligationFacts, tz: Tz, now: i64) -> bool {
     let start = start_of_day(tz, ob.period.start_date()).timestamp();
     let soon = report.remind_before_days.iter().copied().max().unwrap_or(0).max(7);
-    start <= now || ob.deadline - (soon + 1) * 86_400 <= now || facts.first_accepted_at.is_some() || facts.exempt
+    start <= now || ob.deadline - (soon + 1) * 86_400 <= now || facts.first_accepted_at.is_some() || facts.exempt || facts.in_review
 }
 
 /// One reminder stage that is due: `before-7`, `after-3`, ...
@@ -176,6 +246,10 @@ pub struct DueStage {
 }
 
 impl DueStage {
+    pub fn obligation(&self) -> ObligationKey {
+        ObligationKey { unit: self.unit.clone(), report: self.report.clone(), period: self.period }
+    }
+
     /// The idempotency key of this stage (SPEC §8).
     pub fn key(&self) -> String {
         format!("remind:{}:{}:{}:{}", self.unit, self.report, self.period, self.stage)

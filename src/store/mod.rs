@@ -9,7 +9,10 @@
 
 use crate::audit;
 use crate::config::{Config, Database};
-use serde::{Deserialize, Serialize};
+use crate::domain::{Decision, ObligationKey, Period, PeriodKind, ReportId, Timeliness, UnitId};
+use crate::parse::Document;
+use chrono::NaiveDate;
+use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
@@ -28,6 +31,8 @@ pub enum StoreError {
     Folder(String, std::io::Error),
     #[error("{0}")]
     NotFound(String),
+    #[error("the database holds a value this version cannot read: {0}")]
+    Corrupt(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -43,11 +48,16 @@ pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
     pub office: String,
+    /// Report kinds owed once (`period = "once"`): their period is stored as its year and read
+    /// back as a one-off period.
+    once_reports: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
-/// A row of `messages`: one received message and what was decided about it.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct MessageRow {
+/// One received message and what was decided about it, decoded: the decision, the obligation
+/// (unit, report, period) and the timeliness are typed, reasons and findings are lists. Nothing
+/// outside the store reads the columns' text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
     pub id: i64,
     pub source_key: String,
     pub sha256: String,
@@ -58,33 +68,85 @@ pub struct MessageRow {
     pub subject: Option<String>,
     pub raw_key: String,
     pub size: i64,
-    pub decision: String,
-    pub reasons: String,
-    pub unit: Option<String>,
-    pub report: Option<String>,
-    pub period: Option<String>,
-    pub due: Option<String>,
+    pub decision: Decision,
+    pub reasons: Vec<String>,
+    pub unit: Option<UnitId>,
+    pub report: Option<ReportId>,
+    pub period: Option<Period>,
+    pub due: Option<NaiveDate>,
     pub deadline: Option<i64>,
-    pub timeliness: Option<String>,
+    pub timeliness: Option<Timeliness>,
     pub version: Option<i64>,
-    pub findings: String,
-    pub evidence: String,
-    pub documents: String,
-    pub facts: String,
+    pub findings: Vec<String>,
+    pub evidence: Vec<String>,
+    pub documents: Vec<Document>,
+    /// The mail's facts kept for threading and loops (see `intake::pipeline::facts_json`).
+    pub facts: serde_json::Value,
     pub duplicate_of: Option<i64>,
+    /// Who decided by hand, when a person did.
     pub manual_by: Option<String>,
     pub processed_at: i64,
+}
+
+impl Default for Submission {
+    fn default() -> Self {
+        Submission {
+            id: 0,
+            source_key: String::new(),
+            sha256: String::new(),
+            body_sha256: String::new(),
+            message_id: None,
+            received_at: 0,
+            from_addr: None,
+            subject: None,
+            raw_key: String::new(),
+            size: 0,
+            decision: Decision::NotSubmission,
+            reasons: vec![],
+            unit: None,
+            report: None,
+            period: None,
+            due: None,
+            deadline: None,
+            timeliness: None,
+            version: None,
+            findings: vec![],
+            evidence: vec![],
+            documents: vec![],
+            facts: serde_json::Value::Null,
+            duplicate_of: None,
+            manual_by: None,
+            processed_at: 0,
+        }
+    }
+}
+
+impl Submission {
+    /// The obligation this submission names (its best guess while it waits in review).
+    pub fn obligation(&self) -> Option<ObligationKey> {
+        Some(ObligationKey { unit: self.unit.clone()?, report: self.report.clone()?, period: self.period? })
+    }
 }
 
 /// What one accepted submission contributes to its obligation's status.
 #[derive(Debug, Clone)]
 pub struct AcceptedFact {
-    pub unit: String,
-    pub report: String,
-    pub period: String,
+    pub obligation: ObligationKey,
     pub received_at: i64,
     pub version: i64,
 }
+
+/// An exemption the office set.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exemption {
+    pub obligation: ObligationKey,
+    pub reason: String,
+    pub by: String,
+    pub at: i64,
+}
+
+/// The versions of one obligation after renumbering: (submission id, version), oldest first.
+pub type Versions = Vec<(i64, i64)>;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -125,7 +187,8 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend, office: cfg.tenant().to_string() })
+        let once_reports = cfg.reports.iter().filter(|r| r.period == PeriodKind::Once).map(|r| r.id.to_string()).collect();
+        Ok(Store { pool, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(once_reports) })
     }
 
     pub async fn begin(&self) -> Result<Tx<'_>> {
@@ -183,22 +246,33 @@ impl Store {
         Ok(r.is_some())
     }
 
-    pub async fn messages(&self) -> Result<Vec<MessageRow>> {
+    /// Every received message, oldest arrival first.
+    pub async fn messages(&self) -> Result<Vec<Submission>> {
         let rows = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 ORDER BY received_at, id"))
             .bind(&self.office)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(message_row).collect()
+        rows.iter().map(|r| self.decode(r)).collect()
     }
 
-    pub async fn message(&self, id: i64) -> Result<MessageRow> {
+    /// The messages waiting in the review queue, oldest first.
+    pub async fn waiting_review(&self) -> Result<Vec<Submission>> {
+        let rows = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 AND decision = $2 ORDER BY received_at, id"))
+            .bind(&self.office)
+            .bind(Decision::NeedsReview.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    pub async fn message(&self, id: i64) -> Result<Submission> {
         let r = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 AND id = $2"))
             .bind(&self.office)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no submission with id {id}")))?;
-        message_row(&r)
+        self.decode(&r)
     }
 
     pub async fn count_messages(&self) -> Result<i64> {
@@ -218,20 +292,20 @@ impl Store {
     /// Accepted submissions that had arrived by `as_of`, oldest first.
     pub async fn accepted_by(&self, as_of: i64) -> Result<Vec<AcceptedFact>> {
         let rows = sqlx::query(
-            "SELECT unit, report, period, received_at, version FROM messages \
-             WHERE office = $1 AND decision = 'accepted' AND received_at <= $2 AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL \
+            "SELECT id, unit, report, period, received_at, version FROM messages \
+             WHERE office = $1 AND decision = $3 AND received_at <= $2 AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL \
              ORDER BY received_at, id",
         )
         .bind(&self.office)
         .bind(as_of)
+        .bind(Decision::Accepted.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
+                let id: i64 = r.try_get("id")?;
                 Ok(AcceptedFact {
-                    unit: r.try_get("unit")?,
-                    report: r.try_get("report")?,
-                    period: r.try_get("period")?,
+                    obligation: self.obligation_of(r, &format!("submission {id}"))?,
                     received_at: r.try_get("received_at")?,
                     version: r.try_get::<Option<i64>, _>("version")?.unwrap_or(1),
                 })
@@ -239,16 +313,44 @@ impl Store {
             .collect()
     }
 
-    pub async fn exemptions(&self) -> Result<Vec<(String, String, String, String)>> {
-        let rows = sqlx::query("SELECT unit, report, period, reason FROM exemptions WHERE office = $1")
+    /// The obligations that messages waiting in review, arrived by `as_of`, name as best guess.
+    pub async fn review_guesses(&self, as_of: i64) -> Result<Vec<ObligationKey>> {
+        let rows = sqlx::query(
+            "SELECT id, unit, report, period FROM messages WHERE office = $1 AND decision = $3 AND received_at <= $2 \
+             AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL ORDER BY id",
+        )
+        .bind(&self.office)
+        .bind(as_of)
+        .bind(Decision::NeedsReview.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                self.obligation_of(r, &format!("submission {id}"))
+            })
+            .collect()
+    }
+
+    pub async fn exemptions(&self) -> Result<Vec<Exemption>> {
+        let rows = sqlx::query("SELECT unit, report, period, reason, by_whom, at FROM exemptions WHERE office = $1 ORDER BY at")
             .bind(&self.office)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok((r.try_get("unit")?, r.try_get("report")?, r.try_get("period")?, r.try_get("reason")?))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(Exemption {
+                    obligation: self.obligation_of(r, "an exemption")?,
+                    reason: r.try_get("reason")?,
+                    by: r.try_get("by_whom")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     /// Reminder stages sent per obligation, by `as_of`.
-    pub async fn reminders_sent(&self, as_of: i64) -> Result<HashMap<(String, String, String), i64>> {
+    pub async fn reminders_sent(&self, as_of: i64) -> Result<HashMap<ObligationKey, i64>> {
         let rows = sqlx::query(
             "SELECT unit, report, period, COUNT(*) AS n FROM reminder_stages WHERE office = $1 AND at <= $2 GROUP BY unit, report, period",
         )
@@ -258,7 +360,7 @@ impl Store {
         .await?;
         let mut m = HashMap::new();
         for r in rows {
-            m.insert((r.try_get("unit")?, r.try_get("report")?, r.try_get("period")?), r.try_get::<i64, _>("n")?);
+            m.insert(self.obligation_of(&r, "a reminder stage")?, r.try_get::<i64, _>("n")?);
         }
         Ok(m)
     }
@@ -411,38 +513,108 @@ impl Store {
     }
 }
 
+/// The raw store's codec: zlib, so a message's bytes are kept whole and compressed.
+pub fn compress(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = e.write_all(raw);
+    e.finish().unwrap_or_default()
+}
+
+pub fn decompress(z: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut d = flate2::read::ZlibDecoder::new(z);
+    let mut out = Vec::new();
+    d.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
 const MESSAGE_COLS: &str = "id, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, decision, reasons, \
     unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at";
 
-fn message_row(r: &AnyRow) -> Result<MessageRow> {
-    Ok(MessageRow {
-        id: r.try_get("id")?,
-        source_key: r.try_get("source_key")?,
-        sha256: r.try_get("sha256")?,
-        body_sha256: r.try_get("body_sha256")?,
-        message_id: r.try_get("message_id")?,
-        received_at: r.try_get("received_at")?,
-        from_addr: r.try_get("from_addr")?,
-        subject: r.try_get("subject")?,
-        raw_key: r.try_get("raw_key")?,
-        size: r.try_get("size")?,
-        decision: r.try_get("decision")?,
-        reasons: r.try_get("reasons")?,
-        unit: r.try_get("unit")?,
-        report: r.try_get("report")?,
-        period: r.try_get("period")?,
-        due: r.try_get("due")?,
-        deadline: r.try_get("deadline")?,
-        timeliness: r.try_get("timeliness")?,
-        version: r.try_get("version")?,
-        findings: r.try_get("findings")?,
-        evidence: r.try_get("evidence")?,
-        documents: r.try_get("documents")?,
-        facts: r.try_get("facts")?,
-        duplicate_of: r.try_get("duplicate_of")?,
-        manual_by: r.try_get("manual_by")?,
-        processed_at: r.try_get("processed_at")?,
-    })
+fn corrupt(what: &str, column: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: column {column} holds `{value}`"))
+}
+
+fn json_list(what: &str, column: &str, text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|_| corrupt(what, column, text))
+}
+
+/// Text columns of the obligation triple (unit, report, period) as they are written.
+fn obligation_columns(k: Option<&ObligationKey>) -> (Option<String>, Option<String>, Option<String>) {
+    match k {
+        Some(k) => (Some(k.unit.to_string()), Some(k.report.to_string()), Some(k.period.to_string())),
+        None => (None, None, None),
+    }
+}
+
+impl Store {
+    fn period_of(&self, report: Option<&str>, text: &str, what: &str) -> Result<Period> {
+        let p: Period = text.parse().map_err(|_| corrupt(what, "period", text))?;
+        Ok(match p {
+            Period::Year(y) if report.is_some_and(|r| self.once_reports.contains(r)) => Period::Once(y),
+            p => p,
+        })
+    }
+
+    fn obligation_of(&self, r: &AnyRow, what: &str) -> Result<ObligationKey> {
+        let unit: String = r.try_get("unit")?;
+        let report: String = r.try_get("report")?;
+        let period: String = r.try_get("period")?;
+        Ok(ObligationKey {
+            unit: UnitId::parse(&unit).map_err(|_| corrupt(what, "unit", &unit))?,
+            period: self.period_of(Some(&report), &period, what)?,
+            report: ReportId::parse(&report).map_err(|_| corrupt(what, "report", &report))?,
+        })
+    }
+
+    /// One `messages` row as a typed [`Submission`].
+    fn decode(&self, r: &AnyRow) -> Result<Submission> {
+        let id: i64 = r.try_get("id")?;
+        let what = format!("submission {id}");
+        let what = what.as_str();
+        let decision: String = r.try_get("decision")?;
+        let unit: Option<String> = r.try_get("unit")?;
+        let report: Option<String> = r.try_get("report")?;
+        let period: Option<String> = r.try_get("period")?;
+        let due: Option<String> = r.try_get("due")?;
+        let timeliness: Option<String> = r.try_get("timeliness")?;
+        let documents: String = r.try_get("documents")?;
+        let facts: String = r.try_get("facts")?;
+        Ok(Submission {
+            id,
+            source_key: r.try_get("source_key")?,
+            sha256: r.try_get("sha256")?,
+            body_sha256: r.try_get("body_sha256")?,
+            message_id: r.try_get("message_id")?,
+            received_at: r.try_get("received_at")?,
+            from_addr: r.try_get("from_addr")?,
+            subject: r.try_get("subject")?,
+            raw_key: r.try_get("raw_key")?,
+            size: r.try_get("size")?,
+            decision: Decision::parse(&decision).ok_or_else(|| corrupt(what, "decision", &decision))?,
+            reasons: json_list(what, "reasons", &r.try_get::<String, _>("reasons")?)?,
+            unit: unit.as_deref().map(|u| UnitId::parse(u).map_err(|_| corrupt(what, "unit", u))).transpose()?,
+            period: period.as_deref().map(|p| self.period_of(report.as_deref(), p, what)).transpose()?,
+            report: report.as_deref().map(|x| ReportId::parse(x).map_err(|_| corrupt(what, "report", x))).transpose()?,
+            due: due.as_deref().map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| corrupt(what, "due", d))).transpose()?,
+            deadline: r.try_get("deadline")?,
+            timeliness: timeliness.as_deref().map(|t| Timeliness::parse(t).ok_or_else(|| corrupt(what, "timeliness", t))).transpose()?,
+            version: r.try_get("version")?,
+            findings: json_list(what, "findings", &r.try_get::<String, _>("findings")?)?,
+            evidence: json_list(what, "evidence", &r.try_get::<String, _>("evidence")?)?,
+            // Documents written by an older version may lack fields added since: read what can be read.
+            documents: serde_json::from_str(&documents).unwrap_or_default(),
+            facts: serde_json::from_str(&facts).unwrap_or(serde_json::Value::Null),
+            duplicate_of: r.try_get("duplicate_of")?,
+            manual_by: r.try_get("manual_by")?,
+            processed_at: r.try_get("processed_at")?,
+        })
+    }
 }
 
 /// One transaction; audit events written through it commit with the change.
@@ -503,13 +675,15 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Inserts a message row; `None` when its source key was already recorded (by a concurrent
-    /// or earlier run), in which case the caller rolls back.
-    pub async fn insert_message(&mut self, m: &MessageRow) -> Result<Option<i64>> {
+    /// Inserts a received message; `None` when its source key was already recorded (by a
+    /// concurrent or earlier run), in which case the caller rolls back. The version is left to
+    /// [`Tx::renumber`].
+    pub async fn insert_message(&mut self, m: &Submission) -> Result<Option<i64>> {
+        let (unit, report, period) = obligation_columns(m.obligation().as_ref());
         let r = sqlx::query(
             "INSERT INTO messages (office, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, \
              decision, reasons, unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, $19, $20, $21, $22, $23, $24, $25) \
              ON CONFLICT (office, source_key) DO NOTHING RETURNING id",
         )
         .bind(self.office)
@@ -522,19 +696,18 @@ impl Tx<'_> {
         .bind(&m.subject)
         .bind(&m.raw_key)
         .bind(m.size)
-        .bind(&m.decision)
-        .bind(&m.reasons)
-        .bind(&m.unit)
-        .bind(&m.report)
-        .bind(&m.period)
-        .bind(&m.due)
+        .bind(m.decision.as_str())
+        .bind(to_json(&m.reasons))
+        .bind(unit)
+        .bind(report)
+        .bind(period)
+        .bind(m.due.map(|d| d.format("%Y-%m-%d").to_string()))
         .bind(m.deadline)
-        .bind(&m.timeliness)
-        .bind(m.version)
-        .bind(&m.findings)
-        .bind(&m.evidence)
-        .bind(&m.documents)
-        .bind(&m.facts)
+        .bind(m.timeliness.map(|t| t.as_str()))
+        .bind(to_json(&m.findings))
+        .bind(to_json(&m.evidence))
+        .bind(to_json(&m.documents))
+        .bind(m.facts.to_string())
         .bind(m.duplicate_of)
         .bind(&m.manual_by)
         .bind(now())
@@ -546,26 +719,28 @@ impl Tx<'_> {
         })
     }
 
-    /// Rewrites the decision of a message (review, reprocess).
-    pub async fn update_decision(&mut self, m: &MessageRow) -> Result<()> {
+    /// Rewrites the decision of a message (review, reprocess). Its version is left to
+    /// [`Tx::renumber`].
+    pub async fn update_decision(&mut self, m: &Submission) -> Result<()> {
+        let (unit, report, period) = obligation_columns(m.obligation().as_ref());
         sqlx::query(
             "UPDATE messages SET decision = $3, reasons = $4, unit = $5, report = $6, period = $7, due = $8, deadline = $9, timeliness = $10, \
              findings = $11, evidence = $12, documents = $13, facts = $14, manual_by = $15, version = NULL, processed_at = $16 WHERE office = $1 AND id = $2",
         )
         .bind(self.office)
         .bind(m.id)
-        .bind(&m.decision)
-        .bind(&m.reasons)
-        .bind(&m.unit)
-        .bind(&m.report)
-        .bind(&m.period)
-        .bind(&m.due)
+        .bind(m.decision.as_str())
+        .bind(to_json(&m.reasons))
+        .bind(unit)
+        .bind(report)
+        .bind(period)
+        .bind(m.due.map(|d| d.format("%Y-%m-%d").to_string()))
         .bind(m.deadline)
-        .bind(&m.timeliness)
-        .bind(&m.findings)
-        .bind(&m.evidence)
-        .bind(&m.documents)
-        .bind(&m.facts)
+        .bind(m.timeliness.map(|t| t.as_str()))
+        .bind(to_json(&m.findings))
+        .bind(to_json(&m.evidence))
+        .bind(to_json(&m.documents))
+        .bind(m.facts.to_string())
         .bind(&m.manual_by)
         .bind(now())
         .execute(&mut *self.tx)
@@ -573,15 +748,16 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Numbers the accepted versions of one obligation by arrival; returns (id, version) pairs.
-    pub async fn renumber_versions(&mut self, unit: &str, report: &str, period: &str) -> Result<Vec<(i64, i64)>> {
+    /// Numbers the accepted versions of one obligation by arrival and returns them.
+    pub async fn renumber(&mut self, ob: &ObligationKey) -> Result<Versions> {
         let rows = sqlx::query(
-            "SELECT id FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = 'accepted' ORDER BY received_at, id",
+            "SELECT id FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = $5 ORDER BY received_at, id",
         )
         .bind(self.office)
-        .bind(unit)
-        .bind(report)
-        .bind(period)
+        .bind(ob.unit.as_str())
+        .bind(ob.report.as_str())
+        .bind(ob.period.to_string())
+        .bind(Decision::Accepted.as_str())
         .fetch_all(&mut *self.tx)
         .await?;
         let mut out = Vec::new();
@@ -599,14 +775,14 @@ impl Tx<'_> {
         Ok(out)
     }
 
-    pub async fn exempt(&mut self, unit: &str, report: &str, period: &str, reason: &str, by: &str) -> Result<()> {
+    pub async fn exempt(&mut self, ob: &ObligationKey, reason: &str, by: &str) -> Result<()> {
         let sql = "INSERT INTO exemptions (office, unit, report, period, reason, by_whom, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                    ON CONFLICT (office, unit, report, period) DO UPDATE SET reason = $5, by_whom = $6, at = $7";
         sqlx::query(sql)
             .bind(self.office)
-            .bind(unit)
-            .bind(report)
-            .bind(period)
+            .bind(ob.unit.as_str())
+            .bind(ob.report.as_str())
+            .bind(ob.period.to_string())
             .bind(reason)
             .bind(by)
             .bind(now())
@@ -615,16 +791,28 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Removes an exemption; false when there was none.
+    pub async fn withdraw_exemption(&mut self, ob: &ObligationKey) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM exemptions WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4")
+            .bind(self.office)
+            .bind(ob.unit.as_str())
+            .bind(ob.report.as_str())
+            .bind(ob.period.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// Records that a reminder stage was decided; false when it already was.
-    pub async fn record_stage(&mut self, key: &str, unit: &str, report: &str, period: &str, at: i64) -> Result<bool> {
+    pub async fn record_stage(&mut self, key: &str, ob: &ObligationKey, at: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO reminder_stages (office, key, unit, report, period, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (office, key) DO NOTHING RETURNING key",
         )
         .bind(self.office)
         .bind(key)
-        .bind(unit)
-        .bind(report)
-        .bind(period)
+        .bind(ob.unit.as_str())
+        .bind(ob.report.as_str())
+        .bind(ob.period.to_string())
         .bind(at)
         .fetch_optional(&mut *self.tx)
         .await?;

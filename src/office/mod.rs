@@ -1,0 +1,375 @@
+//! The office's actions: the one door through which every decision about a message or an
+//! obligation is written, whoever takes it — the pipeline on arrival, a clerk on the command line
+//! or in the console.
+//!
+//! Each action is one transaction holding the decision, the renumbered versions of every
+//! obligation it touches, the audit event naming who acted, and the mail it triggers (the
+//! acknowledgement, or the notice telling the unit of a person's decision). The callers only
+//! choose the action and print what it returns; none of them writes a decision itself, so the
+//! rules (timeliness, which obligations exist, versions) are stated once, here and in
+//! `schedule`.
+
+use crate::config::Config;
+use crate::domain::{Decision, ObligationKey, Period, Timeliness};
+use crate::matching::{self, Match};
+use crate::notify::{self, ReplyTo};
+use crate::parse::mime::{self, MailFacts};
+use crate::parse::worker::Parser;
+use crate::parse::Document;
+use crate::schedule::{self, NotOwed, Obligation};
+use crate::store::{self, Store, StoreError, Submission, Tx, Versions};
+use serde_json::json;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OfficeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot do that: {0}")]
+    NotOwed(#[from] NotOwed),
+    #[error("submission {id} {why}")]
+    Refused { id: i64, why: String },
+    #[error("the stored raw message of submission {0} is damaged: {1}")]
+    DamagedRaw(i64, std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, OfficeError>;
+
+/// What an action did, for the caller to show.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub submission: Submission,
+    /// Things the person should know (the action was still taken).
+    pub warnings: Vec<String>,
+    /// The key of the mail queued to the unit, when one was.
+    pub told: Option<String>,
+}
+
+/// A message as read on arrival, ready to be recorded.
+pub struct Arrival<'a> {
+    pub source_key: &'a str,
+    pub raw: &'a [u8],
+    /// SHA-256 of the raw bytes and of the body (after the header block): the content keys.
+    pub sha256: String,
+    pub body_sha256: String,
+    pub arrival: i64,
+    pub facts: MailFacts,
+    pub documents: Vec<Document>,
+    pub decision: Match,
+    pub duplicate_of: Option<i64>,
+}
+
+/// The summary of the facts kept with a message (threading for replies, loop flags).
+pub fn facts_json(f: &MailFacts) -> serde_json::Value {
+    json!({
+        "message_id": f.message_id, "from": f.from, "from_name": f.from_name, "to": f.to, "subject": f.subject,
+        "in_reply_to": f.in_reply_to, "references": f.references, "auto_submitted": f.auto_submitted,
+        "list": f.list, "bounce": f.bounce, "auth_failed": f.auth_failed, "date": f.date,
+        "forwarded": f.forwarded.as_ref().map(|i| json!({"from": i.from, "subject": i.subject, "message_id": i.message_id})),
+    })
+}
+
+/// The submission a decision makes: `m`'s decision, obligation, deadline and timeliness.
+fn apply(sub: &mut Submission, m: &Match) {
+    sub.decision = m.decision;
+    sub.reasons = m.reasons.clone();
+    sub.unit = m.unit.clone();
+    sub.report = m.report.clone();
+    sub.period = m.period;
+    sub.due = m.due;
+    sub.deadline = m.deadline;
+    sub.timeliness = m.timeliness;
+    sub.findings = m.findings.clone();
+    sub.evidence = m.evidence.clone();
+}
+
+/// Reads one message: MIME, its documents (in the parse workers), and matching.
+pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64) -> (MailFacts, Vec<Document>, Match) {
+    if raw.len() as u64 > cfg.intake.max_message_bytes {
+        return too_big(cfg, raw, raw.len() as u64);
+    }
+    let facts = mime::parse(raw);
+    let docs = read_documents(cfg, parser, &facts);
+    let m = matching::decide(cfg, &facts, &docs, arrival);
+    (facts, docs, m)
+}
+
+/// Reads the documents of the message a decision is taken on.
+fn read_documents(cfg: &Config, parser: &Parser, facts: &MailFacts) -> Vec<Document> {
+    let eff = matching::effective(cfg, facts);
+    let mut docs = Vec::new();
+    for a in &eff.attachments {
+        docs.extend(parser.read(&a.filename, &a.data));
+    }
+    // A forward by someone who is not office staff: the forwarded files still count as evidence.
+    if std::ptr::eq(eff, facts) {
+        if let Some(inner) = &facts.forwarded {
+            for a in &inner.attachments {
+                docs.extend(parser.read(&a.filename, &a.data));
+            }
+        }
+    }
+    docs
+}
+
+/// A message over `max_message_mb`: only its head is read, for the reply and the record.
+pub fn too_big(cfg: &Config, head: &[u8], size: u64) -> (MailFacts, Vec<Document>, Match) {
+    let facts = mime::parse(&head[..head.len().min(64 * 1024)]);
+    let mut m = Match::new(Decision::Rejected);
+    m.reasons.push(format!("thư dung lượng {} MB, vượt giới hạn {} MB", size / (1024 * 1024), cfg.intake.max_message_bytes / (1024 * 1024)));
+    if facts.auto_submitted || facts.list || facts.bounce {
+        m.reply = false;
+    }
+    (facts, vec![], m)
+}
+
+/// Renumbers every obligation an action touched (the one a submission left and the one it
+/// joined) and returns the versions by submission id.
+async fn renumber(tx: &mut Tx<'_>, touched: &[Option<ObligationKey>]) -> std::result::Result<HashMap<i64, i64>, StoreError> {
+    let mut seen: Vec<&ObligationKey> = Vec::new();
+    let mut versions = HashMap::new();
+    for k in touched.iter().flatten() {
+        if seen.contains(&k) {
+            continue;
+        }
+        seen.push(k);
+        let v: Versions = tx.renumber(k).await?;
+        versions.extend(v);
+    }
+    Ok(versions)
+}
+
+/// Records a message on arrival: its raw bytes, the decision, its obligation's versions, the
+/// acknowledgement (saying which version it is) and the audit events, in one transaction.
+/// `None` when its source key was recorded meanwhile by another run (nothing is written).
+pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std::result::Result<Option<Submission>, StoreError> {
+    let sha = a.sha256.clone();
+    let mut sub = Submission {
+        source_key: a.source_key.to_string(),
+        sha256: a.sha256,
+        body_sha256: a.body_sha256,
+        message_id: a.facts.message_id.clone(),
+        received_at: a.arrival,
+        from_addr: a.facts.from.clone(),
+        subject: Some(a.facts.subject.clone()),
+        raw_key: sha.clone(),
+        size: a.raw.len() as i64,
+        documents: a.documents,
+        facts: facts_json(&a.facts),
+        duplicate_of: a.duplicate_of,
+        ..Default::default()
+    };
+    apply(&mut sub, &a.decision);
+
+    let mut tx = store.begin().await?;
+    tx.put_blob(&sha, a.raw.len() as i64, &store::compress(a.raw)).await?;
+    let Some(id) = tx.insert_message(&sub).await? else {
+        // Recorded meanwhile by another run: the transaction is dropped, nothing changes.
+        return Ok(None);
+    };
+    sub.id = id;
+    let subject = format!("submission:{id}");
+    tx.audit(
+        "message_received",
+        "baocao",
+        &subject,
+        &json!({"source": a.source_key, "sha256": sha, "message_id": sub.message_id, "from": sub.from_addr,
+                "subject": sub.subject, "arrival": a.arrival, "size": sub.size}),
+    )
+    .await?;
+    if !sub.documents.is_empty() {
+        let summary: Vec<_> = sub
+            .documents
+            .iter()
+            .map(|d| json!({"filename": d.filename, "format": d.format, "parse": d.parse, "error": d.error, "sha256": d.sha256}))
+            .collect();
+        tx.audit("documents_parsed", "baocao", &subject, &json!(summary)).await?;
+    }
+    tx.audit("decision", "baocao", &subject, &decision_event(&sub)).await?;
+    if sub.decision == Decision::Accepted {
+        sub.version = renumber(&mut tx, &[sub.obligation()]).await?.get(&id).copied();
+    }
+    if a.decision.reply {
+        notify::queue_ack(cfg, &mut tx, &sub, &ReplyTo::of_mail(cfg, &a.facts)).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(sub))
+}
+
+fn decision_event(s: &Submission) -> serde_json::Value {
+    json!({"decision": s.decision, "reasons": s.reasons, "unit": s.unit, "report": s.report, "period": s.period,
+           "due": s.due, "timeliness": s.timeliness, "findings": s.findings, "evidence": s.evidence})
+}
+
+/// Writes a person's decision about submission `sub` (already changed in memory from `was`):
+/// the decision, both obligations renumbered, the audit event and, when asked, the notice to
+/// the unit in its thread.
+async fn decide_by_hand(cfg: &Config, store: &Store, mut sub: Submission, was: &Submission, kind: &str, by: &str, tell: bool, extra: serde_json::Value) -> Result<Done> {
+    sub.manual_by = Some(by.to_string());
+    let mut tx = store.begin().await?;
+    tx.update_decision(&sub).await?;
+    let versions = renumber(&mut tx, &[was.obligation(), sub.obligation()]).await?;
+    sub.version = versions.get(&sub.id).copied();
+    let mut event = decision_event(&sub);
+    event["was"] = json!({"decision": was.decision, "unit": was.unit, "report": was.report, "period": was.period});
+    if let (Some(e), serde_json::Value::Object(x)) = (event.as_object_mut(), extra) {
+        e.extend(x);
+    }
+    tx.audit(kind, by, &format!("submission:{}", sub.id), &event).await?;
+    let told = if tell { notify::queue_decision_notice(cfg, &mut tx, &sub).await? } else { None };
+    tx.commit().await?;
+    let mut warnings = Vec::new();
+    if tell && told.is_none() {
+        warnings.push("the unit was not told: the message has no address to answer (a list, an auto-reply or the office itself)".into());
+    }
+    Ok(Done { submission: sub, warnings, told })
+}
+
+/// The message's decision can still be changed by a person (a duplicate points at its original).
+fn decidable(sub: &Submission) -> Result<()> {
+    if sub.decision == Decision::Duplicate {
+        let of = sub.duplicate_of.map(|d| format!(" of submission {d}")).unwrap_or_default();
+        return Err(OfficeError::Refused { id: sub.id, why: format!("is a duplicate{of}; decide about the original instead") });
+    }
+    Ok(())
+}
+
+/// Accepts submission `id` for an obligation that exists: the unit owes that report for that
+/// period. Timeliness is judged on the message's arrival against that obligation's deadline.
+pub async fn assign(cfg: &Config, store: &Store, id: i64, unit: &str, report: &str, period: Period, by: &str, tell: bool) -> Result<Done> {
+    let ob = schedule::obligation(cfg, unit, report, period)?;
+    let was = store.message(id).await?;
+    decidable(&was)?;
+    let mut sub = was.clone();
+    accept_for(&mut sub, &ob);
+    let mut done = decide_by_hand(cfg, store, sub, &was, "review_assign", by, tell, json!({})).await?;
+    if !was.documents.iter().any(|d| d.parse == crate::domain::ParseStatus::Ok) {
+        done.warnings.push(format!("submission {id} carries no readable document; it counts as submitted without figures"));
+    }
+    Ok(done)
+}
+
+/// Accepts the best guess of a submission waiting in review.
+pub async fn accept(cfg: &Config, store: &Store, id: i64, by: &str, tell: bool) -> Result<Done> {
+    let sub = store.message(id).await?;
+    let Some(k) = sub.obligation() else {
+        return Err(OfficeError::Refused { id, why: "has no complete best guess (unit, report and period); assign it instead".into() });
+    };
+    assign(cfg, store, id, k.unit.as_str(), k.report.as_str(), k.period, by, tell).await
+}
+
+fn accept_for(sub: &mut Submission, ob: &Obligation) {
+    sub.decision = Decision::Accepted;
+    sub.unit = Some(ob.unit.clone());
+    sub.report = Some(ob.report.clone());
+    sub.period = Some(ob.period);
+    sub.due = Some(ob.due_date);
+    sub.deadline = Some(ob.deadline);
+    sub.timeliness = Some(Timeliness::judge(sub.received_at, ob.deadline));
+    sub.reasons.clear();
+}
+
+/// Rejects submission `id` with the reason the person gives; it no longer counts for any
+/// obligation (the one it counted for is renumbered).
+pub async fn reject(cfg: &Config, store: &Store, id: i64, reason: &str, by: &str, tell: bool) -> Result<Done> {
+    let was = store.message(id).await?;
+    decidable(&was)?;
+    let mut sub = was.clone();
+    sub.decision = Decision::Rejected;
+    sub.reasons = vec![reason.to_string()];
+    sub.timeliness = None;
+    decide_by_hand(cfg, store, sub, &was, "review_reject", by, tell, json!({"reason": reason})).await
+}
+
+/// Marks an obligation that exists exempt.
+pub async fn exempt(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, reason: &str, by: &str) -> Result<Obligation> {
+    let ob = schedule::obligation(cfg, unit, report, period)?;
+    let mut tx = store.begin().await?;
+    tx.exempt(&ob.key(), reason, by).await?;
+    tx.audit("exempt", by, &format!("obligation:{}", ob.key()), &json!({"reason": reason})).await?;
+    tx.commit().await?;
+    Ok(ob)
+}
+
+/// Withdraws an exemption; false when the obligation was not exempt.
+pub async fn withdraw_exemption(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, by: &str) -> Result<bool> {
+    let ob = schedule::obligation(cfg, unit, report, period)?;
+    let mut tx = store.begin().await?;
+    let had = tx.withdraw_exemption(&ob.key()).await?;
+    if had {
+        tx.audit("exempt_withdrawn", by, &format!("obligation:{}", ob.key()), &json!({})).await?;
+    }
+    tx.commit().await?;
+    Ok(had)
+}
+
+/// Re-runs parsing and matching on the stored raw messages (all, or those of `ids`); a person's
+/// decision and duplicates are kept. Returns the submissions whose decision was rewritten.
+pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64], by: &str) -> Result<Vec<Submission>> {
+    let subs: Vec<Submission> = if ids.is_empty() {
+        store.messages().await?
+    } else {
+        let mut v = Vec::new();
+        for id in ids {
+            v.push(store.message(*id).await?);
+        }
+        v
+    };
+    let mut out = Vec::new();
+    for was in subs {
+        if was.decision == Decision::Duplicate || was.manual_by.is_some() {
+            continue;
+        }
+        let raw = store::decompress(&store.blob(&was.raw_key).await?).map_err(|e| OfficeError::DamagedRaw(was.id, e))?;
+        let (facts, docs, m) = analyse(cfg, parser, &raw, was.received_at);
+        let mut sub = was.clone();
+        apply(&mut sub, &m);
+        sub.documents = docs;
+        sub.facts = facts_json(&facts);
+        let mut tx = store.begin().await?;
+        tx.update_decision(&sub).await?;
+        let versions = renumber(&mut tx, &[was.obligation(), sub.obligation()]).await?;
+        sub.version = versions.get(&sub.id).copied();
+        tx.audit(
+            "reprocessed",
+            by,
+            &format!("submission:{}", sub.id),
+            &json!({"decision": sub.decision, "was": was.decision, "unit": sub.unit, "report": sub.report, "period": sub.period}),
+        )
+        .await?;
+        tx.commit().await?;
+        out.push(sub);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accepted_assignment_is_judged_on_arrival_against_the_deadline() {
+        let ob = Obligation {
+            unit: crate::domain::UnitId::parse("A").unwrap(),
+            report: crate::domain::ReportId::parse("r").unwrap(),
+            period: Period::Quarter(2021, 1),
+            due_date: chrono::NaiveDate::from_ymd_opt(2021, 3, 25).unwrap(),
+            deadline: 1_000,
+        };
+        let mut on_time = Submission { received_at: 1_000, decision: Decision::NeedsReview, reasons: vec!["x".into()], ..Default::default() };
+        accept_for(&mut on_time, &ob);
+        assert_eq!((on_time.decision, on_time.timeliness), (Decision::Accepted, Some(Timeliness::OnTime)));
+        assert!(on_time.reasons.is_empty(), "the review reasons no longer apply");
+        let mut late = Submission { received_at: 1_001, ..Default::default() };
+        accept_for(&mut late, &ob);
+        assert_eq!(late.timeliness, Some(Timeliness::Late));
+    }
+
+    #[test]
+    fn a_duplicate_cannot_be_decided_by_hand() {
+        let dup = Submission { id: 7, decision: Decision::Duplicate, duplicate_of: Some(3), ..Default::default() };
+        let e = decidable(&dup).unwrap_err().to_string();
+        assert!(e.contains("duplicate of submission 3"), "{e}");
+        assert!(decidable(&Submission { decision: Decision::NeedsReview, ..Default::default() }).is_ok());
+    }
+}
