@@ -692,7 +692,8 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
         _ => println!("#{}: {} ({})", s.id, s.decision.as_str(), s.reasons.join("; ")),
     }
     if let Some(k) = &done.told {
-        println!("the unit will be told ({k})");
+        let (sent, _) = crate::notify::deliver(cfg, store).await?;
+        println!("the unit is told ({k}; {sent} mail(s) delivered)");
     }
     for w in &done.warnings {
         eprintln!("baocao: warning: {w}");

@@ -94,6 +94,19 @@ pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, 
     let mut notes: Vec<String> = sub.reasons.clone();
     notes.extend(sub.findings.iter().cloned());
     let readable = sub.documents.iter().any(|d| d.parse == ParseStatus::Ok) || sub.decision == Decision::Duplicate;
+    let manual = sub.manual_by.is_some();
+    let status = match sub.decision {
+        Decision::Accepted => "Đã tiếp nhận",
+        Decision::NeedsReview => "Đã nhận, chờ Văn phòng xem xét",
+        Decision::Rejected if manual => "Văn phòng không tiếp nhận",
+        Decision::Rejected => "Không đọc được, đề nghị gửi lại",
+        _ => "Đã nhận",
+    };
+    let tz = cfg.office.timezone;
+    let days_late = match (sub.timeliness, sub.due) {
+        (Some(crate::domain::Timeliness::Late), Some(due)) => (crate::schedule::date_of(tz, sub.received_at) - due).num_days().max(1),
+        _ => 0,
+    };
     let ctx = json!({
         "office": cfg.office.name,
         "subject": reply.subject,
@@ -108,7 +121,9 @@ pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, 
         "documents": documents,
         "notes": notes,
         "readable": readable,
-        "manual": sub.manual_by.is_some(),
+        "manual": manual,
+        "status": status,
+        "days_late": days_late,
     });
     render(cfg, "ack", &ctx)
 }

@@ -1,0 +1,171 @@
+//! The office's actions through the real binary, against SQLite and PostgreSQL: what a person
+//! decides (accept, assign, reject, exempt and withdraw) is validated against the obligations
+//! that exist, changes status and versions, names the person in the audit trail and, when asked,
+//! tells the unit in its thread; acknowledgements say which version a submission is.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// A report from TTYT-B on quý I whose subject names quý II: the machine cannot decide.
+fn ttyt_b_disputed(o: &Office) {
+    let (d, t) = at(2021, 4, 12, 10);
+    let doc = report_docx(
+        "TRUNG TÂM Y TẾ HUYỆN BẮC SƠN",
+        "5/BC-TTYT",
+        "Bắc Sơn, ngày 12 tháng 4 năm 2021",
+        "BÁO CÁO",
+        "Kết quả công tác quý I năm 2021",
+        &["Trung tâm Y tế huyện Bắc Sơn báo cáo như sau:", "1. Khám chữa bệnh: 2.345 lượt."],
+        None,
+    );
+    o.deliver(t, "r", &mail("ttyt.bacson@test.example", "Báo cáo quý II năm 2021 - TTYT Bắc Sơn", "<r1@test>", &d, "", &[("BC quy I.docx", &doc)]));
+}
+
+fn bva_first_and_correction(o: &Office) {
+    let (d1, t1) = at(2021, 4, 5, 9);
+    o.deliver(t1, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021 - BV An Bình", "<a1@test>", &d1, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+    let (d2, t2) = at(2021, 4, 12, 10);
+    o.deliver(t2, "2", &mail("bva@test.example", "V/v điều chỉnh báo cáo quý I năm 2021", "<a2@test>", &d2, "", &[("BC quý I (sửa).docx", &bva_q1("14/BC-BVA", 12))]));
+}
+
+/// The outbox mails that answer `message_id`, oldest key first, as (file, parsed text).
+fn answers(o: &Office, message_id: &str) -> Vec<(PathBuf, String)> {
+    o.outbox()
+        .into_iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(&p).unwrap();
+            let m = mail_parser::MessageParser::default().parse(&raw[..])?;
+            let irt = m.in_reply_to().as_text().map(|s| format!("<{}>", s.trim_matches(|c| c == '<' || c == '>')));
+            (irt.as_deref() == Some(message_id)).then(|| (p.clone(), m.body_text(0).map(|t| t.into_owned()).unwrap_or_default()))
+        })
+        .collect()
+}
+
+fn status_of(o: &Office, as_of: &str, unit: &str, period: &str) -> Value {
+    let st = o.json(&["status", "--as-of", as_of, "--json"]);
+    st.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["unit"] == unit && s["report"] == "q-report" && s["period"] == period)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn submission(o: &Office, message_id: &str) -> Value {
+    let subs = o.json(&["submissions", "--json"]);
+    subs.as_array().unwrap().iter().find(|s| s["message_id"] == message_id).cloned().unwrap()
+}
+
+fn refused(o: &Office, args: &[&str]) -> String {
+    let out = o.run(args);
+    assert_eq!(out.status.code(), Some(1), "baocao {args:?} should be refused: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_acknowledgement_of_a_correction_says_it_is_the_second_version() {
+    for db in databases() {
+        let o = Office::new(db);
+        bva_first_and_correction(&o);
+        o.ok(&["ingest", "inbox"]);
+        let first = answers(&o, "<a1@test>");
+        let second = answers(&o, "<a2@test>");
+        assert_eq!((first.len(), second.len()), (1, 1), "one acknowledgement each");
+        assert!(!first[0].1.contains("lần gửi thứ"), "a first version says no version: {}", first[0].1);
+        assert!(second[0].1.contains("lần gửi thứ 2"), "the correction's acknowledgement names its version: {}", second[0].1);
+        assert_eq!(submission(&o, "<a2@test>")["version"], 2);
+    }
+}
+
+#[test]
+fn a_message_waiting_in_review_keeps_its_obligation_from_reminders_until_a_person_accepts_it() {
+    for db in databases() {
+        let o = Office::new(db);
+        ttyt_b_disputed(&o);
+        o.ok(&["ingest", "inbox"]);
+        let s = submission(&o, "<r1@test>");
+        assert_eq!(s["decision"], "needs_review", "{s}");
+        assert_eq!((s["unit"].as_str(), s["period"].as_str()), (Some("TTYT-B"), Some("2021-Q1")), "best guess: {s}");
+        let id = s["id"].as_str().unwrap().to_string();
+
+        assert_eq!(status_of(&o, "2021-04-14", "TTYT-B", "2021-Q1")["state"], "in_review");
+        assert_eq!(status_of(&o, "2021-04-14", "BVA", "2021-Q1")["state"], "overdue");
+        let reminded = o.ok(&["remind", "--as-of", "2021-04-14T08:00:00+07:00"]);
+        assert!(reminded.contains("remind:BVA:q-report:2021-Q1:after-5"), "the control unit is reminded: {reminded}");
+        assert!(!reminded.contains("TTYT-B"), "a unit whose report waits in review is not reminded: {reminded}");
+
+        let out = o.ok(&["--by", "thu.ky", "review", "accept", &id, "--tell"]);
+        assert!(out.contains("accepted as TTYT-B q-report 2021-Q1 (late, version 1)"), "{out}");
+        assert_eq!(status_of(&o, "2021-04-20", "TTYT-B", "2021-Q1")["state"], "submitted_late");
+        let told = answers(&o, "<r1@test>");
+        assert_eq!(told.len(), 2, "the acknowledgement, then the notice of the decision, both in the unit's thread");
+        assert!(told.iter().any(|(_, t)| t.contains("Đã tiếp nhận") && t.contains("quý I năm 2021")), "{told:?}");
+
+        let audit = o.json(&["audit", "--json"]);
+        let ev = audit.as_array().unwrap().iter().find(|e| e["kind"] == "review_assign").expect("an audit event for the decision");
+        assert_eq!(ev["actor"], "thu.ky");
+        assert_eq!(ev["subject"], format!("submission:{id}"));
+        assert!(o.ok(&["audit", "verify"]).contains("intact"));
+    }
+}
+
+#[test]
+fn assigning_to_an_obligation_that_does_not_exist_is_refused_with_the_reason() {
+    for db in databases() {
+        let o = Office::new(db);
+        ttyt_b_disputed(&o);
+        o.ok(&["ingest", "inbox"]);
+        let id = submission(&o, "<r1@test>")["id"].as_str().unwrap().to_string();
+        let e = refused(&o, &["review", "assign", &id, "--unit", "CC-C", "--report", "q-report", "--period", "2021-Q1"]);
+        assert!(e.contains("owed by groups benh-vien, ttyt") && e.contains("chi-cuc"), "{e}");
+        let e = refused(&o, &["review", "assign", &id, "--unit", "TTYT-B", "--report", "q-report", "--period", "2021"]);
+        assert!(e.contains("owed per quarter"), "{e}");
+        let e = refused(&o, &["review", "assign", &id, "--unit", "TTYT-B", "--report", "q-report", "--period", "2020-Q3"]);
+        assert!(e.contains("before calendar.start"), "{e}");
+        let e = refused(&o, &["review", "assign", &id, "--unit", "NOPE", "--report", "q-report", "--period", "2021-Q1"]);
+        assert!(e.contains("no unit `NOPE`"), "{e}");
+        assert_eq!(submission(&o, "<r1@test>")["decision"], "needs_review", "a refused action changes nothing");
+        assert!(!o.json(&["audit", "--json"]).as_array().unwrap().iter().any(|e| e["kind"] == "review_assign"));
+    }
+}
+
+#[test]
+fn rejecting_a_version_renumbers_the_others_and_clears_its_timeliness() {
+    for db in databases() {
+        let o = Office::new(db);
+        bva_first_and_correction(&o);
+        o.ok(&["ingest", "inbox"]);
+        let first = submission(&o, "<a1@test>")["id"].as_str().unwrap().to_string();
+        o.ok(&["review", "reject", &first, "--reason", "gửi nhầm tệp"]);
+        let a1 = submission(&o, "<a1@test>");
+        assert_eq!(a1["decision"], "rejected");
+        assert_eq!(a1["timeliness"], Value::Null);
+        assert_eq!(a1["version"], Value::Null);
+        assert_eq!(a1["reasons"][0], "gửi nhầm tệp");
+        assert_eq!(submission(&o, "<a2@test>")["version"], 1, "the correction is now the only version");
+        // The obligation's timeliness is now the correction's: it arrived after the deadline.
+        assert_eq!(status_of(&o, "2021-04-20", "BVA", "2021-Q1")["state"], "submitted_late");
+        assert_eq!(answers(&o, "<a1@test>").len(), 1, "without --tell the unit hears nothing more");
+    }
+}
+
+#[test]
+fn an_exemption_can_be_withdrawn_and_only_an_owed_obligation_can_be_exempt() {
+    for db in databases() {
+        let o = Office::new(db);
+        o.ok(&["exempt", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1", "--reason", "sáp nhập"]);
+        assert_eq!(status_of(&o, "2021-04-20", "TTYT-B", "2021-Q1")["state"], "exempt");
+        let out = o.ok(&["exempt", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1", "--withdraw"]);
+        assert!(out.contains("exemption withdrawn"), "{out}");
+        assert_eq!(status_of(&o, "2021-04-20", "TTYT-B", "2021-Q1")["state"], "overdue");
+        let out = o.ok(&["exempt", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1", "--withdraw"]);
+        assert!(out.contains("was not exempt"), "{out}");
+        let e = refused(&o, &["exempt", "--unit", "CC-C", "--report", "q-report", "--period", "2021-Q1", "--reason", "x"]);
+        assert!(e.contains("owed by groups"), "{e}");
+        let kinds: Vec<String> = o.json(&["audit", "--json"]).as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "exempt").count(), 1);
+        assert_eq!(kinds.iter().filter(|k| *k == "exempt_withdrawn").count(), 1, "withdrawing what was not exempt writes nothing");
+    }
+}
