@@ -746,6 +746,6 @@ async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result
 async fn run(cfg: &Config, store: &Store, once: bool) -> Result<i32> {
     record_config_load(cfg, store).await?;
     let parser = make_parser(cfg);
-    crate::daemon::run(cfg.clone(), store.clone(), parser, once).await?;
+    crate::daemon::run(cfg.clone(), store.clone(), parser, once, crate::daemon::signal_shutdown()).await?;
     Ok(0)
 }

@@ -10,7 +10,9 @@
 pub mod http;
 
 use crate::config::{Config, Source};
-use crate::intake::{self, imap};
+use crate::intake::imap::ImapSource;
+use crate::intake::source::{drive, Health, Pace};
+use crate::intake::MaildirSource;
 use crate::parse::worker::Parser;
 use crate::store::Store;
 use std::sync::atomic::Ordering;
@@ -21,7 +23,7 @@ use tokio::sync::watch;
 /// Shared between the tasks: intake health, whose `recorded` signal also nudges the deliverer
 /// when new messages (and so acknowledgements) were committed.
 pub struct Shared {
-    pub health: Arc<imap::Health>,
+    pub health: Arc<Health>,
 }
 
 /// The scheduled jobs and the config key that times each.
@@ -86,9 +88,9 @@ pub async fn scheduled_pass(cfg: &Config, store: &Store, now: i64, force: bool) 
     Ok(ran)
 }
 
-fn shutdown_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
+/// A shutdown signal fired by SIGINT or SIGTERM: what `baocao run` passes to [`run`].
+pub fn signal_shutdown() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
-    let t = tx.clone();
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
@@ -96,61 +98,27 @@ fn shutdown_signal() -> (watch::Sender<bool>, watch::Receiver<bool>) {
             _ = async { if let Some(t) = term.as_mut() { t.recv().await; } else { std::future::pending::<()>().await } } => {}
         }
         tracing::info!("shutting down after the current message");
-        let _ = t.send(true);
+        let _ = tx.send(true);
     });
-    (tx, rx)
+    rx
 }
 
-async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, once: bool) -> anyhow::Result<usize> {
-    match &cfg.intake.source {
-        Source::Maildir(dir) => {
-            let mut total = 0;
-            loop {
-                match intake::maildir_pass(&cfg, &store, &parser, dir, &shutdown).await {
-                    Ok(n) => {
-                        total += n;
-                        shared.health.ok();
-                        shared.health.polling.store(true, Ordering::Relaxed);
-                        shared.health.messages.fetch_add(n as u64, Ordering::Relaxed);
-                        if n > 0 {
-                            shared.health.recorded.notify_one();
-                        }
-                    }
-                    Err(e) => {
-                        shared.health.failed(&e.to_string());
-                        if once {
-                            return Err(e.into());
-                        }
-                        tracing::error!("Maildir intake: {e}");
-                    }
-                }
-                if once {
-                    return Ok(total);
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(cfg.intake.poll_seconds.max(1))) => {}
-                    _ = shutdown.changed() => {}
-                }
-                if *shutdown.borrow() {
-                    return Ok(total);
-                }
-            }
-        }
-        Source::Imap { .. } => {
-            let health = shared.health.clone();
-            let r = imap::run(&cfg, &store, &parser, health.clone(), shutdown.clone(), once).await;
-            r?;
-            Ok(health.messages.load(Ordering::Relaxed) as usize)
-        }
-    }
+/// Intake from the configured source through the one source loop.
+async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared: Arc<Shared>, shutdown: watch::Receiver<bool>, once: bool) -> anyhow::Result<usize> {
+    let pace = Pace::of(&cfg);
+    let health = &shared.health;
+    Ok(match &cfg.intake.source {
+        Source::Maildir(dir) => drive(MaildirSource::new(&cfg, dir), &cfg, &store, &parser, health, shutdown, once, pace).await?,
+        Source::Imap { .. } => drive(ImapSource::new(&cfg)?, &cfg, &store, &parser, health, shutdown, once, pace).await?,
+    })
 }
 
-/// The daemon. Returns when shutdown is asked (or after one pass with `once`).
-pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool) -> anyhow::Result<()> {
+/// The daemon. Returns when `shutdown` turns true (each task finishes its current message
+/// first), or after one pass of each task with `once`.
+pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let parser = Arc::new(parser);
-    let shared = Arc::new(Shared { health: Arc::new(imap::Health::default()) });
-    let (_tx, shutdown) = shutdown_signal();
+    let shared = Arc::new(Shared { health: Arc::new(Health::default()) });
 
     if once {
         let n = intake_loop(cfg.clone(), store.clone(), parser.clone(), shared.clone(), shutdown.clone(), true).await?;
@@ -221,5 +189,35 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool) -> anyho
     match first_err {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_daemon_records_what_arrives_and_stops_when_its_shutdown_signal_turns() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("inbox/new")).unwrap();
+        let text = "[office]\nname = \"VP\"\naddress = \"vp@so.example\"\n[database]\nurl = \"sqlite://var/t.db\"\n\
+                    [intake]\nsource = \"maildir:inbox\"\npoll_seconds = 1\n[outbound]\ntransport = \"file:var/outbox\"\nfrom = \"VP <vp@so.example>\"\n";
+        let cfg = Config::from_str_at(text, &dir.path().join("c.toml")).unwrap();
+        let store = Store::open(&cfg).await.unwrap();
+        let parser = Parser::InProcess(cfg.limits.clone());
+        let (stop, shutdown) = watch::channel(false);
+        let daemon = tokio::spawn(run(cfg, store.clone(), parser, false, shutdown));
+        let msg = "From: a@x.example\r\nSubject: hello\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n";
+        std::fs::write(dir.path().join("inbox/new/1600000000.M1P1.t"), msg).unwrap();
+        let mut waited = 0;
+        while store.count_messages().await.unwrap() == 0 {
+            assert!(waited < 100, "the daemon did not record the message within 10 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        stop.send(true).unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), daemon).await.expect("the daemon stops when told");
+        assert!(r.unwrap().is_ok());
+        assert!(dir.path().join("inbox/cur/1600000000.M1P1.t:2,S").exists(), "the message is marked seen after its commit");
     }
 }

@@ -13,15 +13,15 @@
 //! is wrapped in one; `UID SEARCH n:*` (like FETCH) answers with the newest message even when n
 //! is above every UID, so results are filtered; bodies are fetched in ranges.
 
-use super::{pipeline, RawMessage};
-use crate::config::{After, Config, Source};
-use crate::parse::worker::Parser;
+use super::source::{Incoming, Opened, Source};
+use super::RawMessage;
+use crate::config::{self, After, Config};
 use crate::store::Store;
 use crate::tls::Io;
 use async_imap::types::Flag;
 use futures_util::TryStreamExt;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -44,34 +44,7 @@ pub enum ImapError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// What the daemon's health and metrics report about intake.
-#[derive(Default)]
-pub struct Health {
-    /// Unix seconds of the last successful poll (0: none yet).
-    pub last_poll: AtomicI64,
-    pub connected: AtomicBool,
-    /// Whether this instance holds the mailbox (another instance may).
-    pub polling: AtomicBool,
-    pub messages: AtomicU64,
-    /// Message bodies (or heads) fetched from the server, ever.
-    pub fetched: AtomicU64,
-    pub last_error: Mutex<Option<String>>,
-    /// Signalled when a pass recorded messages (their acknowledgements wait in the outbox).
-    pub recorded: tokio::sync::Notify,
-}
-
-impl Health {
-    /// A successful poll: connected, no error, now.
-    pub fn ok(&self) {
-        self.last_poll.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
-        self.connected.store(true, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-    pub fn failed(&self, e: &str) {
-        self.connected.store(false, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
-    }
-}
+pub use super::source::Health;
 
 async fn timed<T, E: std::fmt::Display>(what: &'static str, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ImapError> {
     match tokio::time::timeout(CMD_TIMEOUT, f).await {
@@ -94,7 +67,7 @@ pub struct Account {
 
 impl Account {
     pub fn of(cfg: &Config) -> Option<Account> {
-        let Source::Imap { tls, user, host, port, mailbox } = &cfg.intake.source else { return None };
+        let config::Source::Imap { tls, user, host, port, mailbox } = &cfg.intake.source else { return None };
         // SPEC §3 names BAOCAO_IMAP_PASSWORD; a config may name another variable.
         let var = cfg.intake.password_env.clone().unwrap_or_else(|| "BAOCAO_IMAP_PASSWORD".into());
         let password = std::env::var(var).unwrap_or_default();
@@ -157,125 +130,257 @@ struct Meta {
     ours: bool,
 }
 
-/// One incremental pass over the mailbox. Returns how many messages were recorded.
-pub async fn sync(cfg: &Config, store: &Store, parser: &Parser, session: &mut Session, acc: &Account, shutdown: &watch::Receiver<bool>, health: &Health) -> Result<usize, ImapError> {
-    let status = timed("STATUS", session.status(&acc.mailbox, "(UIDNEXT UIDVALIDITY)")).await?;
-    let validity = status.uid_validity.unwrap_or(0);
-    let state = store.mailbox_state(&acc.mailbox).await?;
-    let resync = matches!(state, Some((v, _, _)) if v != validity as i64);
-    let mut last = match state {
-        Some((v, last, _)) if v == validity as i64 => last as u32,
-        Some((v, _, _)) => {
-            tracing::warn!(mailbox = %acc.mailbox, old = v, new = validity, "UIDVALIDITY changed: reading the mailbox again; recorded messages are only marked");
-            0
-        }
-        None => 0,
-    };
-    if status.uid_next.is_some_and(|next| next <= last + 1) {
-        store.set_mailbox_state(&acc.mailbox, validity as i64, last as i64).await?;
-        return Ok(0);
+/// What settling one message needs: its UID, whether it is to be marked or moved (a message
+/// that vanished before it could be read is not ours to mark), and whether it already carries
+/// our keyword.
+pub struct Settle {
+    uid: u32,
+    mark: bool,
+    ours: bool,
+}
+
+/// The office mailbox on an IMAP server, as a [`Source`].
+pub struct ImapSource<'a> {
+    cfg: &'a Config,
+    acc: Account,
+    poll: Duration,
+    session: Option<Session>,
+    lock: Option<crate::store::MailboxLock>,
+    idle: bool,
+    pass: Option<Pass>,
+}
+
+/// The state of one pass over the mailbox.
+struct Pass {
+    validity: u32,
+    resync: bool,
+    /// The highest UID settled (whose results are committed).
+    last: u32,
+    /// UIDs found by the search whose metadata is not fetched yet.
+    uids: VecDeque<u32>,
+    /// Metadata of messages whose bodies are not fetched yet.
+    metas: VecDeque<Meta>,
+    /// Messages ready to hand over, with their bodies (None: only to settle).
+    ready: VecDeque<(Meta, Option<Vec<u8>>, bool)>,
+}
+
+impl<'a> ImapSource<'a> {
+    pub fn new(cfg: &'a Config) -> Result<ImapSource<'a>, ImapError> {
+        let acc = Account::of(cfg).ok_or_else(|| ImapError::Protocol("the intake source is not IMAP".into()))?;
+        Ok(ImapSource { cfg, acc, poll: Duration::from_secs(cfg.intake.poll_seconds.max(1)), session: None, lock: None, idle: false, pass: None })
     }
-    timed("SELECT", session.select(&acc.mailbox)).await?;
-    let found = timed("UID SEARCH", session.uid_search(format!("UID {}:*", last + 1))).await?;
-    let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
-    uids.sort_unstable();
-    let mut recorded = 0;
-    for chunk in uids.chunks(200) {
-        let metas: Vec<Meta> = {
-            let stream = timed("UID FETCH", session.uid_fetch(uid_set(chunk), "(UID RFC822.SIZE INTERNALDATE FLAGS)")).await?;
-            let fetched: Vec<_> = timed("UID FETCH", stream.try_collect::<Vec<_>>()).await?;
-            let mut v: Vec<Meta> = fetched
-                .iter()
-                .filter_map(|f| {
-                    let uid = f.uid?;
-                    Some(Meta {
-                        uid,
-                        size: f.size.unwrap_or(0) as u64,
-                        arrival: f.internal_date().map(|d| d.timestamp()),
-                        ours: f.flags().any(|fl| matches!(fl, Flag::Custom(ref c) if c.eq_ignore_ascii_case(KEYWORD))),
-                    })
-                })
-                .filter(|m| m.uid > last && chunk.contains(&m.uid))
-                .collect();
-            v.sort_by_key(|m| m.uid);
-            v
+
+    fn session(&mut self) -> Result<&mut Session, ImapError> {
+        self.session.as_mut().ok_or_else(|| ImapError::Protocol("not connected".into()))
+    }
+
+    /// Starts a pass: one STATUS; nothing more when nothing is new.
+    async fn begin_pass(&mut self, store: &Store) -> Result<Option<Pass>, ImapError> {
+        if let Some(lock) = self.lock.as_mut() {
+            if !lock.alive().await {
+                return Err(ImapError::Protocol("lost the mailbox lock (database connection closed)".into()));
+            }
+        }
+        let mailbox = self.acc.mailbox.clone();
+        let session = self.session()?;
+        let status = timed("STATUS", session.status(&mailbox, "(UIDNEXT UIDVALIDITY)")).await?;
+        let validity = status.uid_validity.unwrap_or(0);
+        let state = store.mailbox_state(&mailbox).await?;
+        let resync = matches!(state, Some((v, _, _)) if v != validity as i64);
+        let last = match state {
+            Some((v, last, _)) if v == validity as i64 => last as u32,
+            Some((v, _, _)) => {
+                tracing::warn!(mailbox = %mailbox, old = v, new = validity, "UIDVALIDITY changed: reading the mailbox again; recorded messages are only marked");
+                0
+            }
+            None => 0,
         };
-        let mut i = 0;
-        while i < metas.len() {
-            if *shutdown.borrow() {
-                return Ok(recorded);
+        if status.uid_next.is_some_and(|next| next <= last + 1) {
+            store.set_mailbox_state(&mailbox, validity as i64, last as i64).await?;
+            return Ok(None);
+        }
+        timed("SELECT", session.select(&mailbox)).await?;
+        let found = timed("UID SEARCH", session.uid_search(format!("UID {}:*", last + 1))).await?;
+        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
+        uids.sort_unstable();
+        Ok(Some(Pass { validity, resync, last, uids: uids.into(), metas: VecDeque::new(), ready: VecDeque::new() }))
+    }
+
+    /// Fetches the metadata of the next (up to) 200 UIDs.
+    async fn fetch_metas(&mut self, pass: &mut Pass) -> Result<(), ImapError> {
+        let chunk: Vec<u32> = (0..200).map_while(|_| pass.uids.pop_front()).collect();
+        let session = self.session()?;
+        let stream = timed("UID FETCH", session.uid_fetch(uid_set(&chunk), "(UID RFC822.SIZE INTERNALDATE FLAGS)")).await?;
+        let fetched: Vec<_> = timed("UID FETCH", stream.try_collect::<Vec<_>>()).await?;
+        let mut v: Vec<Meta> = fetched
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                Some(Meta {
+                    uid,
+                    size: f.size.unwrap_or(0) as u64,
+                    arrival: f.internal_date().map(|d| d.timestamp()),
+                    ours: f.flags().any(|fl| matches!(fl, Flag::Custom(ref c) if c.eq_ignore_ascii_case(KEYWORD))),
+                })
+            })
+            .filter(|m| chunk.contains(&m.uid))
+            .collect();
+        v.sort_by_key(|m| m.uid);
+        pass.metas.extend(v);
+        Ok(())
+    }
+
+    /// Fetches the bodies of the next range of messages (at most `FETCH_BYTES`, at least one),
+    /// skipping those already recorded; oversized ones only their head.
+    async fn fetch_bodies(&mut self, store: &Store, health: &Health, pass: &mut Pass) -> Result<(), ImapError> {
+        let mut group: Vec<Meta> = Vec::new();
+        let mut bytes = 0;
+        while let Some(m) = pass.metas.front() {
+            if !group.is_empty() && bytes + m.size > FETCH_BYTES {
+                break;
             }
-            // A range of bodies to fetch in one command.
-            let mut j = i;
-            let mut bytes = 0;
-            while j < metas.len() && (j == i || bytes + metas[j].size <= FETCH_BYTES) {
-                bytes += metas[j].size;
-                j += 1;
+            bytes += m.size;
+            group.push(pass.metas.pop_front().expect("front exists"));
+        }
+        let mut need: Vec<u32> = Vec::new();
+        let mut head_only: Vec<u32> = Vec::new();
+        let mut known: Vec<u32> = Vec::new();
+        for m in &group {
+            // After a UIDVALIDITY change our keyword tells what was recorded under the old UIDs;
+            // a new database (no state yet) reads everything, flagged or not.
+            if (m.ours && pass.resync) || store.source_known(&source_key(&self.acc.mailbox, pass.validity, m.uid)).await? {
+                known.push(m.uid);
+            } else if m.size > self.cfg.intake.max_message_bytes {
+                head_only.push(m.uid);
+            } else {
+                need.push(m.uid);
             }
-            let group = &metas[i..j];
-            let mut need: Vec<u32> = Vec::new();
-            let mut head_only: Vec<u32> = Vec::new();
-            for m in group {
-                // After a UIDVALIDITY change our keyword tells what was recorded under the old UIDs;
-                // a new database (no state yet) reads everything, flagged or not.
-                if (m.ours && resync) || store.source_known(&source_key(&acc.mailbox, validity, m.uid)).await? {
-                    continue;
-                }
-                if m.size > cfg.intake.max_message_bytes {
-                    head_only.push(m.uid);
-                } else {
-                    need.push(m.uid);
-                }
+        }
+        let mut bodies: HashMap<u32, Vec<u8>> = HashMap::new();
+        let session = self.session()?;
+        for (set, item) in [(&need, "BODY.PEEK[]"), (&head_only, "BODY.PEEK[HEADER]")] {
+            if set.is_empty() {
+                continue;
             }
-            let mut bodies: std::collections::HashMap<u32, Vec<u8>> = std::collections::HashMap::new();
-            for (set, item) in [(&need, "BODY.PEEK[]"), (&head_only, "BODY.PEEK[HEADER]")] {
-                if set.is_empty() {
-                    continue;
-                }
-                let stream = timed("UID FETCH", session.uid_fetch(uid_set(set), format!("(UID {item})"))).await?;
-                let fetched: Vec<_> = timed("UID FETCH", stream.try_collect::<Vec<_>>()).await?;
-                for f in &fetched {
-                    if let (Some(uid), Some(b)) = (f.uid, f.body().or_else(|| f.header())) {
-                        if set.contains(&uid) {
-                            health.fetched.fetch_add(1, Ordering::Relaxed);
-                            bodies.insert(uid, b.to_vec());
-                        }
+            let stream = timed("UID FETCH", session.uid_fetch(uid_set(set), format!("(UID {item})"))).await?;
+            let fetched: Vec<_> = timed("UID FETCH", stream.try_collect::<Vec<_>>()).await?;
+            for f in &fetched {
+                if let (Some(uid), Some(b)) = (f.uid, f.body().or_else(|| f.header())) {
+                    if set.contains(&uid) {
+                        health.fetched.fetch_add(1, Ordering::Relaxed);
+                        bodies.insert(uid, b.to_vec());
                     }
                 }
             }
-            for m in group {
-                let key = source_key(&acc.mailbox, validity, m.uid);
-                if let Some(bytes) = bodies.remove(&m.uid) {
-                    let known_bytes = resync && store.raw_known(&crate::parse::sha256_hex(&bytes)).await?;
-                    if !known_bytes {
-                        let raw = RawMessage {
-                            source_key: key.clone(),
-                            arrival: m.arrival,
-                            path: None,
-                            bytes,
-                            declared_size: head_only.contains(&m.uid).then_some(m.size),
-                        };
-                        if pipeline::process(cfg, store, parser, &raw).await? != pipeline::Outcome::AlreadyKnown {
-                            recorded += 1;
-                        }
-                    }
-                } else if !(m.ours && resync) && !store.source_known(&key).await? {
-                    // Gone between listing and fetching (someone moved it): not ours to mark.
-                    tracing::warn!(uid = m.uid, "message disappeared before it could be read");
-                    last = m.uid;
-                    store.set_mailbox_state(&acc.mailbox, validity as i64, last as i64).await?;
-                    continue;
-                }
-                // Only now, with the results committed, is the message marked or moved.
-                mark_done(session, &cfg.intake.after, m.uid, m.ours).await?;
-                last = m.uid;
-                store.set_mailbox_state(&acc.mailbox, validity as i64, last as i64).await?;
+        }
+        for m in group {
+            let body = bodies.remove(&m.uid);
+            // Gone between listing and fetching (someone moved it): not ours to mark.
+            let mark = body.is_some() || known.contains(&m.uid);
+            if !mark {
+                tracing::warn!(uid = m.uid, "message disappeared before it could be read");
             }
-            i = j;
+            pass.ready.push_back((m, body, mark));
+        }
+        Ok(())
+    }
+
+    fn raw(&self, pass: &Pass, m: &Meta, bytes: Vec<u8>) -> RawMessage {
+        RawMessage {
+            source_key: source_key(&self.acc.mailbox, pass.validity, m.uid),
+            arrival: m.arrival,
+            path: None,
+            declared_size: (m.size > self.cfg.intake.max_message_bytes).then_some(m.size),
+            bytes,
         }
     }
-    store.set_mailbox_state(&acc.mailbox, validity as i64, last as i64).await?;
-    Ok(recorded)
+}
+
+impl Source for ImapSource<'_> {
+    type Token = Settle;
+    type Error = ImapError;
+
+    async fn open(&mut self, store: &Store) -> Result<Opened, ImapError> {
+        let Some(lock) = store.try_mailbox_lock(&self.acc.mailbox).await? else { return Ok(Opened::HeldElsewhere) };
+        self.lock = Some(lock);
+        let mut session = connect(&self.acc).await?;
+        if let After::Move(folder) = &self.cfg.intake.after {
+            // Created once if missing; an existing folder makes this fail harmlessly.
+            let _ = timed("CREATE", session.create(folder)).await;
+        }
+        self.idle = timed("CAPABILITY", session.capabilities()).await?.has_str("IDLE");
+        // IDLE reports changes of the selected mailbox only: select it even when the first
+        // STATUS finds nothing new.
+        timed("SELECT", session.select(&self.acc.mailbox)).await?;
+        self.session = Some(session);
+        Ok(Opened::Ready)
+    }
+
+    async fn next(&mut self, store: &Store, health: &Health) -> Result<Option<Incoming<Settle>>, ImapError> {
+        let mut pass = match self.pass.take() {
+            Some(p) => p,
+            None => match self.begin_pass(store).await? {
+                Some(p) => p,
+                None => return Ok(None),
+            },
+        };
+        loop {
+            if let Some((m, body, mark)) = pass.ready.pop_front() {
+                // After a UIDVALIDITY change, exactly these bytes recorded before are only marked.
+                let again = match &body {
+                    Some(b) if pass.resync => store.raw_known(&crate::parse::sha256_hex(b)).await?,
+                    _ => false,
+                };
+                let raw = body.filter(|_| !again).map(|b| self.raw(&pass, &m, b));
+                let token = Settle { uid: m.uid, mark, ours: m.ours };
+                self.pass = Some(pass);
+                return Ok(Some(Incoming { raw, token }));
+            }
+            if !pass.metas.is_empty() {
+                self.fetch_bodies(store, health, &mut pass).await?;
+            } else if !pass.uids.is_empty() {
+                self.fetch_metas(&mut pass).await?;
+            } else {
+                store.set_mailbox_state(&self.acc.mailbox, pass.validity as i64, pass.last as i64).await?;
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn settle(&mut self, store: &Store, t: Settle) -> Result<(), ImapError> {
+        if t.mark {
+            let after = self.cfg.intake.after.clone();
+            mark_done(self.session()?, &after, t.uid, t.ours).await?;
+        }
+        let pass = self.pass.as_mut().ok_or_else(|| ImapError::Protocol("a message settled outside a pass".into()))?;
+        pass.last = pass.last.max(t.uid);
+        store.set_mailbox_state(&self.acc.mailbox, pass.validity as i64, pass.last as i64).await?;
+        Ok(())
+    }
+
+    fn unrecorded(&mut self, _: Settle, e: crate::store::StoreError) -> Result<(), ImapError> {
+        // The UID must not be passed over: end the pass; it is read again after reconnecting.
+        Err(e.into())
+    }
+
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<bool, ImapError> {
+        let session = self.session.take().ok_or_else(|| ImapError::Protocol("not connected".into()))?;
+        match wait_for_change(session, self.idle, self.poll, shutdown).await? {
+            Some(s) => {
+                self.session = Some(s);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn close(&mut self) {
+        self.pass = None;
+        if let Some(mut s) = self.session.take() {
+            let _ = timed("LOGOUT", s.logout()).await;
+        }
+        self.lock = None;
+    }
 }
 
 async fn mark_done(session: &mut Session, after: &After, uid: u32, already_flagged: bool) -> Result<(), ImapError> {
@@ -325,87 +430,6 @@ async fn wait_for_change(session: Session, idle: bool, poll: Duration, shutdown:
     drop(stop);
     let session = timed("DONE", handle.done()).await?;
     Ok(if stopped { None } else { Some(session) })
-}
-
-/// The intake loop on IMAP: hold the mailbox (one instance per mailbox on PostgreSQL), sync,
-/// wait for a change, repeat; reconnect with capped exponential backoff when the server goes
-/// away. `once`: one sync, then return.
-pub async fn run(cfg: &Config, store: &Store, parser: &Parser, health: Arc<Health>, mut shutdown: watch::Receiver<bool>, once: bool) -> Result<(), ImapError> {
-    let acc = Account::of(cfg).ok_or_else(|| ImapError::Protocol("the intake source is not IMAP".into()))?;
-    let poll = Duration::from_secs(cfg.intake.poll_seconds.max(1));
-    // How often an instance that does not hold the mailbox asks again: a dead holder is
-    // replaced within this time.
-    let takeover = poll.min(Duration::from_secs(20));
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        if *shutdown.borrow() {
-            return Ok(());
-        }
-        let mut lock = match store.try_mailbox_lock(&acc.mailbox).await {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                health.polling.store(false, Ordering::Relaxed);
-                if once {
-                    return Ok(());
-                }
-                tokio::select! { _ = tokio::time::sleep(takeover) => continue, _ = shutdown.changed() => return Ok(()) }
-            }
-            Err(e) => {
-                health.failed(&e.to_string());
-                tracing::error!("cannot take the mailbox lock: {e}");
-                tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = shutdown.changed() => return Ok(()) }
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-                continue;
-            }
-        };
-        health.polling.store(true, Ordering::Relaxed);
-        let result: Result<(), ImapError> = async {
-            let mut session = connect(&acc).await?;
-            if let After::Move(folder) = &cfg.intake.after {
-                // Created once if missing; an existing folder makes this fail harmlessly.
-                let _ = timed("CREATE", session.create(folder)).await;
-            }
-            let idle = timed("CAPABILITY", session.capabilities()).await?.has_str("IDLE");
-            // IDLE reports changes of the selected mailbox only: select it even when the first
-            // STATUS finds nothing new.
-            timed("SELECT", session.select(&acc.mailbox)).await?;
-            loop {
-                if !lock.alive().await {
-                    return Err(ImapError::Protocol("lost the mailbox lock (database connection closed)".into()));
-                }
-                let n = sync(cfg, store, parser, &mut session, &acc, &shutdown, &health).await?;
-                health.ok();
-                health.messages.fetch_add(n as u64, Ordering::Relaxed);
-                backoff = Duration::from_secs(1);
-                if n > 0 {
-                    health.recorded.notify_one();
-                    tracing::info!(recorded = n, mailbox = %acc.mailbox, "IMAP pass");
-                }
-                if once || *shutdown.borrow() {
-                    let _ = timed("LOGOUT", session.logout()).await;
-                    return Ok(());
-                }
-                match wait_for_change(session, idle, poll, &mut shutdown).await? {
-                    Some(s) => session = s,
-                    None => return Ok(()),
-                }
-            }
-        }
-        .await;
-        match result {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                health.failed(&e.to_string());
-                tracing::warn!("IMAP intake: {e}; reconnecting in {backoff:?}");
-                if once {
-                    return Err(e);
-                }
-                drop(lock);
-                tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = shutdown.changed() => return Ok(()) }
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

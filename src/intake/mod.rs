@@ -5,9 +5,11 @@
 //! per office in the store, and its row is written in the same transaction as its documents,
 //! decision and audit events, so a crash at any instant leaves it either fully recorded or not at
 //! all, and a re-run records it exactly once. `ingest` never changes the files it reads.
+//! The daemon reads a Maildir or an IMAP mailbox through one [`source::Source`] loop.
 
 pub mod imap;
 pub mod pipeline;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,10 @@ pub enum IntakeError {
     Read { path: String, source: std::io::Error },
     #[error("{0} is neither a Maildir folder (with new/ or cur/) nor a file")]
     NotASource(String),
+    #[error("the intake source {0} is not a Maildir (no new/ or cur/ folder there)")]
+    NotAMaildir(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A message file found in a Maildir, not yet read.
@@ -162,44 +168,78 @@ mod tests {
     }
 }
 
-/// One pass over a Maildir the daemon watches: every message not yet recorded, read or not
+/// The Maildir the daemon watches. Every message not yet recorded is handed over, read or not
 /// (people share the mailbox and may have opened a message, moving it to cur/, before the
 /// daemon saw it); with `after = "flag"` each is marked seen only after its commit.
-/// Returns how many messages were recorded.
-pub async fn maildir_pass(
-    cfg: &crate::config::Config,
-    store: &crate::store::Store,
-    parser: &crate::parse::worker::Parser,
-    dir: &Path,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
-) -> Result<usize, IntakeError> {
-    let entries = list_maildir(dir)?;
-    let mut added = 0;
-    for e in &entries {
-        if *shutdown.borrow() {
-            break;
-        }
-        let raw = match read_entry(e) {
-            Ok(r) => r,
-            Err(err) => {
-                tracing::warn!("{err}");
-                continue;
-            }
-        };
-        match pipeline::process(cfg, store, parser, &raw).await {
-            Ok(outcome) => {
-                if outcome != pipeline::Outcome::AlreadyKnown {
-                    added += 1;
-                }
-                if cfg.intake.after == crate::config::After::Flag {
-                    if let Err(err) = maildir_mark_seen(e) {
-                        tracing::warn!("cannot mark {} seen: {err}", e.path.display());
-                    }
-                }
-            }
-            // One bad message never stops the loop: it is logged and the next one is read.
-            Err(err) => tracing::error!("cannot record {}: {err}", e.path.display()),
+pub struct MaildirSource {
+    dir: PathBuf,
+    after: crate::config::After,
+    poll: std::time::Duration,
+    /// The entries of the current pass still to hand over; None between passes.
+    pending: Option<std::collections::VecDeque<MaildirEntry>>,
+}
+
+impl MaildirSource {
+    pub fn new(cfg: &crate::config::Config, dir: &Path) -> MaildirSource {
+        MaildirSource {
+            dir: dir.to_path_buf(),
+            after: cfg.intake.after.clone(),
+            poll: std::time::Duration::from_secs(cfg.intake.poll_seconds.max(1)),
+            pending: None,
         }
     }
-    Ok(added)
+}
+
+impl source::Source for MaildirSource {
+    type Token = MaildirEntry;
+    type Error = IntakeError;
+
+    async fn open(&mut self, _: &crate::store::Store) -> Result<source::Opened, IntakeError> {
+        if !is_maildir(&self.dir) {
+            return Err(IntakeError::NotAMaildir(self.dir.display().to_string()));
+        }
+        Ok(source::Opened::Ready)
+    }
+
+    async fn next(&mut self, _: &crate::store::Store, _: &source::Health) -> Result<Option<source::Incoming<MaildirEntry>>, IntakeError> {
+        if self.pending.is_none() {
+            self.pending = Some(list_maildir(&self.dir)?.into());
+        }
+        let pending = self.pending.as_mut().expect("listed above");
+        while let Some(e) = pending.pop_front() {
+            match read_entry(&e) {
+                Ok(raw) => return Ok(Some(source::Incoming { raw: Some(raw), token: e })),
+                // Moved or removed since the listing (a person, another process): the next
+                // pass lists the folder again.
+                Err(err) => tracing::warn!("{err}"),
+            }
+        }
+        self.pending = None;
+        Ok(None)
+    }
+
+    async fn settle(&mut self, _: &crate::store::Store, e: MaildirEntry) -> Result<(), IntakeError> {
+        if self.after == crate::config::After::Flag {
+            if let Err(err) = maildir_mark_seen(&e) {
+                tracing::warn!("cannot mark {} seen: {err}", e.path.display());
+            }
+        }
+        Ok(())
+    }
+
+    fn unrecorded(&mut self, _: MaildirEntry, _: crate::store::StoreError) -> Result<(), IntakeError> {
+        // One bad message never stops the others: it stays unmarked and is tried next pass.
+        Ok(())
+    }
+
+    async fn wait(&mut self, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Result<bool, IntakeError> {
+        tokio::select! {
+            _ = tokio::time::sleep(self.poll) => Ok(!*shutdown.borrow()),
+            _ = shutdown.changed() => Ok(false),
+        }
+    }
+
+    async fn close(&mut self) {
+        self.pending = None;
+    }
 }

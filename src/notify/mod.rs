@@ -6,14 +6,17 @@
 //! after the transport accepted it; the file transport names each file by its key, so a retry
 //! after a crash between writing and marking rewrites the same file instead of adding one.
 
+pub mod deliver;
 pub mod smtp;
 pub mod templates;
 
-use crate::config::{Config, Transport};
+pub use deliver::{deliver, smtp_endpoint};
+
+use crate::config::Config;
 use crate::domain::{Decision, ObligationState};
 use crate::parse::mime::MailFacts;
 use crate::schedule::{self, DueStage};
-use crate::store::{OutMail, Store, StoreError, Submission, Tx};
+use crate::store::{Store, StoreError, Submission, Tx};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use std::collections::BTreeMap;
@@ -264,181 +267,6 @@ pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
         queued.extend(fresh);
     }
     Ok(queued)
-}
-
-/// Delivers due outbox mail. Returns (sent, failed).
-///
-/// Mails a crashed sender left between "handing over" and "accepted" are settled first: the
-/// server had the whole message but its final dot, or had it all, and is taken to have it.
-pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), NotifyError> {
-    if let Some(j) = journal_path(cfg) {
-        for key in settle_journal(&j, store).await? {
-            tracing::warn!("{key}: the sender stopped right after the final dot; taken as delivered, not sent again");
-        }
-    }
-    for key in store.settle_handed_over().await? {
-        tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
-    }
-    let mut sent = 0;
-    let mut failed = 0;
-    let mut session: Option<smtp::Session> = None;
-    loop {
-        let batch = store.claim_mail(20, cfg.outbound.lease_seconds).await?;
-        if batch.is_empty() {
-            break;
-        }
-        let mut batch_failed = false;
-        for m in batch {
-            let outcome = match &cfg.outbound.transport {
-                Transport::File(dir) => write_file(dir, &m).map(|()| None).map_err(|e| (e, false)),
-                Transport::Smtp { .. } => send_smtp(cfg, store, &mut session, &m).await,
-            };
-            match outcome {
-                Ok(note) => {
-                    store.mark_sent(&m, note.as_deref()).await?;
-                    sent += 1;
-                }
-                Err((e, permanent)) => {
-                    let attempts = m.attempts + 1;
-                    let give_up = permanent || attempts >= 8;
-                    let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
-                    tracing::warn!("{}: {e}{}", m.key, if give_up { "; giving up" } else { "; will retry" });
-                    store.mark_failed(&m, &e.to_string(), give_up, chrono::Utc::now().timestamp() + backoff).await?;
-                    failed += 1;
-                    batch_failed = true;
-                }
-            }
-        }
-        // A failing server is left alone until the backoff passes rather than hammered.
-        if batch_failed {
-            break;
-        }
-    }
-    if let Some(s) = session {
-        s.quit().await;
-    }
-    Ok((sent, failed))
-}
-
-fn file_name_for(key: &str) -> String {
-    let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '+') { c } else { '_' }).collect();
-    let safe = if safe.len() > 180 { format!("{}-{}", &safe[..120], &crate::parse::sha256_hex(key.as_bytes())[..16]) } else { safe };
-    format!("{safe}.eml")
-}
-
-/// The file transport: one file per key, written whole then renamed, so a retry rewrites the
-/// same file instead of adding a second one.
-fn write_file(dir: &std::path::Path, m: &OutMail) -> Result<(), NotifyError> {
-    std::fs::create_dir_all(dir).map_err(|e| NotifyError::Deliver(format!("{}: {e}", dir.display())))?;
-    let path = dir.join(file_name_for(&m.key));
-    let tmp = dir.join(format!(".{}.tmp", file_name_for(&m.key)));
-    std::fs::write(&tmp, &m.message).map_err(|e| NotifyError::Deliver(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(|e| NotifyError::Deliver(format!("{}: {e}", path.display())))?;
-    Ok(())
-}
-
-/// Where an SQLite office keeps its hand-over journal: keys of mails whose final dot went to
-/// the SMTP server, read back after a crash (see [`smtp`]).
-fn journal_path(cfg: &Config) -> Option<std::path::PathBuf> {
-    match (&cfg.database, &cfg.outbound.transport) {
-        (crate::config::Database::Sqlite(p), Transport::Smtp { .. }) => Some(p.with_extension("handover")),
-        _ => None,
-    }
-}
-
-fn append_journal(path: &std::path::Path, key: &str) {
-    use std::io::Write;
-    let line = format!("{key}\n");
-    let r = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = r {
-        tracing::warn!("cannot write the hand-over journal {}: {e}", path.display());
-    }
-}
-
-/// Marks every mail the journal names as delivered, then empties it. Under an exclusive
-/// lock, so two senders on one SQLite file do not both read it.
-async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<String>, NotifyError> {
-    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) else { return Ok(vec![]) };
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: flock on a file descriptor this function owns; released when `file` closes.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut settled = Vec::new();
-    for key in text.lines().map(str::trim).filter(|k| !k.is_empty()) {
-        if store.settle_key(key, "the final dot went out before the sender stopped (hand-over journal); taken as delivered").await? {
-            settled.push(key.to_string());
-        }
-    }
-    let _ = file.set_len(0);
-    Ok(settled)
-}
-
-/// The SMTP server of the config, with credentials from the environment variables it names.
-pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
-    let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return None };
-    let credentials = match (&cfg.outbound.user_env, &cfg.outbound.password_env) {
-        (Some(u), Some(p)) => match (std::env::var(u), std::env::var(p)) {
-            (Ok(u), Ok(p)) => Some((u, p)),
-            _ => None,
-        },
-        _ => None,
-    };
-    let helo = cfg.office.address.split('@').nth(1).unwrap_or("localhost").to_string();
-    Some(smtp::Endpoint {
-        mode: *mode,
-        host: host.clone(),
-        port: *port,
-        credentials,
-        helo,
-        timeout: std::time::Duration::from_secs(30),
-        ca_file: cfg.outbound.ca_file.clone(),
-    })
-}
-
-/// One mail over SMTP on the batch's connection. Err carries whether the refusal is final.
-/// Ok carries a note when delivery is assumed rather than confirmed.
-async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Result<Option<String>, (NotifyError, bool)> {
-    let ep = smtp_endpoint(cfg).ok_or((NotifyError::Deliver("no SMTP server configured".into()), false))?;
-    let from: Mailbox = cfg.outbound.from.parse().map_err(|e| (NotifyError::Build(format!("outbound.from: {e}")), true))?;
-    let fail = |e: smtp::SmtpError| {
-        let permanent = matches!(e, smtp::SmtpError::Permanent(_));
-        (NotifyError::Deliver(e.to_string()), permanent)
-    };
-    if session.is_none() {
-        *session = Some(smtp::Session::open(&ep).await.map_err(fail)?);
-    }
-    let s = session.as_mut().expect("opened above");
-    if let Err(e) = s.hand_over(&from.email.to_string(), &m.recipients, &m.message).await {
-        // A refused recipient leaves the connection usable after RSET; anything else drops it.
-        if s.reset().await.is_err() {
-            *session = None;
-        }
-        return Err(fail(e));
-    }
-    let mark = store.begin_handing_over(m).await.map_err(|e| (NotifyError::Store(e), false))?;
-    if let Err(e) = s.end_data().await {
-        // The dot did not go out: the server drops the half-received message; the mark is
-        // rolled back with `mark`.
-        *session = None;
-        return Err(fail(e));
-    }
-    // SQLite commits on a worker thread, a thread hand-off away; the journal line is one
-    // write(2) in this thread right after the dot's, so a crash between the two is all but
-    // impossible. (PostgreSQL's commit below is itself one write on the held connection.)
-    if let Some(j) = journal_path(cfg) {
-        append_journal(&j, &m.key);
-    }
-    mark.commit().await.map_err(|e| (NotifyError::Store(e), false))?;
-    match s.verdict().await {
-        Ok(()) => Ok(None),
-        Err(smtp::SmtpError::Transient(why)) if !why.starts_with("end of data") => {
-            // The dot went out but no verdict came back: the server has the message. Sending
-            // it again would be the duplicate this whole design exists to prevent.
-            *session = None;
-            Ok(Some(format!("no reply after the end of data ({why}); taken as delivered")))
-        }
-        Err(e) => Err(fail(e)),
-    }
 }
 
 /// What `digest` or `office_status` decided.

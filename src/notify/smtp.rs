@@ -25,6 +25,10 @@ pub enum SmtpError {
     /// The server refused for good (5xx): retrying will not help.
     #[error("{0}")]
     Permanent(String),
+    /// The final dot went out but no verdict came back (the connection broke or timed out): the
+    /// server may well have the message, so it must not be sent again.
+    #[error("no reply after the end of data: {0}")]
+    NoVerdict(String),
 }
 
 use crate::tls::Io;
@@ -170,9 +174,11 @@ impl Session {
         self.write(b".\r\n").await
     }
 
-    /// The server's verdict on the message just ended.
+    /// The server's verdict on the message just ended. A reply that refuses is Transient or
+    /// Permanent; no reply at all is [`SmtpError::NoVerdict`].
     pub async fn verdict(&mut self) -> Result<(), SmtpError> {
-        self.read_reply().await?.check("end of data", &[250])?;
+        let reply = self.read_reply().await.map_err(|e| SmtpError::NoVerdict(e.to_string()))?;
+        reply.check("end of data", &[250])?;
         Ok(())
     }
 

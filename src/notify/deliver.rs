@@ -1,0 +1,292 @@
+//! Delivery of the outbox: claim due mails, hand each to the office's transport, settle it as
+//! sent or failed. The loop has one shape for every transport ([`MailTransport`]): the file
+//! outbox of the embedded default and tests, and SMTP with its seam at the final dot.
+//!
+//! Mails a crashed sender left between "handing over" and "accepted" are settled first: the
+//! server had the whole message but its final dot, or had it all, and is taken to have it.
+
+use super::{smtp, NotifyError};
+use crate::config::{Config, Transport};
+use crate::store::{OutMail, Store};
+use lettre::message::Mailbox;
+
+/// What a transport says about one mail: delivered (with a note when delivery is assumed rather
+/// than confirmed), or an error and whether it is final.
+pub type Handed = Result<Option<String>, (NotifyError, bool)>;
+
+/// Where outgoing mail goes. `send` is called for each claimed mail of a batch on one
+/// connection or folder; `close` ends the batch.
+#[allow(async_fn_in_trait)]
+pub trait MailTransport {
+    async fn send(&mut self, store: &Store, m: &OutMail) -> Handed;
+    async fn close(self);
+}
+
+/// The file transport: one file per key, written whole then renamed, so a retry rewrites the
+/// same file instead of adding a second one.
+pub struct FileTransport(pub std::path::PathBuf);
+
+impl MailTransport for FileTransport {
+    async fn send(&mut self, _store: &Store, m: &OutMail) -> Handed {
+        let dir = &self.0;
+        let io = |p: &std::path::Path, e: std::io::Error| (NotifyError::Deliver(format!("{}: {e}", p.display())), false);
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let path = dir.join(file_name_for(&m.key));
+        let tmp = dir.join(format!(".{}.tmp", file_name_for(&m.key)));
+        std::fs::write(&tmp, &m.message).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        Ok(None)
+    }
+    async fn close(self) {}
+}
+
+/// SMTP: one connection for a batch, opened at its first mail.
+pub struct SmtpTransport<'a> {
+    cfg: &'a Config,
+    session: Option<smtp::Session>,
+}
+
+impl<'a> SmtpTransport<'a> {
+    pub fn new(cfg: &'a Config) -> Self {
+        SmtpTransport { cfg, session: None }
+    }
+}
+
+impl MailTransport for SmtpTransport<'_> {
+    async fn send(&mut self, store: &Store, m: &OutMail) -> Handed {
+        send_smtp(self.cfg, store, &mut self.session, m).await
+    }
+    async fn close(self) {
+        if let Some(s) = self.session {
+            s.quit().await;
+        }
+    }
+}
+
+/// Delivers due outbox mail through the config's transport. Returns (sent, failed).
+pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), NotifyError> {
+    if let Some(j) = journal_path(cfg) {
+        for key in settle_journal(&j, store).await? {
+            tracing::warn!("{key}: the sender stopped right after the final dot; taken as delivered, not sent again");
+        }
+    }
+    for key in store.settle_handed_over().await? {
+        tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
+    }
+    match &cfg.outbound.transport {
+        Transport::File(dir) => deliver_with(store, FileTransport(dir.clone()), cfg.outbound.lease_seconds).await,
+        Transport::Smtp { .. } => deliver_with(store, SmtpTransport::new(cfg), cfg.outbound.lease_seconds).await,
+    }
+}
+
+/// Attempts after which a mail that keeps failing transiently is given up.
+const MAX_ATTEMPTS: i64 = 8;
+
+/// The delivery loop over any transport: batches of claimed mails until none is due, or until a
+/// batch fails (a failing server is left alone until its backoff passes rather than hammered).
+pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64) -> Result<(usize, usize), NotifyError> {
+    let mut sent = 0;
+    let mut failed = 0;
+    loop {
+        let batch = store.claim_mail(20, lease).await?;
+        if batch.is_empty() {
+            break;
+        }
+        let mut batch_failed = false;
+        for m in batch {
+            match t.send(store, &m).await {
+                Ok(note) => {
+                    store.mark_sent(&m, note.as_deref()).await?;
+                    sent += 1;
+                }
+                Err((e, permanent)) => {
+                    let attempts = m.attempts + 1;
+                    let give_up = permanent || attempts >= MAX_ATTEMPTS;
+                    let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
+                    tracing::warn!("{}: {e}{}", m.key, if give_up { "; giving up" } else { "; will retry" });
+                    store.mark_failed(&m, &e.to_string(), give_up, chrono::Utc::now().timestamp() + backoff).await?;
+                    failed += 1;
+                    batch_failed = true;
+                }
+            }
+        }
+        if batch_failed {
+            break;
+        }
+    }
+    t.close().await;
+    Ok((sent, failed))
+}
+
+fn file_name_for(key: &str) -> String {
+    let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '+') { c } else { '_' }).collect();
+    let safe = if safe.len() > 180 { format!("{}-{}", &safe[..120], &crate::parse::sha256_hex(key.as_bytes())[..16]) } else { safe };
+    format!("{safe}.eml")
+}
+
+/// Where an SQLite office keeps its hand-over journal: keys of mails whose final dot went to
+/// the SMTP server, read back after a crash (see [`smtp`]).
+fn journal_path(cfg: &Config) -> Option<std::path::PathBuf> {
+    match (&cfg.database, &cfg.outbound.transport) {
+        (crate::config::Database::Sqlite(p), Transport::Smtp { .. }) => Some(p.with_extension("handover")),
+        _ => None,
+    }
+}
+
+fn append_journal(path: &std::path::Path, key: &str) {
+    use std::io::Write;
+    let line = format!("{key}\n");
+    let r = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = r {
+        tracing::warn!("cannot write the hand-over journal {}: {e}", path.display());
+    }
+}
+
+/// Marks every mail the journal names as delivered, then empties it. Under an exclusive
+/// lock, so two senders on one SQLite file do not both read it.
+async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<String>, NotifyError> {
+    let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(path) else { return Ok(vec![]) };
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor this function owns; released when `file` closes.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut settled = Vec::new();
+    for key in text.lines().map(str::trim).filter(|k| !k.is_empty()) {
+        if store.settle_key(key, "the final dot went out before the sender stopped (hand-over journal); taken as delivered").await? {
+            settled.push(key.to_string());
+        }
+    }
+    let _ = file.set_len(0);
+    Ok(settled)
+}
+
+/// The SMTP server of the config, with credentials from the environment variables it names.
+pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
+    let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return None };
+    let credentials = match (&cfg.outbound.user_env, &cfg.outbound.password_env) {
+        (Some(u), Some(p)) => match (std::env::var(u), std::env::var(p)) {
+            (Ok(u), Ok(p)) => Some((u, p)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let helo = cfg.office.address.split('@').nth(1).unwrap_or("localhost").to_string();
+    Some(smtp::Endpoint {
+        mode: *mode,
+        host: host.clone(),
+        port: *port,
+        credentials,
+        helo,
+        timeout: std::time::Duration::from_secs(30),
+        ca_file: cfg.outbound.ca_file.clone(),
+    })
+}
+
+/// One mail over SMTP on the batch's connection. Err carries whether the refusal is final.
+/// Ok carries a note when delivery is assumed rather than confirmed.
+async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Result<Option<String>, (NotifyError, bool)> {
+    let ep = smtp_endpoint(cfg).ok_or((NotifyError::Deliver("no SMTP server configured".into()), false))?;
+    let from: Mailbox = cfg.outbound.from.parse().map_err(|e| (NotifyError::Build(format!("outbound.from: {e}")), true))?;
+    let fail = |e: smtp::SmtpError| {
+        let permanent = matches!(e, smtp::SmtpError::Permanent(_));
+        (NotifyError::Deliver(e.to_string()), permanent)
+    };
+    if session.is_none() {
+        *session = Some(smtp::Session::open(&ep).await.map_err(fail)?);
+    }
+    let s = session.as_mut().expect("opened above");
+    if let Err(e) = s.hand_over(&from.email.to_string(), &m.recipients, &m.message).await {
+        // A refused recipient leaves the connection usable after RSET; anything else drops it.
+        if s.reset().await.is_err() {
+            *session = None;
+        }
+        return Err(fail(e));
+    }
+    let mark = store.begin_handing_over(m).await.map_err(|e| (NotifyError::Store(e), false))?;
+    if let Err(e) = s.end_data().await {
+        // The dot did not go out: the server drops the half-received message; the mark is
+        // rolled back with `mark`.
+        *session = None;
+        return Err(fail(e));
+    }
+    // SQLite commits on a worker thread, a thread hand-off away; the journal line is one
+    // write(2) in this thread right after the dot's, so a crash between the two is all but
+    // impossible. (PostgreSQL's commit below is itself one write on the held connection.)
+    if let Some(j) = journal_path(cfg) {
+        append_journal(&j, &m.key);
+    }
+    mark.commit().await.map_err(|e| (NotifyError::Store(e), false))?;
+    match s.verdict().await {
+        Ok(()) => Ok(None),
+        Err(e @ smtp::SmtpError::NoVerdict(_)) => {
+            // The dot went out but no verdict came back: the server has the message. Sending
+            // it again would be the duplicate this whole design exists to prevent.
+            *session = None;
+            Ok(Some(format!("{e}; taken as delivered")))
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A transport that refuses the mails whose key contains a word, finally or not.
+    struct Fake {
+        refuse: &'static str,
+        permanent: bool,
+        seen: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+    }
+
+    impl MailTransport for Fake {
+        async fn send(&mut self, _store: &Store, m: &OutMail) -> Handed {
+            self.seen.borrow_mut().push(m.key.clone());
+            if m.key.contains(self.refuse) {
+                Err((NotifyError::Deliver("550 no such user".into()), self.permanent))
+            } else {
+                Ok(None)
+            }
+        }
+        async fn close(self) {}
+    }
+
+    async fn store_with(keys: &[&str]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[office]\nname = \"VP\"\naddress = \"vp@so.example\"\n[database]\nurl = \"sqlite://t.db\"\n";
+        let cfg = Config::from_str_at(text, &dir.path().join("c.toml")).unwrap();
+        let store = Store::open(&cfg).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        for k in keys {
+            tx.queue_mail(k, "ack", &["a@x.example".into()], b"Subject: x\r\n\r\nx\r\n", 0).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn every_due_mail_is_handed_over_once_and_marked_sent() {
+        let (_d, store) = store_with(&["k1", "k2", "k3"]).await;
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        let fake = Fake { refuse: "none", permanent: false, seen: seen.clone() };
+        assert_eq!(deliver_with(&store, fake, 60).await.unwrap(), (3, 0));
+        assert_eq!(*seen.borrow(), vec!["k1", "k2", "k3"]);
+        let fake = Fake { refuse: "none", permanent: false, seen: seen.clone() };
+        assert_eq!(deliver_with(&store, fake, 60).await.unwrap(), (0, 0), "nothing is sent twice");
+        assert!(store.outbox_keys().await.unwrap().iter().all(|(_, _, s)| s == "sent"));
+    }
+
+    #[tokio::test]
+    async fn a_transient_refusal_stays_queued_and_a_permanent_one_fails_for_good() {
+        let (_d, store) = store_with(&["ok-1", "bad-2"]).await;
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        deliver_with(&store, Fake { refuse: "bad", permanent: false, seen: seen.clone() }, 60).await.unwrap();
+        let states: Vec<String> = store.outbox_keys().await.unwrap().into_iter().map(|(_, _, s)| s).collect();
+        assert_eq!(states, vec!["sent", "queued"], "a 4xx is retried later");
+        let (_d2, store) = store_with(&["bad-1"]).await;
+        deliver_with(&store, Fake { refuse: "bad", permanent: true, seen }, 60).await.unwrap();
+        assert_eq!(store.outbox_keys().await.unwrap()[0].2, "failed");
+    }
+}
