@@ -7,7 +7,7 @@
 //! from the file.
 
 use crate::domain::{PeriodKind, ReportId, UnitId};
-pub use crate::domain::rules::{Calendar, DueMonth, DueRule, Extract, Limits, Report, Unit};
+pub use crate::domain::rules::{Calendar, DueMonth, DueRule, Extract, Limits, Office, Report, Rules, Unit};
 use crate::text::fold;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -214,31 +214,27 @@ struct RawDue {
 
 // ---------- the validated config ----------
 
+/// The validated config: where things are (database, mailbox, outbound mail, schedules, limits)
+/// and the office's [`Rules`], which it dereferences to, so `cfg.units` reads the rules and a
+/// pure core that takes `&Rules` is handed `&cfg`.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
     pub dir: PathBuf,
-    pub office: Office,
     pub database: Database,
     pub intake: Intake,
     pub outbound: Outbound,
     pub schedule: Schedule,
-    pub calendar: Calendar,
     pub http: Option<String>,
     pub limits: Limits,
-    pub units: Vec<Unit>,
-    pub reports: Vec<Report>,
+    pub rules: Rules,
 }
 
-#[derive(Debug, Clone)]
-pub struct Office {
-    pub name: String,
-    /// Lower-cased; doubles as the tenant key when several offices share one database.
-    pub address: String,
-    pub timezone: Tz,
-    pub leadership: Vec<String>,
-    pub staff: Vec<String>,
-    pub templates: PathBuf,
+impl std::ops::Deref for Config {
+    type Target = Rules;
+    fn deref(&self) -> &Rules {
+        &self.rules
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -303,25 +299,6 @@ pub struct Schedule {
 }
 
 impl Config {
-    pub fn unit(&self, id: &str) -> Option<&Unit> {
-        self.units.iter().find(|u| u.id.as_str() == id)
-    }
-    pub fn report(&self, id: &str) -> Option<&Report> {
-        self.reports.iter().find(|r| r.id.as_str() == id)
-    }
-    /// The unit a sender address is registered to.
-    pub fn unit_by_email(&self, addr: &str) -> Option<&Unit> {
-        let a = addr.trim().to_ascii_lowercase();
-        self.units.iter().find(|u| u.emails.iter().any(|e| *e == a))
-    }
-    pub fn is_staff(&self, addr: &str) -> bool {
-        let a = addr.trim().to_ascii_lowercase();
-        self.office.staff.iter().any(|e| e.eq_ignore_ascii_case(&a))
-    }
-    pub fn tenant(&self) -> &str {
-        &self.office.address
-    }
-
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { path: path.display().to_string(), source: e })?;
@@ -634,8 +611,8 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         // A `due` that cannot be computed for some period (31 in a 30-day month) fails here,
         // not on the day it is first needed.
         for year in [2020, 2021, 2023, 2024] {
-            for p in crate::schedule::periods_of(&report, year) {
-                if crate::schedule::rule_date(&report.due, p).is_none() {
+            for p in report.periods_in(year) {
+                if report.due.date_for(p).is_none() {
                     return Err(loc.err("report", Some(n), "due", format!("no such date for period {p}")));
                 }
             }
@@ -647,16 +624,13 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     Ok(Config {
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),
-        office,
         database,
         intake,
         outbound,
         schedule,
-        calendar,
         http: raw.http.map(|h| h.listen),
         limits,
-        units,
-        reports,
+        rules: Rules { office, calendar, units, reports },
     })
 }
 

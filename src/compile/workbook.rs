@@ -207,14 +207,10 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
             Some(v) => ws.write_number_with_format(row, 8, v as f64, &st.cell)?,
             None => ws.write_string_with_format(row, 8, "", &st.cell)?,
         };
-        ws.write_string_with_format(row, 9, m.decision.as_str(), &st.cell)?;
-        let timely = match m.timeliness.map(|t| t.as_str()) {
-            Some("on_time") => "đúng hạn",
-            Some("late") => "muộn",
-            _ => "",
-        };
+        ws.write_string_with_format(row, 9, m.decision.label_vi(), &st.cell)?;
+        let timely = m.timeliness.map(|t| t.label_vi()).unwrap_or("");
         ws.write_string_with_format(row, 10, timely, &st.cell)?;
-        let files: Vec<String> = m.documents.iter().map(|d| format!("{} ({})", d.filename, d.parse.as_str())).collect();
+        let files: Vec<String> = m.documents.iter().map(|d| format!("{} ({})", d.filename, d.parse.label_vi())).collect();
         ws.write_string_with_format(row, 11, files.join("\n"), &st.wrap)?;
         let mut notes: Vec<String> = m.reasons.clone();
         notes.extend(m.findings.iter().cloned());

@@ -254,6 +254,16 @@ impl Decision {
             Decision::Duplicate => "duplicate",
         }
     }
+    /// Vietnamese label for people.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            Decision::Accepted => "Đã tiếp nhận",
+            Decision::NeedsReview => "Chờ xem xét",
+            Decision::NotSubmission => "Không phải báo cáo",
+            Decision::Rejected => "Không tiếp nhận",
+            Decision::Duplicate => "Thư trùng",
+        }
+    }
     pub fn parse(s: &str) -> Option<Decision> {
         Some(match s {
             "accepted" => Decision::Accepted,
@@ -286,6 +296,13 @@ impl Timeliness {
         match self {
             Timeliness::OnTime => "on_time",
             Timeliness::Late => "late",
+        }
+    }
+    /// Vietnamese label for people.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            Timeliness::OnTime => "đúng hạn",
+            Timeliness::Late => "muộn",
         }
     }
     pub fn parse(s: &str) -> Option<Timeliness> {
@@ -379,6 +396,14 @@ impl ParseStatus {
             ParseStatus::Ok => "ok",
             ParseStatus::Error => "error",
             ParseStatus::Skipped => "skipped",
+        }
+    }
+    /// Vietnamese label for people.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            ParseStatus::Ok => "đã đọc",
+            ParseStatus::Error => "không đọc được",
+            ParseStatus::Skipped => "lưu, không đọc",
         }
     }
 }

@@ -2,10 +2,55 @@
 //! working calendar and the parsing limits. `config` builds them from TOML; the pure cores
 //! (parse, matching, schedule) read them without knowing where they came from.
 
-use super::{PeriodKind, ReportId, UnitId};
+use super::{Period, PeriodKind, ReportId, UnitId};
 use chrono::NaiveDate;
+use chrono_tz::Tz;
+use std::path::PathBuf;
 use serde::Deserialize;
 use std::collections::HashSet;
+
+/// The office's rules: who it is, its working calendar, its units and the reports they owe.
+/// Everything matching, deadlines and status need to know about an office.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub office: Office,
+    pub calendar: Calendar,
+    pub units: Vec<Unit>,
+    pub reports: Vec<Report>,
+}
+
+impl Rules {
+    pub fn unit(&self, id: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.id.as_str() == id)
+    }
+    pub fn report(&self, id: &str) -> Option<&Report> {
+        self.reports.iter().find(|r| r.id.as_str() == id)
+    }
+    /// The unit a sender address is registered to.
+    pub fn unit_by_email(&self, addr: &str) -> Option<&Unit> {
+        let a = addr.trim().to_ascii_lowercase();
+        self.units.iter().find(|u| u.emails.iter().any(|e| *e == a))
+    }
+    pub fn is_staff(&self, addr: &str) -> bool {
+        let a = addr.trim().to_ascii_lowercase();
+        self.office.staff.iter().any(|e| e.eq_ignore_ascii_case(&a))
+    }
+    pub fn tenant(&self) -> &str {
+        &self.office.address
+    }
+
+}
+
+#[derive(Debug, Clone)]
+pub struct Office {
+    pub name: String,
+    /// Lower-cased; doubles as the tenant key when several offices share one database.
+    pub address: String,
+    pub timezone: Tz,
+    pub leadership: Vec<String>,
+    pub staff: Vec<String>,
+    pub templates: PathBuf,
+}
 
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -109,6 +154,51 @@ pub struct Report {
 impl Report {
     pub fn applies_to_group(&self, group: &str) -> bool {
         self.applies_to.is_empty() || self.applies_to.iter().any(|g| g == group)
+    }
+
+    /// The periods owed in `year` (a quarterly report limited to some quarters owes only those).
+    pub fn periods_in(&self, year: i32) -> Vec<Period> {
+        match self.period {
+            PeriodKind::Once => match self.once_for {
+                Some(y) if y == year => vec![Period::Once(y)],
+                Some(_) => vec![],
+                None => vec![Period::Once(year)],
+            },
+            PeriodKind::Quarter => Period::all_in_year(PeriodKind::Quarter, year)
+                .into_iter()
+                .filter(|p| match (&self.quarters, p) {
+                    (Some(qs), Period::Quarter(_, q)) => qs.contains(q),
+                    _ => true,
+                })
+                .collect(),
+            k => Period::all_in_year(k, year),
+        }
+    }
+}
+
+impl DueRule {
+    /// The calendar date the rule names for `period`, before any workday shift.
+    pub fn date_for(&self, period: Period) -> Option<NaiveDate> {
+        match *self {
+            DueRule::Date(d) => Some(d),
+            DueRule::Relative { month, day, exclusive, year_offset } => {
+                let year = period.year() + year_offset;
+                let (y, m) = match month {
+                    DueMonth::Last => (year, period.last_month()),
+                    DueMonth::Next => {
+                        let lm = period.last_month();
+                        if lm == 12 {
+                            (year + 1, 1)
+                        } else {
+                            (year, lm + 1)
+                        }
+                    }
+                    DueMonth::Month(m) => (year, m),
+                };
+                let d = NaiveDate::from_ymd_opt(y, m, day)?;
+                Some(if exclusive { d.pred_opt()? } else { d })
+            }
+        }
     }
 }
 

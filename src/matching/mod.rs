@@ -6,7 +6,7 @@
 //! aliases in the subject or file names are further evidence. When the evidence disagrees, or
 //! cannot decide, the submission goes to review with the best guess and the reasons.
 
-use crate::config::{Config, Extract, Report};
+use crate::domain::rules::{Extract, Report, Rules, Unit};
 use crate::domain::{Decision, Format, ParseStatus, Period, PeriodKind, ReportId, Timeliness, UnitId};
 use crate::parse::mime::MailFacts;
 use crate::parse::Document;
@@ -54,7 +54,7 @@ impl Match {
 }
 
 /// The message a decision is taken on: a forward by office staff is judged on the forwarded one.
-pub fn effective<'a>(cfg: &Config, facts: &'a MailFacts) -> &'a MailFacts {
+pub fn effective<'a>(cfg: &Rules, facts: &'a MailFacts) -> &'a MailFacts {
     match (&facts.forwarded, facts.from.as_deref()) {
         (Some(inner), Some(from)) if cfg.is_staff(from) => inner,
         _ => facts,
@@ -63,7 +63,7 @@ pub fn effective<'a>(cfg: &Config, facts: &'a MailFacts) -> &'a MailFacts {
 
 /// Decides about one message. `docs` are the documents read from the effective message's
 /// attachments; `arrival` is the arrival instant (unix seconds).
-pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
+pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
     let from = facts.from.as_deref().unwrap_or("");
     let own_address = from.eq_ignore_ascii_case(&cfg.office.address);
     if facts.not_mail {
@@ -130,7 +130,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
         eff.subject,
         docs.iter().map(|d| d.filename.as_str()).collect::<Vec<_>>().join(" ")
     ));
-    let named: Vec<&crate::config::Unit> = cfg.units.iter().filter(|u| unit_named_in(u, &names_text)).collect();
+    let named: Vec<&Unit> = cfg.units.iter().filter(|u| unit_named_in(u, &names_text)).collect();
     if !named.is_empty() {
         m.evidence.push(format!(
             "subject or file names name {}",
@@ -246,7 +246,7 @@ pub fn decide(cfg: &Config, facts: &MailFacts, docs: &[Document], arrival: i64) 
     m
 }
 
-fn unit_named_in(u: &crate::config::Unit, folded: &str) -> bool {
+fn unit_named_in(u: &Unit, folded: &str) -> bool {
     let mut names: Vec<String> = u.aliases.iter().map(|a| fold(a)).collect();
     names.push(fold(&u.name));
     let id = fold(u.id.as_str());
@@ -258,7 +258,7 @@ fn unit_named_in(u: &crate::config::Unit, folded: &str) -> bool {
 
 /// The unit the documents name: the issuing body of the header first, then full unit names in
 /// the body text when exactly one unit is named.
-fn unit_from_documents<'a>(cfg: &'a Config, ok: &[&Document], evidence: &mut Vec<String>) -> Option<&'a crate::config::Unit> {
+fn unit_from_documents<'a>(cfg: &'a Rules, ok: &[&Document], evidence: &mut Vec<String>) -> Option<&'a Unit> {
     for d in ok {
         if let Some(iss) = &d.header.issuer {
             if let Some(u) = unit_by_issuer(cfg, iss) {
@@ -267,7 +267,7 @@ fn unit_from_documents<'a>(cfg: &'a Config, ok: &[&Document], evidence: &mut Vec
             }
         }
     }
-    let mut hits: Vec<&crate::config::Unit> = Vec::new();
+    let mut hits: Vec<&Unit> = Vec::new();
     for d in ok {
         let text = fold(&d.text);
         for u in &cfg.units {
@@ -285,13 +285,13 @@ fn unit_from_documents<'a>(cfg: &'a Config, ok: &[&Document], evidence: &mut Vec
 }
 
 /// Scores an issuing body against every unit's name and aliases; the unique best wins.
-pub fn unit_by_issuer<'a>(cfg: &'a Config, issuer: &str) -> Option<&'a crate::config::Unit> {
+pub fn unit_by_issuer<'a>(cfg: &'a Rules, issuer: &str) -> Option<&'a Unit> {
     let fi = fold(issuer);
     if fi.is_empty() {
         return None;
     }
     let fi_words: Vec<&str> = fi.split(' ').collect();
-    let mut best: Vec<(u32, &crate::config::Unit)> = Vec::new();
+    let mut best: Vec<(u32, &Unit)> = Vec::new();
     for u in &cfg.units {
         let mut score = 0u32;
         let mut cands: Vec<String> = vec![fold(&u.name)];
@@ -343,7 +343,7 @@ fn keyword_hit(report: &Report, folded: &str) -> bool {
 }
 
 fn choose_kind<'a>(
-    cfg: &'a Config,
+    cfg: &'a Rules,
     eff: &MailFacts,
     docs: &[Document],
     ok: &[&Document],
@@ -499,7 +499,7 @@ pub fn periods_in(text: &str, kind: PeriodKind, loose: bool) -> Vec<Period> {
 }
 
 fn choose_period(
-    cfg: &Config,
+    cfg: &Rules,
     report: &Report,
     eff: &MailFacts,
     ok: &[&Document],
@@ -567,7 +567,7 @@ fn choose_period(
 }
 
 /// The candidate whose deadline is nearest the arrival.
-fn nearest(cfg: &Config, report: &Report, cands: &[Period], arrival: i64) -> Option<Period> {
+fn nearest(cfg: &Rules, report: &Report, cands: &[Period], arrival: i64) -> Option<Period> {
     cands
         .iter()
         .filter_map(|p| {

@@ -6,7 +6,7 @@
 //! because a zip's declared sizes can lie.
 
 use super::ParseError;
-use crate::config::Limits;
+use crate::domain::rules::Limits;
 use crate::domain::Format;
 use std::io::{Cursor, Read};
 

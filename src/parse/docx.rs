@@ -8,7 +8,7 @@
 
 use super::container::{check_zip, read_entry};
 use super::{Block, ParseError};
-use crate::config::Limits;
+use crate::domain::rules::Limits;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 

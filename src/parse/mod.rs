@@ -11,7 +11,7 @@ pub mod mime;
 pub mod sheet;
 pub mod worker;
 
-use crate::config::Limits;
+use crate::domain::rules::Limits;
 use crate::domain::{Format, ParseStatus};
 use serde::{Deserialize, Serialize};
 

@@ -7,7 +7,7 @@
 
 use super::container::check_zip;
 use super::{ParseError, Sheet};
-use crate::config::Limits;
+use crate::domain::rules::Limits;
 use crate::domain::Format;
 use calamine::{open_workbook_auto_from_rs, Data, Dimensions, Reader, Sheets};
 use std::io::Cursor;

@@ -8,7 +8,7 @@
 //! Workers live across documents, so isolation costs two pipe copies, not a process start.
 
 use super::{read_attachment, Document};
-use crate::config::Limits;
+use crate::domain::rules::Limits;
 use crate::domain::Format;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;

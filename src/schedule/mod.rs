@@ -5,8 +5,7 @@
 
 pub mod status;
 
-use crate::config::Config;
-use crate::domain::rules::{Calendar, DueMonth, DueRule, Report, Unit};
+use crate::domain::rules::{Calendar, DueRule, Report, Rules, Unit};
 use crate::domain::{ObligationKey, ObligationState, Period, PeriodKind, UnitId};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
@@ -14,45 +13,12 @@ use std::collections::HashMap;
 
 /// The periods of `report` in `year` (a quarterly report limited to some quarters owes only those).
 pub fn periods_of(report: &Report, year: i32) -> Vec<Period> {
-    match report.period {
-        PeriodKind::Once => match report.once_for {
-            Some(y) if y == year => vec![Period::Once(y)],
-            Some(_) => vec![],
-            None => vec![Period::Once(year)],
-        },
-        PeriodKind::Quarter => Period::all_in_year(PeriodKind::Quarter, year)
-            .into_iter()
-            .filter(|p| match (&report.quarters, p) {
-                (Some(qs), Period::Quarter(_, q)) => qs.contains(q),
-                _ => true,
-            })
-            .collect(),
-        k => Period::all_in_year(k, year),
-    }
+    report.periods_in(year)
 }
 
 /// The calendar date the rule names for `period`, before any workday shift.
 pub fn rule_date(rule: &DueRule, period: Period) -> Option<NaiveDate> {
-    match *rule {
-        DueRule::Date(d) => Some(d),
-        DueRule::Relative { month, day, exclusive, year_offset } => {
-            let year = period.year() + year_offset;
-            let (y, m) = match month {
-                DueMonth::Last => (year, period.last_month()),
-                DueMonth::Next => {
-                    let lm = period.last_month();
-                    if lm == 12 {
-                        (year + 1, 1)
-                    } else {
-                        (year, lm + 1)
-                    }
-                }
-                DueMonth::Month(m) => (year, m),
-            };
-            let d = NaiveDate::from_ymd_opt(y, m, day)?;
-            Some(if exclusive { d.pred_opt()? } else { d })
-        }
-    }
+    rule.date_for(period)
 }
 
 pub fn is_day_off(cal: &Calendar, d: NaiveDate) -> bool {
@@ -104,7 +70,7 @@ impl Obligation {
 }
 
 /// The deadline of `report` for `period`, if the period is owed at all (on or after calendar.start).
-pub fn deadline_of(cfg: &Config, report: &Report, period: Period) -> Option<(NaiveDate, i64)> {
+pub fn deadline_of(cfg: &Rules, report: &Report, period: Period) -> Option<(NaiveDate, i64)> {
     let d = due_date(&cfg.calendar, &report.due, period)?;
     if d < cfg.calendar.start {
         return None;
@@ -132,7 +98,7 @@ pub enum NotOwed {
 /// The obligation `unit` owes for `report` and `period`, or why there is none: the unit must be
 /// in a group that owes the report, the period of the report's kind and owed (quarters), and
 /// due on or after `calendar.start`.
-pub fn obligation(cfg: &Config, unit: &str, report: &str, period: Period) -> Result<Obligation, NotOwed> {
+pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Result<Obligation, NotOwed> {
     let u = cfg.unit(unit).ok_or_else(|| NotOwed::UnknownUnit(unit.to_string()))?;
     let r = cfg.report(report).ok_or_else(|| NotOwed::UnknownReport(report.to_string()))?;
     if !r.applies_to_group(&u.group) {
@@ -166,12 +132,12 @@ pub fn obligation(cfg: &Config, unit: &str, report: &str, period: Period) -> Res
 }
 
 /// Every unit that owes `report`.
-pub fn owing_units<'a>(cfg: &'a Config, report: &'a Report) -> impl Iterator<Item = &'a Unit> + 'a {
+pub fn owing_units<'a>(cfg: &'a Rules, report: &'a Report) -> impl Iterator<Item = &'a Unit> + 'a {
     cfg.units.iter().filter(move |u| report.applies_to_group(&u.group))
 }
 
 /// The obligations that exist in the years around `from..=to` (inclusive years).
-pub fn obligations_in_years(cfg: &Config, from_year: i32, to_year: i32) -> Vec<Obligation> {
+pub fn obligations_in_years(cfg: &Rules, from_year: i32, to_year: i32) -> Vec<Obligation> {
     let mut out = Vec::new();
     for report in &cfg.reports {
         for year in from_year..=to_year {
@@ -259,7 +225,7 @@ impl DueStage {
 /// The reminder stages due at `now` for unsubmitted, non-exempt obligations. A stage is due on its
 /// day and for `catch_up_days` after, so a daemon started long after a deadline does not flood
 /// units with stale reminders. The caller removes stages already sent.
-pub fn plan_reminders(cfg: &Config, obligations: &[(Obligation, ObligationFacts)], now: i64) -> Vec<DueStage> {
+pub fn plan_reminders(cfg: &Rules, obligations: &[(Obligation, ObligationFacts)], now: i64) -> Vec<DueStage> {
     let tz = cfg.office.timezone;
     let today = tz.timestamp_opt(now, 0).single().map(|d| d.date_naive());
     let Some(today) = today else { return vec![] };
@@ -344,6 +310,7 @@ pub fn date_of(tz: Tz, t: i64) -> NaiveDate {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::domain::rules::DueMonth;
     use std::path::Path;
 
     fn cfg(extra_report: &str, shift: bool) -> Config {
@@ -483,6 +450,7 @@ escalate_after_days = 7
 #[cfg(test)]
 mod props {
     use super::*;
+    use crate::domain::rules::DueMonth;
     use proptest::prelude::*;
 
     fn calendar(shift: bool, holidays: Vec<NaiveDate>) -> Calendar {
