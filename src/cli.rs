@@ -300,17 +300,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Digest { as_of: t, dry_run } => {
             let t = as_of(&cfg, &t)?;
             let c = crate::notify::digest(&cfg, &store, t, dry_run).await?;
-            if dry_run {
-                println!("Subject: {}\nAttachment: {} ({} bytes)\n\n{}", c.subject, c.attachment.0, c.attachment.1.len(), c.text);
-                return Ok(0);
-            }
-            let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
-            println!(
-                "digest {}: {}; {sent} mail(s) delivered, {failed} failed",
-                c.key,
-                if c.queued { "queued" } else { "already queued before, not sent again" }
-            );
-            Ok(0)
+            print_compiled(&cfg, &store, "digest", &c, dry_run).await
         }
         Cmd::Deliver => {
             let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
@@ -320,13 +310,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::OfficeStatus { as_of: t, dry_run } => {
             let t = as_of(&cfg, &t)?;
             let c = crate::notify::office_status(&cfg, &store, t, dry_run).await?;
-            if dry_run {
-                println!("Subject: {}\nAttachment: {} ({} bytes)\n\n{}", c.subject, c.attachment.0, c.attachment.1.len(), c.text);
-                return Ok(0);
-            }
-            let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
-            println!("office status {}: {}; {sent} mail(s) delivered, {failed} failed", c.key, if c.queued { "queued" } else { "already queued before" });
-            Ok(0)
+            print_compiled(&cfg, &store, "office status", &c, dry_run).await
         }
         Cmd::Export { file, as_of: t } => {
             let t = as_of(&cfg, &t)?;
@@ -361,6 +345,19 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Run { once } => run(&cfg, &store, once).await,
         Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } => unreachable!(),
     }
+}
+
+/// What `digest` and `office-status` print: the mail itself on a dry run, else what was queued
+/// and delivered.
+async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: &crate::notify::Compiled, dry_run: bool) -> Result<i32> {
+    if dry_run {
+        println!("Subject: {}\nAttachment: {} ({} bytes)\n\n{}", c.subject, c.attachment.0, c.attachment.1.len(), c.text);
+        return Ok(0);
+    }
+    let (sent, failed) = crate::notify::deliver(cfg, store).await?;
+    let queued = if c.queued { "queued" } else { "already queued before, not sent again" };
+    println!("{what} {}: {queued}; {sent} mail(s) delivered, {failed} failed", c.key);
+    Ok(0)
 }
 
 /// `baocao parse`: the parse stage alone, in this process, on files.
@@ -412,69 +409,59 @@ async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {
         return Ok(if faults.is_empty() { 0 } else { 1 });
     }
     let mut bad = faults.len();
-    match Store::open(cfg).await {
-        Ok(s) => match s.ping().await {
-            Ok(()) => println!("database: reachable"),
-            Err(e) => {
-                println!("database: FAILED: {e}");
+    for (what, probe) in [("database", probe_database(cfg).await), ("intake", probe_intake(cfg).await), ("outbound", probe_outbound(cfg).await)] {
+        match probe {
+            Ok(said) => println!("{what}: {said}"),
+            Err(why) => {
+                println!("{what}: FAILED: {why}");
                 bad += 1;
-            }
-        },
-        Err(e) => {
-            println!("database: FAILED: {e}");
-            bad += 1;
-        }
-    }
-    match &cfg.intake.source {
-        Source::Maildir(p) => {
-            if intake::is_maildir(p) {
-                println!("intake: Maildir {} is readable", p.display());
-            } else {
-                println!("intake: FAILED: {} is not a Maildir (no new/ or cur/)", p.display());
-                bad += 1;
-            }
-        }
-        Source::Imap { host, port, mailbox, .. } => {
-            let acc = crate::intake::imap::Account::of(cfg).ok_or_else(|| anyhow!("no IMAP account"))?;
-            let result = async {
-                let mut s = crate::intake::imap::connect(&acc).await?;
-                let st = s.status(mailbox, "(MESSAGES UIDVALIDITY)").await.map_err(|e| crate::intake::imap::ImapError::Protocol(format!("STATUS {mailbox}: {e}")))?;
-                let _ = s.logout().await;
-                Ok::<_, crate::intake::imap::ImapError>(st.exists)
-            };
-            match tokio::time::timeout(std::time::Duration::from_secs(60), result).await {
-                Ok(Ok(n)) => println!("intake: IMAP {host}:{port} accepts the login; {mailbox} holds {n} message(s)"),
-                Ok(Err(e)) => {
-                    println!("intake: FAILED: IMAP {host}:{port}: {e}");
-                    bad += 1;
-                }
-                Err(_) => {
-                    println!("intake: FAILED: IMAP {host}:{port}: no answer within 60 s");
-                    bad += 1;
-                }
-            }
-        }
-    }
-    match &cfg.outbound.transport {
-        crate::config::Transport::File(d) => println!("outbound: file outbox {}", d.display()),
-        crate::config::Transport::Smtp { host, port, .. } => {
-            let ep = crate::notify::smtp_endpoint(cfg).ok_or_else(|| anyhow!("no SMTP endpoint"))?;
-            let login = if ep.credentials.is_some() { " and accepts the login" } else { "" };
-            match crate::notify::smtp::Session::open(&ep).await {
-                Ok(s) => {
-                    s.quit().await;
-                    println!("outbound: SMTP server {host}:{port} answers{login}");
-                }
-                Err(e) => {
-                    println!("outbound: FAILED: SMTP server {host}:{port}: {e}");
-                    bad += 1;
-                }
             }
         }
     }
     Ok(if bad > 0 { 1 } else { 0 })
 }
 
+
+async fn probe_database(cfg: &Config) -> std::result::Result<String, String> {
+    let store = Store::open(cfg).await.map_err(|e| e.to_string())?;
+    store.ping().await.map_err(|e| e.to_string())?;
+    Ok("reachable".into())
+}
+
+async fn probe_intake(cfg: &Config) -> std::result::Result<String, String> {
+    use crate::intake::imap::{self, ImapError};
+    match &cfg.intake.source {
+        Source::Maildir(p) if intake::is_maildir(p) => Ok(format!("Maildir {} is readable", p.display())),
+        Source::Maildir(p) => Err(format!("{} is not a Maildir (no new/ or cur/)", p.display())),
+        Source::Imap { host, port, mailbox, .. } => {
+            let acc = imap::Account::of(cfg).ok_or("no IMAP account")?;
+            let result = async {
+                let mut s = imap::connect(&acc).await?;
+                let st = s.status(mailbox, "(MESSAGES UIDVALIDITY)").await.map_err(|e| ImapError::Protocol(format!("STATUS {mailbox}: {e}")))?;
+                let _ = s.logout().await;
+                Ok::<_, ImapError>(st.exists)
+            };
+            match tokio::time::timeout(std::time::Duration::from_secs(60), result).await {
+                Ok(Ok(n)) => Ok(format!("IMAP {host}:{port} accepts the login; {mailbox} holds {n} message(s)")),
+                Ok(Err(e)) => Err(format!("IMAP {host}:{port}: {e}")),
+                Err(_) => Err(format!("IMAP {host}:{port}: no answer within 60 s")),
+            }
+        }
+    }
+}
+
+async fn probe_outbound(cfg: &Config) -> std::result::Result<String, String> {
+    match &cfg.outbound.transport {
+        crate::config::Transport::File(d) => Ok(format!("file outbox {}", d.display())),
+        crate::config::Transport::Smtp { host, port, .. } => {
+            let ep = crate::notify::smtp_endpoint(cfg).ok_or("no SMTP endpoint")?;
+            let login = if ep.credentials.is_some() { " and accepts the login" } else { "" };
+            let s = crate::notify::smtp::Session::open(&ep).await.map_err(|e| format!("SMTP server {host}:{port}: {e}"))?;
+            s.quit().await;
+            Ok(format!("SMTP server {host}:{port} answers{login}"))
+        }
+    }
+}
 
 /// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
 pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: bool) -> Result<i32> {

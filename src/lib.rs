@@ -5,15 +5,23 @@
 //!
 //! ## The pipeline
 //! ```text
-//! intake (Maildir / .eml / IMAP)          exactly-once key per message
-//!   -> parse::mime                        headers, forwards, attachments
-//!   -> parse::{container,docx,sheet}      bytes -> blocks / sheets (in parse-worker processes)
-//!   -> parse::{header,extract}            administrative header, score table, commitments, plan
-//!   -> matching                           unit, report kind, period -> decision with evidence
-//!   -> store (one transaction)            raw bytes, decision, versions, outbox mail, audit events
-//! schedule                                deadlines, status as of T, reminder plan (pure)
-//! notify                                  acknowledgements, reminders; delivery worker
+//! intake (Maildir / .eml / IMAP)          one Source loop; exactly-once key per message
+//!   -> office::analyse
+//!      -> parse::mime                     headers, forwards, attachments
+//!      -> parse::{container,docx,sheet}   bytes -> blocks / sheets (in parse-worker processes)
+//!      -> parse::{header,extract}         administrative header, score table, commitments, plan
+//!      -> matching                        unit, report kind, period -> decision with evidence (pure)
+//!   -> office::record_arrival             one transaction: raw bytes, decision, versions, the
+//!                                         acknowledgement in the outbox, audit events
+//! office                                  the one door for decisions: arrival, accept, assign,
+//!                                         reject, exempt, withdraw, reprocess (CLI, daemon, console)
+//! schedule                                deadlines, reminder plan (pure); status as of T (runner)
+//! notify                                  mails, templates; delivery through a MailTransport
+//! compile                                 digest figures, the status workbook and page
 //! ```
+//! The pure cores (parse, matching, schedule's planner) read `domain` types only: the office's
+//! `Rules` (units, reports, calendar), periods, decisions. `Config` is where things are and
+//! dereferences to those rules.
 //! ## Where state lives
 //! Only in the database (SQLite by default, PostgreSQL when shared): received messages with
 //! their raw bytes (compressed, content-addressed), decisions, exemptions, the outbox, reminder

@@ -529,6 +529,26 @@ pub fn decompress(z: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds what a decision writes, in this order: decision, reasons, unit, report, period, due,
+/// deadline, timeliness, findings, evidence, documents, facts.
+fn bind_decision<'q>(q: AnyQuery<'q>, m: &'q Submission) -> AnyQuery<'q> {
+    let (unit, report, period) = obligation_columns(m.obligation().as_ref());
+    q.bind(m.decision.as_str())
+        .bind(to_json(&m.reasons))
+        .bind(unit)
+        .bind(report)
+        .bind(period)
+        .bind(m.due.map(|d| d.format("%Y-%m-%d").to_string()))
+        .bind(m.deadline)
+        .bind(m.timeliness.map(|t| t.as_str()))
+        .bind(to_json(&m.findings))
+        .bind(to_json(&m.evidence))
+        .bind(to_json(&m.documents))
+        .bind(m.facts.to_string())
+}
+
 fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
@@ -679,8 +699,7 @@ impl Tx<'_> {
     /// concurrent or earlier run), in which case the caller rolls back. The version is left to
     /// [`Tx::renumber`].
     pub async fn insert_message(&mut self, m: &Submission) -> Result<Option<i64>> {
-        let (unit, report, period) = obligation_columns(m.obligation().as_ref());
-        let r = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO messages (office, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, \
              decision, reasons, unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, $19, $20, $21, $22, $23, $24, $25) \
@@ -695,24 +714,8 @@ impl Tx<'_> {
         .bind(&m.from_addr)
         .bind(&m.subject)
         .bind(&m.raw_key)
-        .bind(m.size)
-        .bind(m.decision.as_str())
-        .bind(to_json(&m.reasons))
-        .bind(unit)
-        .bind(report)
-        .bind(period)
-        .bind(m.due.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(m.deadline)
-        .bind(m.timeliness.map(|t| t.as_str()))
-        .bind(to_json(&m.findings))
-        .bind(to_json(&m.evidence))
-        .bind(to_json(&m.documents))
-        .bind(m.facts.to_string())
-        .bind(m.duplicate_of)
-        .bind(&m.manual_by)
-        .bind(now())
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        .bind(m.size);
+        let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).fetch_optional(&mut *self.tx).await?;
         Ok(match r {
             Some(r) => Some(r.try_get::<i64, _>("id")?),
             None => None,
@@ -722,29 +725,13 @@ impl Tx<'_> {
     /// Rewrites the decision of a message (review, reprocess). Its version is left to
     /// [`Tx::renumber`].
     pub async fn update_decision(&mut self, m: &Submission) -> Result<()> {
-        let (unit, report, period) = obligation_columns(m.obligation().as_ref());
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE messages SET decision = $3, reasons = $4, unit = $5, report = $6, period = $7, due = $8, deadline = $9, timeliness = $10, \
              findings = $11, evidence = $12, documents = $13, facts = $14, manual_by = $15, version = NULL, processed_at = $16 WHERE office = $1 AND id = $2",
         )
         .bind(self.office)
-        .bind(m.id)
-        .bind(m.decision.as_str())
-        .bind(to_json(&m.reasons))
-        .bind(unit)
-        .bind(report)
-        .bind(period)
-        .bind(m.due.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(m.deadline)
-        .bind(m.timeliness.map(|t| t.as_str()))
-        .bind(to_json(&m.findings))
-        .bind(to_json(&m.evidence))
-        .bind(to_json(&m.documents))
-        .bind(m.facts.to_string())
-        .bind(&m.manual_by)
-        .bind(now())
-        .execute(&mut *self.tx)
-        .await?;
+        .bind(m.id);
+        bind_decision(q, m).bind(&m.manual_by).bind(now()).execute(&mut *self.tx).await?;
         Ok(())
     }
 
