@@ -1,18 +1,74 @@
-//! The command line of SPEC §11. Every command reuses the stage functions the daemon uses;
-//! nothing here decides anything on its own.
+//! The command line of SPEC §11. Every command reuses the stage functions the daemon uses and
+//! the office's actions (`office`); nothing here decides anything on its own.
+//!
+//! What it prints is for people (Vietnamese labels, unit names, aligned columns) unless `--json`
+//! asks for the machine's shape (codes, ISO dates). Usage errors exit 2, operator errors 1 with
+//! one line naming what failed; a closed pipe (`| head`) ends the command quietly.
 
 use crate::config::{Config, Source};
-use crate::domain::{ObligationState, Period};
+use crate::domain::{Decision, ObligationState, Period};
 use crate::intake::{self, pipeline};
 use crate::office;
 use crate::parse::worker::{Parser, WorkerPool};
 use crate::schedule;
 use crate::store::{Store, Submission};
-use anyhow::{anyhow, bail, Context, Result};
-use clap::{Parser as ClapParser, Subcommand};
+use anyhow::{bail, Context, Result};
+use clap::{Parser as ClapParser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+
+/// Prints a line on stdout; a reader that went away (`| head`) ends the command quietly.
+macro_rules! say {
+    ($($t:tt)*) => { $crate::cli::emit(&format!($($t)*)) };
+}
+
+pub fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+fn emit_json(v: &Value) {
+    emit(&serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An instant given on the command line; its syntax is checked when the command line is read,
+/// its meaning (the office time zone) once the config is loaded.
+#[derive(Clone, Debug)]
+pub struct AsOf(String);
+
+impl std::str::FromStr for AsOf {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<AsOf, String> {
+        match schedule::parse_as_of(s, chrono_tz::UTC) {
+            Some(_) => Ok(AsOf(s.to_string())),
+            None => Err(format!("`{s}` is not an instant: use 2021-04-10 or 10/04/2021 (the end of that day), 2021-04-10T08:00, or RFC 3339")),
+        }
+    }
+}
+
+impl AsOf {
+    fn at(&self, cfg: &Config) -> i64 {
+        schedule::parse_as_of(&self.0, cfg.office.timezone).expect("checked when the command line was read")
+    }
+}
+
+fn decision_arg(s: &str) -> std::result::Result<Decision, String> {
+    Decision::parse(s).ok_or_else(|| format!("`{s}`: expected accepted, needs_review, not_submission, rejected or duplicate"))
+}
+
+const AS_OF_HELP: &str = "The instant to answer as of: 2021-04-10 or 10/04/2021 (the end of that day), 2021-04-10T08:00 (office time), or RFC 3339 [default: now]";
 
 #[derive(ClapParser, Debug)]
 #[command(name = "baocao", version, about = "Reads the office mailbox, understands the reports units send, tracks deadlines and chases late units.")]
@@ -20,10 +76,10 @@ pub struct Cli {
     /// The config file (SPEC §3).
     #[arg(long, global = true, env = "BAOCAO_CONFIG", default_value = "config.toml")]
     pub config: PathBuf,
-    /// Log format: text or json.
-    #[arg(long, global = true, default_value = "text")]
-    pub log_format: String,
-    /// Who is acting, for the audit trail of manual actions (default: the OS user).
+    /// How log lines are written on stderr (the level comes from BAOCAO_LOG, e.g. `info` or `baocao=debug`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Who is acting, for the audit trail of manual actions [default: the OS account].
     #[arg(long, global = true)]
     pub by: Option<String>,
     #[command(subcommand)]
@@ -32,96 +88,161 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// The daemon: intake, scheduled reminders, outbox delivery.
+    /// The daemon: intake, scheduled reminders, digest and notices, outbox delivery, HTTP.
     Run {
+        /// One pass of each task, then exit (scheduled jobs run only when due).
         #[arg(long)]
         once: bool,
     },
-    /// Ingest .eml files and Maildir folders (backfill).
+    /// Ingest .eml files and Maildir folders (backfill); never changes them.
     Ingest {
+        /// Maildir folders, folders of .eml files, or .eml files.
         paths: Vec<PathBuf>,
         /// Record and queue the acknowledgements, but leave delivery to `deliver` or the daemon.
         #[arg(long)]
         no_deliver: bool,
-    },
-    /// Obligations and their state.
-    Status {
-        #[arg(long)]
-        as_of: Option<String>,
+        /// Print the counts as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Every submission with its decision and extracted fields.
+    /// Obligations and their state.
+    Status {
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Only this unit (its id).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only this report kind (its id).
+        #[arg(long)]
+        report: Option<String>,
+        /// Only this period: 2021-Q2, 2021-H1, 2021, 2021-03.
+        #[arg(long)]
+        period: Option<Period>,
+        /// Print JSON (SPEC §11.1: state codes, ISO dates).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every submission with its decision, reasons, findings and extracted fields.
     Submissions {
+        /// Only this unit (its id).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only this report kind (its id).
+        #[arg(long)]
+        report: Option<String>,
+        /// Only this period: 2021-Q2, 2021-H1, 2021, 2021-03.
+        #[arg(long)]
+        period: Option<Period>,
+        /// Only this decision: accepted, needs_review, not_submission, rejected, duplicate.
+        #[arg(long, value_parser = decision_arg)]
+        decision: Option<Decision>,
+        /// Only messages that arrived at or after this instant (2021-04-01, 01/04/2021, RFC 3339).
+        #[arg(long)]
+        since: Option<AsOf>,
+        /// Print JSON (SPEC §11.1).
         #[arg(long)]
         json: bool,
     },
     /// Queue and send the reminders due at T.
     Remind {
-        #[arg(long)]
-        as_of: Option<String>,
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Say what would be sent; queue nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
-    /// Build (and send) the digest for the week ending at T.
+    /// Build (and send) the digest for the week ending at T, to office.leadership.
     Digest {
-        #[arg(long)]
-        as_of: Option<String>,
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Show the mail; queue nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Deliver queued outbox mail now (the daemon does this on every pass).
-    Deliver,
+    Deliver {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Queue (and send) the office status mail: the compiled workbook to office.staff.
     OfficeStatus {
-        #[arg(long)]
-        as_of: Option<String>,
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Show the mail; queue nothing.
         #[arg(long)]
         dry_run: bool,
-    },
-    /// The compiled status workbook.
-    Export {
-        file: PathBuf,
+        /// Print JSON.
         #[arg(long)]
-        as_of: Option<String>,
+        json: bool,
     },
-    /// The review queue.
+    /// Write the compiled status workbook (SPEC §9).
+    Export {
+        /// The .xlsx file to write.
+        file: PathBuf,
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The review queue: messages the machine could not decide.
     Review {
         #[command(subcommand)]
         action: ReviewCmd,
     },
     /// Mark an obligation exempt (or, with --withdraw, no longer exempt).
     Exempt {
+        /// The unit (its id).
         #[arg(long)]
         unit: String,
+        /// The report kind (its id).
         #[arg(long)]
         report: String,
         /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
         #[arg(long)]
-        period: String,
+        period: Period,
         /// Why the unit does not owe this report (required unless --withdraw).
         #[arg(long, required_unless_present = "withdraw")]
         reason: Option<String>,
         /// Withdraw the exemption instead.
         #[arg(long)]
         withdraw: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
-    /// Re-run parsing and matching from the stored raw messages.
-    Reprocess { ids: Vec<i64> },
+    /// Re-run parsing and matching from the stored raw messages (decisions taken by a person stay).
+    Reprocess {
+        /// Submission ids [default: all].
+        ids: Vec<i64>,
+    },
     /// The audit trail.
     Audit {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
         #[command(subcommand)]
         action: Option<AuditCmd>,
     },
-    /// Validate the config (and with --connect reach the database, IMAP and SMTP).
+    /// Validate the config and the office's templates (and with --connect reach the database, IMAP and SMTP).
     CheckConfig {
+        /// Also log in to the database, the mailbox and the SMTP server.
         #[arg(long)]
         connect: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Read attachments or whole messages and print what was understood (no database needed).
     Parse {
+        /// Attachments (or, with --messages, .eml files).
         files: Vec<PathBuf>,
         /// Read each file this many times (for benchmarks); prints only a summary when > 1.
         #[arg(long, default_value_t = 1)]
@@ -129,6 +250,9 @@ pub enum Cmd {
         /// The files are whole messages (.eml), not attachments.
         #[arg(long)]
         messages: bool,
+        /// Print JSON (the only output this command has; accepted for uniformity).
+        #[arg(long)]
+        json: bool,
     },
     /// Internal: a document parse worker fed over stdin/stdout.
     #[command(hide = true)]
@@ -142,44 +266,76 @@ pub enum Cmd {
 pub enum ReviewCmd {
     /// The messages waiting for a person, with the best guess and why.
     List {
+        /// Print JSON (SPEC §11.1 submissions).
         #[arg(long)]
         json: bool,
     },
     /// Accept the best guess of a waiting message.
     Accept {
+        /// The submission id.
         id: i64,
         /// Tell the unit of the decision, in its message's thread.
         #[arg(long)]
         tell: bool,
+        /// Print the submission as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Accept a message for an obligation that exists: the unit owes that report for that period.
     Assign {
+        /// The submission id.
         id: i64,
+        /// The unit (its id).
         #[arg(long)]
         unit: String,
+        /// The report kind (its id).
         #[arg(long)]
         report: String,
         /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
         #[arg(long)]
-        period: String,
+        period: Period,
         /// Tell the unit of the decision, in its message's thread.
         #[arg(long)]
         tell: bool,
+        /// Print the submission as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Reject a message with a reason.
     Reject {
+        /// The submission id.
         id: i64,
+        /// The reason, as the unit will read it.
         #[arg(long)]
         reason: String,
         /// Tell the unit of the decision, in its message's thread.
         #[arg(long)]
         tell: bool,
+        /// Print the submission as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue (and send) today's review notice to office.staff, when messages wait.
+    Notice {
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Show the mail; queue nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    Verify,
+    /// Recompute the hash chain; names the first broken link (exit 1 when broken).
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Exit codes: 0 done; 1 something the operator must fix (config, database, unreadable input,
@@ -198,12 +354,12 @@ pub fn main() -> i32 {
             Err(_) => 1,
         };
     }
-    init_logging(&cli.log_format);
-    if let Cmd::Parse { files, repeat, messages } = &cli.cmd {
+    init_logging(cli.log_format, matches!(cli.cmd, Cmd::Run { .. }));
+    if let Cmd::Parse { files, repeat, messages, .. } = &cli.cmd {
         return match parse_files(files, *repeat, *messages) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("baocao: {e:#}");
+                eprintln!("baocao: {}", one_line(&e));
                 1
             }
         };
@@ -218,28 +374,65 @@ pub fn main() -> i32 {
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("baocao: {}", chain.join(": "));
+            eprintln!("baocao: {}", one_line(&e));
             1
         }
     }
 }
 
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BAOCAO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// An error and its causes on one line, each said once: a cause whose text the line already
+/// holds (libraries often repeat their source's message) is left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if t.is_empty() || line.contains(&t) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&t);
+    }
+    line
+}
+
+/// Logs go to stderr. The daemon logs at info by default (what it listens on, each pass), the
+/// other commands at warn; `BAOCAO_LOG` (e.g. `debug`, `baocao=info`) overrides both.
+fn init_logging(format: LogFormat, daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BAOCAO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
-        let _ = b.json().try_init();
-    } else {
-        let _ = b.with_ansi(std::io::stderr().is_terminal()).try_init();
+    match format {
+        LogFormat::Json => {
+            let _ = b.json().try_init();
+        }
+        LogFormat::Text => {
+            let _ = b.with_ansi(std::io::stderr().is_terminal()).try_init();
+        }
     }
 }
 
+/// Who acts, for the audit trail: `--by`, else the OS account (`$USER`, `$LOGNAME`, or the
+/// account of the process's user id, as `id -un` says).
 fn operator(by: &Option<String>) -> String {
     by.clone()
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+        .or_else(account_name)
+        .unwrap_or_else(|| format!("uid:{}", unsafe { libc::geteuid() }))
+}
+
+fn account_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied out
+    // at once, before anything else in this process can call it again.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned())
+    }
 }
 
 /// The parser the commands use: worker processes when this is the `baocao` binary.
@@ -254,89 +447,121 @@ pub fn make_parser(cfg: &Config) -> Parser {
     Parser::InProcess(cfg.limits.clone())
 }
 
-fn as_of(cfg: &Config, s: &Option<String>) -> Result<i64> {
-    match s {
-        None => Ok(chrono::Utc::now().timestamp()),
-        Some(s) => schedule::parse_as_of(s, cfg.office.timezone)
-            .ok_or_else(|| anyhow!("--as-of `{s}` is not a date (YYYY-MM-DD) or an RFC 3339 instant")),
-    }
+fn at(cfg: &Config, a: &Option<AsOf>) -> i64 {
+    a.as_ref().map(|a| a.at(cfg)).unwrap_or_else(|| chrono::Utc::now().timestamp())
 }
 
 async fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load(&cli.config)?;
-    if let Cmd::CheckConfig { connect } = &cli.cmd {
-        return check_config(&cfg, *connect).await;
+    if let Cmd::CheckConfig { connect, json } = &cli.cmd {
+        return check_config(&cfg, *connect, *json).await;
     }
-    let store = Store::open(&cfg).await.context("cannot open the database")?;
+    let store = Store::open(&cfg).await.with_context(|| format!("cannot open the database {}", cfg.database))?;
     let by = operator(&cli.by);
     match cli.cmd {
-        Cmd::Ingest { paths, no_deliver } => ingest(&cfg, &store, &paths, !no_deliver).await,
-        Cmd::Submissions { json } => {
-            let rows = store.messages().await?;
+        Cmd::Ingest { paths, no_deliver, json } => ingest(&cfg, &store, &paths, !no_deliver, json).await,
+        Cmd::Submissions { unit, report, period, decision, since, json } => {
+            let since = since.map(|s| s.at(&cfg));
+            let rows: Vec<Submission> = store
+                .messages()
+                .await?
+                .into_iter()
+                .filter(|r| unit.as_ref().is_none_or(|u| r.unit.as_ref().is_some_and(|x| x.as_str() == u)))
+                .filter(|r| report.as_ref().is_none_or(|u| r.report.as_ref().is_some_and(|x| x.as_str() == u)))
+                .filter(|r| period.is_none_or(|p| r.period == Some(p)))
+                .filter(|r| decision.is_none_or(|d| r.decision == d))
+                .filter(|r| since.is_none_or(|t| r.received_at >= t))
+                .collect();
             if json {
-                let v: Vec<Value> = rows.iter().map(|r| submission_json(&cfg, r)).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                emit_json(&Value::Array(rows.iter().map(|r| submission_json(&cfg, r)).collect()));
             } else {
                 print_submissions(&cfg, &rows);
             }
             Ok(0)
         }
-        Cmd::Status { as_of: t, json } => {
-            let t = as_of(&cfg, &t)?;
-            status(&cfg, &store, t, json).await
+        Cmd::Status { as_of, unit, report, period, json } => {
+            let t = at(&cfg, &as_of);
+            let filter = |o: &schedule::Obligation| {
+                unit.as_ref().is_none_or(|u| o.unit.as_str() == u)
+                    && report.as_ref().is_none_or(|r| o.report.as_str() == r)
+                    && period.is_none_or(|p| o.period == p)
+            };
+            status(&cfg, &store, t, json, filter).await
         }
-        Cmd::Remind { as_of: t, dry_run } => {
-            let t = as_of(&cfg, &t)?;
+        Cmd::Remind { as_of, dry_run, json } => {
+            let t = at(&cfg, &as_of);
             let stages = crate::notify::remind(&cfg, &store, t, dry_run).await?;
+            let (sent, failed) = if dry_run { (0, 0) } else { crate::notify::deliver(&cfg, &store).await? };
+            if json {
+                let v: Vec<Value> = stages
+                    .iter()
+                    .map(|s| json!({"key": s.key(), "unit": s.unit, "report": s.report, "period": s.period, "stage": s.stage, "days_late": s.days_late, "escalate": s.escalate}))
+                    .collect();
+                emit_json(&json!({"dry_run": dry_run, "stages": v, "delivered": sent, "failed": failed}));
+                return Ok(0);
+            }
             for s in &stages {
-                println!("{}{}", if dry_run { "would remind " } else { "reminded " }, s.key());
+                say!("{}{}", if dry_run { "would remind " } else { "reminded " }, s.key());
             }
             if !dry_run {
-                let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
-                println!("{} reminder stage(s); {sent} mail(s) delivered, {failed} failed", stages.len());
+                say!("{} reminder stage(s); {sent} mail(s) delivered, {failed} failed", stages.len());
             }
             Ok(0)
         }
-        Cmd::Digest { as_of: t, dry_run } => {
-            let t = as_of(&cfg, &t)?;
+        Cmd::Digest { as_of, dry_run, json } => {
+            let t = at(&cfg, &as_of);
             let c = crate::notify::digest(&cfg, &store, t, dry_run).await?;
-            print_compiled(&cfg, &store, "digest", &c, dry_run).await
+            print_compiled(&cfg, &store, "digest", Some(&c), dry_run, json).await
         }
-        Cmd::Deliver => {
+        Cmd::Deliver { json } => {
             let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
-            println!("{sent} mail(s) delivered, {failed} failed, {} still queued", store.outbox_depth().await?);
+            let queued = store.outbox_depth().await?;
+            if json {
+                emit_json(&json!({"delivered": sent, "failed": failed, "queued": queued}));
+            } else {
+                say!("{sent} mail(s) delivered, {failed} failed, {queued} still queued");
+            }
             Ok(if failed > 0 { 1 } else { 0 })
         }
-        Cmd::OfficeStatus { as_of: t, dry_run } => {
-            let t = as_of(&cfg, &t)?;
+        Cmd::OfficeStatus { as_of, dry_run, json } => {
+            let t = at(&cfg, &as_of);
             let c = crate::notify::office_status(&cfg, &store, t, dry_run).await?;
-            print_compiled(&cfg, &store, "office status", &c, dry_run).await
+            print_compiled(&cfg, &store, "office status", Some(&c), dry_run, json).await
         }
-        Cmd::Export { file, as_of: t } => {
-            let t = as_of(&cfg, &t)?;
+        Cmd::Export { file, as_of, json } => {
+            let t = at(&cfg, &as_of);
             let snap = crate::compile::Snapshot::gather(&cfg, &store, t).await?;
             let bytes = crate::compile::workbook::build(&cfg, &snap).context("cannot build the workbook")?;
             let tmp = file.with_extension("xlsx.tmp");
             std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
             std::fs::rename(&tmp, &file).with_context(|| format!("cannot write {}", file.display()))?;
-            println!(
-                "wrote {} ({} bytes; sheets: {})",
-                file.display(),
-                bytes.len(),
-                crate::compile::workbook::sheet_names(&cfg).join(", ")
-            );
+            let sheets = crate::compile::workbook::sheet_names(&cfg);
+            if json {
+                emit_json(&json!({"file": file, "bytes": bytes.len(), "sheets": sheets}));
+            } else {
+                say!("wrote {} ({} bytes; sheets: {})", file.display(), bytes.len(), sheets.join(", "));
+            }
             Ok(0)
         }
         Cmd::Review { action } => review(&cfg, &store, action, &by).await,
-        Cmd::Exempt { unit, report, period, reason, withdraw } => {
-            let p: Period = period.parse()?;
-            if withdraw {
-                let had = office::withdraw_exemption(&cfg, &store, &unit, &report, p, &by).await?;
-                println!("{unit} {report} {p}: {}", if had { "exemption withdrawn" } else { "was not exempt" });
+        Cmd::Exempt { unit, report, period, reason, withdraw, json } => {
+            let (state, reason) = if withdraw {
+                let had = office::withdraw_exemption(&cfg, &store, &unit, &report, period, &by).await?;
+                (if had { "withdrawn" } else { "not_exempt" }, None)
             } else {
                 let reason = reason.unwrap_or_default();
-                office::exempt(&cfg, &store, &unit, &report, p, &reason, &by).await?;
-                println!("{unit} {report} {p}: exempt ({reason})");
+                office::exempt(&cfg, &store, &unit, &report, period, &reason, &by).await?;
+                ("exempt", Some(reason))
+            };
+            if json {
+                emit_json(&json!({"unit": unit, "report": report, "period": period, "state": state, "reason": reason, "by": by}));
+            } else {
+                let what = match state {
+                    "withdrawn" => "exemption withdrawn".to_string(),
+                    "not_exempt" => "was not exempt".to_string(),
+                    _ => format!("exempt ({})", reason.unwrap_or_default()),
+                };
+                say!("{unit} {report} {period}: {what}");
             }
             Ok(0)
         }
@@ -347,16 +572,34 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// What `digest` and `office-status` print: the mail itself on a dry run, else what was queued
-/// and delivered.
-async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: &crate::notify::Compiled, dry_run: bool) -> Result<i32> {
-    if dry_run {
-        println!("Subject: {}\nAttachment: {} ({} bytes)\n\n{}", c.subject, c.attachment.0, c.attachment.1.len(), c.text);
+/// What `digest`, `office-status` and `review notice` print: the mail itself on a dry run,
+/// else what was queued and delivered.
+async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: Option<&crate::notify::Compiled>, dry_run: bool, json: bool) -> Result<i32> {
+    let (sent, failed) = if dry_run { (0, 0) } else { crate::notify::deliver(cfg, store).await? };
+    let Some(c) = c else {
+        if json {
+            emit_json(&json!({"queued": false, "why": "nothing to send"}));
+        } else {
+            say!("{what}: nothing to send (nothing waits, or a day off)");
+        }
         return Ok(0);
+    };
+    let attachment = c.attachment.as_ref().map(|(n, d)| json!({"name": n, "bytes": d.len()}));
+    if json {
+        let mut v = json!({"key": c.key, "queued": c.queued, "subject": c.subject, "attachment": attachment, "delivered": sent, "failed": failed});
+        if dry_run {
+            v["text"] = c.text.clone().into();
+        }
+        emit_json(&v);
+    } else if dry_run {
+        match &c.attachment {
+            Some((name, data)) => say!("Subject: {}\nAttachment: {name} ({} bytes)\n\n{}", c.subject, data.len(), c.text),
+            None => say!("Subject: {}\n\n{}", c.subject, c.text),
+        }
+    } else {
+        let queued = if c.queued { "queued" } else { "already queued before, not sent again" };
+        say!("{what} {}: {queued}; {sent} mail(s) delivered, {failed} failed", c.key);
     }
-    let (sent, failed) = crate::notify::deliver(cfg, store).await?;
-    let queued = if c.queued { "queued" } else { "already queued before, not sent again" };
-    println!("{what} {}: {queued}; {sent} mail(s) delivered, {failed} failed", c.key);
     Ok(0)
 }
 
@@ -386,41 +629,48 @@ fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     if repeat > 1 {
-        println!("{}", json!({"files": files.len(), "repeat": repeat, "bytes": bytes_total, "seconds": secs, "mb_per_s": bytes_total as f64 / 1e6 / secs.max(1e-9)}));
+        say!("{}", json!({"files": files.len(), "repeat": repeat, "bytes": bytes_total, "seconds": secs, "mb_per_s": bytes_total as f64 / 1e6 / secs.max(1e-9)}));
     } else {
-        println!("{}", serde_json::to_string_pretty(&last)?);
+        emit_json(&Value::Array(last));
     }
     Ok(())
 }
 
-async fn check_config(cfg: &Config, connect: bool) -> Result<i32> {
-    println!(
-        "config {} is valid: {} units, {} report kinds, office {}",
-        cfg.path.display(),
-        cfg.units.len(),
-        cfg.reports.len(),
-        cfg.office.address
-    );
+async fn check_config(cfg: &Config, connect: bool, json: bool) -> Result<i32> {
     let faults = crate::notify::templates::check(cfg);
-    for f in &faults {
-        println!("template FAILED: {f}");
+    let mut probes: Vec<(&str, std::result::Result<String, String>)> = Vec::new();
+    if connect {
+        probes.push(("database", probe_database(cfg).await));
+        probes.push(("intake", probe_intake(cfg).await));
+        probes.push(("outbound", probe_outbound(cfg).await));
     }
-    if !connect {
-        return Ok(if faults.is_empty() { 0 } else { 1 });
-    }
-    let mut bad = faults.len();
-    for (what, probe) in [("database", probe_database(cfg).await), ("intake", probe_intake(cfg).await), ("outbound", probe_outbound(cfg).await)] {
-        match probe {
-            Ok(said) => println!("{what}: {said}"),
-            Err(why) => {
-                println!("{what}: FAILED: {why}");
-                bad += 1;
+    let bad = faults.len() + probes.iter().filter(|(_, r)| r.is_err()).count();
+    if json {
+        let mut v = json!({
+            "config": cfg.path, "valid": true, "units": cfg.units.len(), "reports": cfg.reports.len(),
+            "office": cfg.office.address, "template_faults": faults, "ok": bad == 0,
+        });
+        for (what, r) in &probes {
+            v[*what] = match r {
+                Ok(said) => json!({"ok": true, "said": said}),
+                Err(why) => json!({"ok": false, "error": why}),
+            };
+        }
+        emit_json(&v);
+    } else {
+        say!("config {} is valid: {} units, {} report kinds, office {}", cfg.path.display(), cfg.units.len(), cfg.reports.len(), cfg.office.address);
+        for f in &faults {
+            say!("template FAILED: {f}");
+        }
+        for (what, r) in &probes {
+            match r {
+                Ok(said) => say!("{what}: {said}"),
+                Err(why) => say!("{what}: FAILED: {why}"),
             }
         }
     }
     Ok(if bad > 0 { 1 } else { 0 })
 }
-
 
 async fn probe_database(cfg: &Config) -> std::result::Result<String, String> {
     let store = Store::open(cfg).await.map_err(|e| e.to_string())?;
@@ -464,14 +714,16 @@ async fn probe_outbound(cfg: &Config) -> std::result::Result<String, String> {
 }
 
 /// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
-pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: bool) -> Result<i32> {
+
+/// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
+pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: bool, json: bool) -> Result<i32> {
     if paths.is_empty() {
         bail!("ingest needs at least one Maildir folder or .eml file");
     }
     record_config_load(cfg, store).await?;
     let entries = intake::expand_paths(paths)?;
     let parser = make_parser(cfg);
-    let bar = if std::io::stdout().is_terminal() {
+    let bar = if std::io::stdout().is_terminal() && !json {
         let b = indicatif::ProgressBar::new(entries.len() as u64);
         b.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
         Some(b)
@@ -487,10 +739,7 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
                 pipeline::Outcome::Recorded { decision, .. } => *counts.entry(decision.as_str()).or_default() += 1,
                 pipeline::Outcome::AlreadyKnown => known += 1,
             },
-            Err(err) => {
-                tracing::warn!("{err}");
-                unreadable.push(err.to_string());
-            }
+            Err(err) => unreadable.push(err.to_string()),
         }
         if let Some(b) = &bar {
             b.inc(1);
@@ -502,17 +751,21 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
     if let Parser::Pool(p) = &parser {
         tracing::info!(peak_rss_kb = p.peak_rss_kb(), "parse workers");
     }
-    let (sent, failed) = if deliver { crate::notify::deliver(cfg, store).await.unwrap_or((0, 0)) } else { (0, 0) };
+    let (sent, failed) = if deliver { crate::notify::deliver(cfg, store).await? } else { (0, 0) };
     let added: usize = counts.values().sum();
-    let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!(
-        "ingested {added} new message(s){}; {known} already known; {} unreadable; {sent} mail(s) sent{}",
-        if detail.is_empty() { String::new() } else { format!(" ({})", detail.join(", ")) },
-        unreadable.len(),
-        if failed > 0 { format!(", {failed} failed") } else { String::new() }
-    );
-    for u in &unreadable {
-        eprintln!("baocao: {u}");
+    if json {
+        emit_json(&json!({"added": added, "decisions": counts, "known": known, "unreadable": unreadable, "delivered": sent, "failed": failed}));
+    } else {
+        let detail: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        say!(
+            "ingested {added} new message(s){}; {known} already known; {} unreadable; {sent} mail(s) sent{}",
+            if detail.is_empty() { String::new() } else { format!(" ({})", detail.join(", ")) },
+            unreadable.len(),
+            if failed > 0 { format!(", {failed} failed") } else { String::new() }
+        );
+        for u in &unreadable {
+            eprintln!("baocao: {u}");
+        }
     }
     Ok(if unreadable.is_empty() { 0 } else { 1 })
 }
@@ -574,26 +827,70 @@ pub fn submission_json(cfg: &Config, r: &Submission) -> Value {
     })
 }
 
-fn print_submissions(cfg: &Config, rows: &[Submission]) {
-    println!("{:>4}  {:<25}  {:<14}  {:<8}  {:<14}  {:<8}  {:<8}  {}", "id", "received", "decision", "unit", "report", "period", "timely", "subject");
-    for r in rows {
-        println!(
-            "{:>4}  {:<25}  {:<14}  {:<8}  {:<14}  {:<8}  {:<8}  {}",
-            r.id,
-            schedule::fmt_instant(cfg.office.timezone, r.received_at),
-            r.decision.as_str(),
-            r.unit.as_ref().map(|u| u.as_str()).unwrap_or("-"),
-            r.report.as_ref().map(|u| u.as_str()).unwrap_or("-"),
-            r.period.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            r.timeliness.map(|t| t.as_str()).unwrap_or("-"),
-            r.subject.as_deref().unwrap_or("")
-        );
+
+/// Text cut or padded to `w` characters, for columns people read.
+fn col(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n > w {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
     }
 }
 
-async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool) -> Result<i32> {
+fn unit_name(cfg: &Config, id: Option<&crate::domain::UnitId>) -> String {
+    match id {
+        Some(u) => cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string()),
+        None => "—".into(),
+    }
+}
+
+fn day_time(cfg: &Config, t: i64) -> String {
+    chrono::TimeZone::timestamp_opt(&cfg.office.timezone, t, 0).single().map(|d| d.format("%d/%m/%Y %H:%M").to_string()).unwrap_or_default()
+}
+
+fn print_submissions(cfg: &Config, rows: &[Submission]) {
+    if rows.is_empty() {
+        say!("Không có thư nào.");
+        return;
+    }
+    say!("{:>5}  {}  {}  {}  {}  {}", "Số", col("Nhận lúc", 16), col("Quyết định", 18), col("Đơn vị", 34), col("Báo cáo, kỳ", 44), "Tiêu đề");
+    for r in rows {
+        let what = match (&r.report, r.period) {
+            (Some(rep), Some(p)) => {
+                let name = cfg.report(rep.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| rep.to_string());
+                let t = r.timeliness.map(|t| format!(", {}", t.label_vi())).unwrap_or_default();
+                let v = r.version.filter(|v| *v > 1).map(|v| format!(", lần {v}")).unwrap_or_default();
+                format!("{}{t}{v}", crate::notify::templates::report_for_period(&name, &p))
+            }
+            _ => "—".into(),
+        };
+        say!(
+            "{:>5}  {}  {}  {}  {}  {}",
+            r.id,
+            col(&day_time(cfg, r.received_at), 16),
+            col(r.decision.label_vi(), 18),
+            col(&unit_name(cfg, r.unit.as_ref()), 34),
+            col(&what, 44),
+            r.subject.as_deref().unwrap_or("")
+        );
+        for reason in &r.reasons {
+            say!("       lý do: {reason}");
+        }
+        for f in &r.findings {
+            say!("       lưu ý: {f}");
+        }
+    }
+}
+
+async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool, keep: impl Fn(&schedule::Obligation) -> bool) -> Result<i32> {
     let mut states = schedule::status::states_as_of(cfg, store, t).await?;
-    states.sort_by(|a, b| (a.0.report.as_str(), a.0.period, a.0.unit.as_str()).cmp(&(b.0.report.as_str(), b.0.period, b.0.unit.as_str())));
+    states.retain(|(o, _, _)| keep(o));
+    let order: std::collections::HashMap<&str, usize> = cfg.reports.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let unit_order: std::collections::HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+    states.sort_by_key(|(o, _, _)| (order.get(o.report.as_str()).copied(), o.period, unit_order.get(o.unit.as_str()).copied()));
     if as_json {
         let v: Vec<Value> = states
             .iter()
@@ -606,68 +903,77 @@ async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool) -> Result<i3
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        emit_json(&Value::Array(v));
         return Ok(0);
     }
-    println!("Status as of {}", schedule::fmt_instant(cfg.office.timezone, t));
-    let mut last = (String::new(), String::new());
+    say!("Tình hình nộp báo cáo đến {}", schedule::fmt_human(cfg.office.timezone, t));
+    let mut last = None;
     for (o, f, s) in &states {
-        let group = (o.report.to_string(), o.period.to_string());
-        if group != last {
-            let name = cfg.report(o.report.as_str()).map(|r| r.name.as_str()).unwrap_or("");
-            println!("\n{} {} — {} (hạn {})", o.report, o.period, name, o.due_date.format("%d/%m/%Y"));
-            last = group;
+        if last != Some((&o.report, o.period)) {
+            let name = cfg.report(o.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| o.report.to_string());
+            say!("\n{} — hạn {}", crate::notify::templates::report_for_period(&name, &o.period), o.due_date.format("%d/%m/%Y"));
+            last = Some((&o.report, o.period));
         }
-        let when = f.first_accepted_at.map(|a| schedule::fmt_instant(cfg.office.timezone, a)).unwrap_or_default();
-        let v = f.latest_version.map(|v| format!("v{v}")).unwrap_or_default();
+        let when = f.first_accepted_at.map(|a| day_time(cfg, a)).unwrap_or_default();
+        let v = f.latest_version.filter(|v| *v > 1).map(|v| format!("lần {v}")).unwrap_or_default();
         let mark = match s {
             ObligationState::SubmittedOnTime => "✓",
             ObligationState::SubmittedLate => "!",
             ObligationState::Overdue => "✗",
+            ObligationState::InReview => "?",
             _ => " ",
         };
-        println!("  {mark} {:<10} {:<18} {} {}", o.unit, s.as_str(), when, v);
+        say!("  {mark} {}  {}  {}  {v}", col(&unit_name(cfg, Some(&o.unit)), 40), col(s.label_vi(), 16), col(&when, 16));
     }
     Ok(0)
 }
 
 async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Result<i32> {
-    let done = match action {
-        ReviewCmd::List { json: as_json } => {
+    let (done, json) = match action {
+        ReviewCmd::List { json } => {
             let rows = store.waiting_review().await?;
-            if as_json {
-                let v: Vec<Value> = rows.iter().map(|r| submission_json(cfg, r)).collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
+            if json {
+                emit_json(&Value::Array(rows.iter().map(|r| submission_json(cfg, r)).collect()));
             } else if rows.is_empty() {
-                println!("the review queue is empty");
+                say!("Không có thư nào chờ xem xét.");
             } else {
                 for r in &rows {
-                    let guess = |x: Option<String>| x.unwrap_or_else(|| "?".into());
-                    println!(
-                        "#{} {} from {} — {}\n   best guess: unit {} report {} period {}\n   why: {}",
+                    say!(
+                        "Số {} — nhận lúc {} từ {}\n   Tiêu đề: {}\n   Dự đoán: {}\n   Lý do: {}",
                         r.id,
-                        schedule::fmt_instant(cfg.office.timezone, r.received_at),
+                        schedule::fmt_human(cfg.office.timezone, r.received_at),
                         r.from_addr.as_deref().unwrap_or("?"),
                         r.subject.as_deref().unwrap_or(""),
-                        guess(r.unit.as_ref().map(|u| u.to_string())),
-                        guess(r.report.as_ref().map(|u| u.to_string())),
-                        guess(r.period.map(|p| p.to_string())),
+                        crate::notify::best_guess(cfg, r),
                         r.reasons.join("; ")
                     );
                 }
             }
             return Ok(0);
         }
-        ReviewCmd::Accept { id, tell } => office::accept(cfg, store, id, by, tell).await?,
-        ReviewCmd::Assign { id, unit, report, period, tell } => {
-            let p: Period = period.parse()?;
-            office::assign(cfg, store, id, &unit, &report, p, by, tell).await?
+        ReviewCmd::Notice { as_of, dry_run, json } => {
+            let t = at(cfg, &as_of);
+            let c = crate::notify::review_notice(cfg, store, t, dry_run).await?;
+            return print_compiled(cfg, store, "review notice", c.as_ref(), dry_run, json).await;
         }
-        ReviewCmd::Reject { id, reason, tell } => office::reject(cfg, store, id, &reason, by, tell).await?,
+        ReviewCmd::Accept { id, tell, json } => (office::accept(cfg, store, id, by, tell).await?, json),
+        ReviewCmd::Assign { id, unit, report, period, tell, json } => (office::assign(cfg, store, id, &unit, &report, period, by, tell).await?, json),
+        ReviewCmd::Reject { id, reason, tell, json } => (office::reject(cfg, store, id, &reason, by, tell).await?, json),
     };
+    let (sent, _) = if done.told.is_some() { crate::notify::deliver(cfg, store).await? } else { (0, 0) };
+    for w in &done.warnings {
+        eprintln!("baocao: warning: {w}");
+    }
     let s = &done.submission;
+    if json {
+        let mut v = submission_json(cfg, s);
+        v["told"] = json!(done.told);
+        v["warnings"] = json!(done.warnings);
+        emit_json(&v);
+        return Ok(0);
+    }
     match s.obligation() {
-        Some(k) if s.decision == crate::domain::Decision::Accepted => println!(
+        Some(k) if s.decision == Decision::Accepted => say!(
             "#{}: accepted as {} {} {} ({}, version {})",
             s.id,
             k.unit,
@@ -676,14 +982,10 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
             s.timeliness.map(|t| t.as_str()).unwrap_or(""),
             s.version.unwrap_or(1)
         ),
-        _ => println!("#{}: {} ({})", s.id, s.decision.as_str(), s.reasons.join("; ")),
+        _ => say!("#{}: {} ({})", s.id, s.decision.as_str(), s.reasons.join("; ")),
     }
     if let Some(k) = &done.told {
-        let (sent, _) = crate::notify::deliver(cfg, store).await?;
-        println!("the unit is told ({k}; {sent} mail(s) delivered)");
-    }
-    for w in &done.warnings {
-        eprintln!("baocao: warning: {w}");
+        say!("the unit is told ({k}; {sent} mail(s) delivered)");
     }
     Ok(0)
 }
@@ -691,42 +993,43 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
 async fn reprocess(cfg: &Config, store: &Store, ids: &[i64], by: &str) -> Result<i32> {
     let parser = make_parser(cfg);
     let n = office::reprocess(cfg, store, &parser, ids, by).await?.len();
-    println!("reprocessed {n} submission(s)");
+    say!("reprocessed {n} submission(s)");
     Ok(0)
 }
 
 async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result<i32> {
     let events = store.audit_events().await?;
-    match action {
-        Some(AuditCmd::Verify) => {
-            match crate::audit::verify(&events) {
-                Ok(n) => {
-                    let head = store.audit_head().await?;
-                    let tail = events.last().map(|e| e.hash.clone());
-                    if head.is_some() && head != tail && !(tail.is_none() && head.as_deref() == Some("")) {
-                        println!("audit chain BROKEN after event {}: the newest events were removed", events.last().map(|e| e.seq).unwrap_or(0));
-                        return Ok(1);
-                    }
-                    println!("audit chain intact: {n} events");
-                    Ok(0)
-                }
-                Err(b) => {
-                    println!("audit chain BROKEN at event {}: {}", b.seq, b.why);
-                    Ok(1)
-                }
+    let Some(AuditCmd::Verify { json }) = action else {
+        if as_json {
+            emit_json(&serde_json::to_value(&events)?);
+        } else {
+            for e in &events {
+                say!("{:>6} {} {:<18} {:<10} {} {}", e.seq, chrono::DateTime::from_timestamp(e.at, 0).map(|d| d.to_rfc3339()).unwrap_or_default(), e.kind, e.actor, e.subject, e.data);
             }
         }
-        None => {
-            if as_json {
-                println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(0);
+    };
+    let json = json || as_json;
+    let verdict: std::result::Result<usize, (i64, String)> = match crate::audit::verify(&events) {
+        Ok(n) => {
+            let head = store.audit_head().await?;
+            let tail = events.last().map(|e| e.hash.clone());
+            if head.is_some() && head != tail && !(tail.is_none() && head.as_deref() == Some("")) {
+                Err((events.last().map(|e| e.seq).unwrap_or(0), "the newest events were removed".into()))
             } else {
-                for e in &events {
-                    println!("{:>6} {} {:<18} {:<10} {} {}", e.seq, chrono::DateTime::from_timestamp(e.at, 0).map(|d| d.to_rfc3339()).unwrap_or_default(), e.kind, e.actor, e.subject, e.data);
-                }
+                Ok(n)
             }
-            Ok(0)
         }
+        Err(b) => Err((b.seq, b.why)),
+    };
+    match (&verdict, json) {
+        (Ok(n), true) => emit_json(&json!({"intact": true, "events": n})),
+        (Err((seq, why)), true) => emit_json(&json!({"intact": false, "broken_at": seq, "why": why})),
+        (Ok(n), false) => say!("audit chain intact: {n} events"),
+        (Err((seq, why)), false) if why.contains("removed") => say!("audit chain BROKEN after event {seq}: {why}"),
+        (Err((seq, why)), false) => say!("audit chain BROKEN at event {seq}: {why}"),
     }
+    Ok(if verdict.is_ok() { 0 } else { 1 })
 }
 
 /// The daemon (see [`crate::daemon`]).

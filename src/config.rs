@@ -90,7 +90,7 @@ struct RawIntake {
     #[serde(default = "default_max_mb")]
     max_message_mb: u64,
     /// Acknowledge only messages that arrived within this many days (history read on a first
-    /// start is recorded silently). Unset: acknowledge every message.
+    /// start is recorded silently). Unset: 7.
     #[serde(default)]
     acknowledge_within_days: Option<i64>,
     /// Extra trusted certificate authorities (PEM) for a mail server with a private CA.
@@ -130,6 +130,9 @@ struct RawOutbound {
 struct RawSchedule {
     #[serde(default)]
     reminders: Option<String>,
+    /// The review notice to office.staff (working days only); unset: at the reminders' times.
+    #[serde(default)]
+    review_notice: Option<String>,
     #[serde(default)]
     digest: Option<String>,
     #[serde(default)]
@@ -151,6 +154,9 @@ struct RawCalendar {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: String,
+    /// The address people reach the console at (behind the office's HTTPS proxy), for links in mails.
+    #[serde(default)]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,7 +231,10 @@ pub struct Config {
     pub intake: Intake,
     pub outbound: Outbound,
     pub schedule: Schedule,
+    /// `[http] listen`: where the daemon serves health, metrics and the console.
     pub http: Option<String>,
+    /// `[http] public_url`: the console's address as people reach it, for links in mails.
+    pub public_url: Option<String>,
     pub limits: Limits,
     pub rules: Rules,
 }
@@ -241,6 +250,28 @@ impl std::ops::Deref for Config {
 pub enum Database {
     Sqlite(PathBuf),
     Postgres(String),
+}
+
+/// Where the database is, for messages: the SQLite file, or the PostgreSQL URL without its password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => write!(f, "{}", p.display()),
+            Database::Postgres(url) => {
+                let shown = match (url.find("://"), url.rfind('@')) {
+                    (Some(s), Some(at)) if at > s => {
+                        let creds = &url[s + 3..at];
+                        match creds.split_once(':') {
+                            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                            None => url.clone(),
+                        }
+                    }
+                    _ => url.clone(),
+                };
+                f.write_str(&shown)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -262,7 +293,9 @@ pub struct Intake {
     pub after: After,
     pub poll_seconds: u64,
     pub max_message_bytes: u64,
-    pub acknowledge_within_days: Option<i64>,
+    /// Only mail that arrived within this many days is acknowledged (default 7): pointed at a
+    /// mailbox with years of history, a first start records old mail without answering it.
+    pub acknowledge_within_days: i64,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -296,6 +329,8 @@ pub struct Schedule {
     pub reminders: Option<cron::Schedule>,
     pub digest: Option<cron::Schedule>,
     pub office_status: Option<cron::Schedule>,
+    /// When the review notice goes to office.staff (only on working days, only when messages wait).
+    pub review_notice: Option<cron::Schedule>,
 }
 
 impl Config {
@@ -447,7 +482,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         after,
         poll_seconds: i.poll_seconds,
         max_message_bytes: i.max_message_mb.max(1) * 1024 * 1024,
-        acknowledge_within_days: i.acknowledge_within_days,
+        acknowledge_within_days: i.acknowledge_within_days.unwrap_or(DEFAULT_ACK_DAYS).max(0),
         ca_file: i.ca_file.as_deref().map(|p| resolve(dir, p)),
     };
 
@@ -464,7 +499,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // schedule
-    let s = raw.schedule.unwrap_or(RawSchedule { reminders: None, digest: None, office_status: None });
+    let s = raw.schedule.unwrap_or(RawSchedule { reminders: None, review_notice: None, digest: None, office_status: None });
     let cron_of = |key: &str, v: &Option<String>| -> Result<Option<cron::Schedule>, ConfigError> {
         match v {
             None => Ok(None),
@@ -475,6 +510,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
     let schedule = Schedule {
         reminders: cron_of("reminders", &s.reminders)?,
+        review_notice: cron_of("review_notice", &s.review_notice.clone().or(s.reminders.clone()))?,
         digest: cron_of("digest", &s.digest)?,
         office_status: cron_of("office_status", &s.office_status)?,
     };
@@ -628,11 +664,15 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         intake,
         outbound,
         schedule,
+        public_url: raw.http.as_ref().and_then(|h| h.public_url.as_ref()).map(|u| u.trim_end_matches('/').to_string()),
         http: raw.http.map(|h| h.listen),
         limits,
         rules: Rules { office, calendar, units, reports },
     })
 }
+
+/// Days within which mail is acknowledged when the config does not say.
+pub const DEFAULT_ACK_DAYS: i64 = 7;
 
 fn sorted(s: &HashSet<String>) -> String {
     let mut v: Vec<_> = s.iter().cloned().collect();

@@ -203,9 +203,10 @@ fn the_office_edits_a_template_and_the_next_mail_uses_it_while_a_broken_one_fall
 }
 
 #[test]
-fn old_mail_is_recorded_without_an_acknowledgement_when_the_office_says_so() {
+fn old_mail_is_recorded_without_an_acknowledgement_by_default() {
     let _alone = alone();
-    let cfg = CONFIG.replace("source = \"maildir:inbox\"", "source = \"maildir:inbox\"\nacknowledge_within_days = 7");
+    // An office going live with years of history keeps the default window (7 days).
+    let cfg = CONFIG.replace("acknowledge_within_days = 36500\n", "");
     let o = Office::with_config(Db::Sqlite, &cfg);
     let (d, t) = at(2021, 4, 5, 9);
     o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<old@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));

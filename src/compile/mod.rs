@@ -147,8 +147,9 @@ fn pct(n: usize, d: usize) -> u32 {
 }
 
 /// The digest of the week that ends at `as_of`: every report kind and period whose deadline
-/// falls in the reminder window around this week (recently due, or due soon), or that received
-/// a submission this week; and the findings of the submissions received this week.
+/// falls in the reminder window around this week (recently due, or due soon), that received a
+/// submission this week, or that some unit still owes past its deadline; and the findings of the
+/// submissions received this week.
 pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
     let tz = cfg.office.timezone;
     let end = schedule::date_of(tz, snap.as_of);
@@ -163,7 +164,10 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
         let ahead = report.remind_before_days.iter().copied().max().unwrap_or(0).max(7);
         let behind = report.remind_after_days.iter().copied().max().unwrap_or(0).max(7) + 7;
         let in_window = due >= start - Duration::days(behind) && due <= end + Duration::days(ahead);
-        if !in_window && !touched.contains(&(report_id.clone(), period)) {
+        // Obligations still overdue stay in every digest until they are submitted or exempted,
+        // however long ago they were due.
+        let still_overdue = obs.iter().any(|(_, _, s)| *s == ObligationState::Overdue);
+        if !in_window && !still_overdue && !touched.contains(&(report_id.clone(), period)) {
             continue;
         }
         let mut g = DigestGroup {
@@ -293,4 +297,72 @@ pub fn status_html(cfg: &Config, snap: &Snapshot) -> String {
     let review = snap.messages.iter().filter(|m| m.decision == Decision::NeedsReview).count();
     h.push_str(&format!("</p><p>{} thư đã nhận; {} thư chờ xem xét.</p></body></html>", snap.messages.len(), review));
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn office() -> Config {
+        let text = r#"
+[office]
+name = "VP"
+address = "vp@so.example"
+[calendar]
+start = "2021-01-01"
+[[unit]]
+id = "A"
+name = "Trung tâm A"
+group = "g"
+[[unit]]
+id = "B"
+name = "Trung tâm B"
+group = "g"
+[[report]]
+id = "q"
+name = "Báo cáo quý"
+keywords = ["báo cáo quý"]
+period = "quarter"
+due = { month = "next", day = 10 }
+remind_after_days = [1, 3]
+"#;
+        Config::from_str_at(text, std::path::Path::new("/tmp/c.toml")).unwrap()
+    }
+
+    fn ob(cfg: &Config, unit: &str, period: Period) -> Obligation {
+        schedule::obligation(cfg, unit, "q", period).unwrap()
+    }
+
+    #[test]
+    fn the_digest_keeps_listing_units_that_never_sent_a_report_long_after_its_deadline() {
+        let cfg = office();
+        let q4 = Period::Quarter(2021, 4);
+        let (a, b) = (ob(&cfg, "A", q4), ob(&cfg, "B", q4));
+        // Ten weeks after the deadline of 10/01/2022: far outside the reminder window.
+        let as_of = a.deadline + 70 * 86_400;
+        let done = ObligationFacts { first_accepted_at: Some(a.deadline - 86_400), ..Default::default() };
+        let snap = Snapshot {
+            as_of,
+            obligations: vec![(a, done, ObligationState::SubmittedOnTime), (b, ObligationFacts::default(), ObligationState::Overdue)],
+            messages: vec![],
+        };
+        let d = digest(&cfg, &snap);
+        assert_eq!(d.groups.len(), 1, "the quarter some unit still owes is listed");
+        let g = &d.groups[0];
+        assert_eq!((g.report_id.as_str(), g.period.as_str()), ("q", "quý IV năm 2021"));
+        assert_eq!(g.overdue.len(), 1);
+        assert_eq!((g.overdue[0].id.as_str(), g.overdue[0].days), ("B", 70));
+        assert_eq!((g.submitted, g.owing), (1, 2));
+    }
+
+    #[test]
+    fn a_quarter_everyone_submitted_leaves_the_digest_once_its_window_has_passed() {
+        let cfg = office();
+        let a = ob(&cfg, "A", Period::Quarter(2021, 4));
+        let as_of = a.deadline + 70 * 86_400;
+        let done = ObligationFacts { first_accepted_at: Some(a.deadline - 86_400), ..Default::default() };
+        let snap = Snapshot { as_of, obligations: vec![(a, done, ObligationState::SubmittedOnTime)], messages: vec![] };
+        assert!(digest(&cfg, &snap).groups.is_empty());
+    }
 }

@@ -98,13 +98,19 @@ async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, &'static
         Source::Imap { .. } => 30 * 60 + 3 * cfg.intake.poll_seconds as i64,
         Source::Maildir(_) => 3 * cfg.intake.poll_seconds as i64 + 10,
     };
-    let mailbox_ok = !polling || (h.connected.load(Ordering::Relaxed) && last > 0 && now - last <= limit);
+    let error = h.last_error.lock().map(|e| e.clone()).unwrap_or_default();
+    // Not holding the mailbox is healthy only when another instance holds it (no error here).
+    let mailbox_ok = if !polling { error.is_none() } else { h.connected.load(Ordering::Relaxed) && last > 0 && now - last <= limit };
     let ok = db.is_ok() && mailbox_ok;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "failing" },
         "database": match &db { Ok(()) => "ok".to_string(), Err(e) => e.to_string() },
-        "mailbox": if !polling { "held by another instance".to_string() } else if mailbox_ok { "ok".to_string() } else {
-            h.last_error.lock().map(|e| e.clone()).unwrap_or_default().unwrap_or_else(|| "no successful poll yet".into())
+        "mailbox": match (&error, polling, mailbox_ok) {
+            (Some(e), _, false) => e.clone(),
+            (_, false, _) => "held by another instance".to_string(),
+            (_, true, true) => "ok".to_string(),
+            (_, true, false) if last > 0 => format!("no successful poll for {} s", now - last),
+            _ => "no successful poll yet".to_string(),
         },
         "last_poll": if last > 0 { Some(crate::schedule::fmt_instant(cfg.office.timezone, last)) } else { None },
         "last_poll_age_seconds": if last > 0 { Some(now - last) } else { None },

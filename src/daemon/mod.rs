@@ -32,6 +32,9 @@ fn jobs(cfg: &Config) -> Vec<(&'static str, &cron::Schedule)> {
     if let Some(s) = &cfg.schedule.reminders {
         v.push(("reminders", s));
     }
+    if let Some(s) = &cfg.schedule.review_notice {
+        v.push(("review_notice", s));
+    }
     if let Some(s) = &cfg.schedule.digest {
         v.push(("digest", s));
     }
@@ -47,6 +50,10 @@ async fn run_job(cfg: &Config, store: &Store, job: &str, now: i64) -> anyhow::Re
             let n = crate::notify::remind(cfg, store, now, false).await?.len();
             tracing::info!(stages = n, "reminders decided");
         }
+        "review_notice" => match crate::notify::review_notice(cfg, store, now, false).await? {
+            Some(c) => tracing::info!(key = %c.key, queued = c.queued, "review notice"),
+            None => tracing::info!("review notice: nothing waits, or a day off"),
+        },
         "digest" => {
             let c = crate::notify::digest(cfg, store, now, false).await?;
             tracing::info!(key = %c.key, queued = c.queued, "digest");
@@ -63,7 +70,7 @@ async fn run_job(cfg: &Config, store: &Store, job: &str, now: i64) -> anyhow::Re
 /// Runs every job whose next fire time after its last run has come. A job never run before
 /// starts counting from now, so a new install does not fire old schedules; a daemon that was
 /// down over a fire time runs the job once when it comes back.
-pub async fn scheduled_pass(cfg: &Config, store: &Store, now: i64, force: bool) -> anyhow::Result<usize> {
+pub async fn scheduled_pass(cfg: &Config, store: &Store, now: i64) -> anyhow::Result<usize> {
     let mut ran = 0;
     for (job, sched) in jobs(cfg) {
         let last = match store.last_run(job).await? {
@@ -75,7 +82,7 @@ pub async fn scheduled_pass(cfg: &Config, store: &Store, now: i64, force: bool) 
         };
         let from = chrono::DateTime::from_timestamp(last, 0).unwrap_or_default().with_timezone(&cfg.office.timezone);
         let due = sched.after(&from).next().is_some_and(|n| n.timestamp() <= now);
-        if due || force {
+        if due {
             if let Err(e) = run_job(cfg, store, job, now).await {
                 // One failing job (an empty recipient list, a database hiccup) never stops the
                 // others or the daemon; it is tried again at its next time.
@@ -119,17 +126,23 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
     let cfg = Arc::new(cfg);
     let parser = Arc::new(parser);
     let shared = Arc::new(Shared { health: Arc::new(Health::default()) });
+    let source = match &cfg.intake.source {
+        Source::Maildir(d) => format!("Maildir {}", d.display()),
+        Source::Imap { host, port, mailbox, user, .. } => format!("IMAP {user}@{host}:{port}/{mailbox}"),
+    };
+    tracing::info!(office = %cfg.office.address, database = %cfg.database, intake = %source, once, "baocao run");
 
     if once {
         let n = intake_loop(cfg.clone(), store.clone(), parser.clone(), shared.clone(), shutdown.clone(), true).await?;
         let now = chrono::Utc::now().timestamp();
-        let jobs = scheduled_pass(&cfg, &store, now, true).await?;
+        // Only the jobs that are due run: a one-off pass is not a reason to send a digest.
+        let jobs = scheduled_pass(&cfg, &store, now).await?;
         let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
         let fetched = match cfg.intake.source {
             Source::Imap { .. } => format!(", {} message bodies fetched", shared.health.fetched.load(Ordering::Relaxed)),
             Source::Maildir(_) => String::new(),
         };
-        println!("one pass: {n} new message(s), {jobs} scheduled job(s), {sent} mail(s) sent, {failed} failed{fetched}");
+        crate::cli::emit(&format!("one pass: {n} new message(s), {jobs} scheduled job(s), {sent} mail(s) sent, {failed} failed{fetched}"));
         return Ok(());
     }
 
@@ -137,6 +150,9 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
     if let Some(addr) = cfg.http.clone() {
         let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         tracing::info!("HTTP on {addr}");
+        if !addr.starts_with("127.") && !addr.starts_with("[::1]") && !addr.starts_with("localhost") {
+            tracing::warn!("[http] listen = {addr} is not loopback: put the office's HTTPS reverse proxy in front of it (deploy/RUNBOOK.md)");
+        }
         tasks.spawn(http::serve(listener, cfg.clone(), store.clone(), shared.clone(), shutdown.clone()));
     }
     {
@@ -148,7 +164,7 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
         tasks.spawn(async move {
             loop {
                 let now = chrono::Utc::now().timestamp();
-                if let Err(e) = scheduled_pass(&cfg, &store, now, false).await {
+                if let Err(e) = scheduled_pass(&cfg, &store, now).await {
                     tracing::error!("schedules: {e:#}");
                 }
                 match crate::notify::deliver(&cfg, &store).await {

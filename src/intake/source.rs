@@ -41,6 +41,11 @@ impl Health {
         self.connected.store(true, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
+    /// Another instance holds the mailbox: nothing is wrong here.
+    pub fn held_elsewhere(&self) {
+        self.polling.store(false, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
     pub fn failed(&self, e: &str) {
         self.connected.store(false, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
@@ -139,11 +144,12 @@ pub async fn drive<S: Source>(
             return Ok(total);
         }
         let result: Result<bool, S::Error> = async {
+            // Until the source says another instance holds it, it is this instance's to read.
+            health.polling.store(true, Ordering::Relaxed);
             if src.open(store).await? == Opened::HeldElsewhere {
-                health.polling.store(false, Ordering::Relaxed);
+                health.held_elsewhere();
                 return Ok(false);
             }
-            health.polling.store(true, Ordering::Relaxed);
             loop {
                 let n = pass(&mut src, cfg, store, parser, health, &shutdown).await?;
                 total += n;
@@ -152,8 +158,8 @@ pub async fn drive<S: Source>(
                 backoff = Duration::from_secs(1);
                 if n > 0 {
                     health.recorded.notify_one();
-                    tracing::info!(recorded = n, "intake pass");
                 }
+                tracing::info!(recorded = n, "intake pass");
                 if once || *shutdown.borrow() || !src.wait(&mut shutdown).await? {
                     return Ok(true);
                 }
@@ -170,7 +176,7 @@ pub async fn drive<S: Source>(
                 if once {
                     return Err(e);
                 }
-                tracing::warn!("intake: {e}; trying again in {backoff:?}");
+                tracing::error!("intake: {e}; trying again in {backoff:?}");
                 let b = backoff;
                 backoff = (backoff * 2).min(pace.max_backoff);
                 b

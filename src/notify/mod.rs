@@ -183,10 +183,9 @@ pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &
     }
     let key = format!("ack:{}", &sub.sha256[..24]);
     let now = chrono::Utc::now().timestamp();
-    if let Some(days) = cfg.intake.acknowledge_within_days {
-        if now - sub.received_at > days * 86_400 {
-            return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
-        }
+    let days = cfg.intake.acknowledge_within_days;
+    if now - sub.received_at > days * 86_400 {
+        return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
     }
     queue_reply(cfg, tx, sub, reply, key, sub.received_at.max(now)).await.map(|_| ())
 }
@@ -276,7 +275,7 @@ pub struct Compiled {
     pub queued: bool,
     pub subject: String,
     pub text: String,
-    pub attachment: (String, Vec<u8>),
+    pub attachment: Option<(String, Vec<u8>)>,
 }
 
 fn workbook_at(cfg: &Config, snap: &crate::compile::Snapshot, stem: &str) -> Result<(String, Vec<u8>), NotifyError> {
@@ -292,7 +291,7 @@ async fn queue_compiled(
     store: &Store,
     (kind, key, to): (&'static str, String, Vec<String>),
     ctx: &serde_json::Value,
-    attachment: (String, Vec<u8>),
+    attachment: Option<(String, Vec<u8>)>,
     as_of: i64,
     dry_run: bool,
     event: (&str, serde_json::Value),
@@ -301,7 +300,7 @@ async fn queue_compiled(
         return Err(NotifyError::Build(format!("no recipients for the {kind} mail (office.leadership / office.staff are empty)")));
     }
     let (subject, text, html) = templates::render(cfg, kind, ctx);
-    let o = Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment: Some(attachment) };
+    let o = Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment };
     let mut queued = false;
     if !dry_run {
         let mut tx = store.begin().await?;
@@ -311,7 +310,7 @@ async fn queue_compiled(
         }
         tx.commit().await?;
     }
-    Ok(Compiled { key: o.key, queued, subject: o.subject, text: o.text, attachment: o.attachment.unwrap_or_default() })
+    Ok(Compiled { key: o.key, queued, subject: o.subject, text: o.text, attachment: o.attachment })
 }
 
 /// The weekly digest for leadership, for the week ending at `as_of`, with the compiled
@@ -326,7 +325,7 @@ pub async fn digest(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
     ctx["attachment"] = attachment.0.clone().into();
     let data = serde_json::json!({"week": d.week, "groups": d.groups.len(), "findings": d.findings.len(), "as_of": as_of});
     let who = ("digest", format!("digest:{}", d.week), cfg.office.leadership.clone());
-    queue_compiled(cfg, store, who, &ctx, attachment, as_of, dry_run, ("digest_decided", data)).await
+    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, ("digest_decided", data)).await
 }
 
 /// The office status mail: the compiled workbook to `office.staff`, once per office day.
@@ -346,5 +345,57 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
     });
     let who = ("status", format!("status:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
     let data = serde_json::json!({"day": day, "as_of": as_of});
-    queue_compiled(cfg, store, who, &ctx, attachment, as_of, dry_run, ("status_decided", data)).await
+    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, ("status_decided", data)).await
+}
+
+/// The review notice (SPEC §8): on a working day when messages wait in review, one mail to
+/// `office.staff` listing them with the best guesses and a link to the console; once per day
+/// (`review:<YYYY-MM-DD>`). None when it is a day off or nothing waits.
+pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Option<Compiled>, NotifyError> {
+    let day = schedule::date_of(cfg.office.timezone, as_of);
+    if schedule::is_day_off(&cfg.calendar, day) {
+        return Ok(None);
+    }
+    let waiting: Vec<Submission> = store.waiting_review().await?.into_iter().filter(|m| m.received_at <= as_of).collect();
+    if waiting.is_empty() {
+        return Ok(None);
+    }
+    let items: Vec<serde_json::Value> = waiting
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "received": schedule::fmt_human(cfg.office.timezone, m.received_at),
+                "from": m.from_addr.clone().unwrap_or_default(),
+                "subject": m.subject.clone().unwrap_or_default(),
+                "guess": best_guess(cfg, m),
+                "reasons": m.reasons.join("; "),
+            })
+        })
+        .collect();
+    let ctx = serde_json::json!({
+        "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
+        "day": day.format("%d/%m/%Y").to_string(), "items": items,
+        "link": cfg.public_url.as_ref().map(|u| format!("{u}/review")),
+    });
+    let who = ("review", format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
+    let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>()});
+    queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, ("review_notice_decided", data)).await.map(Some)
+}
+
+/// A waiting message's best guess as people read it: *Trung tâm Y tế …, Báo cáo … quý I năm 2021*.
+pub fn best_guess(cfg: &Config, m: &Submission) -> String {
+    let unit = m.unit.as_ref().map(|u| cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string()));
+    let report = m.report.as_ref().map(|r| cfg.report(r.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| r.to_string()));
+    let parts: Vec<String> = [
+        unit.unwrap_or_else(|| "chưa rõ đơn vị".into()),
+        match (report, m.period) {
+            (Some(r), Some(p)) => templates::report_for_period(&r, &p),
+            (Some(r), None) => format!("{r} (chưa rõ kỳ)"),
+            (None, Some(p)) => format!("chưa rõ loại báo cáo, {}", p.label_vi()),
+            (None, None) => "chưa rõ loại báo cáo và kỳ".into(),
+        },
+    ]
+    .into();
+    parts.join(", ")
 }

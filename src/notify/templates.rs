@@ -8,6 +8,7 @@
 //! `check-config` and, at send time, replaced by the built-in one so a mail is never lost to a typo.
 
 use crate::config::{Config, Unit};
+use crate::domain::Period;
 use crate::domain::{Decision, ParseStatus};
 use crate::notify::ReplyTo;
 use crate::schedule::DueStage;
@@ -28,6 +29,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("status.subject", include_str!("../../config/templates/status.subject")),
     ("status.txt", include_str!("../../config/templates/status.txt")),
     ("status.html", include_str!("../../config/templates/status.html")),
+    ("review.subject", include_str!("../../config/templates/review.subject")),
+    ("review.txt", include_str!("../../config/templates/review.txt")),
+    ("review.html", include_str!("../../config/templates/review.html")),
 ];
 
 fn builtin(name: &str) -> &'static str {
@@ -58,6 +62,26 @@ fn render_one(cfg: &Config, name: &str, ctx: &Value) -> String {
         tracing::error!("built-in template {name}: {e}");
         String::new()
     })
+}
+
+/// A report's name with its period, as an office writes it: the name's closing period word is
+/// not repeated ("Báo cáo … quý" + "quý I năm 2021" reads "Báo cáo … quý I năm 2021").
+pub fn report_for_period(name: &str, period: &Period) -> String {
+    let label = period.label_vi();
+    let first = label.split_whitespace().next().unwrap_or("");
+    let name = name.trim();
+    let folded = crate::text::fold(name);
+    let ends_with_word = |w: &str| folded.ends_with(&format!(" {}", crate::text::fold(w)));
+    let trimmed = if !first.is_empty() && ends_with_word(first) {
+        // Cut the same number of characters the folded word has, from the original name.
+        let n = first.chars().count() + 1;
+        name.chars().take(name.chars().count() - n).collect::<String>()
+    } else if matches!(period, Period::Half(..)) && ends_with_word("6 tháng") {
+        name.chars().take(name.chars().count() - "6 tháng".chars().count() - 1).collect()
+    } else {
+        name.to_string()
+    };
+    format!("{} {label}", trimmed.trim_end())
 }
 
 /// Renders one mail kind to (subject, text, html).

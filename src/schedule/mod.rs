@@ -269,16 +269,20 @@ pub fn plan_reminders(cfg: &Rules, obligations: &[(Obligation, ObligationFacts)]
     out
 }
 
-/// Parses `--as-of`: RFC 3339, or `YYYY-MM-DD` (the end of that day in the office time zone), or
-/// `YYYY-MM-DDTHH:MM[:SS]` in the office time zone.
+/// Parses `--as-of`: RFC 3339; a day `YYYY-MM-DD` or `DD/MM/YYYY` (the end of that day in the
+/// office time zone); or `YYYY-MM-DDTHH:MM[:SS]`, `DD/MM/YYYY HH:MM` in the office time zone.
 pub fn parse_as_of(s: &str, tz: Tz) -> Option<i64> {
+    let s = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.timestamp());
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some(end_of_day(tz, d).timestamp());
+    // A day as the office writes it, 10/04/2021, or as ISO, 2021-04-10: the end of that day.
+    for f in ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+            return Some(end_of_day(tz, d).timestamp());
+        }
     }
-    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
             return tz.from_local_datetime(&t).earliest().map(|d| d.timestamp());
         }
