@@ -1036,6 +1036,8 @@ async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result
 async fn run(cfg: &Config, store: &Store, once: bool) -> Result<i32> {
     record_config_load(cfg, store).await?;
     let parser = make_parser(cfg);
-    crate::daemon::run(cfg.clone(), store.clone(), parser, once, crate::daemon::signal_shutdown()).await?;
+    if let Some(pass) = crate::daemon::run(cfg.clone(), store.clone(), parser, once, crate::daemon::signal_shutdown()).await? {
+        say!("{pass}");
+    }
     Ok(0)
 }

@@ -116,6 +116,8 @@ pub struct Finding {
     pub unit: String,
     pub report: String,
     pub period: String,
+    /// The report with its period, as people read it.
+    pub title: String,
     pub text: String,
 }
 
@@ -225,6 +227,10 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
             .unwrap_or_default();
         let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.clone()).unwrap_or_default();
         let period = m.period.map(|p| p.label_vi()).unwrap_or_default();
+        let title = match m.period {
+            Some(p) if !report.is_empty() => p.title(&report),
+            _ => format!("{report} {period}").trim().to_string(),
+        };
         let mut texts: Vec<String> = m.findings.clone();
         if m.decision == Decision::NeedsReview {
             texts.push(format!("chờ xem xét: {}", m.reasons.join("; ")));
@@ -233,7 +239,7 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
             texts.push(format!("không đọc được: {}", m.reasons.join("; ")));
         }
         for t in texts {
-            findings.push(Finding { unit: unit.clone(), report: report.clone(), period: period.clone(), text: t });
+            findings.push(Finding { unit: unit.clone(), report: report.clone(), period: period.clone(), title: title.clone(), text: t });
         }
     }
     let iso = end.format("%G-W%V").to_string();

@@ -120,9 +120,30 @@ async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared
     })
 }
 
+/// What one pass (`run --once`) did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OnePass {
+    pub messages: usize,
+    pub jobs: usize,
+    pub sent: usize,
+    pub failed: usize,
+    /// IMAP message bodies fetched (None for a Maildir).
+    pub fetched: Option<u64>,
+}
+
+impl std::fmt::Display for OnePass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "one pass: {} new message(s), {} scheduled job(s), {} mail(s) sent, {} failed", self.messages, self.jobs, self.sent, self.failed)?;
+        if let Some(n) = self.fetched {
+            write!(f, ", {n} message bodies fetched")?;
+        }
+        Ok(())
+    }
+}
+
 /// The daemon. Returns when `shutdown` turns true (each task finishes its current message
 /// first), or after one pass of each task with `once`.
-pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown: watch::Receiver<bool>) -> anyhow::Result<Option<OnePass>> {
     let cfg = Arc::new(cfg);
     let parser = Arc::new(parser);
     let shared = Arc::new(Shared { health: Arc::new(Health::default()) });
@@ -139,11 +160,10 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
         let jobs = scheduled_pass(&cfg, &store, now).await?;
         let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
         let fetched = match cfg.intake.source {
-            Source::Imap { .. } => format!(", {} message bodies fetched", shared.health.fetched.load(Ordering::Relaxed)),
-            Source::Maildir(_) => String::new(),
+            Source::Imap { .. } => Some(shared.health.fetched.load(Ordering::Relaxed)),
+            Source::Maildir(_) => None,
         };
-        crate::cli::emit(&format!("one pass: {n} new message(s), {jobs} scheduled job(s), {sent} mail(s) sent, {failed} failed{fetched}"));
-        return Ok(());
+        return Ok(Some(OnePass { messages: n, jobs, sent, failed, fetched }));
     }
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -204,7 +224,7 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
     }
     match first_err {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 

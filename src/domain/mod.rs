@@ -148,6 +148,25 @@ impl Period {
         }
     }
 
+    /// A report's name followed by this period, as an office writes it: the name's closing
+    /// period word is not repeated ("Báo cáo … quý" + "quý I năm 2021" reads "Báo cáo … quý I
+    /// năm 2021"), whatever its diacritics.
+    pub fn title(&self, name: &str) -> String {
+        let label = self.label_vi();
+        let name = name.trim();
+        let folded = crate::text::fold(name);
+        let first = label.split_whitespace().next().unwrap_or("");
+        let cut = |word: &str| -> Option<String> {
+            let w = crate::text::fold(word);
+            folded.ends_with(&format!(" {w}")).then(|| name.chars().take(name.chars().count() - word.chars().count() - 1).collect())
+        };
+        let trimmed = match self {
+            Period::Half(..) => cut("6 tháng").or_else(|| cut(first)),
+            _ => cut(first),
+        };
+        format!("{} {label}", trimmed.as_deref().unwrap_or(name).trim_end())
+    }
+
     /// The period of `kind` that contains `date`.
     pub fn containing(kind: PeriodKind, date: NaiveDate) -> Period {
         let y = date.year();
@@ -425,6 +444,16 @@ mod tests {
         for s in ["2020-Q5", "2020-H3", "2020-13", "20-Q1", "", "2020-Q", "abcd"] {
             assert!(s.parse::<Period>().is_err(), "{s} should not parse");
         }
+    }
+
+    #[test]
+    fn a_report_named_for_its_period_kind_does_not_repeat_it() {
+        assert_eq!(Period::Quarter(2021, 2).title("Báo cáo kết quả công tác quý"), "Báo cáo kết quả công tác quý II năm 2021");
+        assert_eq!(Period::Quarter(2021, 2).title("Báo cáo CCHC Quý"), "Báo cáo CCHC quý II năm 2021");
+        assert_eq!(Period::Year(2020).title("Báo cáo tổng kết năm"), "Báo cáo tổng kết năm 2020");
+        assert_eq!(Period::Half(2020, 1).title("Báo cáo sơ kết 6 tháng"), "Báo cáo sơ kết 6 tháng đầu năm 2020");
+        assert_eq!(Period::Month(2020, 3).title("Báo cáo tháng"), "Báo cáo tháng 3 năm 2020");
+        assert_eq!(Period::Year(2021).title("Bảng tự chấm điểm"), "Bảng tự chấm điểm năm 2021");
     }
 
     #[test]

@@ -106,20 +106,21 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     }
     let ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && d.format != Format::Zip).collect();
     let errors: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Error).collect();
-    for d in &errors {
-        let why = d.error.clone().unwrap_or_default();
-        m.findings.push(format!("{}: không đọc được: {}", d.filename, why));
-    }
     if ok.is_empty() {
         if !errors.is_empty() {
+            // Each file's own reason is told once, beside its name in the list of files.
             m.decision = Decision::Rejected;
-            for d in &errors {
-                m.reasons.push(format!("{}: {}", d.filename, d.error.clone().unwrap_or_default()));
-            }
+            let names: Vec<&str> = errors.iter().map(|d| d.filename.as_str()).collect();
+            m.reasons.push(format!("không đọc được tệp đính kèm nào ({})", names.join(", ")));
             return m;
         }
         // Only .doc/.pdf/images: kept as evidence; a person decides, the sender is asked for .docx/.xlsx.
         m.reasons.push("thư không kèm tệp .docx hoặc .xlsx (chỉ có tệp được lưu nhưng không đọc nội dung)".into());
+    }
+
+    // Some files read, others not: the others are worth a word.
+    for d in &errors {
+        m.findings.push(format!("{}: không đọc được ({})", d.filename, d.error.clone().unwrap_or_default()));
     }
 
     // ----- unit -----

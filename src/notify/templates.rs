@@ -64,24 +64,18 @@ fn render_one(cfg: &Config, name: &str, ctx: &Value) -> String {
     })
 }
 
-/// A report's name with its period, as an office writes it: the name's closing period word is
-/// not repeated ("Báo cáo … quý" + "quý I năm 2021" reads "Báo cáo … quý I năm 2021").
+/// A report's name with its period, as an office writes it (see [`Period::title`]).
 pub fn report_for_period(name: &str, period: &Period) -> String {
-    let label = period.label_vi();
-    let first = label.split_whitespace().next().unwrap_or("");
-    let name = name.trim();
-    let folded = crate::text::fold(name);
-    let ends_with_word = |w: &str| folded.ends_with(&format!(" {}", crate::text::fold(w)));
-    let trimmed = if !first.is_empty() && ends_with_word(first) {
-        // Cut the same number of characters the folded word has, from the original name.
-        let n = first.chars().count() + 1;
-        name.chars().take(name.chars().count() - n).collect::<String>()
-    } else if matches!(period, Period::Half(..)) && ends_with_word("6 tháng") {
-        name.chars().take(name.chars().count() - "6 tháng".chars().count() - 1).collect()
+    period.title(name)
+}
+
+/// Whom a unit writes to about a mail the office sent automatically: the office's staff.
+pub fn contact(cfg: &Config) -> String {
+    if cfg.office.staff.is_empty() {
+        cfg.office.name.clone()
     } else {
-        name.to_string()
-    };
-    format!("{} {label}", trimmed.trim_end())
+        format!("{} ({})", cfg.office.name, cfg.office.staff.join(", "))
+    }
 }
 
 /// Renders one mail kind to (subject, text, html).
@@ -109,6 +103,13 @@ pub fn check(cfg: &Config) -> Vec<String> {
 /// understood, which version it is, and what looks wrong.
 pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, String) {
     let unit = sub.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| json!({"id": u.id, "name": u.name}));
+    // Whom the letter is addressed to: the unit it is about, else the unit the sender is registered to.
+    let addressee = sub
+        .unit
+        .as_ref()
+        .and_then(|u| cfg.unit(u.as_str()))
+        .or_else(|| reply.to.as_deref().and_then(|a| cfg.unit_by_email(a)))
+        .map(|u| u.name.clone());
     let report = sub.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| json!({"id": r.id, "name": r.name}));
     let documents: Vec<Value> = sub
         .documents
@@ -146,6 +147,12 @@ pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, 
         "notes": notes,
         "readable": readable,
         "manual": manual,
+        "addressee": addressee,
+        "title": match (&report, sub.period) {
+            (Some(r), Some(p)) => Some(report_for_period(r["name"].as_str().unwrap_or(""), &p)),
+            _ => None,
+        },
+        "contact": contact(cfg),
         "status": status,
         "days_late": days_late,
     });
@@ -158,8 +165,10 @@ pub fn reminder(cfg: &Config, unit: &Unit, stages: &[DueStage]) -> (String, Stri
         .iter()
         .map(|s| {
             let overdue = s.stage.starts_with("after");
+            let name = cfg.report(s.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| s.report.to_string());
             json!({
-                "report": cfg.report(s.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| s.report.to_string()),
+                "title": report_for_period(&name, &s.period),
+                "report": name,
                 "report_id": s.report,
                 "period": s.period.label_vi(),
                 "due": s.due_date.format("%d/%m/%Y").to_string(),
@@ -170,6 +179,6 @@ pub fn reminder(cfg: &Config, unit: &Unit, stages: &[DueStage]) -> (String, Stri
         })
         .collect();
     let overdue = stages.iter().any(|s| s.days_late > 0 && s.stage.starts_with("after"));
-    let ctx = json!({"office": cfg.office.name, "unit": {"id": unit.id, "name": unit.name}, "items": items, "overdue": overdue});
+    let ctx = json!({"office": cfg.office.name, "unit": {"id": unit.id, "name": unit.name}, "items": items, "overdue": overdue, "contact": contact(cfg)});
     render(cfg, "reminder", &ctx)
 }

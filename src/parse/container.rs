@@ -66,7 +66,7 @@ fn memfind_utf16(hay: &[u8], s: &str) -> Option<usize> {
 pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
     let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(format!("not a readable zip package ({e})")))?;
     if z.len() > limits.zip_entries {
-        return Err(ParseError::Limit(format!("{} entries in the package, over the limit of {}", z.len(), limits.zip_entries)));
+        return Err(ParseError::Limit(format!("tệp nén chứa {} tệp, vượt giới hạn {}", z.len(), limits.zip_entries)));
     }
     let cap = limits.inflated_mb * 1024 * 1024;
     let mut total: u64 = 0;
@@ -76,18 +76,15 @@ pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
         let comp = f.compressed_size().max(1);
         total = total.saturating_add(size);
         if total > cap {
-            return Err(ParseError::Limit(format!(
-                "the package would inflate to more than {} MB (a zip bomb?)",
-                limits.inflated_mb
-            )));
+            return Err(ParseError::Limit(format!("tệp nén khi giải nén vượt {} MB (có thể là zip bomb)", limits.inflated_mb)));
         }
         if size > 1024 * 1024 && size / comp > limits.compression_ratio {
             return Err(ParseError::Limit(format!(
-                "entry `{}` inflates {}:1 ({} MB from {} KB), over the ratio limit of {}:1 (có thể là zip bomb)",
+                "tệp `{}` trong tệp nén giải nén ra {} MB từ {} KB (tỉ lệ {}:1, vượt giới hạn {}:1; có thể là zip bomb)",
                 f.name(),
-                size / comp,
                 size / (1024 * 1024),
                 comp / 1024,
+                size / comp,
                 limits.compression_ratio
             )));
         }
@@ -109,7 +106,7 @@ pub fn read_entry(data: &[u8], name: &str, cap: u64) -> Result<Option<Vec<u8>>, 
         .read_to_end(&mut buf)
         .map_err(|e| ParseError::Corrupt(format!("`{name}` cannot be inflated ({e})")))?;
     if n as u64 > cap {
-        return Err(ParseError::Limit(format!("`{name}` inflates past {} MB", cap / (1024 * 1024))));
+        return Err(ParseError::Limit(format!("tệp `{name}` khi giải nén vượt {} MB", cap / (1024 * 1024))));
     }
     Ok(Some(buf))
 }
@@ -137,11 +134,11 @@ pub fn unzip_all(data: &[u8], limits: &Limits) -> Result<Vec<(String, Vec<u8>)>,
             .read_to_end(&mut buf)
             .map_err(|e| ParseError::Corrupt(format!("`{name}` cannot be inflated ({e})")))? as u64;
         if n > per_file {
-            return Err(ParseError::Limit(format!("`{name}` inflates past {} MB", limits.attachment_mb)));
+            return Err(ParseError::Limit(format!("tệp `{name}` khi giải nén vượt {} MB", limits.attachment_mb)));
         }
         total += n;
         if total > cap {
-            return Err(ParseError::Limit(format!("the zip inflates past {} MB", limits.inflated_mb)));
+            return Err(ParseError::Limit(format!("tệp nén khi giải nén vượt {} MB", limits.inflated_mb)));
         }
         out.push((name, buf));
     }

@@ -58,7 +58,7 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
             Event::Start(e) => {
                 depth += 1;
                 if depth > limits.xml_depth {
-                    return Err(ParseError::Limit(format!("XML nesting deeper than {}", limits.xml_depth)));
+                    return Err(ParseError::Limit(format!("văn bản lồng nhau quá {} cấp", limits.xml_depth)));
                 }
                 match e.local_name().as_ref() {
                     b"del" | b"moveFrom" => del += 1,
@@ -80,7 +80,7 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
                     b"tc" => {
                         cells_seen += 1;
                         if cells_seen > limits.cells {
-                            return Err(ParseError::Limit(format!("more than {} table cells", limits.cells)));
+                            return Err(ParseError::Limit(format!("văn bản có hơn {} ô bảng", limits.cells)));
                         }
                         if let Some(t) = tables.last_mut() {
                             t.cell = Some(CellB { span: 1, ..Default::default() });
@@ -177,7 +177,7 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
             Event::Eof => break,
             Event::DocType(_) => {
                 // No DTDs: nothing to expand, nothing to fetch.
-                return Err(ParseError::Limit("document.xml declares a DTD".into()));
+                return Err(ParseError::Limit("văn bản khai báo DTD, không được phép".into()));
             }
             _ => {}
         }
@@ -273,7 +273,7 @@ mod tests {
         let deep = "<w:x>".repeat(300) + &"</w:x>".repeat(300);
         let x = doc(&deep);
         let e = read_document_xml(&x, &Limits::default()).unwrap_err().to_string();
-        assert!(e.contains("nesting"), "{e}");
+        assert!(e.contains("lồng nhau quá 256 cấp"), "{e}");
     }
 
     #[test]

@@ -31,8 +31,9 @@ fn numbering_level(stt: &str) -> Option<usize> {
 
 const EPS: f64 = 0.0005;
 
+/// Figures in findings are read by people: a decimal comma.
 fn fmt(v: f64) -> String {
-    super::sheet::fmt_float((v * 1000.0).round() / 1000.0)
+    crate::text::num_vi(v)
 }
 
 /// The self-assessment score table, if `rows` hold one.
@@ -324,7 +325,7 @@ mod tests {
         assert_eq!(s.self_total, Some(5.0));
         assert_eq!(s.rows, 4);
         assert!(s.findings.iter().any(|f| f.starts_with("dòng 1: điểm tự chấm")), "{:?}", s.findings);
-        assert!(s.findings.iter().any(|f| f.starts_with("dòng 2: điểm tự chấm 1.5 cao hơn")), "{:?}", s.findings);
+        assert!(s.findings.iter().any(|f| f.starts_with("dòng 2: điểm tự chấm 1,5 cao hơn")), "{:?}", s.findings);
         assert!(s.findings.iter().any(|f| f.starts_with("dòng tổng: điểm tự chấm")), "{:?}", s.findings);
     }
 

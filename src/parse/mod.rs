@@ -99,7 +99,11 @@ pub struct Document {
     pub container: Option<String>,
     pub format: Format,
     pub parse: ParseStatus,
+    /// Why it could not be read, in Vietnamese, as the sender is told.
     pub error: Option<String>,
+    /// The reader's own technical words for the operator (logs, audit, JSON), never mailed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     pub size: u64,
     pub sha256: String,
     pub header: Header,
@@ -121,6 +125,7 @@ impl Document {
             format,
             parse: ParseStatus::Skipped,
             error: None,
+            detail: None,
             size: data.len() as u64,
             sha256: sha256_hex(data),
             header: Header::default(),
@@ -138,6 +143,19 @@ impl Document {
         self.error = Some(why.into());
         self
     }
+
+    /// Failed, with the reader's technical words kept apart from what people read.
+    pub fn failed_with(mut self, why: impl Into<String>, detail: impl Into<String>) -> Document {
+        self.detail = Some(detail.into());
+        self.failed(why)
+    }
+
+    fn failed_on(self, e: ParseError) -> Document {
+        match e.detail() {
+            Some(d) => self.failed_with(e.to_string(), d),
+            None => self.failed(e.to_string()),
+        }
+    }
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -145,15 +163,27 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Why a document could not be read. Each is told to the sender as it is written here.
+/// Why a document could not be read. Each is told to the sender as its message says; a
+/// corrupt file's technical cause (the library's words) is kept for the operator only.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("tệp bị hỏng hoặc không đầy đủ: {0}")]
+    #[error("tệp bị hỏng hoặc không đầy đủ, không mở được")]
     Corrupt(String),
+    /// Refused by a limit; the text says which, in Vietnamese.
     #[error("từ chối: {0}")]
     Limit(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl ParseError {
+    /// The technical cause, for logs and the audit trail.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ParseError::Corrupt(d) => Some(d.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// How much body text a document keeps for matching.
@@ -184,7 +214,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                 fill_from_blocks(&mut doc, &blocks);
                 doc
             }
-            Err(e) => doc.failed(e.to_string()),
+            Err(e) => doc.failed_on(e),
         }),
         Format::Xlsx | Format::Xls => out.push(match sheet::read(data, format, limits) {
             Ok(sheets) => {
@@ -192,7 +222,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                 fill_from_sheets(&mut doc, &sheets);
                 doc
             }
-            Err(e) => doc.failed(e.to_string()),
+            Err(e) => doc.failed_on(e),
         }),
         Format::Zip => {
             if depth >= 2 {
@@ -207,7 +237,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                         read_into(&name, Some(filename), &bytes, limits, depth + 1, out);
                     }
                 }
-                Err(e) => out.push(doc.failed(e.to_string())),
+                Err(e) => out.push(doc.failed_on(e)),
             }
         }
         Format::Doc | Format::Pdf | Format::Other => {

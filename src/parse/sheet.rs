@@ -29,7 +29,7 @@ pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, 
         let (h, w) = range.get_size();
         cells_total = cells_total.saturating_add(h.saturating_mul(w));
         if cells_total > limits.cells {
-            return Err(ParseError::Limit(format!("more than {} cells", limits.cells)));
+            return Err(ParseError::Limit(format!("bảng tính có hơn {} ô", limits.cells)));
         }
         let merges: Vec<Dimensions> = match &mut wb {
             Sheets::Xlsx(x) => x.worksheet_merge_cells(&name).and_then(|r| r.ok()).unwrap_or_default(),

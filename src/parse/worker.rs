@@ -133,10 +133,10 @@ impl WorkerPool {
     }
 
     pub fn read(&self, filename: &str, data: &[u8]) -> Vec<Document> {
-        let fail = |why: String| vec![Document::empty(filename, super::container::sniff(data), data).failed(why)];
+        let fail = |why: &str, detail: String| vec![Document::empty(filename, super::container::sniff(data), data).failed_with(why, detail)];
         let mut w = match self.checkout() {
             Ok(w) => w,
-            Err(e) => return fail(format!("cannot start a parse worker: {e}")),
+            Err(e) => return fail("hệ thống chưa đọc được tệp này (trình đọc không khởi động được)", format!("cannot start a parse worker: {e}")),
         };
         let sent = (|| -> std::io::Result<()> {
             let name = filename.as_bytes();
@@ -148,7 +148,7 @@ impl WorkerPool {
         })();
         if let Err(e) = sent {
             self.retire(w);
-            return fail(format!("the parse worker stopped before reading the file ({e})"));
+            return fail("hệ thống chưa đọc được tệp này (trình đọc dừng giữa chừng)", format!("the parse worker stopped before reading the file ({e})"));
         }
         match w.rx.recv_timeout(Duration::from_secs(self.limits.worker_seconds.max(1))) {
             Ok(Ok(json)) => {
@@ -157,7 +157,7 @@ impl WorkerPool {
                 self.cv.notify_one();
                 match docs {
                     Ok(d) => d,
-                    Err(e) => fail(format!("the parse worker answered nonsense ({e})")),
+                    Err(e) => fail("hệ thống chưa đọc được tệp này (trình đọc trả lời sai)", format!("the parse worker answered nonsense ({e})")),
                 }
             }
             Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
@@ -167,15 +167,14 @@ impl WorkerPool {
                 };
                 *self.spawned.lock().unwrap() -= 1;
                 self.cv.notify_one();
-                fail(format!(
-                    "trình đọc dừng đột ngột với tệp này (vượt giới hạn bộ nhớ {} MB hoặc lỗi của trình đọc; {})",
-                    self.limits.worker_memory_mb,
-                    status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into())
-                ))
+                fail(
+                    &format!("từ chối: đọc tệp này cần quá {} MB bộ nhớ, hoặc trình đọc gặp lỗi", self.limits.worker_memory_mb),
+                    format!("the parse worker died or timed out ({})", status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into())),
+                )
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.retire(w);
-                fail(format!("đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds))
+                fail(&format!("từ chối: đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds), "the parse worker timed out".into())
             }
         }
     }
@@ -251,7 +250,7 @@ pub fn serve(limits_json: &str) -> std::io::Result<()> {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown".into());
-            vec![Document::empty(&filename, Format::Other, &data).failed(format!("trình đọc gặp lỗi với tệp này ({why})"))]
+            vec![Document::empty(&filename, Format::Other, &data).failed_with("hệ thống chưa đọc được tệp này (lỗi của trình đọc)", format!("reader panicked: {why}"))]
         });
         let json = serde_json::to_vec(&docs).unwrap_or_else(|_| b"[]".to_vec());
         out.write_all(&(json.len() as u64).to_le_bytes())?;

@@ -155,9 +155,37 @@ pub fn roman_value(s: &str) -> Option<u32> {
     R.iter().position(|r| *r == u).map(|i| i as u32 + 1)
 }
 
+/// A number as Vietnamese offices write it: a decimal comma and dots between thousands
+/// (`1.234,5`), at most three decimals, none when whole.
+pub fn num_vi(v: f64) -> String {
+    let r = (v * 1000.0).round() / 1000.0;
+    let neg = r < 0.0;
+    let text = format!("{:.3}", r.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = frac.trim_end_matches('0');
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("{}{grouped}{}{frac}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "," })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_with_a_decimal_comma_and_thousands_dots() {
+        assert_eq!(num_vi(1.5), "1,5");
+        assert_eq!(num_vi(51.58), "51,58");
+        assert_eq!(num_vi(70.0), "70");
+        assert_eq!(num_vi(12345.25), "12.345,25");
+        assert_eq!(num_vi(-0.125), "-0,125");
+        assert_eq!(num_vi(0.1 + 0.2), "0,3");
+    }
 
     #[test]
     fn folding_removes_tones_marks_and_d_stroke() {
