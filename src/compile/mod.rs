@@ -135,7 +135,7 @@ pub struct Digest {
 }
 
 /// Days between two instants' office dates (how late a submission was, in calendar days).
-fn days_between(cfg: &Config, from: i64, to: i64) -> i64 {
+pub(crate) fn days_between(cfg: &Config, from: i64, to: i64) -> i64 {
     let tz = cfg.office.timezone;
     (schedule::date_of(tz, to) - schedule::date_of(tz, from)).num_days().max(0)
 }

@@ -69,6 +69,20 @@ fn header(ws: &mut Worksheet, row: u32, cols: &[(&str, f64)], st: &Styles) -> Re
     Ok(())
 }
 
+/// Lines `text` takes wrapped in a column `width` wide (Excel's unit: about one digit).
+fn lines_in(text: &str, width: f64) -> usize {
+    let per_line = (width * 1.1).max(1.0) as usize;
+    text.split('\n').map(|l| l.chars().count().div_ceil(per_line).max(1)).sum::<usize>().max(1)
+}
+
+/// Sets a row's height to its tallest wrapped cell: neither Excel nor LibreOffice grows rows a
+/// library wrote, so long notes would otherwise spill over the next rows when printed.
+fn fit_row(ws: &mut Worksheet, row: u32, cells: &[(&str, f64)]) -> Result<(), XlsxError> {
+    let lines = cells.iter().map(|(t, w)| lines_in(t, *w)).max().unwrap_or(1).min(30);
+    ws.set_row_height(row, 15.0 * lines as f64)?;
+    Ok(())
+}
+
 /// A4 landscape, as wide as one page: the office prints these.
 fn printable(ws: &mut Worksheet) {
     ws.set_landscape();
@@ -118,17 +132,8 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
         ws.write_string_with_format(hr, c, format!("{name}\n{}\nhạn {}", period.label_vi(), due.format("%d/%m/%Y")), &st.head)?;
         ws.set_column_width(c, 22)?;
     }
-    let fills: BTreeMap<u32, Format> = [
-        ObligationState::SubmittedOnTime,
-        ObligationState::SubmittedLate,
-        ObligationState::Overdue,
-        ObligationState::DueSoon,
-        ObligationState::Upcoming,
-        ObligationState::Exempt,
-    ]
-    .iter()
-    .map(|s| (super::state_rgb(*s), st.wrap.clone().set_background_color(Color::RGB(super::state_rgb(*s)))))
-    .collect();
+    let fills: BTreeMap<ObligationState, Format> =
+        ObligationState::ALL.iter().map(|s| (*s, st.wrap.clone().set_background_color(Color::RGB(super::state_rgb(*s))))).collect();
     let na = st.cell.clone().set_background_color(Color::RGB(0xF2F2F2));
     let mut row = hr + 1;
     for u in &cfg.units {
@@ -139,15 +144,20 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
         for (i, (_, obs)) in groups.iter().enumerate() {
             let c = 2 + i as u16;
             match obs.iter().find(|(o, _, _)| o.unit == u.id) {
-                Some((_, f, s)) => {
+                Some((o, f, s)) => {
                     let mut text = s.label_vi().to_string();
                     if let Some(at) = f.first_accepted_at {
                         text.push_str(&format!("\n{}", schedule::date_of(tz, at).format("%d/%m/%Y")));
+                        if *s == ObligationState::SubmittedLate {
+                            text.push_str(&format!(", muộn {} ngày", super::days_between(cfg, o.deadline, at).max(1)));
+                        }
+                    } else if *s == ObligationState::Overdue {
+                        text.push_str(&format!("\n{} ngày", super::days_between(cfg, o.deadline, snap.as_of).max(1)));
                     }
                     if let Some(v) = f.latest_version.filter(|v| *v > 1) {
-                        text.push_str(&format!(" (v{v})"));
+                        text.push_str(&format!(" (lần {v})"));
                     }
-                    ws.write_string_with_format(row, c, text, &fills[&super::state_rgb(*s)])?;
+                    ws.write_string_with_format(row, c, text, &fills[s])?;
                 }
                 None => {
                     ws.write_string_with_format(row, c, "—", &na)?;
@@ -158,12 +168,27 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
     }
     let last_col = 1 + groups.len() as u16;
     ws.autofilter(hr, 0, row.saturating_sub(1).max(hr), last_col)?;
+    // Per column: how many of the units that owe it have submitted, on time, late, and are overdue.
+    ws.write_string_with_format(row, 1, "Tổng cộng", &st.head)?;
+    ws.set_row_height(row, 60)?;
+    for (i, (_, obs)) in groups.iter().enumerate() {
+        let count = |want: &[ObligationState]| obs.iter().filter(|(_, _, s)| want.contains(s)).count();
+        let owing = obs.len() - count(&[ObligationState::Exempt]);
+        let on_time = count(&[ObligationState::SubmittedOnTime]);
+        let late = count(&[ObligationState::SubmittedLate]);
+        let overdue = count(&[ObligationState::Overdue]);
+        let mut text = format!("Đã nộp {}/{owing}\nđúng hạn {on_time}, muộn {late}", on_time + late);
+        if overdue > 0 {
+            text.push_str(&format!("\nquá hạn {overdue}"));
+        }
+        ws.write_string_with_format(row, 2 + i as u16, text, &st.wrap)?;
+    }
     ws.set_freeze_panes(hr + 1, 2)?;
     printable(ws);
     // Legend, so a printed copy explains its colours.
-    row += 1;
-    for s in [ObligationState::SubmittedOnTime, ObligationState::SubmittedLate, ObligationState::Overdue, ObligationState::DueSoon, ObligationState::Upcoming, ObligationState::Exempt] {
-        ws.write_string_with_format(row, 1, s.label_vi(), &fills[&super::state_rgb(s)])?;
+    row += 2;
+    for s in ObligationState::ALL {
+        ws.write_string_with_format(row, 1, s.label_vi(), &fills[&s])?;
         row += 1;
     }
     Ok(())
@@ -175,7 +200,7 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
         ("Nhận lúc", 17.0),
         ("Người gửi", 28.0),
         ("Tiêu đề", 40.0),
-        ("Đơn vị", 12.0),
+        ("Đơn vị", 28.0),
         ("Báo cáo", 30.0),
         ("Kỳ", 16.0),
         ("Hạn nộp", 11.0),
@@ -193,9 +218,10 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
             Some(d) => ws.write_datetime_with_format(row, 1, &d, &st.datetime)?,
             None => ws.write_string_with_format(row, 1, "", &st.cell)?,
         };
-        opt(ws, row, 2, m.from_addr.as_deref(), &st.cell)?;
+        opt(ws, row, 2, m.from_addr.as_deref(), &st.wrap)?;
         opt(ws, row, 3, m.subject.as_deref(), &st.wrap)?;
-        opt(ws, row, 4, m.unit.as_ref().map(|u| u.as_str()), &st.cell)?;
+        let unit = m.unit.as_ref().map(|u| unit_name(cfg, &Some(u.clone())));
+        opt(ws, row, 4, unit.as_deref(), &st.wrap)?;
         opt(ws, row, 5, m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.as_str()), &st.wrap)?;
         let period = m.period.map(|p| p.label_vi());
         opt(ws, row, 6, period.as_deref(), &st.cell)?;
@@ -215,6 +241,20 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
         let mut notes: Vec<String> = m.reasons.clone();
         notes.extend(m.findings.iter().cloned());
         ws.write_string_with_format(row, 12, notes.join("\n"), &st.wrap)?;
+        let width = |c: usize| cols[c].1;
+        let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.as_str()).unwrap_or("");
+        fit_row(
+            ws,
+            row,
+            &[
+                (m.from_addr.as_deref().unwrap_or(""), width(2)),
+                (m.subject.as_deref().unwrap_or(""), width(3)),
+                (unit.as_deref().unwrap_or(""), width(4)),
+                (report, width(5)),
+                (&files.join("\n"), width(11)),
+                (&notes.join("\n"), width(12)),
+            ],
+        )?;
         row += 1;
     }
     ws.autofilter(0, 0, row.saturating_sub(1).max(1), cols.len() as u16 - 1)?;
@@ -269,6 +309,8 @@ fn reports_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles)
         opt(ws, row, 7, h.signer.as_deref(), &st.cell)?;
         opt(ws, row, 8, d.map(|d| d.filename.as_str()), &st.wrap)?;
         ws.write_number_with_format(row, 9, m.version.unwrap_or(1) as f64, &st.cell)?;
+        let unit = unit_name(cfg, &m.unit);
+        fit_row(ws, row, &[(&unit, cols[0].1), (h.summary.as_deref().unwrap_or(""), cols[6].1), (d.map(|d| d.filename.as_str()).unwrap_or(""), cols[8].1)])?;
         row += 1;
     }
     ws.autofilter(0, 0, row.saturating_sub(1).max(1), cols.len() as u16 - 1)?;
@@ -367,6 +409,7 @@ fn commitments_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Sty
             ws.write_string_with_format(row, 2, period_of(&m), &st.cell)?;
             ws.write_number_with_format(row, 3, (i + 1) as f64, &st.cell)?;
             ws.write_string_with_format(row, 4, item, &st.wrap)?;
+            fit_row(ws, row, &[(item, cols[4].1), (&unit_name(cfg, &m.unit), cols[0].1)])?;
             row += 1;
         }
     }
@@ -406,6 +449,14 @@ fn tasks_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
                     None => ws.write_string_with_format(row, c, "", &st.cell)?,
                 };
             }
+            let cells = [
+                (task.group.as_deref().unwrap_or(""), cols[2].1),
+                (task.task.as_str(), cols[3].1),
+                (task.product.as_deref().unwrap_or(""), cols[4].1),
+                (task.lead.as_deref().unwrap_or(""), cols[5].1),
+                (task.partners.as_deref().unwrap_or(""), cols[6].1),
+            ];
+            fit_row(ws, row, &cells)?;
             row += 1;
         }
     }

@@ -363,6 +363,17 @@ pub enum ObligationState {
 }
 
 impl ObligationState {
+    /// Every state, in the order a legend lists them.
+    pub const ALL: [ObligationState; 7] = [
+        ObligationState::SubmittedOnTime,
+        ObligationState::SubmittedLate,
+        ObligationState::InReview,
+        ObligationState::Overdue,
+        ObligationState::DueSoon,
+        ObligationState::Upcoming,
+        ObligationState::Exempt,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             ObligationState::Upcoming => "upcoming",
