@@ -232,6 +232,22 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_scheduled_job_runs_only_when_its_time_has_come_and_a_new_install_starts_counting_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[office]\nname = \"VP\"\naddress = \"vp@so.example\"\nleadership = [\"gd@so.example\"]\n[database]\nurl = \"sqlite://t.db\"\n\
+                    [outbound]\ntransport = \"file:outbox\"\n[schedule]\ndigest = \"0 30 7 * * Mon\"\n";
+        let cfg = Config::from_str_at(text, &dir.path().join("c.toml")).unwrap();
+        let store = Store::open(&cfg).await.unwrap();
+        // Wednesday 2021-04-14 10:00 in Vietnam.
+        let wed = chrono::DateTime::parse_from_rfc3339("2021-04-14T10:00:00+07:00").unwrap().timestamp();
+        assert_eq!(scheduled_pass(&cfg, &store, wed).await.unwrap(), 0, "a first start sends no digest");
+        assert_eq!(scheduled_pass(&cfg, &store, wed + 3600).await.unwrap(), 0, "not Monday yet");
+        let mon = chrono::DateTime::parse_from_rfc3339("2021-04-19T07:31:00+07:00").unwrap().timestamp();
+        assert_eq!(scheduled_pass(&cfg, &store, mon).await.unwrap(), 1, "Monday 07:30 has come");
+        assert_eq!(scheduled_pass(&cfg, &store, mon + 60).await.unwrap(), 0, "once");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_daemon_records_what_arrives_and_stops_when_its_shutdown_signal_turns() {
         let dir = tempfile::tempdir().unwrap();
