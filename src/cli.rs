@@ -734,10 +734,14 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
     let mut known = 0;
     let mut unreadable = Vec::new();
     for e in &entries {
-        match intake::read_entry(e) {
-            Ok(raw) => match pipeline::process(cfg, store, &parser, &raw).await? {
-                pipeline::Outcome::Recorded { decision, .. } => *counts.entry(decision.as_str()).or_default() += 1,
-                pipeline::Outcome::AlreadyKnown => known += 1,
+        match intake::read_entry(e, cfg.intake.max_message_bytes) {
+            Ok(raw) => match pipeline::process(cfg, store, &parser, &raw).await {
+                Ok(pipeline::Outcome::Recorded { decision, .. }) => *counts.entry(decision.as_str()).or_default() += 1,
+                Ok(pipeline::Outcome::AlreadyKnown) => known += 1,
+                Ok(pipeline::Outcome::SetAside) => unreadable.push(format!("{}: could not be recorded; set aside (see `audit`)", e.path.display())),
+                // The database is away: nothing after this message could be recorded either.
+                Err(err) if err.is_transient() => return Err(err).with_context(|| format!("cannot record {}", e.path.display())),
+                Err(err) => unreadable.push(format!("{}: {err}", e.path.display())),
             },
             Err(err) => unreadable.push(err.to_string()),
         }

@@ -96,6 +96,9 @@ struct RawIntake {
     /// Extra trusted certificate authorities (PEM) for a mail server with a private CA.
     #[serde(default)]
     ca_file: Option<String>,
+    /// The authserv-id of the office's own mail server in Authentication-Results.
+    #[serde(default)]
+    authserv_id: Option<String>,
 }
 fn default_after() -> String {
     "flag".into()
@@ -432,6 +435,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         leadership: o.leadership.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
         staff: o.staff.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
         templates: resolve(dir, o.templates.as_deref().unwrap_or("templates")),
+        authserv_id: raw.intake.as_ref().and_then(|i| i.authserv_id.as_ref()).map(|a| a.trim().to_ascii_lowercase()).filter(|a| !a.is_empty()),
     };
 
     // database
@@ -461,6 +465,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         max_message_mb: default_max_mb(),
         acknowledge_within_days: None,
         ca_file: None,
+        authserv_id: None,
     });
     let source = parse_source(&i.source, dir).map_err(|m| loc.err("intake", None, "source", m))?;
     let after = if i.after == "flag" {

@@ -169,3 +169,17 @@ fn an_exemption_can_be_withdrawn_and_only_an_owed_obligation_can_be_exempt() {
         assert_eq!(kinds.iter().filter(|k| *k == "exempt_withdrawn").count(), 1, "withdrawing what was not exempt writes nothing");
     }
 }
+
+#[test]
+fn assigning_a_message_without_a_readable_document_warns_but_is_done() {
+    let o = Office::new(Db::Sqlite);
+    let (d, t) = at(2021, 4, 8, 9);
+    o.deliver(t, "q", &mail("ttyt.bacson@test.example", "Hỏi về báo cáo quý I", "<q1@test>", &d, "", &[]));
+    o.ok(&["ingest", "inbox"]);
+    let id = submission(&o, "<q1@test>")["id"].as_str().unwrap().to_string();
+    let out = o.run(&["review", "assign", &id, "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning") && err.contains("no readable document"), "{err}");
+    assert_eq!(status_of(&o, "2021-04-20", "TTYT-B", "2021-Q1")["state"], "submitted_on_time");
+}

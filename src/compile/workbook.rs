@@ -240,6 +240,9 @@ fn submissions(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -
         ws.write_string_with_format(row, 11, files.join("\n"), &st.wrap)?;
         let mut notes: Vec<String> = m.reasons.clone();
         notes.extend(m.findings.iter().cloned());
+        if let Some(by) = &m.manual_by {
+            notes.push(format!("Văn phòng quyết định ({by})"));
+        }
         ws.write_string_with_format(row, 12, notes.join("\n"), &st.wrap)?;
         let width = |c: usize| cols[c].1;
         let report = m.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.as_str()).unwrap_or("");

@@ -50,6 +50,10 @@ pub struct Office {
     pub leadership: Vec<String>,
     pub staff: Vec<String>,
     pub templates: PathBuf,
+    /// The authserv-id the office's own mail server writes in `Authentication-Results`
+    /// (`[intake] authserv_id`): only its verdicts are trusted; without it, every verdict counts,
+    /// but only to send a message to review, never to accept one.
+    pub authserv_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +76,13 @@ pub struct Limits {
     pub worker_memory_mb: u64,
     pub worker_seconds: u64,
     pub workers: usize,
+    /// Attachments read per message (zip entries count); the rest are listed, not read.
+    pub documents: usize,
+    /// Time all of one message's documents may take to read, in seconds.
+    pub message_seconds: u64,
+    /// Text and table cells kept per message, in KB of text: what the parse workers send back
+    /// is bounded, so the main process stays small whatever one message holds.
+    pub message_text_kb: usize,
 }
 
 impl Default for Limits {
@@ -86,6 +97,9 @@ impl Default for Limits {
             worker_memory_mb: 256,
             worker_seconds: 30,
             workers: 2,
+            documents: 50,
+            message_seconds: 120,
+            message_text_kb: 2048,
         }
     }
 }

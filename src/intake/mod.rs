@@ -121,15 +121,28 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<MaildirEntry>, IntakeError>
     Ok(out)
 }
 
-/// Reads one entry's bytes and gives it its exactly-once key.
-pub fn read_entry(e: &MaildirEntry) -> Result<RawMessage, IntakeError> {
-    let bytes = std::fs::read(&e.path).map_err(|err| IntakeError::Read { path: e.path.display().to_string(), source: err })?;
+/// How much of an oversized message is read: its head, for the record and the reply.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// Reads one entry's bytes and gives it its exactly-once key. A file larger than `max_bytes`
+/// is not read whole: its head alone is, and its size is declared so it is recorded rejected.
+pub fn read_entry(e: &MaildirEntry, max_bytes: u64) -> Result<RawMessage, IntakeError> {
+    use std::io::Read;
+    let err = |source| IntakeError::Read { path: e.path.display().to_string(), source };
+    let size = std::fs::metadata(&e.path).map_err(err)?.len();
+    let (bytes, declared_size) = if size > max_bytes {
+        let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+        std::fs::File::open(&e.path).map_err(err)?.take(HEAD_BYTES).read_to_end(&mut head).map_err(err)?;
+        (head, Some(size))
+    } else {
+        (std::fs::read(&e.path).map_err(err)?, None)
+    };
     let source_key = if e.unique.is_empty() {
         format!("eml:{}", crate::parse::sha256_hex(&bytes))
     } else {
         format!("maildir:{}", e.unique)
     };
-    Ok(RawMessage { source_key, arrival: e.arrival, path: Some(e.path.clone()), bytes, declared_size: None })
+    Ok(RawMessage { source_key, arrival: e.arrival, path: Some(e.path.clone()), bytes, declared_size })
 }
 
 /// Applies `after = "flag"` the Maildir way: new/NAME → cur/NAME:2,S (only after the commit).
@@ -175,6 +188,7 @@ pub struct MaildirSource {
     dir: PathBuf,
     after: crate::config::After,
     poll: std::time::Duration,
+    max_bytes: u64,
     /// The entries of the current pass still to hand over; None between passes.
     pending: Option<std::collections::VecDeque<MaildirEntry>>,
 }
@@ -185,6 +199,7 @@ impl MaildirSource {
             dir: dir.to_path_buf(),
             after: cfg.intake.after.clone(),
             poll: std::time::Duration::from_secs(cfg.intake.poll_seconds.max(1)),
+            max_bytes: cfg.intake.max_message_bytes,
             pending: None,
         }
     }
@@ -207,7 +222,7 @@ impl source::Source for MaildirSource {
         }
         let pending = self.pending.as_mut().expect("listed above");
         while let Some(e) = pending.pop_front() {
-            match read_entry(&e) {
+            match read_entry(&e, self.max_bytes) {
                 Ok(raw) => return Ok(Some(source::Incoming { raw: Some(raw), token: e })),
                 // Moved or removed since the listing (a person, another process): the next
                 // pass lists the folder again.

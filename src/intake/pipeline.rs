@@ -19,6 +19,9 @@ pub enum Outcome {
     Recorded { id: i64, decision: Decision },
     /// Its source key was already recorded: nothing to do.
     AlreadyKnown,
+    /// It could not be recorded, not even as rejected: set aside with an audit event, and not
+    /// handed over again.
+    SetAside,
 }
 
 /// The arrival of a message without a source-given time: the newest `Received:` header, then
@@ -63,9 +66,32 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
     if m.decision == Decision::Rejected && docs.iter().all(|d| d.format != Format::Zip) && m.reasons.is_empty() {
         m.reasons.push("không đọc được nội dung nào".into());
     }
-    let a = Arrival { source_key: &raw.source_key, raw: &raw.bytes, sha256: sha, body_sha256: body_sha, arrival, facts, documents: docs, decision: m, duplicate_of };
-    Ok(match office::record_arrival(cfg, store, a).await? {
-        Some(sub) => Outcome::Recorded { id: sub.id, decision: sub.decision },
-        None => Outcome::AlreadyKnown,
-    })
+    let a = Arrival { source_key: &raw.source_key, raw: &raw.bytes, sha256: sha.clone(), body_sha256: body_sha.clone(), arrival, facts, documents: docs, decision: m, duplicate_of };
+    let refused = match office::record_arrival(cfg, store, a).await {
+        Ok(Some(sub)) => return Ok(Outcome::Recorded { id: sub.id, decision: sub.decision }),
+        Ok(None) => return Ok(Outcome::AlreadyKnown),
+        Err(e) if e.is_transient() => return Err(e),
+        Err(e) => e,
+    };
+    // The database refused this message as it is (a value it will never take): record it as
+    // rejected from its head alone, so the sender is told and the messages after it go on.
+    tracing::error!("{}: cannot be recorded as it is ({refused}); recording it as rejected", raw.source_key);
+    let head = &raw.bytes[..raw.bytes.len().min(64 * 1024)];
+    let mut m = Match::new(Decision::Rejected);
+    m.reasons.push("Văn phòng không lưu được thư này nguyên trạng; đề nghị gửi lại thư khác".into());
+    m.evidence.push(format!("the database refused the message as it was: {refused}"));
+    let facts = mime::parse(head);
+    m.reply = !(facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender);
+    let head_sha = sha256_hex(head);
+    let a = Arrival { source_key: &raw.source_key, raw: head, sha256: head_sha, body_sha256: body_sha, arrival, facts, documents: vec![], decision: m, duplicate_of: None };
+    match office::record_arrival(cfg, store, a).await {
+        Ok(Some(sub)) => Ok(Outcome::Recorded { id: sub.id, decision: sub.decision }),
+        Ok(None) => Ok(Outcome::AlreadyKnown),
+        Err(e) if e.is_transient() => Err(e),
+        Err(again) => {
+            tracing::error!("{}: cannot be recorded even as rejected ({again}); set aside", raw.source_key);
+            store.set_aside(&raw.source_key, &sha, &raw.bytes, &format!("{refused}; as rejected: {again}")).await?;
+            Ok(Outcome::SetAside)
+        }
+    }
 }

@@ -111,7 +111,7 @@ async fn pass<S: Source>(src: &mut S, cfg: &Config, store: &Store, parser: &Pars
         if let Some(raw) = &inc.raw {
             match pipeline::process(cfg, store, parser, raw).await {
                 Ok(pipeline::Outcome::Recorded { .. }) => recorded += 1,
-                Ok(pipeline::Outcome::AlreadyKnown) => {}
+                Ok(pipeline::Outcome::AlreadyKnown | pipeline::Outcome::SetAside) => {}
                 Err(e) => {
                     tracing::error!("cannot record {}: {e}", raw.source_key);
                     src.unrecorded(inc.token, e)?;

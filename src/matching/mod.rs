@@ -75,6 +75,10 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     // Loops, lists and bounces are never submissions, whatever they carry (SPEC §6).
     let loop_reason = if facts.bounce {
         Some("thư báo lỗi chuyển phát (bounce)")
+    } else if facts.receipt {
+        Some("thư xác nhận đã đọc (MDN)")
+    } else if facts.null_sender {
+        Some("thư có người gửi rỗng (Return-Path: <>), chỉ dùng cho thông báo tự động")
     } else if facts.auto_submitted {
         Some("thư trả lời tự động (Auto-Submitted)")
     } else if facts.list {
@@ -156,9 +160,10 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
                     su.id
                 ));
             }
-            if eff.auth_failed || facts.auth_failed {
+            let authserv = cfg.office.authserv_id.as_deref();
+            if let Some(why) = facts.auth_suspect(authserv).or_else(|| eff.auth_suspect(authserv)) {
                 m.reasons.push(format!(
-                    "xác thực người gửi không đạt (DKIM và SPF đều lỗi) với {}, địa chỉ đã đăng ký cho {}: có thể bị giả mạo",
+                    "xác thực người gửi không đạt ({why}) với {}, địa chỉ đã đăng ký cho {}: có thể bị giả mạo",
                     eff.from.as_deref().unwrap_or(""),
                     su.id
                 ));

@@ -113,7 +113,7 @@ impl ReplyTo {
     /// From the facts of a message just read.
     pub fn of_mail(cfg: &Config, facts: &MailFacts) -> ReplyTo {
         let eff = crate::matching::effective(cfg, facts);
-        let loops = facts.auto_submitted || facts.list || facts.bounce;
+        let loops = facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender;
         ReplyTo {
             to: Self::address(cfg, eff.from.as_deref(), loops),
             subject: eff.subject.clone(),
@@ -127,7 +127,7 @@ impl ReplyTo {
         let f = &sub.facts;
         let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
         let flag = |k: &str| f[k].as_bool().unwrap_or(false);
-        let loops = flag("auto_submitted") || flag("list") || flag("bounce");
+        let loops = flag("auto_submitted") || flag("list") || flag("bounce") || flag("receipt") || flag("null_sender");
         let from = text(&f["from"]);
         let fwd = &f["forwarded"];
         let staff_forward = fwd.is_object() && from.as_deref().is_some_and(|a| cfg.is_staff(a));

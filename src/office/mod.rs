@@ -64,7 +64,7 @@ pub fn facts_json(f: &MailFacts) -> serde_json::Value {
     json!({
         "message_id": f.message_id, "from": f.from, "from_name": f.from_name, "to": f.to, "subject": f.subject,
         "in_reply_to": f.in_reply_to, "references": f.references, "auto_submitted": f.auto_submitted,
-        "list": f.list, "bounce": f.bounce, "auth_failed": f.auth_failed, "date": f.date,
+        "list": f.list, "bounce": f.bounce, "receipt": f.receipt, "null_sender": f.null_sender, "auth": f.auth, "date": f.date,
         "forwarded": f.forwarded.as_ref().map(|i| json!({"from": i.from, "subject": i.subject, "message_id": i.message_id})),
     })
 }
@@ -89,27 +89,88 @@ pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64) -> (Mail
         return too_big(cfg, raw, raw.len() as u64);
     }
     let facts = mime::parse(raw);
-    let docs = read_documents(cfg, parser, &facts);
-    let m = matching::decide(cfg, &facts, &docs, arrival);
+    let (docs, notes) = read_documents(cfg, parser, &facts);
+    let mut m = matching::decide(cfg, &facts, &docs, arrival);
+    m.findings.extend(notes);
     (facts, docs, m)
 }
 
-/// Reads the documents of the message a decision is taken on.
-fn read_documents(cfg: &Config, parser: &Parser, facts: &MailFacts) -> Vec<Document> {
+/// Reads the documents of the message a decision is taken on, within the message's budgets: at
+/// most `limits.documents` attachments read, `limits.message_seconds` of reading, and
+/// `limits.message_text_kb` of text and table cells kept. What is past a budget is listed, not
+/// read or kept, with a note saying so (returned beside the documents).
+fn read_documents(cfg: &Config, parser: &Parser, facts: &MailFacts) -> (Vec<Document>, Vec<String>) {
     let eff = matching::effective(cfg, facts);
-    let mut docs = Vec::new();
-    for a in &eff.attachments {
-        docs.extend(parser.read(&a.filename, &a.data));
-    }
+    let mut attachments: Vec<&mime::Attachment> = eff.attachments.iter().collect();
     // A forward by someone who is not office staff: the forwarded files still count as evidence.
     if std::ptr::eq(eff, facts) {
         if let Some(inner) = &facts.forwarded {
-            for a in &inner.attachments {
-                docs.extend(parser.read(&a.filename, &a.data));
+            attachments.extend(inner.attachments.iter());
+        }
+    }
+    let limits = &cfg.limits;
+    let started = std::time::Instant::now();
+    let mut budget = Budget { text_left: limits.message_text_kb * 1024, ..Default::default() };
+    let mut docs = Vec::new();
+    for a in attachments {
+        let refused = if docs.len() >= limits.documents {
+            budget.over_count += 1;
+            Some(format!("từ chối: thư có quá {} tệp, tệp này không được đọc", limits.documents))
+        } else if started.elapsed().as_secs() >= limits.message_seconds {
+            budget.over_time += 1;
+            Some(format!("từ chối: đọc các tệp của thư đã quá {} giây, tệp này không được đọc", limits.message_seconds))
+        } else {
+            None
+        };
+        match refused {
+            Some(why) => docs.push(Document::empty(&a.filename, crate::parse::container::sniff(&a.data), &a.data).failed(why)),
+            None => {
+                for mut d in parser.read(&a.filename, &a.data) {
+                    budget.keep(&mut d);
+                    docs.push(d);
+                }
             }
         }
     }
-    docs
+    (docs, budget.notes(limits))
+}
+
+/// What one message may keep of its documents' text and tables.
+#[derive(Default)]
+struct Budget {
+    text_left: usize,
+    over_count: usize,
+    over_time: usize,
+    cut: usize,
+}
+
+impl Budget {
+    fn keep(&mut self, d: &mut Document) {
+        let cells: usize = d.tables.iter().flatten().flatten().map(|c| c.len() + 1).sum();
+        let size = d.text.len() + cells;
+        if size <= self.text_left {
+            self.text_left -= size;
+            return;
+        }
+        self.cut += 1;
+        d.tables.clear();
+        crate::parse::truncate_at_char(&mut d.text, self.text_left);
+        self.text_left -= d.text.len();
+    }
+
+    fn notes(&self, limits: &crate::domain::rules::Limits) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.over_count > 0 {
+            notes.push(format!("thư có quá {} tệp đính kèm: {} tệp sau không được đọc", limits.documents, self.over_count));
+        }
+        if self.over_time > 0 {
+            notes.push(format!("đọc các tệp của thư quá {} giây: {} tệp sau không được đọc", limits.message_seconds, self.over_time));
+        }
+        if self.cut > 0 {
+            notes.push(format!("nội dung các tệp dài quá {} KB: chỉ giữ phần đầu của {} tệp", limits.message_text_kb, self.cut));
+        }
+        notes
+    }
 }
 
 /// A message over `max_message_mb`: only its head is read, for the reply and the record.
@@ -117,7 +178,7 @@ pub fn too_big(cfg: &Config, head: &[u8], size: u64) -> (MailFacts, Vec<Document
     let facts = mime::parse(&head[..head.len().min(64 * 1024)]);
     let mut m = Match::new(Decision::Rejected);
     m.reasons.push(format!("thư dung lượng {} MB, vượt giới hạn {} MB", size / (1024 * 1024), cfg.intake.max_message_bytes / (1024 * 1024)));
-    if facts.auto_submitted || facts.list || facts.bounce {
+    if facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender {
         m.reply = false;
     }
     (facts, vec![], m)

@@ -15,6 +15,14 @@ pub struct Attachment {
     pub data: Vec<u8>,
 }
 
+/// One method's result in an `Authentication-Results` header: `dkim=fail` of `mx.example`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthResult {
+    pub authserv_id: String,
+    pub method: String,
+    pub result: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MailFacts {
     pub message_id: Option<String>,
@@ -31,8 +39,12 @@ pub struct MailFacts {
     pub auto_submitted: bool,
     pub list: bool,
     pub bounce: bool,
-    /// DKIM and SPF both failed in `Authentication-Results`.
-    pub auth_failed: bool,
+    /// Every method result of every `Authentication-Results` header (RFC 8601).
+    pub auth: Vec<AuthResult>,
+    /// A read receipt (MDN: `multipart/report; report-type=disposition-notification`).
+    pub receipt: bool,
+    /// `Return-Path: <>`: a null sender, which mail systems use for notifications only.
+    pub null_sender: bool,
     pub body_text: String,
     pub attachments: Vec<Attachment>,
     pub forwarded: Option<Box<MailFacts>>,
@@ -56,25 +68,26 @@ fn header_text(m: &Message, name: &str) -> Option<String> {
 
 fn facts_of(m: &Message, depth: usize) -> MailFacts {
     let mut f = MailFacts::default();
-    f.message_id = m.message_id().map(|s| format!("<{}>", s.trim().trim_start_matches('<').trim_end_matches('>')));
+    f.message_id = m.message_id().map(|s| bounded(&format!("<{}>", s.trim().trim_start_matches('<').trim_end_matches('>'))));
     if let Some(a) = m.from().and_then(|a| a.first()) {
-        f.from = a.address().map(|s| s.trim().to_ascii_lowercase());
-        f.from_name = a.name().map(crate::text::nfc);
+        f.from = a.address().map(|s| bounded(&s.trim().to_ascii_lowercase()));
+        f.from_name = a.name().map(|n| bounded(&crate::text::nfc(n)));
     }
     if let Some(to) = m.to() {
-        f.to = to.iter().filter_map(|a| a.address().map(|s| s.to_ascii_lowercase())).collect();
+        f.to = to.iter().take(MAX_LIST).filter_map(|a| a.address().map(|s| bounded(&s.to_ascii_lowercase()))).collect();
     }
-    f.subject = crate::text::nfc(m.subject().unwrap_or("").trim());
+    f.subject = bounded(&crate::text::nfc(m.subject().unwrap_or("").trim()));
     f.date = m.date().map(|d| d.to_timestamp());
     f.received = m.received_all().filter_map(|r| r.date.map(|d| d.to_timestamp())).max();
     f.in_reply_to = match m.in_reply_to() {
-        HeaderValue::Text(t) => Some(format!("<{}>", t.trim_matches(['<', '>']))),
-        HeaderValue::TextList(l) => l.first().map(|t| format!("<{}>", t.trim_matches(['<', '>']))),
+        HeaderValue::Text(t) => Some(bounded(&format!("<{}>", t.trim_matches(['<', '>'])))),
+        HeaderValue::TextList(l) => l.first().map(|t| bounded(&format!("<{}>", t.trim_matches(['<', '>'])))),
         _ => None,
     };
     f.references = match m.references() {
-        HeaderValue::Text(t) => vec![format!("<{}>", t.trim_matches(['<', '>']))],
-        HeaderValue::TextList(l) => l.iter().map(|t| format!("<{}>", t.trim_matches(['<', '>']))).collect(),
+        HeaderValue::Text(t) => vec![bounded(&format!("<{}>", t.trim_matches(['<', '>'])))],
+        // The newest references matter for threading; a very long chain keeps its last ones.
+        HeaderValue::TextList(l) => l.iter().rev().take(MAX_LIST).rev().map(|t| bounded(&format!("<{}>", t.trim_matches(['<', '>'])))).collect(),
         _ => vec![],
     };
     let auto = header_text(m, "Auto-Submitted").map(|s| s.to_ascii_lowercase());
@@ -85,24 +98,32 @@ fn facts_of(m: &Message, depth: usize) -> MailFacts {
     let precedence = header_text(m, "Precedence").map(|s| s.to_ascii_lowercase()).unwrap_or_default();
     f.list = m.header_raw("List-Id").is_some() || matches!(precedence.as_str(), "bulk" | "list" | "junk");
     let ct = m.root_part().content_type();
-    let is_report = ct.is_some_and(|c| {
-        c.c_type.eq_ignore_ascii_case("multipart")
-            && c.c_subtype.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("report"))
-            && c.attribute("report-type").is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
-    });
+    let report_type = |want: &str| {
+        ct.is_some_and(|c| {
+            c.c_type.eq_ignore_ascii_case("multipart")
+                && c.c_subtype.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                && c.attribute("report-type").is_some_and(|r| r.eq_ignore_ascii_case(want))
+        })
+    };
+    let is_report = report_type("delivery-status");
+    f.receipt = report_type("disposition-notification");
+    f.null_sender = header_text(m, "Return-Path").is_some_and(|r| r.trim_matches(|c: char| c.is_whitespace() || c == '<' || c == '>').is_empty());
     let from_daemon = f.from.as_deref().is_some_and(|a| {
         let local = a.split('@').next().unwrap_or("");
         local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
     });
     f.bounce = is_report || from_daemon;
-    f.auth_failed = m
-        .header_values("Authentication-Results")
-        .filter_map(|v| match v {
-            HeaderValue::Text(t) => Some(t.to_ascii_lowercase()),
-            _ => None,
+    f.auth = m
+        .headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results"))
+        .filter_map(|h| {
+            let raw = m.raw_message().get(h.offset_start() as usize..h.offset_end() as usize)?;
+            Some(auth_results(&String::from_utf8_lossy(raw)))
         })
-        .chain(header_text(m, "Authentication-Results").map(|s| s.to_ascii_lowercase()))
-        .any(|t| has_result(&t, "dkim", "fail") && has_result(&t, "spf", "fail"));
+        .flatten()
+        .take(64)
+        .collect();
     f.not_mail = depth == 0 && f.from.is_none() && f.message_id.is_none() && m.subject().is_none() && m.date().is_none();
 
     // Bodies and attachments of this message (not of messages nested in it).
@@ -154,13 +175,107 @@ fn facts_of(m: &Message, depth: usize) -> MailFacts {
     f
 }
 
-fn has_result(t: &str, method: &str, result: &str) -> bool {
-    let needle = format!("{method}={result}");
-    t.match_indices(&needle).any(|(i, _)| {
-        let before_ok = i == 0 || !t.as_bytes()[i - 1].is_ascii_alphanumeric();
-        let after = t.as_bytes().get(i + needle.len());
-        before_ok && after.is_none_or(|c| !c.is_ascii_alphanumeric())
-    })
+/// The longest header text kept and echoed (a subject, an address, a Message-ID): RFC 5322's
+/// line limit. What is longer is cut at a character boundary.
+pub const MAX_HEADER_TEXT: usize = 998;
+/// How many addresses or references are kept.
+const MAX_LIST: usize = 100;
+
+/// Header text as it is kept: control characters (NUL, escape, …) become spaces, at most
+/// [`MAX_HEADER_TEXT`] bytes.
+fn bounded(s: &str) -> String {
+    let mut t: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    crate::parse::truncate_at_char(&mut t, MAX_HEADER_TEXT);
+    t
+}
+
+/// Removes RFC 5322 comments `( … )` (nested, with quoted pairs) outside quoted strings.
+fn strip_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in s.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Reads one `Authentication-Results` header (RFC 8601): its authserv-id and each method's
+/// result, whatever the spacing, case, comments and folding (`dkim = fail (bad sig)`).
+pub fn auth_results(header: &str) -> Vec<AuthResult> {
+    let value = header.split_once(':').map(|(name, v)| if name.trim().eq_ignore_ascii_case("authentication-results") { v } else { header }).unwrap_or(header);
+    let text = strip_comments(&value.replace(['\r', '\n'], " ")).to_ascii_lowercase();
+    let mut parts = split_unquoted(&text, ';').into_iter();
+    let id = parts.next().unwrap_or_default();
+    let authserv_id = id.split_whitespace().next().unwrap_or("").to_string();
+    let mut out = Vec::new();
+    for p in parts {
+        let p = p.trim_start();
+        let Some((lhs, rest)) = p.split_once('=') else { continue };
+        // `method [/ version]`
+        let method = lhs.split('/').next().unwrap_or("").trim();
+        let result: String = rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        if method.is_empty() || result.is_empty() || method.contains(char::is_whitespace) {
+            continue;
+        }
+        out.push(AuthResult { authserv_id: authserv_id.clone(), method: method.to_string(), result });
+    }
+    out
+}
+
+fn split_unquoted(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in s.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if c == sep && !quoted {
+            out.push(String::new());
+        } else {
+            out.last_mut().expect("never empty").push(c);
+        }
+    }
+    out
+}
+
+impl MailFacts {
+    /// Why the sender's authentication says the mail may be forged, if it does: DMARC failed, or
+    /// DKIM failed and SPF did not pass. Only the office's own server's verdicts (`authserv_id`)
+    /// are trusted when it is named; a sender's own header can then neither help nor harm.
+    pub fn auth_suspect(&self, authserv_id: Option<&str>) -> Option<String> {
+        let trusted: Vec<&AuthResult> = self.auth.iter().filter(|r| authserv_id.is_none_or(|id| r.authserv_id == id)).collect();
+        let is = |method: &str, results: &[&str]| trusted.iter().any(|r| r.method == method && results.contains(&r.result.as_str()));
+        if is("dmarc", &["fail"]) {
+            return Some("DMARC không đạt".into());
+        }
+        let spf_pass = is("spf", &["pass"]);
+        if is("dkim", &["fail"]) && !spf_pass {
+            return Some(if is("spf", &["fail", "softfail"]) { "DKIM và SPF đều không đạt".into() } else { "DKIM không đạt, SPF không xác nhận".into() });
+        }
+        None
+    }
 }
 
 fn strip_html(h: &str) -> String {
@@ -232,9 +347,53 @@ mod tests {
         let f = parse(b"From: n@news.example\r\nList-Id: <x.news>\r\nSubject: x\r\n\r\nbody");
         assert!(f.list);
         let f = parse(b"Authentication-Results: mx; dkim=fail header.d=x; spf=fail smtp.mailfrom=a@x\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nbody");
-        assert!(f.auth_failed);
+        assert!(f.auth_suspect(None).is_some());
         let f = parse(b"Authentication-Results: mx; dkim=pass header.d=x; spf=fail smtp.mailfrom=a@x\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nbody");
-        assert!(!f.auth_failed);
+        assert!(f.auth_suspect(None).is_none());
+    }
+
+    #[test]
+    fn authentication_results_are_read_as_rfc_8601_writes_them() {
+        let r = auth_results("Authentication-Results: MX.SYT.example (Postfix 3.7);\r\n dkim = fail (signature did not verify) header.d=x.example;\r\n\tspf=none smtp.mailfrom=a@x.example; DMARC=Fail header.from=x.example");
+        let got: Vec<(&str, &str, &str)> = r.iter().map(|a| (a.authserv_id.as_str(), a.method.as_str(), a.result.as_str())).collect();
+        assert_eq!(got, vec![("mx.syt.example", "dkim", "fail"), ("mx.syt.example", "spf", "none"), ("mx.syt.example", "dmarc", "fail")]);
+        assert!(auth_results("mx.example; none").is_empty());
+        let quoted = auth_results("mx.example; dkim=pass header.b=\"a;b=c\"; spf=pass");
+        assert_eq!(quoted.len(), 2, "{quoted:?}");
+    }
+
+    #[test]
+    fn a_forged_mail_is_suspect_only_by_the_office_servers_word_when_it_is_named() {
+        let spaced = parse(b"Authentication-Results: mx.syt.example; dkim = fail; spf = softfail\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nb");
+        assert_eq!(spaced.auth_suspect(None).as_deref(), Some("DKIM và SPF đều không đạt"));
+        let dmarc = parse(b"Authentication-Results: mx.syt.example; dkim=none; spf=fail; dmarc=fail\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nb");
+        assert_eq!(dmarc.auth_suspect(Some("mx.syt.example")).as_deref(), Some("DMARC không đạt"));
+        // The sender's own header claiming a failure (or a pass) is not the office server's word.
+        let sender_says = parse(b"Authentication-Results: evil.example; dmarc=fail\r\nAuthentication-Results: mx.syt.example; dkim=pass; spf=pass; dmarc=pass\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nb");
+        assert!(sender_says.auth_suspect(Some("mx.syt.example")).is_none());
+        let hides = parse(b"Authentication-Results: mx.syt.example; dmarc=fail\r\nAuthentication-Results: mx.syt.example; dmarc=pass\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nb");
+        assert!(hides.auth_suspect(Some("mx.syt.example")).is_some(), "a pass added by the sender cannot hide the server's fail");
+    }
+
+    #[test]
+    fn read_receipts_and_null_senders_are_recognised() {
+        let mdn = parse(b"From: a@x.example\r\nSubject: Read: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nread\r\n--b--\r\n");
+        assert!(mdn.receipt);
+        let null = parse(b"Return-Path: <>\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nb");
+        assert!(null.null_sender);
+        let normal = parse(b"Return-Path: <a@x.example>\r\nFrom: a@x.example\r\nSubject: x\r\n\r\nb");
+        assert!(!normal.null_sender && !normal.receipt);
+    }
+
+    #[test]
+    fn a_huge_subject_is_kept_and_echoed_within_the_line_limit() {
+        let mut raw = b"From: a@x.example\r\nSubject: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', 100_000));
+        raw.extend_from_slice(b"\x00b\r\n\r\nbody");
+        let f = parse(&raw);
+        assert_eq!(f.subject.len(), MAX_HEADER_TEXT);
+        let nul = parse(b"From: a@x.example\r\nSubject: =?UTF-8?B?QsOhbyBjw6FvAA==?=\r\n\r\nb");
+        assert!(!nul.subject.contains('\0'), "{:?}", nul.subject);
     }
 
     #[test]

@@ -196,7 +196,31 @@ pub const MAX_TABLE_CELLS: usize = 20_000;
 pub fn read_attachment(filename: &str, data: &[u8], limits: &Limits) -> Vec<Document> {
     let mut out = Vec::new();
     read_into(filename, None, data, limits, 0, &mut out);
+    bound(&mut out, limits);
     out
+}
+
+/// What one attachment sends back is bounded like a whole message (a zip of thousands of
+/// documents): past `limits.documents` entries only their names and reasons are kept, and the
+/// text and table cells past `limits.message_text_kb` are cut.
+fn bound(docs: &mut [Document], limits: &Limits) {
+    let mut left = limits.message_text_kb * 1024;
+    for (i, d) in docs.iter_mut().enumerate() {
+        if i > limits.documents {
+            let name = d.filename.clone();
+            *d = Document { filename: name, container: d.container.take(), format: d.format, size: d.size, sha256: std::mem::take(&mut d.sha256), ..Document::empty("", d.format, &[]) }
+                .failed(format!("từ chối: tệp nén có quá {} tệp, tệp này không được đọc", limits.documents));
+            continue;
+        }
+        let cells: usize = d.tables.iter().flatten().flatten().map(|c| c.len() + 1).sum();
+        if d.text.len() + cells <= left {
+            left -= d.text.len() + cells;
+        } else {
+            d.tables.clear();
+            truncate_at_char(&mut d.text, left);
+            left -= d.text.len();
+        }
+    }
 }
 
 fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limits, depth: usize, out: &mut Vec<Document>) {

@@ -12,6 +12,9 @@ use crate::domain::Format;
 use calamine::{open_workbook_auto_from_rs, Data, Dimensions, Reader, Sheets};
 use std::io::Cursor;
 
+/// Merged regions a sheet may have; real reports have a few dozen.
+const MAX_MERGES: usize = 5_000;
+
 pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, ParseError> {
     if format == Format::Xlsx {
         check_zip(data, limits)?;
@@ -38,7 +41,13 @@ pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, 
         };
         let (r0, c0) = range.start().unwrap_or((0, 0));
         let mut rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(cell_text).collect()).collect();
-        // Fill merged regions with the top-left value so every row reads whole.
+        // Fill merged regions with the top-left value so every row reads whole. A hostile book
+        // merges whole sheets by the thousand: the regions are counted and clipped to the cells
+        // that exist, and the filling stops at the cell limit.
+        if merges.len() > MAX_MERGES {
+            return Err(ParseError::Limit(format!("bảng tính có {} vùng gộp ô, vượt giới hạn {MAX_MERGES}", merges.len())));
+        }
+        let mut filled = 0usize;
         for m in merges {
             let (sr, sc) = m.start;
             let (er, ec) = m.end;
@@ -47,13 +56,16 @@ pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, 
             }
             let (sr, sc, er, ec) = ((sr - r0) as usize, (sc - c0) as usize, (er - r0) as usize, (ec - c0) as usize);
             let Some(v) = rows.get(sr).and_then(|r| r.get(sc)).cloned() else { continue };
-            for rr in sr..=er.min(rows.len().saturating_sub(1)) {
-                for cc in sc..=ec {
-                    if let Some(cell) = rows[rr].get_mut(cc) {
-                        if cell.is_empty() {
-                            *cell = v.clone();
-                        }
+            for row in rows.iter_mut().take(er.saturating_add(1)).skip(sr) {
+                let end = ec.min(row.len().saturating_sub(1));
+                for cell in row.iter_mut().take(end.saturating_add(1)).skip(sc) {
+                    if cell.is_empty() {
+                        *cell = v.clone();
+                        filled += 1;
                     }
+                }
+                if filled > limits.cells {
+                    return Err(ParseError::Limit(format!("bảng tính có vùng gộp ô phủ hơn {} ô", limits.cells)));
                 }
             }
         }

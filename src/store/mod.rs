@@ -35,6 +35,27 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether trying again later may succeed (the database is away or busy), as opposed to
+    /// this data being refused (a value the database will never take).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(e) => match e {
+                sqlx::Error::Database(d) => {
+                    // SQLite busy/locked, PostgreSQL serialization failures and lost connections.
+                    let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+                    matches!(code.as_str(), "5" | "6" | "517" | "261" | "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006")
+                        || code.starts_with("08")
+                }
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+                _ => false,
+            },
+            StoreError::Folder(..) => true,
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,13 +223,39 @@ impl Store {
 
     // ----- messages -----
 
+    /// Whether a message with this source key was recorded (or set aside as unrecordable).
     pub async fn source_known(&self, source_key: &str) -> Result<bool> {
-        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND source_key = $2")
-            .bind(&self.office)
-            .bind(source_key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "SELECT 1 AS k FROM messages WHERE office = $1 AND source_key = $2 UNION ALL SELECT 1 AS k FROM set_aside WHERE office = $1 AND source_key = $2",
+        )
+        .bind(&self.office)
+        .bind(source_key)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(r.is_some())
+    }
+
+    /// Sets aside a message that cannot be recorded at all, with an audit event; its raw bytes
+    /// are kept when they can be.
+    pub async fn set_aside(&self, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> Result<()> {
+        let keep_raw = async {
+            let mut tx = self.begin().await?;
+            tx.put_blob(sha256, raw.len() as i64, &compress(raw)).await?;
+            tx.commit().await
+        };
+        let kept = keep_raw.await.is_ok();
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO set_aside (office, source_key, sha256, at, error) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (office, source_key) DO NOTHING")
+            .bind(&self.office)
+            .bind(storable(source_key).as_ref())
+            .bind(sha256)
+            .bind(now())
+            .bind(storable(error).as_ref())
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.audit("message_set_aside", "baocao", &storable(source_key), &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()}))
+            .await?;
+        tx.commit().await
     }
 
     /// The processed message these bytes duplicate: equal raw bytes, or equal Message-ID and body.
@@ -513,6 +560,19 @@ impl Store {
     }
 }
 
+/// Text as the database takes it: PostgreSQL refuses NUL in text, so it becomes U+FFFD.
+pub fn storable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+fn storable_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(|t| storable(t).into_owned())
+}
+
 /// The raw store's codec: zlib, so a message's bytes are kept whole and compressed.
 pub fn compress(raw: &[u8]) -> Vec<u8> {
     use std::io::Write;
@@ -664,7 +724,9 @@ impl Tx<'_> {
         };
         let prev: String = head.try_get("last_hash")?;
         let at = now();
-        let data = data.to_string();
+        let data = storable(&data.to_string()).into_owned();
+        let (actor, subject) = (storable(actor), storable(subject));
+        let (actor, subject) = (actor.as_ref(), subject.as_ref());
         let hash = audit::hash(&prev, self.office, at, kind, actor, subject, &data);
         sqlx::query("INSERT INTO audit (office, at, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(self.office)
@@ -706,13 +768,13 @@ impl Tx<'_> {
              ON CONFLICT (office, source_key) DO NOTHING RETURNING id",
         )
         .bind(self.office)
-        .bind(&m.source_key)
+        .bind(storable(&m.source_key).into_owned())
         .bind(&m.sha256)
         .bind(&m.body_sha256)
-        .bind(&m.message_id)
+        .bind(storable_opt(&m.message_id))
         .bind(m.received_at)
-        .bind(&m.from_addr)
-        .bind(&m.subject)
+        .bind(storable_opt(&m.from_addr))
+        .bind(storable_opt(&m.subject))
         .bind(&m.raw_key)
         .bind(m.size);
         let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).fetch_optional(&mut *self.tx).await?;
@@ -763,6 +825,8 @@ impl Tx<'_> {
     }
 
     pub async fn exempt(&mut self, ob: &ObligationKey, reason: &str, by: &str) -> Result<()> {
+        let (reason, by) = (storable(reason), storable(by));
+        let (reason, by) = (reason.as_ref(), by.as_ref());
         let sql = "INSERT INTO exemptions (office, unit, report, period, reason, by_whom, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                    ON CONFLICT (office, unit, report, period) DO UPDATE SET reason = $5, by_whom = $6, at = $7";
         sqlx::query(sql)
