@@ -348,3 +348,38 @@ fn deep_multipart_deep_xml_entity_bombs_and_traversing_names_are_refused_or_read
     assert!(docs.iter().any(|d| d["filename"] == "BC.docx" && d["parse"] == "ok"), "{docs:?}");
     assert!(docs.iter().all(|d| !d["filename"].as_str().unwrap().contains("/etc/")), "{docs:?}");
 }
+
+#[test]
+fn secrets_never_reach_the_logs_or_the_database() {
+    let secret = "S3cret-Passw0rd-never-written";
+    let cfg = CONFIG
+        .replace("source = \"maildir:inbox\"", "source = \"imap://vanphong@127.0.0.1:1/INBOX\"\npassword_env = \"TEST_SECRET_IMAP\"")
+        .replace("transport = \"file:var/outbox\"", "transport = \"smtp+plain://127.0.0.1:1\"\nuser_env = \"TEST_SECRET_USER\"\npassword_env = \"TEST_SECRET_SMTP\"");
+    let o = Office::with_config(Db::Sqlite, &cfg);
+    let run = |args: &[&str]| {
+        bin()
+            .current_dir(o.path())
+            .env("BAOCAO_LOG", "trace")
+            .env("TEST_SECRET_IMAP", secret)
+            .env("TEST_SECRET_USER", "vanphong")
+            .env("TEST_SECRET_SMTP", secret)
+            .arg("--config")
+            .arg("config.toml")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut said = Vec::new();
+    for args in [&["check-config", "--connect"][..], &["run", "--once"], &["audit", "--json"]] {
+        let out = run(args);
+        said.extend(out.stdout);
+        said.extend(out.stderr);
+    }
+    let said = String::from_utf8_lossy(&said);
+    assert!(said.contains("127.0.0.1:1"), "the commands did try to connect: {said}");
+    assert!(!said.contains(secret), "a secret in the output or logs");
+    for f in std::fs::read_dir(o.path().join("var")).unwrap().flatten() {
+        let bytes = std::fs::read(f.path()).unwrap_or_default();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret in {}", f.path().display());
+    }
+}
