@@ -171,6 +171,11 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The outbox: list what waits, was sent or failed; queue mail again.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCmd,
+    },
     /// Queue (and send) the office status mail: the compiled workbook to office.staff.
     OfficeStatus {
         #[arg(long, help = AS_OF_HELP)]
@@ -322,6 +327,36 @@ pub enum ReviewCmd {
         /// Show the mail; queue nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCmd {
+    /// Outgoing mail, newest first.
+    List {
+        /// Only mail in this state: queued, sent, failed, handing_over.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue mail again (failed or waiting) and deliver now.
+    Retry {
+        /// Outbox ids (from `outbox list`).
+        ids: Vec<i64>,
+        /// Every failed mail.
+        #[arg(long)]
+        failed: bool,
+        /// Every failed or waiting mail, and the outbox's wait for its server.
+        #[arg(long)]
+        all: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -513,7 +548,10 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             let c = crate::notify::digest(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "digest", Some(&c), dry_run, json).await
         }
+        Cmd::Outbox { action } => outbox(&cfg, &store, action, &by).await,
         Cmd::Deliver { json } => {
+            // A person asking to deliver now does not wait for the outbox's backoff.
+            store.retry_mail(&[], false, &by).await?;
             let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
             let queued = store.outbox_depth().await?;
             if json {
@@ -992,6 +1030,59 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
         say!("the unit is told ({k}; {sent} mail(s) delivered)");
     }
     Ok(0)
+}
+
+async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Result<i32> {
+    match action {
+        OutboxCmd::List { state, limit, json } => {
+            let rows = store.outbox_rows(state.as_deref(), limit).await?;
+            let block = store.outbox_block().await?;
+            if json {
+                emit_json(&json!({"blocked": block, "mails": rows}));
+                return Ok(0);
+            }
+            if let Some(b) = &block {
+                say!("Thư đi đang chờ máy chủ từ {}: {}", schedule::fmt_human(cfg.office.timezone, b.since), b.error);
+            }
+            say!("{:>6}  {}  {}  {}  {}  {}", "Số", col("Trạng thái", 12), col("Loại", 9), col("Tạo lúc", 16), col("Người nhận", 36), "Lỗi");
+            for r in &rows {
+                let state = match r.state.as_str() {
+                    "queued" => "chờ gửi",
+                    "sent" => "đã gửi",
+                    "failed" => "không gửi được",
+                    "handing_over" => "đang gửi",
+                    other => other,
+                };
+                say!(
+                    "{:>6}  {}  {}  {}  {}  {}",
+                    r.id,
+                    col(state, 12),
+                    col(&r.kind, 9),
+                    col(&day_time(cfg, r.created_at), 16),
+                    col(&r.recipients.join(", "), 36),
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+            Ok(0)
+        }
+        OutboxCmd::Retry { ids, failed, all, json } => {
+            if ids.is_empty() && !failed && !all {
+                bail!("say which mail: outbox ids, --failed or --all");
+            }
+            let mut keys = store.retry_mail(&ids, failed || all, by).await?;
+            if all {
+                let waiting: Vec<i64> = store.outbox_rows(Some("queued"), i64::MAX).await?.iter().map(|r| r.id).collect();
+                keys.extend(store.retry_mail(&waiting, false, by).await?);
+            }
+            let (sent, failed_now) = crate::notify::deliver(cfg, store).await?;
+            if json {
+                emit_json(&json!({"requeued": keys, "delivered": sent, "failed": failed_now}));
+            } else {
+                say!("{} mail(s) queued again; {sent} delivered, {failed_now} failed", keys.len());
+            }
+            Ok(0)
+        }
+    }
 }
 
 async fn reprocess(cfg: &Config, store: &Store, ids: &[i64], by: &str) -> Result<i32> {

@@ -123,6 +123,9 @@ struct RawOutbound {
     /// How long a sender holds a claimed mail before another may take it over (default 300).
     #[serde(default)]
     lease_seconds: Option<u64>,
+    /// Days after which a mail the server keeps refusing for now fails for good (default 3).
+    #[serde(default)]
+    give_up_days: Option<i64>,
     /// Extra trusted certificate authorities (PEM) for an SMTP server with a private CA.
     #[serde(default)]
     ca_file: Option<String>,
@@ -324,6 +327,8 @@ pub struct Outbound {
     /// Seconds a claimed mail stays with its sender; after a crash it is retried (or, when it
     /// was being handed over, settled) once this has passed.
     pub lease_seconds: i64,
+    /// A mail the server keeps refusing for now fails for good after this many days.
+    pub give_up_days: i64,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -492,7 +497,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None, ca_file: None });
+    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None, give_up_days: None, ca_file: None });
     let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
     let outbound = Outbound {
         transport,
@@ -500,6 +505,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         user_env: ob.user_env,
         password_env: ob.password_env,
         lease_seconds: ob.lease_seconds.unwrap_or(300).clamp(1, 86_400) as i64,
+        give_up_days: ob.give_up_days.unwrap_or(3).clamp(1, 365),
         ca_file: ob.ca_file.as_deref().map(|p| resolve(dir, p)),
     };
 

@@ -256,7 +256,7 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    crate::text::escape_html(s)
 }
 
 /// The office's status page: the units × obligations matrix as HTML, coloured by state, with

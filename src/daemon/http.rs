@@ -101,7 +101,8 @@ async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, &'static
     let error = h.last_error.lock().map(|e| e.clone()).unwrap_or_default();
     // Not holding the mailbox is healthy only when another instance holds it (no error here).
     let mailbox_ok = if !polling { error.is_none() } else { h.connected.load(Ordering::Relaxed) && last > 0 && now - last <= limit };
-    let ok = db.is_ok() && mailbox_ok;
+    let block = store.outbox_block().await.ok().flatten();
+    let ok = db.is_ok() && mailbox_ok && block.is_none();
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "failing" },
         "database": match &db { Ok(()) => "ok".to_string(), Err(e) => e.to_string() },
@@ -111,6 +112,10 @@ async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, &'static
             (_, true, true) => "ok".to_string(),
             (_, true, false) if last > 0 => format!("no successful poll for {} s", now - last),
             _ => "no successful poll yet".to_string(),
+        },
+        "outbox": match &block {
+            None => "ok".to_string(),
+            Some(b) => format!("waiting for the mail server since {}: {}", crate::schedule::fmt_instant(cfg.office.timezone, b.since), b.error),
         },
         "last_poll": if last > 0 { Some(crate::schedule::fmt_instant(cfg.office.timezone, last)) } else { None },
         "last_poll_age_seconds": if last > 0 { Some(now - last) } else { None },
@@ -140,6 +145,10 @@ async fn metrics(store: &Store, shared: &Shared) -> Result<String, crate::store:
         }
     }
     out.push_str(&format!("# HELP baocao_outbox_depth Mail waiting to be delivered.\n# TYPE baocao_outbox_depth gauge\nbaocao_outbox_depth {depth}\n"));
+    let blocked = store.outbox_block().await?.map(|b| b.since).unwrap_or(0);
+    out.push_str(&format!(
+        "# HELP baocao_outbox_blocked_since Unix time since which the mail server cannot be reached (0: it can).\n# TYPE baocao_outbox_blocked_since gauge\nbaocao_outbox_blocked_since {blocked}\n"
+    ));
     out.push_str(&format!("# HELP baocao_reminders_sent Reminder mails delivered.\n# TYPE baocao_reminders_sent counter\nbaocao_reminders_sent {reminders_sent}\n"));
     let last = shared.health.last_poll.load(Ordering::Relaxed);
     let age = if last > 0 { chrono::Utc::now().timestamp() - last } else { -1 };

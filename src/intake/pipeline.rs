@@ -43,11 +43,8 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
     let dup = store.find_duplicate(&sha, head.message_id.as_deref(), &body_sha).await?;
     let (facts, docs, mut m, duplicate_of) = match dup {
         Some(orig) => {
-            let mut m = Match::new(Decision::Duplicate);
-            m.reasons.push(format!("thư này đã nhận trước đó (bài nộp số {orig})"));
-            m.reply = false;
-            m.evidence.push(format!("sha256 {sha}"));
-            (head, vec![], m, Some(orig))
+            let (facts, m) = duplicate(head, &sha, orig);
+            (facts, vec![], m, Some(orig))
         }
         None => {
             // A source that knows the size (IMAP) hands over only the head of an oversized message.
@@ -68,8 +65,7 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
     }
     let a = Arrival { source_key: &raw.source_key, raw: &raw.bytes, sha256: sha.clone(), body_sha256: body_sha.clone(), arrival, facts, documents: docs, decision: m, duplicate_of };
     let refused = match office::record_arrival(cfg, store, a).await {
-        Ok(Some(sub)) => return Ok(Outcome::Recorded { id: sub.id, decision: sub.decision }),
-        Ok(None) => return Ok(Outcome::AlreadyKnown),
+        Ok(r) => return outcome(cfg, store, raw, &sha, &body_sha, arrival, r).await,
         Err(e) if e.is_transient() => return Err(e),
         Err(e) => e,
     };
@@ -83,15 +79,41 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
     let facts = mime::parse(head);
     m.reply = !(facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender);
     let head_sha = sha256_hex(head);
-    let a = Arrival { source_key: &raw.source_key, raw: head, sha256: head_sha, body_sha256: body_sha, arrival, facts, documents: vec![], decision: m, duplicate_of: None };
+    let a = Arrival { source_key: &raw.source_key, raw: head, sha256: head_sha, body_sha256: body_sha.clone(), arrival, facts, documents: vec![], decision: m, duplicate_of: None };
     match office::record_arrival(cfg, store, a).await {
-        Ok(Some(sub)) => Ok(Outcome::Recorded { id: sub.id, decision: sub.decision }),
-        Ok(None) => Ok(Outcome::AlreadyKnown),
+        Ok(r) => outcome(cfg, store, raw, &sha, &body_sha, arrival, r).await,
         Err(e) if e.is_transient() => Err(e),
         Err(again) => {
             tracing::error!("{}: cannot be recorded even as rejected ({again}); set aside", raw.source_key);
             store.set_aside(&raw.source_key, &sha, &raw.bytes, &format!("{refused}; as rejected: {again}")).await?;
             Ok(Outcome::SetAside)
+        }
+    }
+}
+
+/// A message whose content was recorded before, as `orig`.
+fn duplicate(head: MailFacts, sha: &str, orig: i64) -> (MailFacts, Match) {
+    let mut m = Match::new(Decision::Duplicate);
+    m.reasons.push(format!("thư này đã nhận trước đó (bài nộp số {orig})"));
+    m.reply = false;
+    m.evidence.push(format!("sha256 {sha}"));
+    (head, m)
+}
+
+/// What a recording did; a message whose content another process recorded meanwhile is
+/// recorded again, as that one's duplicate.
+async fn outcome(cfg: &Config, store: &Store, raw: &RawMessage, sha: &str, body_sha: &str, arrival: i64, r: office::Recorded) -> Result<Outcome, StoreError> {
+    match r {
+        office::Recorded::New(sub) => Ok(Outcome::Recorded { id: sub.id, decision: sub.decision }),
+        office::Recorded::AlreadyKnown => Ok(Outcome::AlreadyKnown),
+        office::Recorded::DuplicateOf(orig) => {
+            let head = mime::parse(&raw.bytes[..raw.bytes.len().min(256 * 1024)]);
+            let (facts, m) = duplicate(head, sha, orig);
+            let a = Arrival { source_key: &raw.source_key, raw: &raw.bytes, sha256: sha.to_string(), body_sha256: body_sha.to_string(), arrival, facts, documents: vec![], decision: m, duplicate_of: Some(orig) };
+            match office::record_arrival(cfg, store, a).await? {
+                office::Recorded::New(sub) => Ok(Outcome::Recorded { id: sub.id, decision: sub.decision }),
+                _ => Ok(Outcome::AlreadyKnown),
+            }
         }
     }
 }

@@ -10,12 +10,31 @@ use crate::config::{Config, Transport};
 use crate::store::{OutMail, Store};
 use lettre::message::Mailbox;
 
-/// What a transport says about one mail: delivered (with a note when delivery is assumed rather
-/// than confirmed), or an error and whether it is final.
-pub type Handed = Result<Option<String>, (NotifyError, bool)>;
+/// A mail handed over: a note when delivery is assumed rather than confirmed, and the
+/// recipients the server refused for good (with its reply) while taking it for the others.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub note: Option<String>,
+    pub refused: Vec<(String, String)>,
+}
 
-/// Where outgoing mail goes. `send` is called for each claimed mail of a batch on one
-/// connection or folder; `close` ends the batch.
+/// Why a mail was not handed over.
+#[derive(Debug)]
+pub enum Failure {
+    /// The server could not be reached or would not talk (greeting, EHLO, STARTTLS, AUTH,
+    /// network): not this mail's fault. Every mail stays queued; the outbox waits as a whole.
+    Connection(String),
+    /// A temporary refusal of this mail: tried again later.
+    Transient(String),
+    /// A permanent refusal of this mail (5xx to it): it fails for good.
+    Permanent(String),
+}
+
+/// What a transport says about one mail.
+pub type Handed = Result<Delivered, Failure>;
+
+/// Where outgoing mail goes. `send` is called for each claimed mail on one connection or
+/// folder; `close` ends the run.
 #[allow(async_fn_in_trait)]
 pub trait MailTransport {
     async fn send(&mut self, store: &Store, m: &OutMail) -> Handed;
@@ -29,13 +48,14 @@ pub struct FileTransport(pub std::path::PathBuf);
 impl MailTransport for FileTransport {
     async fn send(&mut self, _store: &Store, m: &OutMail) -> Handed {
         let dir = &self.0;
-        let io = |p: &std::path::Path, e: std::io::Error| (NotifyError::Deliver(format!("{}: {e}", p.display())), false);
+        // A folder that cannot be written is the outbox's trouble, not the mail's.
+        let io = |p: &std::path::Path, e: std::io::Error| Failure::Connection(format!("{}: {e}", p.display()));
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let path = dir.join(file_name_for(&m.key));
         let tmp = dir.join(format!(".{}.tmp", file_name_for(&m.key)));
         std::fs::write(&tmp, &m.message).map_err(|e| io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        Ok(None)
+        Ok(Delivered::default())
     }
     async fn close(self) {}
 }
@@ -73,45 +93,92 @@ pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), Noti
     for key in store.settle_handed_over().await? {
         tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
     }
-    match &cfg.outbound.transport {
-        Transport::File(dir) => deliver_with(store, FileTransport(dir.clone()), cfg.outbound.lease_seconds).await,
-        Transport::Smtp { .. } => deliver_with(store, SmtpTransport::new(cfg), cfg.outbound.lease_seconds).await,
+    let done = match &cfg.outbound.transport {
+        Transport::File(dir) => deliver_with(store, FileTransport(dir.clone()), cfg.outbound.lease_seconds, cfg.outbound.give_up_days).await?,
+        Transport::Smtp { .. } => deliver_with(store, SmtpTransport::new(cfg), cfg.outbound.lease_seconds, cfg.outbound.give_up_days).await?,
+    };
+    if let Some(b) = store.outbox_block().await?.filter(|b| !b.notified) {
+        tell_staff_of_block(cfg, store, &b).await?;
     }
+    Ok(done)
 }
 
-/// Attempts after which a mail that keeps failing transiently is given up.
-const MAX_ATTEMPTS: i64 = 8;
+/// Tells office.staff, once per outage, that mail is waiting for its server. The notice waits in
+/// the outbox with the rest and goes out when the server takes mail again.
+async fn tell_staff_of_block(cfg: &Config, store: &Store, b: &crate::store::OutboxBlock) -> Result<(), NotifyError> {
+    if !cfg.office.staff.is_empty() {
+        let since = crate::schedule::fmt_human(cfg.office.timezone, b.since);
+        let text = format!(
+            "Kính gửi Văn phòng,\n\nTừ {since}, {} chưa gửi được thư đi vì không kết nối được máy chủ thư:\n  {}\n\n\
+             Các thư (xác nhận, nhắc nộp, tổng hợp) vẫn được giữ trong hàng đợi và sẽ tự gửi khi máy chủ hoạt động lại.\n\
+             Người quản trị kiểm tra bằng lệnh: baocao check-config --connect; xem hàng đợi: baocao outbox list.\n\n{}\n",
+            cfg.office.name, b.error, cfg.office.name
+        );
+        let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
+        let o = super::Outgoing {
+            kind: "status",
+            key: format!("outbox-blocked:{}", b.since),
+            to: cfg.office.staff.clone(),
+            cc: vec![],
+            subject: format!("[Cảnh báo] Chưa gửi được thư đi từ {since}"),
+            text,
+            html,
+            in_reply_to: None,
+            references: vec![],
+            attachment: None,
+        };
+        let mut tx = store.begin().await?;
+        super::queue(cfg, &mut tx, &o, b.since).await?;
+        tx.commit().await?;
+    }
+    store.outbox_block_notified().await?;
+    Ok(())
+}
 
-/// The delivery loop over any transport: batches of claimed mails until none is due, or until a
-/// batch fails (a failing server is left alone until its backoff passes rather than hammered).
-pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64) -> Result<(usize, usize), NotifyError> {
+/// The delivery loop over any transport: one mail claimed at a time (a slow server never
+/// outlives a claim that covers many mails), until none is due, the server refuses this run's
+/// mail temporarily, or the connection fails (then every mail stays queued and the outbox
+/// waits as a whole, see [`Store::block_outbox`]).
+pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64, give_up_days: i64) -> Result<(usize, usize), NotifyError> {
     let mut sent = 0;
     let mut failed = 0;
+    let now = || chrono::Utc::now().timestamp();
+    if store.outbox_block().await?.is_some_and(|b| b.next_try > now()) {
+        return Ok((0, 0));
+    }
     loop {
-        let batch = store.claim_mail(20, lease).await?;
-        if batch.is_empty() {
-            break;
-        }
-        let mut batch_failed = false;
-        for m in batch {
-            match t.send(store, &m).await {
-                Ok(note) => {
-                    store.mark_sent(&m, note.as_deref()).await?;
-                    sent += 1;
-                }
-                Err((e, permanent)) => {
-                    let attempts = m.attempts + 1;
-                    let give_up = permanent || attempts >= MAX_ATTEMPTS;
-                    let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
-                    tracing::warn!("{}: {e}{}", m.key, if give_up { "; giving up" } else { "; will retry" });
-                    store.mark_failed(&m, &e.to_string(), give_up, chrono::Utc::now().timestamp() + backoff).await?;
-                    failed += 1;
-                    batch_failed = true;
+        let Some(m) = store.claim_mail(1, lease).await?.pop() else { break };
+        match t.send(store, &m).await {
+            Ok(d) => {
+                store.mark_sent(&m, d.note.as_deref(), &d.refused).await?;
+                store.unblock_outbox().await?;
+                sent += 1;
+            }
+            Err(Failure::Connection(e)) => {
+                tracing::warn!("outbox: {e}; every mail stays queued");
+                store.release(&m).await?;
+                store.block_outbox(&e).await?;
+                break;
+            }
+            Err(f) => {
+                let (e, permanent) = match f {
+                    Failure::Permanent(e) => (e, true),
+                    Failure::Transient(e) | Failure::Connection(e) => (e, false),
+                };
+                let attempts = m.attempts + 1;
+                let too_old = now() - m.created_at > give_up_days * 86_400;
+                let give_up = permanent || too_old;
+                let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
+                tracing::warn!("{}: {e}{}", m.key, if give_up { "; failed for good" } else { "; will retry" });
+                let why = if too_old && !permanent { format!("{e} (still not delivered after {give_up_days} days)") } else { e };
+                store.mark_failed(&m, &why, give_up, now() + backoff).await?;
+                store.unblock_outbox().await?;
+                failed += 1;
+                if !permanent {
+                    // A server refusing for now is left alone until the backoff passes.
+                    break;
                 }
             }
-        }
-        if batch_failed {
-            break;
         }
     }
     t.close().await;
@@ -182,27 +249,30 @@ pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
     })
 }
 
-/// One mail over SMTP on the batch's connection. Err carries whether the refusal is final.
-/// Ok carries a note when delivery is assumed rather than confirmed.
-async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Result<Option<String>, (NotifyError, bool)> {
-    let ep = smtp_endpoint(cfg).ok_or((NotifyError::Deliver("no SMTP server configured".into()), false))?;
-    let from: Mailbox = cfg.outbound.from.parse().map_err(|e| (NotifyError::Build(format!("outbound.from: {e}")), true))?;
-    let fail = |e: smtp::SmtpError| {
-        let permanent = matches!(e, smtp::SmtpError::Permanent(_));
-        (NotifyError::Deliver(e.to_string()), permanent)
+/// One mail over SMTP on the run's connection, opened at the first mail.
+async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Handed {
+    let ep = smtp_endpoint(cfg).ok_or_else(|| Failure::Connection("no SMTP server configured".into()))?;
+    let from: Mailbox = cfg.outbound.from.parse().map_err(|e| Failure::Connection(format!("outbound.from: {e}")))?;
+    let fail = |e: smtp::SmtpError| match e {
+        smtp::SmtpError::Permanent(w) => Failure::Permanent(w),
+        e => Failure::Transient(e.to_string()),
     };
     if session.is_none() {
-        *session = Some(smtp::Session::open(&ep).await.map_err(fail)?);
+        let s = smtp::Session::open(&ep).await.map_err(|e| Failure::Connection(format!("SMTP server {}:{}: {e}", ep.host, ep.port)))?;
+        *session = Some(s);
     }
     let s = session.as_mut().expect("opened above");
-    if let Err(e) = s.hand_over(&from.email.to_string(), &m.recipients, &m.message).await {
-        // A refused recipient leaves the connection usable after RSET; anything else drops it.
-        if s.reset().await.is_err() {
-            *session = None;
+    let refused = match s.hand_over(&from.email.to_string(), &m.recipients, &m.message).await {
+        Ok(r) => r,
+        Err(e) => {
+            // A refused mail leaves the connection usable after RSET; anything else drops it.
+            if s.reset().await.is_err() {
+                *session = None;
+            }
+            return Err(fail(e));
         }
-        return Err(fail(e));
-    }
-    let mark = store.begin_handing_over(m).await.map_err(|e| (NotifyError::Store(e), false))?;
+    };
+    let mark = store.begin_handing_over(m).await.map_err(|e| Failure::Transient(e.to_string()))?;
     if let Err(e) = s.end_data().await {
         // The dot did not go out: the server drops the half-received message; the mark is
         // rolled back with `mark`.
@@ -215,29 +285,29 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
     if let Some(j) = journal_path(cfg) {
         append_journal(&j, &m.key);
     }
-    mark.commit().await.map_err(|e| (NotifyError::Store(e), false))?;
+    mark.commit().await.map_err(|e| Failure::Transient(e.to_string()))?;
     match s.verdict().await {
-        Ok(()) => Ok(None),
+        Ok(()) => Ok(Delivered { note: None, refused }),
         Err(e @ smtp::SmtpError::NoVerdict(_)) => {
             // The dot went out but no verdict came back: the server has the message. Sending
             // it again would be the duplicate this whole design exists to prevent.
             *session = None;
-            Ok(Some(format!("{e}; taken as delivered")))
+            Ok(Delivered { note: Some(format!("{e}; taken as delivered")), refused })
         }
         Err(e) => Err(fail(e)),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
 
-    /// A transport that refuses the mails whose key contains a word, finally or not.
+    /// A transport that refuses the mails whose key contains a word: for good, for now, or by
+    /// failing the connection.
     struct Fake {
         refuse: &'static str,
-        permanent: bool,
+        how: fn(String) -> Failure,
         seen: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
     }
 
@@ -245,9 +315,9 @@ mod tests {
         async fn send(&mut self, _store: &Store, m: &OutMail) -> Handed {
             self.seen.borrow_mut().push(m.key.clone());
             if m.key.contains(self.refuse) {
-                Err((NotifyError::Deliver("550 no such user".into()), self.permanent))
+                Err((self.how)("550 no such user".into()))
             } else {
-                Ok(None)
+                Ok(Delivered::default())
             }
         }
         async fn close(self) {}
@@ -260,7 +330,7 @@ mod tests {
         let store = Store::open(&cfg).await.unwrap();
         let mut tx = store.begin().await.unwrap();
         for k in keys {
-            tx.queue_mail(k, "ack", &["a@x.example".into()], b"Subject: x\r\n\r\nx\r\n", 0).await.unwrap();
+            tx.queue_mail(k, "ack", &["a@x.example".into()], b"Subject: x\r\n\r\nx\r\n", chrono::Utc::now().timestamp() - 1).await.unwrap();
         }
         tx.commit().await.unwrap();
         (dir, store)
@@ -270,11 +340,11 @@ mod tests {
     async fn every_due_mail_is_handed_over_once_and_marked_sent() {
         let (_d, store) = store_with(&["k1", "k2", "k3"]).await;
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        let fake = Fake { refuse: "none", permanent: false, seen: seen.clone() };
-        assert_eq!(deliver_with(&store, fake, 60).await.unwrap(), (3, 0));
+        let fake = Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() };
+        assert_eq!(deliver_with(&store, fake, 60, 3).await.unwrap(), (3, 0));
         assert_eq!(*seen.borrow(), vec!["k1", "k2", "k3"]);
-        let fake = Fake { refuse: "none", permanent: false, seen: seen.clone() };
-        assert_eq!(deliver_with(&store, fake, 60).await.unwrap(), (0, 0), "nothing is sent twice");
+        let fake = Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() };
+        assert_eq!(deliver_with(&store, fake, 60, 3).await.unwrap(), (0, 0), "nothing is sent twice");
         assert!(store.outbox_keys().await.unwrap().iter().all(|(_, _, s)| s == "sent"));
     }
 
@@ -282,11 +352,42 @@ mod tests {
     async fn a_transient_refusal_stays_queued_and_a_permanent_one_fails_for_good() {
         let (_d, store) = store_with(&["ok-1", "bad-2"]).await;
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        deliver_with(&store, Fake { refuse: "bad", permanent: false, seen: seen.clone() }, 60).await.unwrap();
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen: seen.clone() }, 60, 3).await.unwrap();
         let states: Vec<String> = store.outbox_keys().await.unwrap().into_iter().map(|(_, _, s)| s).collect();
         assert_eq!(states, vec!["sent", "queued"], "a 4xx is retried later");
         let (_d2, store) = store_with(&["bad-1"]).await;
-        deliver_with(&store, Fake { refuse: "bad", permanent: true, seen }, 60).await.unwrap();
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Permanent, seen }, 60, 3).await.unwrap();
         assert_eq!(store.outbox_keys().await.unwrap()[0].2, "failed");
+    }
+
+    #[tokio::test]
+    async fn a_failing_connection_fails_no_mail_and_the_outbox_waits_as_a_whole() {
+        let (_d, store) = store_with(&["bad-1", "bad-2"]).await;
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        let r = deliver_with(&store, Fake { refuse: "bad", how: Failure::Connection, seen: seen.clone() }, 60, 3).await.unwrap();
+        assert_eq!(r, (0, 0));
+        assert_eq!(seen.borrow().len(), 1, "the first failure stops the run");
+        let rows = store.outbox_rows(None, 10).await.unwrap();
+        assert!(rows.iter().all(|r| r.state == "queued" && r.attempts == 0), "{rows:?}");
+        let block = store.outbox_block().await.unwrap().expect("blocked");
+        assert!(block.error.contains("550"));
+        // Within the wait nothing is tried; a person's retry lifts it at once.
+        deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen: seen.clone() }, 60, 3).await.unwrap();
+        assert_eq!(seen.borrow().len(), 1);
+        store.retry_mail(&[], true, "test").await.unwrap();
+        let r = deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen }, 60, 3).await.unwrap();
+        assert_eq!(r, (2, 0));
+        assert!(store.outbox_block().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_mail_refused_for_now_fails_for_good_only_when_old() {
+        let (_d, store) = store_with(&["bad-1"]).await;
+        store.execute_raw("UPDATE outbox SET created_at = 0").await.unwrap();
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen }, 60, 3).await.unwrap();
+        let row = &store.outbox_rows(None, 1).await.unwrap()[0];
+        assert_eq!(row.state, "failed");
+        assert!(row.last_error.as_deref().unwrap().contains("after 3 days"), "{row:?}");
     }
 }

@@ -159,14 +159,26 @@ impl Session {
         self.read_reply().await
     }
 
-    /// Sends the envelope and the message up to, not including, the final dot.
-    pub async fn hand_over(&mut self, from: &str, to: &[String], message: &[u8]) -> Result<(), SmtpError> {
+    /// Sends the envelope and the message up to, not including, the final dot. A recipient the
+    /// server refuses for good (5xx) is left out and returned with the server's reply; the mail
+    /// goes to the others. A temporary refusal of any recipient, or of every one, is an error.
+    pub async fn hand_over(&mut self, from: &str, to: &[String], message: &[u8]) -> Result<Vec<(String, String)>, SmtpError> {
         self.command(&format!("MAIL FROM:<{from}>")).await?.check("MAIL FROM", &[250])?;
+        let mut refused = Vec::new();
         for r in to {
-            self.command(&format!("RCPT TO:<{r}>")).await?.check(&format!("RCPT TO {r}"), &[250, 251])?;
+            match self.command(&format!("RCPT TO:<{r}>")).await?.check(&format!("RCPT TO {r}"), &[250, 251]) {
+                Ok(_) => {}
+                Err(SmtpError::Permanent(why)) => refused.push((r.clone(), why)),
+                Err(e) => return Err(e),
+            }
+        }
+        if refused.len() == to.len() {
+            let all: Vec<String> = refused.into_iter().map(|(_, why)| why).collect();
+            return Err(SmtpError::Permanent(format!("every recipient was refused: {}", all.join("; "))));
         }
         self.command("DATA").await?.check("DATA", &[354])?;
-        self.write(&dot_stuff(message)).await
+        self.write(&dot_stuff(message)).await?;
+        Ok(refused)
     }
 
     /// Ends the data: from here on the server may have the message.

@@ -200,10 +200,20 @@ async fn renumber(tx: &mut Tx<'_>, touched: &[Option<ObligationKey>]) -> std::re
     Ok(versions)
 }
 
+/// What recording an arrival did.
+#[derive(Debug)]
+pub enum Recorded {
+    New(Submission),
+    /// Its source key was recorded meanwhile by another run: nothing was written.
+    AlreadyKnown,
+    /// Another process recorded the same content meanwhile (a relay re-delivery ingested at the
+    /// same instant): nothing was written; record it as a duplicate of this one.
+    DuplicateOf(i64),
+}
+
 /// Records a message on arrival: its raw bytes, the decision, its obligation's versions, the
 /// acknowledgement (saying which version it is) and the audit events, in one transaction.
-/// `None` when its source key was recorded meanwhile by another run (nothing is written).
-pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std::result::Result<Option<Submission>, StoreError> {
+pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std::result::Result<Recorded, StoreError> {
     let sha = a.sha256.clone();
     let mut sub = Submission {
         source_key: a.source_key.to_string(),
@@ -226,9 +236,14 @@ pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std:
     tx.put_blob(&sha, a.raw.len() as i64, &store::compress(a.raw)).await?;
     let Some(id) = tx.insert_message(&sub).await? else {
         // Recorded meanwhile by another run: the transaction is dropped, nothing changes.
-        return Ok(None);
+        return Ok(Recorded::AlreadyKnown);
     };
     sub.id = id;
+    if sub.decision != Decision::Duplicate {
+        if let Some(original) = tx.claim_content_keys(id, &sub.sha256, sub.message_id.as_deref(), &sub.body_sha256).await? {
+            return Ok(Recorded::DuplicateOf(original));
+        }
+    }
     let subject = format!("submission:{id}");
     tx.audit(
         "message_received",
@@ -254,7 +269,7 @@ pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std:
         notify::queue_ack(cfg, &mut tx, &sub, &ReplyTo::of_mail(cfg, &a.facts)).await?;
     }
     tx.commit().await?;
-    Ok(Some(sub))
+    Ok(Recorded::New(sub))
 }
 
 fn decision_event(s: &Submission) -> serde_json::Value {

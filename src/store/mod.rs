@@ -784,6 +784,29 @@ impl Tx<'_> {
         })
     }
 
+    /// Takes a new message's content keys for it. `Some(original)` when another message already
+    /// holds one (recorded meanwhile by another process): the caller rolls back and records a
+    /// duplicate of that original instead.
+    pub async fn claim_content_keys(&mut self, id: i64, sha256: &str, message_id: Option<&str>, body_sha256: &str) -> Result<Option<i64>> {
+        let mut keys = vec![format!("sha:{sha256}")];
+        if let Some(mid) = message_id {
+            keys.push(storable(&format!("mid:{mid}:{body_sha256}")).into_owned());
+        }
+        for k in keys {
+            let r = sqlx::query("INSERT INTO content_keys (office, key, message) VALUES ($1, $2, $3) ON CONFLICT (office, key) DO NOTHING RETURNING message")
+                .bind(self.office)
+                .bind(&k)
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+            if r.is_none() {
+                let held = sqlx::query("SELECT message FROM content_keys WHERE office = $1 AND key = $2").bind(self.office).bind(&k).fetch_one(&mut *self.tx).await?;
+                return Ok(Some(held.try_get("message")?));
+            }
+        }
+        Ok(None)
+    }
+
     /// Rewrites the decision of a message (review, reprocess). Its version is left to
     /// [`Tx::renumber`].
     pub async fn update_decision(&mut self, m: &Submission) -> Result<()> {
@@ -919,6 +942,32 @@ pub struct OutMail {
     pub recipients: Vec<String>,
     pub message: Vec<u8>,
     pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// One outbox row as people list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// The outbox waiting as a whole for its server.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxBlock {
+    pub since: i64,
+    pub error: String,
+    pub failures: i64,
+    pub next_try: i64,
+    pub notified: bool,
 }
 
 /// An outbox row as a mail; `message` stays empty when the query did not select it (settling
@@ -932,6 +981,7 @@ fn out_mail(r: &AnyRow) -> Result<OutMail> {
         recipients: serde_json::from_str(&rec).unwrap_or_default(),
         message: r.try_get("message").unwrap_or_default(),
         attempts: r.try_get("attempts")?,
+        created_at: r.try_get("created_at").unwrap_or(0),
     })
 }
 
@@ -944,11 +994,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let sql = match self.backend {
             Backend::Postgres => {
-                "SELECT id, key, kind, recipients, message, attempts FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
+                "SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
                  AND claimed_until < $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
             }
             Backend::Sqlite => {
-                "SELECT id, key, kind, recipients, message, attempts FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
+                "SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
                  AND claimed_until < $2 ORDER BY id LIMIT $3"
             }
         };
@@ -963,17 +1013,149 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks a mail delivered; `note` says why when delivery is assumed rather than confirmed.
-    pub async fn mark_sent(&self, m: &OutMail, note: Option<&str>) -> Result<()> {
+    /// Marks a mail delivered; `note` says why when delivery is assumed rather than confirmed;
+    /// `refused` are the recipients the server refused for good while taking it for the others.
+    pub async fn mark_sent(&self, m: &OutMail, note: Option<&str>, refused: &[(String, String)]) -> Result<()> {
         let mut tx = self.begin().await?;
+        let error = if refused.is_empty() {
+            note.map(str::to_string)
+        } else {
+            let r: Vec<String> = refused.iter().map(|(a, why)| format!("{a}: {why}")).collect();
+            Some(format!("refused by the server: {}", r.join("; ")))
+        };
         sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1")
             .bind(m.id)
             .bind(now())
-            .bind(note)
+            .bind(error)
             .execute(&mut *tx.tx)
             .await?;
-        tx.audit("mail_sent", "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": m.recipients, "note": note})).await?;
+        let delivered: Vec<&String> = m.recipients.iter().filter(|r| !refused.iter().any(|(a, _)| a == *r)).collect();
+        tx.audit("mail_sent", "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": delivered, "note": note})).await?;
+        for (a, why) in refused {
+            tx.audit("mail_recipient_refused", "baocao", &m.key, &serde_json::json!({"recipient": a, "reply": why})).await?;
+        }
         tx.commit().await
+    }
+
+    /// Gives a claimed mail back untouched (its connection failed, not the mail).
+    pub async fn release(&self, m: &OutMail) -> Result<()> {
+        sqlx::query("UPDATE outbox SET claimed_until = 0 WHERE id = $1 AND state = 'queued'").bind(m.id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The outbox's block, while its server cannot be reached.
+    pub async fn outbox_block(&self) -> Result<Option<OutboxBlock>> {
+        let r = sqlx::query("SELECT since, error, failures, next_try, notified FROM outbox_block WHERE office = $1").bind(&self.office).fetch_optional(&self.pool).await?;
+        Ok(match r {
+            Some(r) => Some(OutboxBlock {
+                since: r.try_get("since")?,
+                error: r.try_get("error")?,
+                failures: r.try_get("failures")?,
+                next_try: r.try_get("next_try")?,
+                notified: r.try_get::<i64, _>("notified")? != 0,
+            }),
+            None => None,
+        })
+    }
+
+    /// Records that the server could not be reached: the outbox waits (1 min, doubling to
+    /// 30 min). The first time, an audit event says why.
+    pub async fn block_outbox(&self, error: &str) -> Result<()> {
+        let t = now();
+        let mut tx = self.begin().await?;
+        let r = sqlx::query("SELECT failures FROM outbox_block WHERE office = $1").bind(&self.office).fetch_optional(&mut *tx.tx).await?;
+        match r {
+            Some(r) => {
+                let failures: i64 = r.try_get("failures")?;
+                let wait = (60i64 << failures.min(5)).min(1800);
+                sqlx::query("UPDATE outbox_block SET error = $2, failures = failures + 1, next_try = $3 WHERE office = $1")
+                    .bind(&self.office)
+                    .bind(storable(error).as_ref())
+                    .bind(t + wait)
+                    .execute(&mut *tx.tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("INSERT INTO outbox_block (office, since, error, failures, next_try, notified) VALUES ($1, $2, $3, 1, $4, 0)")
+                    .bind(&self.office)
+                    .bind(t)
+                    .bind(storable(error).as_ref())
+                    .bind(t + 60)
+                    .execute(&mut *tx.tx)
+                    .await?;
+                tx.audit("outbox_blocked", "baocao", "outbox", &serde_json::json!({"error": error})).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// The server took a mail again: the block ends (with an audit event when there was one).
+    pub async fn unblock_outbox(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query("DELETE FROM outbox_block WHERE office = $1").bind(&self.office).execute(&mut *tx.tx).await?;
+        if r.rows_affected() > 0 {
+            tx.audit("outbox_unblocked", "baocao", "outbox", &serde_json::json!({})).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Marks the block's notice to the office as queued (once per block).
+    pub async fn outbox_block_notified(&self) -> Result<()> {
+        sqlx::query("UPDATE outbox_block SET notified = 1 WHERE office = $1").bind(&self.office).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The outbox, newest first, optionally in one state.
+    pub async fn outbox_rows(&self, state: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, key, kind, recipients, state, attempts, created_at, sent_at, next_attempt_at, last_error FROM outbox \
+             WHERE office = $1 AND ($2 = '' OR state = $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(&self.office)
+        .bind(state.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let rec: String = r.try_get("recipients")?;
+                Ok(OutboxRow {
+                    id: r.try_get("id")?,
+                    key: r.try_get("key")?,
+                    kind: r.try_get("kind")?,
+                    recipients: serde_json::from_str(&rec).unwrap_or_default(),
+                    state: r.try_get("state")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: r.try_get("created_at")?,
+                    sent_at: r.try_get("sent_at")?,
+                    next_attempt_at: r.try_get("next_attempt_at")?,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Queues mails again for a person: the given ids (failed or queued, never sent), or every
+    /// failed one. Returns the keys requeued.
+    pub async fn retry_mail(&self, ids: &[i64], failed: bool, by: &str) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("SELECT id, key, state FROM outbox WHERE office = $1 AND state IN ('failed', 'queued') ORDER BY id").bind(&self.office).fetch_all(&mut *tx.tx).await?;
+        let mut keys = Vec::new();
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let state: String = r.try_get("state")?;
+            if !(ids.contains(&id) || (failed && state == "failed")) {
+                continue;
+            }
+            sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = $2, claimed_until = 0, attempts = 0, created_at = $2 WHERE id = $1").bind(id).bind(now()).execute(&mut *tx.tx).await?;
+            let key: String = r.try_get("key")?;
+            tx.audit("mail_retry", by, &key, &serde_json::json!({"was": state})).await?;
+            keys.push(key);
+        }
+        // Try the server now; the block itself (and its notice) ends only when a mail goes.
+        sqlx::query("UPDATE outbox_block SET next_try = 0 WHERE office = $1").bind(&self.office).execute(&mut *tx.tx).await?;
+        tx.commit().await?;
+        Ok(keys)
     }
 
     /// Opens the transaction that records a mail as handed over to the SMTP server. The caller
@@ -991,13 +1173,13 @@ impl Store {
     /// was released by `mark_failed` (claim cleared) and is retried, not settled.
     /// Returns false when there was nothing to settle.
     pub async fn settle_key(&self, key: &str, note: &str) -> Result<bool> {
-        let r = sqlx::query("SELECT id, key, kind, recipients, attempts FROM outbox WHERE office = $1 AND key = $2 AND state IN ('queued', 'handing_over') AND claimed_until > 0")
+        let r = sqlx::query("SELECT id, key, kind, recipients, attempts, created_at FROM outbox WHERE office = $1 AND key = $2 AND state IN ('queued', 'handing_over') AND claimed_until > 0")
             .bind(&self.office)
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
         let Some(r) = r else { return Ok(false) };
-        self.mark_sent(&out_mail(&r)?, Some(note)).await?;
+        self.mark_sent(&out_mail(&r)?, Some(note), &[]).await?;
         Ok(true)
     }
 
@@ -1005,7 +1187,7 @@ impl Store {
     /// Returns their keys.
     pub async fn settle_handed_over(&self) -> Result<Vec<String>> {
         let t = now();
-        let rows = sqlx::query("SELECT id, key, kind, recipients, attempts FROM outbox WHERE office = $1 AND state = 'handing_over' AND claimed_until < $2")
+        let rows = sqlx::query("SELECT id, key, kind, recipients, attempts, created_at FROM outbox WHERE office = $1 AND state = 'handing_over' AND claimed_until < $2")
             .bind(&self.office)
             .bind(t)
             .fetch_all(&self.pool)
@@ -1013,7 +1195,7 @@ impl Store {
         let mut keys = Vec::new();
         for r in rows {
             let m = out_mail(&r)?;
-            self.mark_sent(&m, Some("the sender stopped after handing the whole message over; taken as delivered")).await?;
+            self.mark_sent(&m, Some("the sender stopped after handing the whole message over; taken as delivered"), &[]).await?;
             keys.push(m.key);
         }
         Ok(keys)

@@ -155,6 +155,11 @@ pub fn roman_value(s: &str) -> Option<u32> {
     R.iter().position(|r| *r == u).map(|i| i as u32 + 1)
 }
 
+/// Text safe inside HTML elements and quoted attributes.
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
 /// A number as Vietnamese offices write it: a decimal comma and dots between thousands
 /// (`1.234,5`), at most three decimals, none when whole.
 pub fn num_vi(v: f64) -> String {

@@ -391,13 +391,18 @@ impl Sunk {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        Self::start_on(free_port(), &[])
+    }
+
+    /// smtp-sink on `port` with extra options (e.g. `-f CONNECT`: a 5xx greeting).
+    pub fn start_on(port: u16, extra: &[&str]) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("m")).unwrap();
         // smtp-sink drops to `nobody` and writes there.
         let _ = Command::new("chown").args(["-R", "nobody"]).arg(dir.path()).status();
         let _ = Command::new("chmod").args(["755"]).arg(dir.path()).status();
-        let port = free_port();
         let child = Command::new(sbin("smtp-sink"))
+            .args(extra)
             .args(["-u", "nobody", "-R"])
             .arg(dir.path())
             .args(["-d", "/m/%M."])

@@ -1,0 +1,168 @@
+//! Delivery and concurrency faults through the real binary: a server that will not talk leaves
+//! every mail queued until it is fixed; a refused recipient does not stop the others; a message
+//! and its re-delivery ingested at once are recorded once.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+
+fn smtp_office(db: Db, port: u16) -> Office {
+    let cfg = CONFIG.replace("transport = \"file:var/outbox\"", &format!("transport = \"smtp+plain://127.0.0.1:{port}\""));
+    Office::with_config(db, &cfg)
+}
+
+fn three_reports(o: &Office) {
+    for (i, (unit, from)) in [("12/BC-BVA", "bva@test.example"), ("13/BC-BVA", "bva@test.example"), ("14/BC-BVA", "bva@test.example")].iter().enumerate() {
+        let (d, t) = at(2021, 4, 5 + i as u32, 9);
+        o.deliver(t, &i.to_string(), &mail(from, "Báo cáo quý I năm 2021", &format!("<m{i}@test>"), &d, "", &[("BC quý I.docx", &bva_q1(unit, 5))]));
+    }
+}
+
+#[test]
+fn a_server_refusing_at_the_greeting_fails_no_mail_and_they_all_go_once_it_is_fixed() {
+    for db in databases() {
+        let port = free_port();
+        let o = smtp_office(db, port);
+        three_reports(&o);
+        {
+            let _broken = SmtpSink::start_on(port, &["-f", "CONNECT"]);
+            o.ok(&["ingest", "--no-deliver", "inbox"]);
+            let out = o.ok(&["deliver"]);
+            assert!(out.contains("0 mail(s) delivered, 0 failed, 4 still queued"), "three acknowledgements and the notice wait: {out}");
+            let list = o.json(&["outbox", "list", "--json"]);
+            assert!(list["blocked"]["error"].as_str().unwrap().contains("5"), "the reason is kept: {list}");
+            let mails = list["mails"].as_array().unwrap();
+            assert!(mails.iter().filter(|m| m["kind"] == "ack").all(|m| m["state"] == "queued" && m["attempts"] == 0), "{list}");
+            assert_eq!(mails.iter().filter(|m| m["kind"] == "status").count(), 1, "office.staff hear of it once: {list}");
+            o.ok(&["deliver"]);
+            let again = o.json(&["outbox", "list", "--json"]);
+            assert_eq!(again["mails"].as_array().unwrap().iter().filter(|m| m["kind"] == "status").count(), 1, "not twice");
+        }
+        let sink = SmtpSink::start_on(port, &[]);
+        let out = o.ok(&["deliver"]);
+        assert!(out.contains("4 mail(s) delivered, 0 failed, 0 still queued"), "the acknowledgements and the notice: {out}");
+        let got = sink.messages();
+        assert_eq!(got.iter().filter(|m| m.kind() == "ack").count(), 3);
+        let notice: Vec<_> = got.iter().filter(|m| m.kind() == "status").collect();
+        assert_eq!(notice.len(), 1);
+        assert_eq!(notice[0].rcpt, vec!["chanhvanphong@so.test".to_string()]);
+        assert!(o.json(&["outbox", "list", "--json"])["blocked"].is_null());
+        let audit = o.json(&["audit", "--json"]);
+        let kinds: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"outbox_blocked") && kinds.contains(&"outbox_unblocked"), "{kinds:?}");
+    }
+}
+
+/// A scripted SMTP server refusing one recipient for good; returns what it accepted.
+fn refusing_server(refuse: &'static str) -> (u16, std::thread::JoinHandle<Vec<(Vec<String>, String)>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        let mut w = sock.try_clone().unwrap();
+        let mut r = BufReader::new(sock);
+        let mut got = Vec::new();
+        let mut rcpt = Vec::new();
+        writeln!(w, "220 test ESMTP\r").unwrap();
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            let l = line.trim_end().to_string();
+            line.clear();
+            let up = l.to_ascii_uppercase();
+            let reply = if up.starts_with("EHLO") {
+                "250-test\r\n250 8BITMIME".to_string()
+            } else if up.starts_with("RCPT") && l.contains(&format!("<{refuse}>")) {
+                format!("550 5.1.1 <{refuse}>: mailbox unavailable")
+            } else if up.starts_with("RCPT") {
+                rcpt.push(l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string());
+                "250 ok".into()
+            } else if up == "DATA" {
+                writeln!(w, "354 go\r").unwrap();
+                let mut data = String::new();
+                loop {
+                    let mut d = String::new();
+                    r.read_line(&mut d).unwrap();
+                    if d == ".\r\n" {
+                        break;
+                    }
+                    data.push_str(&d);
+                }
+                got.push((std::mem::take(&mut rcpt), data));
+                "250 queued".into()
+            } else if up == "QUIT" {
+                writeln!(w, "221 bye\r").unwrap();
+                break;
+            } else {
+                "250 ok".into()
+            };
+            writeln!(w, "{reply}\r").unwrap();
+        }
+        got
+    });
+    (port, h)
+}
+
+#[test]
+fn one_refused_recipient_does_not_keep_the_digest_from_the_others() {
+    let (port, server) = refusing_server("giamdoc@so.test");
+    let cfg = CONFIG
+        .replace("transport = \"file:var/outbox\"", &format!("transport = \"smtp+plain://127.0.0.1:{port}\""))
+        .replace("leadership = [\"giamdoc@so.test\"]", "leadership = [\"giamdoc@so.test\", \"phogiamdoc@so.test\"]");
+    let o = Office::with_config(Db::Sqlite, &cfg);
+    let out = o.ok(&["digest", "--as-of", "2021-04-12"]);
+    assert!(out.contains("1 mail(s) delivered, 0 failed"), "{out}");
+    let got = server.join().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, vec!["phogiamdoc@so.test".to_string()], "the accepted recipient has it");
+    let list = o.json(&["outbox", "list", "--json"]);
+    let digest = list["mails"].as_array().unwrap().iter().find(|m| m["kind"] == "digest").unwrap().clone();
+    assert_eq!(digest["state"], "sent");
+    assert!(digest["last_error"].as_str().unwrap().contains("giamdoc@so.test: RCPT TO giamdoc@so.test: 550"), "{digest}");
+    let audit = o.json(&["audit", "--json"]);
+    let refused: Vec<&Value> = audit.as_array().unwrap().iter().filter(|e| e["kind"] == "mail_recipient_refused").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["data"].as_str().map(|d| d.contains("giamdoc@so.test")), Some(true));
+}
+
+#[test]
+fn a_message_and_its_redelivery_ingested_at_once_are_recorded_once() {
+    for db in databases() {
+        let o = Office::new(db);
+        let pairs = 30;
+        for dir in ["a", "b"] {
+            std::fs::create_dir_all(o.path().join(format!("{dir}/new"))).unwrap();
+        }
+        for i in 0..pairs {
+            let (d, t) = at(2021, 4, 5, 9);
+            let m = mail("bva@test.example", "Báo cáo quý I năm 2021", &format!("<r{i}@test>"), &d, "", &[("BC quý I.docx", &bva_q1(&format!("{i}/BC-BVA"), 5))]);
+            std::fs::write(o.path().join(format!("a/new/{}.M{i}Pa.test", t + i as i64)), &m).unwrap();
+            // The same message through another relay: one more Received header, same body.
+            let mut relay = format!("Received: from relay2.test by mx.so.test; {d}\r\n").into_bytes();
+            relay.extend(&m);
+            std::fs::write(o.path().join(format!("b/new/{}.M{i}Pb.test", t + i as i64)), &relay).unwrap();
+        }
+        o.ok(&["audit", "verify"]); // migrate before the race
+        let spawn = |dir: &str| bin().current_dir(o.path()).args(["--config", "config.toml", "ingest", "--no-deliver", dir]).output();
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| spawn("a").unwrap());
+            let b = s.spawn(|| spawn("b").unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a.status.success() && b.status.success(), "{}\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+        let subs = o.json(&["submissions", "--json"]);
+        let subs = subs.as_array().unwrap();
+        assert_eq!(subs.len(), 2 * pairs);
+        for i in 0..pairs {
+            let mid = format!("<r{i}@test>");
+            let mut decisions: Vec<&str> = subs.iter().filter(|s| s["message_id"] == mid.as_str()).map(|s| s["decision"].as_str().unwrap()).collect();
+            decisions.sort();
+            assert_eq!(decisions, vec!["accepted", "duplicate"], "{mid}");
+        }
+        let versions: Vec<i64> = subs.iter().filter_map(|s| s["version"].as_i64()).collect();
+        assert_eq!(versions.iter().max(), Some(&(pairs as i64)), "versions are not inflated");
+        let acks = o.json(&["outbox", "list", "--json", "--limit", "1000"])["mails"].as_array().unwrap().iter().filter(|m| m["kind"] == "ack").count();
+        assert_eq!(acks, pairs, "one acknowledgement per message");
+    }
+}
