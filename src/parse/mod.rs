@@ -174,6 +174,9 @@ pub enum ParseError {
     Limit(String),
     #[error("{0}")]
     Other(String),
+    /// The reader itself failed on this file (a panic caught): told plainly, detail kept.
+    #[error("tệp bị hỏng hoặc có cấu trúc lạ, hệ thống chưa đọc được")]
+    ReaderFailed(String),
 }
 
 impl ParseError {
@@ -181,6 +184,7 @@ impl ParseError {
     pub fn detail(&self) -> Option<String> {
         match self {
             ParseError::Corrupt(d) => Some(d.clone()),
+            ParseError::ReaderFailed(d) => Some(format!("reader panicked: {d}")),
             _ => None,
         }
     }
@@ -223,6 +227,18 @@ fn bound(docs: &mut [Document], limits: &Limits) {
     }
 }
 
+/// Runs a third-party reader, turning its panic on a malformed file (calamine and zip have
+/// them, found by fuzzing) into a reason, so one file never takes the process down.
+fn guarded<T>(read: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(r) => r,
+        Err(p) => {
+            let why = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown".into());
+            Err(ParseError::ReaderFailed(why))
+        }
+    }
+}
+
 fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limits, depth: usize, out: &mut Vec<Document>) {
     let format = container::sniff(data);
     let mut doc = Document::empty(filename, format, data);
@@ -232,7 +248,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
         return;
     }
     match format {
-        Format::Docx => out.push(match docx::read(data, limits) {
+        Format::Docx => out.push(match guarded(|| docx::read(data, limits)) {
             Ok(blocks) => {
                 doc.parse = ParseStatus::Ok;
                 fill_from_blocks(&mut doc, &blocks);
@@ -240,7 +256,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
             }
             Err(e) => doc.failed_on(e),
         }),
-        Format::Xlsx | Format::Xls => out.push(match sheet::read(data, format, limits) {
+        Format::Xlsx | Format::Xls => out.push(match guarded(|| sheet::read(data, format, limits)) {
             Ok(sheets) => {
                 doc.parse = ParseStatus::Ok;
                 fill_from_sheets(&mut doc, &sheets);
@@ -253,7 +269,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                 out.push(doc.failed("từ chối: tệp zip lồng trong zip nhiều lớp"));
                 return;
             }
-            match container::unzip_all(data, limits) {
+            match guarded(|| container::unzip_all(data, limits)) {
                 Ok(entries) => {
                     doc.parse = ParseStatus::Ok;
                     out.push(doc);
