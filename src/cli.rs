@@ -365,8 +365,13 @@ pub enum OutboxCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Recompute the hash chain; names the first broken link (exit 1 when broken).
+    /// Recompute the hash chain; names the first broken link (exit 1 when broken). Also checks
+    /// that every message and mail has its events, and that quoted hashes are in the chain.
     Verify {
+        /// A chain hash quoted in a digest, an office-status mail or a log ("dấu kiểm"): it must
+        /// still be in the chain (catches a chain cut short and rebuilt).
+        #[arg(long)]
+        anchor: Vec<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -1094,7 +1099,7 @@ async fn reprocess(cfg: &Config, store: &Store, ids: &[i64], by: &str) -> Result
 
 async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result<i32> {
     let events = store.audit_events().await?;
-    let Some(AuditCmd::Verify { json }) = action else {
+    let Some(AuditCmd::Verify { json, anchor }) = action else {
         if as_json {
             emit_json(&serde_json::to_value(&events)?);
         } else {
@@ -1105,7 +1110,7 @@ async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result
         return Ok(0);
     };
     let json = json || as_json;
-    let verdict: std::result::Result<usize, (i64, String)> = match crate::audit::verify(&events) {
+    let mut verdict: std::result::Result<usize, (i64, String)> = match crate::audit::verify(&events) {
         Ok(n) => {
             let head = store.audit_head().await?;
             let tail = events.last().map(|e| e.hash.clone());
@@ -1117,11 +1122,25 @@ async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result
         }
         Err(b) => Err((b.seq, b.why)),
     };
+    if verdict.is_ok() {
+        let missing = store.unaudited().await?;
+        if !missing.is_empty() {
+            verdict = Err((events.last().map(|e| e.seq).unwrap_or(0), format!("events were removed: {}", missing.join("; "))));
+        }
+    }
+    if verdict.is_ok() {
+        for a in &anchor {
+            if !store.audit_has_hash(a.trim()).await? {
+                verdict = Err((events.last().map(|e| e.seq).unwrap_or(0), format!("the quoted hash {a} is not in the chain: events were removed or replaced")));
+                break;
+            }
+        }
+    }
     match (&verdict, json) {
-        (Ok(n), true) => emit_json(&json!({"intact": true, "events": n})),
+        (Ok(n), true) => emit_json(&json!({"intact": true, "events": n, "head": events.last().map(|e| e.hash.clone())})),
         (Err((seq, why)), true) => emit_json(&json!({"intact": false, "broken_at": seq, "why": why})),
-        (Ok(n), false) => say!("audit chain intact: {n} events"),
-        (Err((seq, why)), false) if why.contains("removed") => say!("audit chain BROKEN after event {seq}: {why}"),
+        (Ok(n), false) => say!("audit chain intact: {n} events; head {}", events.last().map(|e| e.hash.as_str()).unwrap_or("-")),
+        (Err((seq, why)), false) if why.contains("removed") || why.contains("quoted") => say!("audit chain BROKEN after event {seq}: {why}"),
         (Err((seq, why)), false) => say!("audit chain BROKEN at event {seq}: {why}"),
     }
     Ok(if verdict.is_ok() { 0 } else { 1 })

@@ -128,6 +128,18 @@ const HEAD_BYTES: u64 = 64 * 1024;
 /// is not read whole: its head alone is, and its size is declared so it is recorded rejected.
 pub fn read_entry(e: &MaildirEntry, max_bytes: u64) -> Result<RawMessage, IntakeError> {
     use std::io::Read;
+    // Another process (the daemon) may have moved the file from new/ to cur/ since the listing.
+    let moved;
+    let e = match std::fs::metadata(&e.path) {
+        Err(x) if x.kind() == std::io::ErrorKind::NotFound && e.in_new => match moved_to_cur(e) {
+            Some(m) => {
+                moved = m;
+                &moved
+            }
+            None => e,
+        },
+        _ => e,
+    };
     let err = |source| IntakeError::Read { path: e.path.display().to_string(), source };
     let size = std::fs::metadata(&e.path).map_err(err)?.len();
     let (bytes, declared_size) = if size > max_bytes {
@@ -143,6 +155,13 @@ pub fn read_entry(e: &MaildirEntry, max_bytes: u64) -> Result<RawMessage, Intake
         format!("maildir:{}", e.unique)
     };
     Ok(RawMessage { source_key, arrival: e.arrival, path: Some(e.path.clone()), bytes, declared_size })
+}
+
+/// The same message in the Maildir's cur/, when another process moved it there.
+fn moved_to_cur(e: &MaildirEntry) -> Option<MaildirEntry> {
+    let cur = e.path.parent()?.parent()?.join("cur");
+    let found = std::fs::read_dir(&cur).ok()?.flatten().find(|f| maildir_unique(&f.file_name().to_string_lossy()) == e.unique)?;
+    Some(MaildirEntry { path: found.path(), unique: e.unique.clone(), arrival: e.arrival, in_new: false })
 }
 
 /// Applies `after = "flag"` the Maildir way: new/NAME → cur/NAME:2,S (only after the commit).

@@ -299,6 +299,14 @@ async fn queue_compiled(
     if to.is_empty() {
         return Err(NotifyError::Build(format!("no recipients for the {kind} mail (office.leadership / office.staff are empty)")));
     }
+    // The audit chain's head, quoted in the mail: a copy outside the database that `audit verify
+    // --anchor` checks, so a chain cut short and re-headed cannot pass as intact.
+    let (head, events) = store.audit_anchor().await?;
+    tracing::info!(head = %head, events, "audit anchor quoted in the {kind} mail");
+    let mut ctx = ctx.clone();
+    ctx["audit_head"] = head.into();
+    ctx["audit_events"] = events.into();
+    let ctx = &ctx;
     let (subject, text, html) = templates::render(cfg, kind, ctx);
     let o = Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment };
     let mut queued = false;

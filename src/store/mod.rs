@@ -213,7 +213,17 @@ impl Store {
     }
 
     pub async fn begin(&self) -> Result<Tx<'_>> {
-        Ok(Tx { tx: self.pool.begin().await?, backend: self.backend, office: &self.office })
+        Ok(Tx { tx: self.transaction().await?, backend: self.backend, office: &self.office })
+    }
+
+    /// A write transaction. SQLite's starts IMMEDIATE: it takes the write lock at once (waiting
+    /// up to busy_timeout for another process), instead of reading first and failing with
+    /// "database is locked" (SQLITE_BUSY_SNAPSHOT) when it then writes after another's commit.
+    async fn transaction(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -451,6 +461,52 @@ impl Store {
         Ok(match r {
             Some(r) => Some(r.try_get("last_hash")?),
             None => None,
+        })
+    }
+
+    /// Rows that lack the audit event recording them: messages without `message_received` and
+    /// `decision`, outbox mail without `mail_queued`. A chain cut short and re-headed, or emptied,
+    /// leaves such rows behind.
+    pub async fn unaudited(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for kind in ["message_received", "decision"] {
+            let rows = sqlx::query(
+                "SELECT m.id AS id FROM messages m WHERE m.office = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM audit a WHERE a.office = m.office AND a.subject = 'submission:' || CAST(m.id AS TEXT) AND a.kind = $2) ORDER BY m.id LIMIT 20",
+            )
+            .bind(&self.office)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                out.push(format!("submission {} has no `{kind}` event", r.try_get::<i64, _>("id")?));
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT o.key AS key FROM outbox o WHERE o.office = $1 AND NOT EXISTS \
+             (SELECT 1 FROM audit a WHERE a.office = o.office AND a.subject = o.key AND a.kind = 'mail_queued') ORDER BY o.id LIMIT 20",
+        )
+        .bind(&self.office)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            out.push(format!("mail {} has no `mail_queued` event", r.try_get::<String, _>("key")?));
+        }
+        Ok(out)
+    }
+
+    /// Whether an event with this hash is in the chain (a hash quoted in a mail or a log).
+    pub async fn audit_has_hash(&self, hash: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT seq FROM audit WHERE office = $1 AND hash = $2").bind(&self.office).bind(hash).fetch_optional(&self.pool).await?;
+        Ok(r.is_some())
+    }
+
+    /// The newest event's hash and the number of events: what mails and logs quote.
+    pub async fn audit_anchor(&self) -> Result<(String, i64)> {
+        let r = sqlx::query("SELECT last_hash, n FROM audit_head WHERE office = $1").bind(&self.office).fetch_optional(&self.pool).await?;
+        Ok(match r {
+            Some(r) => (r.try_get("last_hash")?, r.try_get("n")?),
+            None => (String::new(), 0),
         })
     }
 
@@ -991,7 +1047,7 @@ impl Store {
     /// the `sent` mark make that a retry, not a second mail.
     pub async fn claim_mail(&self, n: i64, lease: i64) -> Result<Vec<OutMail>> {
         let t = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.transaction().await?;
         let sql = match self.backend {
             Backend::Postgres => {
                 "SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
