@@ -12,12 +12,53 @@ use crate::domain::Format;
 use calamine::{open_workbook_auto_from_rs, Data, Dimensions, Reader, Sheets};
 use std::io::Cursor;
 
+/// Refuses a workbook whose cells span more than `limits.cells` before calamine reads it:
+/// calamine sizes a sheet's grid from its cells' coordinates, so one cell at `XFD1048576` would
+/// ask for hundreds of GB (found by fuzzing). Each worksheet's `r="…"` references are scanned.
+fn check_extent(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(format!("not a readable zip package ({e})")))?;
+    let names: Vec<String> = z.file_names().filter(|n| n.starts_with("xl/worksheets/") && n.ends_with(".xml")).map(str::to_string).collect();
+    drop(z);
+    for name in names {
+        let Some(xml) = super::container::read_entry(data, &name, limits.inflated_mb * 1024 * 1024)? else { continue };
+        let (mut r0, mut r1, mut c0, mut c1) = (u64::MAX, 0u64, u64::MAX, 0u64);
+        let mut i = 0;
+        while let Some(at) = memchr_r(&xml[i..]) {
+            i += at + 4;
+            let Some(end) = xml[i..].iter().position(|&b| b == b'"') else { break };
+            let r = &xml[i..i + end];
+            i += end;
+            let letters = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            if letters > 3 {
+                // Wider than Excel's XFD: calamine would still turn it into a column number.
+                return Err(ParseError::Limit(format!("bảng tính có ô với địa chỉ lạ `{}` (trang {name})", String::from_utf8_lossy(&r[..r.len().min(20)]))));
+            }
+            if letters == 0 || letters == r.len() {
+                continue;
+            }
+            let col = r[..letters].iter().fold(0u64, |a, b| a * 26 + (b.to_ascii_uppercase() - b'A' + 1) as u64);
+            let Some(row) = std::str::from_utf8(&r[letters..]).ok().and_then(|d| d.parse::<u64>().ok()) else { continue };
+            (r0, r1, c0, c1) = (r0.min(row), r1.max(row), c0.min(col), c1.max(col));
+        }
+        if r1 >= r0 && c1 >= c0 && (r1 - r0 + 1).saturating_mul(c1 - c0 + 1) > limits.cells as u64 {
+            return Err(ParseError::Limit(format!("bảng tính trải trên hơn {} ô (trang {name})", limits.cells)));
+        }
+    }
+    Ok(())
+}
+
+/// The next ` r="` (a cell or row reference attribute) in `xml`.
+fn memchr_r(xml: &[u8]) -> Option<usize> {
+    xml.windows(4).position(|w| w == b" r=\"")
+}
+
 /// Merged regions a sheet may have; real reports have a few dozen.
 const MAX_MERGES: usize = 5_000;
 
 pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, ParseError> {
     if format == Format::Xlsx {
         check_zip(data, limits)?;
+        check_extent(data, limits)?;
     }
     let mut wb: Sheets<Cursor<Vec<u8>>> = open_workbook_auto_from_rs(Cursor::new(data.to_vec()))
         .map_err(|e| ParseError::Corrupt(format!("not a readable workbook ({e})")))?;
@@ -105,4 +146,31 @@ pub fn fmt_float(f: f64) -> String {
         return r.trim_end_matches('0').trim_end_matches('.').to_string();
     }
     s
+}
+
+#[cfg(test)]
+mod extent_tests {
+    use super::*;
+    use std::io::Write;
+
+    fn book(sheet_data: &str) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let opt = zip::write::SimpleFileOptions::default();
+        z.start_file("xl/worksheets/sheet1.xml", opt).unwrap();
+        write!(z, "<worksheet><sheetData>{sheet_data}</sheetData></worksheet>").unwrap();
+        z.finish().unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn a_sheet_whose_cells_span_past_the_cell_limit_is_refused_before_reading() {
+        let far = book(r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row>"#);
+        let e = check_extent(&far, &Limits::default()).unwrap_err().to_string();
+        assert!(e.contains("hơn 2000000 ô"), "{e}");
+        let near = book(r#"<row r="1"><c r="A1"><v>1</v></c><c r="D8"><v>2</v></c></row>"#);
+        assert!(check_extent(&near, &Limits::default()).is_ok());
+        let garbage = book(r#"<row r="1"><c r="kkkkA4"><v>1</v></c></row>"#);
+        assert!(check_extent(&garbage, &Limits::default()).unwrap_err().to_string().contains("địa chỉ lạ"));
+    }
 }
