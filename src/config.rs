@@ -126,6 +126,9 @@ struct RawOutbound {
     /// Days after which a mail the server keeps refusing for now fails for good (default 3).
     #[serde(default)]
     give_up_days: Option<i64>,
+    /// Acknowledgements one address gets per hour at most (default 20).
+    #[serde(default)]
+    acks_per_sender_hour: Option<i64>,
     /// Extra trusted certificate authorities (PEM) for an SMTP server with a private CA.
     #[serde(default)]
     ca_file: Option<String>,
@@ -329,6 +332,8 @@ pub struct Outbound {
     pub lease_seconds: i64,
     /// A mail the server keeps refusing for now fails for good after this many days.
     pub give_up_days: i64,
+    /// Acknowledgements one address gets per hour at most (a flood is recorded, not answered).
+    pub acks_per_sender_hour: i64,
     pub ca_file: Option<PathBuf>,
 }
 
@@ -497,7 +502,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None, give_up_days: None, ca_file: None });
+    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None, give_up_days: None, acks_per_sender_hour: None, ca_file: None });
     let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
     let outbound = Outbound {
         transport,
@@ -506,6 +511,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         password_env: ob.password_env,
         lease_seconds: ob.lease_seconds.unwrap_or(300).clamp(1, 86_400) as i64,
         give_up_days: ob.give_up_days.unwrap_or(3).clamp(1, 365),
+        acks_per_sender_hour: ob.acks_per_sender_hour.unwrap_or(20).max(1),
         ca_file: ob.ca_file.as_deref().map(|p| resolve(dir, p)),
     };
 

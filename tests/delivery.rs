@@ -166,3 +166,24 @@ fn a_message_and_its_redelivery_ingested_at_once_are_recorded_once() {
         assert_eq!(acks, pairs, "one acknowledgement per message");
     }
 }
+
+#[test]
+fn a_flood_from_one_address_is_recorded_whole_but_answered_within_its_hourly_limit() {
+    let o = Office::with_config(Db::Sqlite, &CONFIG.replace("acks_per_sender_hour = 1000", "acks_per_sender_hour = 20"));
+    let (d, t) = at(2021, 4, 5, 9);
+    let doc = bva_q1("12/BC-BVA", 5);
+    for i in 0..200 {
+        o.deliver(t + i, &format!("f{i}"), &mail("bva@test.example", &format!("Báo cáo quý I năm 2021 ({i})"), &format!("<flood{i}@test>"), &d, "", &[("BC quý I.docx", &doc)]));
+    }
+    o.deliver(t + 500, "other", &mail("ttyt.bacson@test.example", "Báo cáo quý I năm 2021 - TTYT Bắc Sơn", "<other@test>", &d, "", &[("BC quý I.docx", &bva_q1("3/BC-TTYT", 6))]));
+    let out = o.ok(&["ingest", "--no-deliver", "inbox"]);
+    assert!(out.contains("ingested 201 new message(s)"), "nothing is lost: {out}");
+    let list = o.json(&["outbox", "list", "--json", "--limit", "1000"]);
+    let acks: Vec<&Value> = list["mails"].as_array().unwrap().iter().filter(|m| m["kind"] == "ack").collect();
+    let to = |a: &str| acks.iter().filter(|m| m["recipients"][0] == a).count();
+    assert_eq!(to("bva@test.example"), 20, "the flooding address gets outbound.acks_per_sender_hour answers");
+    assert_eq!(to("ttyt.bacson@test.example"), 1, "another unit is still answered");
+    let audit = o.json(&["audit", "--json"]);
+    let skipped = audit.as_array().unwrap().iter().filter(|e| e["kind"] == "ack_skipped" && e["data"].as_str().unwrap_or("").contains("acks_per_sender_hour")).count();
+    assert_eq!(skipped, 180, "each unanswered message is recorded as such");
+}

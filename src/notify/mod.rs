@@ -187,6 +187,14 @@ pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &
     if now - sub.received_at > days * 86_400 {
         return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
     }
+    // One address sending thousands of messages gets a bounded number of answers an hour, so
+    // the outbox keeps room for every other unit's.
+    let limit = cfg.outbound.acks_per_sender_hour;
+    if let Some(to) = &reply.to {
+        if tx.acks_to_since(to, now - 3600).await? >= limit {
+            return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "outbound.acks_per_sender_hour reached", "to": to, "limit": limit})).await;
+        }
+    }
     queue_reply(cfg, tx, sub, reply, key, sub.received_at.max(now)).await.map(|_| ())
 }
 

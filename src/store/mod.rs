@@ -949,6 +949,17 @@ impl Tx<'_> {
         Ok(r.is_some())
     }
 
+    /// Acknowledgements queued to `recipient` at or after `since` (the flood limit's count).
+    pub async fn acks_to_since(&mut self, recipient: &str, since: i64) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE office = $1 AND kind = 'ack' AND created_at >= $2 AND recipients = $3")
+            .bind(self.office)
+            .bind(since)
+            .bind(serde_json::to_string(&[recipient]).unwrap_or_default())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(r.try_get("n")?)
+    }
+
     /// Queues an outgoing mail under its idempotency key; false when the key was already queued.
     pub async fn queue_mail(&mut self, key: &str, kind: &str, recipients: &[String], message: &[u8], at: i64) -> Result<bool> {
         let r = sqlx::query(
