@@ -297,7 +297,7 @@ pub fn status_html(cfg: &Config, snap: &Snapshot) -> String {
         h.push_str("</tr>");
     }
     h.push_str("</tbody></table></div><p class=\"legend\">");
-    for s in [ObligationState::SubmittedOnTime, ObligationState::SubmittedLate, ObligationState::Overdue, ObligationState::DueSoon, ObligationState::Upcoming, ObligationState::Exempt] {
+    for s in ObligationState::ALL {
         h.push_str(&format!("<span style=\"background:{}\">{}</span>", color(s), esc(s.label_vi())));
     }
     let review = snap.messages.iter().filter(|m| m.decision == Decision::NeedsReview).count();
