@@ -43,6 +43,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// When, and whether to send: the options of the commands that build a mail.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MailArgs {
+    #[arg(long, help = AS_OF_HELP)]
+    as_of: Option<AsOf>,
+    /// Show what would be sent; queue nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// An instant given on the command line; its syntax is checked when the command line is read,
 /// its meaning (the office time zone) once the config is loaded.
 #[derive(Clone, Debug)]
@@ -145,25 +158,13 @@ pub enum Cmd {
     },
     /// Queue and send the reminders due at T.
     Remind {
-        #[arg(long, help = AS_OF_HELP)]
-        as_of: Option<AsOf>,
-        /// Say what would be sent; queue nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        when: MailArgs,
     },
     /// Build (and send) the digest for the week ending at T, to office.leadership.
     Digest {
-        #[arg(long, help = AS_OF_HELP)]
-        as_of: Option<AsOf>,
-        /// Show the mail; queue nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        when: MailArgs,
     },
     /// Deliver queued outbox mail now (the daemon does this on every pass).
     Deliver {
@@ -178,14 +179,8 @@ pub enum Cmd {
     },
     /// Queue (and send) the office status mail: the compiled workbook to office.staff.
     OfficeStatus {
-        #[arg(long, help = AS_OF_HELP)]
-        as_of: Option<AsOf>,
-        /// Show the mail; queue nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        when: MailArgs,
     },
     /// Write the compiled status workbook (SPEC §9).
     Export {
@@ -322,14 +317,8 @@ pub enum ReviewCmd {
     },
     /// Queue (and send) today's review notice to office.staff, when messages wait.
     Notice {
-        #[arg(long, help = AS_OF_HELP)]
-        as_of: Option<AsOf>,
-        /// Show the mail; queue nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        when: MailArgs,
     },
 }
 
@@ -528,7 +517,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             };
             status(&cfg, &store, t, json, filter).await
         }
-        Cmd::Remind { as_of, dry_run, json } => {
+        Cmd::Remind { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
             let stages = crate::notify::remind(&cfg, &store, t, dry_run).await?;
             let (sent, failed) = if dry_run { (0, 0) } else { crate::notify::deliver(&cfg, &store).await? };
@@ -548,7 +537,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Digest { as_of, dry_run, json } => {
+        Cmd::Digest { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
             let c = crate::notify::digest(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "digest", Some(&c), dry_run, json).await
@@ -566,7 +555,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(if failed > 0 { 1 } else { 0 })
         }
-        Cmd::OfficeStatus { as_of, dry_run, json } => {
+        Cmd::OfficeStatus { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
             let c = crate::notify::office_status(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "office status", Some(&c), dry_run, json).await
@@ -998,7 +987,7 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
             }
             return Ok(0);
         }
-        ReviewCmd::Notice { as_of, dry_run, json } => {
+        ReviewCmd::Notice { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(cfg, &as_of);
             let c = crate::notify::review_notice(cfg, store, t, dry_run).await?;
             return print_compiled(cfg, store, "review notice", c.as_ref(), dry_run, json).await;

@@ -8,20 +8,6 @@ use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// A report from TTYT-B on quý I whose subject names quý II: the machine cannot decide.
-fn ttyt_b_disputed(o: &Office) {
-    let (d, t) = at(2021, 4, 12, 10);
-    let doc = report_docx(
-        "TRUNG TÂM Y TẾ HUYỆN BẮC SƠN",
-        "5/BC-TTYT",
-        "Bắc Sơn, ngày 12 tháng 4 năm 2021",
-        "BÁO CÁO",
-        "Kết quả công tác quý I năm 2021",
-        &["Trung tâm Y tế huyện Bắc Sơn báo cáo như sau:", "1. Khám chữa bệnh: 2.345 lượt."],
-        None,
-    );
-    o.deliver(t, "r", &mail("ttyt.bacson@test.example", "Báo cáo quý II năm 2021 - TTYT Bắc Sơn", "<r1@test>", &d, "", &[("BC quy I.docx", &doc)]));
-}
 
 fn bva_first_and_correction(o: &Office) {
     let (d1, t1) = at(2021, 4, 5, 9);

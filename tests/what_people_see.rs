@@ -5,20 +5,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// A report from TTYT-B on quý I whose subject names quý II: it waits in review.
-fn disputed(o: &Office) {
-    let (d, t) = at(2021, 4, 12, 10);
-    let doc = report_docx(
-        "TRUNG TÂM Y TẾ HUYỆN BẮC SƠN",
-        "5/BC-TTYT",
-        "Bắc Sơn, ngày 12 tháng 4 năm 2021",
-        "BÁO CÁO",
-        "Kết quả công tác quý I năm 2021",
-        &["Trung tâm Y tế huyện Bắc Sơn báo cáo như sau:"],
-        None,
-    );
-    o.deliver(t, "r", &mail("ttyt.bacson@test.example", "Báo cáo quý II năm 2021 - TTYT Bắc Sơn", "<r1@test>", &d, "", &[("BC quy I.docx", &doc)]));
-}
 
 fn mails_of_kind(o: &Office, kind: &str) -> Vec<mail_parser::Message<'static>> {
     o.outbox()
@@ -39,7 +25,7 @@ fn text(m: &mail_parser::Message) -> String {
 fn a_review_notice_lists_waiting_messages_once_a_working_day_and_stops_when_none_wait() {
     for db in databases() {
         let o = Office::new(db);
-        disputed(&o);
+        ttyt_b_disputed(&o);
         o.ok(&["ingest", "inbox"]);
         let id = o.json(&["review", "list", "--json"])[0]["id"].as_str().unwrap().to_string();
 
@@ -146,7 +132,7 @@ fn reminders_name_the_report_and_period_once_and_say_how_late() {
 #[test]
 fn the_command_line_speaks_to_people_and_to_scripts() {
     let o = Office::new(Db::Sqlite);
-    disputed(&o);
+    ttyt_b_disputed(&o);
     let (d, t) = at(2021, 4, 5, 9);
     o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<a1@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
     o.ok(&["ingest", "inbox"]);
@@ -244,7 +230,7 @@ fn the_audit_names_the_os_account_when_user_is_unset() {
 fn the_workbook_shows_review_states_totals_and_decisions_in_vietnamese() {
     use calamine::{Reader, Xlsx};
     let o = Office::new(Db::Sqlite);
-    disputed(&o);
+    ttyt_b_disputed(&o);
     let (d, t) = at(2021, 4, 12, 9);
     o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<a1@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 12))]));
     o.ok(&["ingest", "inbox"]);

@@ -310,6 +310,22 @@ pub fn bva_q1(number: &str, day: u32) -> Vec<u8> {
     )
 }
 
+/// A report from TTYT-B on quý I whose subject names quý II: the machine cannot decide, so it
+/// waits in review with TTYT-B, q-report, 2021-Q1 as its best guess.
+pub fn ttyt_b_disputed(o: &Office) {
+    let (d, t) = at(2021, 4, 12, 10);
+    let doc = report_docx(
+        "TRUNG TÂM Y TẾ HUYỆN BẮC SƠN",
+        "5/BC-TTYT",
+        "Bắc Sơn, ngày 12 tháng 4 năm 2021",
+        "BÁO CÁO",
+        "Kết quả công tác quý I năm 2021",
+        &["Trung tâm Y tế huyện Bắc Sơn báo cáo như sau:", "1. Khám chữa bệnh: 2.345 lượt."],
+        None,
+    );
+    o.deliver(t, "r", &mail("ttyt.bacson@test.example", "Báo cáo quý II năm 2021 - TTYT Bắc Sơn", "<r1@test>", &d, "", &[("BC quy I.docx", &doc)]));
+}
+
 /// A free loopback port for a server a test starts. Taken below Linux's ephemeral range (so
 /// no client socket grabs it in between), never handed out twice in this process (tests run
 /// in parallel threads), and checked free by binding it.
