@@ -43,6 +43,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// Which obligations a listing keeps.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Only {
+    /// Only this unit (its id).
+    #[arg(long)]
+    unit: Option<String>,
+    /// Only this report kind (its id).
+    #[arg(long)]
+    report: Option<String>,
+    /// Only this period: 2021-Q2, 2021-H1, 2021, 2021-03.
+    #[arg(long)]
+    period: Option<Period>,
+}
+
+impl Only {
+    fn keeps(&self, unit: Option<&crate::domain::UnitId>, report: Option<&crate::domain::ReportId>, period: Option<Period>) -> bool {
+        self.unit.as_ref().is_none_or(|u| unit.is_some_and(|x| x.as_str() == u))
+            && self.report.as_ref().is_none_or(|r| report.is_some_and(|x| x.as_str() == r))
+            && self.period.is_none_or(|p| period == Some(p))
+    }
+}
+
 /// When, and whether to send: the options of the commands that build a mail.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MailArgs {
@@ -122,30 +144,16 @@ pub enum Cmd {
     Status {
         #[arg(long, help = AS_OF_HELP)]
         as_of: Option<AsOf>,
-        /// Only this unit (its id).
-        #[arg(long)]
-        unit: Option<String>,
-        /// Only this report kind (its id).
-        #[arg(long)]
-        report: Option<String>,
-        /// Only this period: 2021-Q2, 2021-H1, 2021, 2021-03.
-        #[arg(long)]
-        period: Option<Period>,
+        #[command(flatten)]
+        only: Only,
         /// Print JSON (SPEC §11.1: state codes, ISO dates).
         #[arg(long)]
         json: bool,
     },
     /// Every submission with its decision, reasons, findings and extracted fields.
     Submissions {
-        /// Only this unit (its id).
-        #[arg(long)]
-        unit: Option<String>,
-        /// Only this report kind (its id).
-        #[arg(long)]
-        report: Option<String>,
-        /// Only this period: 2021-Q2, 2021-H1, 2021, 2021-03.
-        #[arg(long)]
-        period: Option<Period>,
+        #[command(flatten)]
+        only: Only,
         /// Only this decision: accepted, needs_review, not_submission, rejected, duplicate.
         #[arg(long, value_parser = decision_arg)]
         decision: Option<Decision>,
@@ -489,15 +497,13 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     let by = operator(&cli.by);
     match cli.cmd {
         Cmd::Ingest { paths, no_deliver, json } => ingest(&cfg, &store, &paths, !no_deliver, json).await,
-        Cmd::Submissions { unit, report, period, decision, since, json } => {
+        Cmd::Submissions { only, decision, since, json } => {
             let since = since.map(|s| s.at(&cfg));
             let rows: Vec<Submission> = store
                 .messages()
                 .await?
                 .into_iter()
-                .filter(|r| unit.as_ref().is_none_or(|u| r.unit.as_ref().is_some_and(|x| x.as_str() == u)))
-                .filter(|r| report.as_ref().is_none_or(|u| r.report.as_ref().is_some_and(|x| x.as_str() == u)))
-                .filter(|r| period.is_none_or(|p| r.period == Some(p)))
+                .filter(|r| only.keeps(r.unit.as_ref(), r.report.as_ref(), r.period))
                 .filter(|r| decision.is_none_or(|d| r.decision == d))
                 .filter(|r| since.is_none_or(|t| r.received_at >= t))
                 .collect();
@@ -508,13 +514,9 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Status { as_of, unit, report, period, json } => {
+        Cmd::Status { as_of, only, json } => {
             let t = at(&cfg, &as_of);
-            let filter = |o: &schedule::Obligation| {
-                unit.as_ref().is_none_or(|u| o.unit.as_str() == u)
-                    && report.as_ref().is_none_or(|r| o.report.as_str() == r)
-                    && period.is_none_or(|p| o.period == p)
-            };
+            let filter = |o: &schedule::Obligation| only.keeps(Some(&o.unit), Some(&o.report), Some(o.period));
             status(&cfg, &store, t, json, filter).await
         }
         Cmd::Remind { when: MailArgs { as_of, dry_run, json } } => {
