@@ -33,11 +33,19 @@ fn check_extent(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
                 // Wider than Excel's XFD: calamine would still turn it into a column number.
                 return Err(ParseError::Limit(format!("bảng tính có ô với địa chỉ lạ `{}` (trang {name})", String::from_utf8_lossy(&r[..r.len().min(20)]))));
             }
-            if letters == 0 || letters == r.len() {
+            let digits = &r[letters..];
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 continue;
             }
+            // Outside Excel's grid (row 1,048,576, column XFD) is no cell a reader should size for.
+            let row = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u64>().ok()).filter(|r| *r <= 1_048_576);
             let col = r[..letters].iter().fold(0u64, |a, b| a * 26 + (b.to_ascii_uppercase() - b'A' + 1) as u64);
-            let Some(row) = std::str::from_utf8(&r[letters..]).ok().and_then(|d| d.parse::<u64>().ok()) else { continue };
+            let Some(row) = row.filter(|_| col <= 16_384) else {
+                return Err(ParseError::Limit(format!("bảng tính có ô với địa chỉ lạ `{}` (trang {name})", String::from_utf8_lossy(&r[..r.len().min(24)]))));
+            };
+            if letters == 0 {
+                continue; // a row's own number: checked, not a cell
+            }
             (r0, r1, c0, c1) = (r0.min(row), r1.max(row), c0.min(col), c1.max(col));
         }
         if r1 >= r0 && c1 >= c0 && (r1 - r0 + 1).saturating_mul(c1 - c0 + 1) > limits.cells as u64 {
@@ -170,7 +178,8 @@ mod extent_tests {
         assert!(e.contains("hơn 2000000 ô"), "{e}");
         let near = book(r#"<row r="1"><c r="A1"><v>1</v></c><c r="D8"><v>2</v></c></row>"#);
         assert!(check_extent(&near, &Limits::default()).is_ok());
-        let garbage = book(r#"<row r="1"><c r="kkkkA4"><v>1</v></c></row>"#);
-        assert!(check_extent(&garbage, &Limits::default()).unwrap_err().to_string().contains("địa chỉ lạ"));
+        for garbage in [r#"<row r="1"><c r="kkkkA4"><v>1</v></c></row>"#, r#"<row r="9"><c r="B9999999999999999999999"><v>1</v></c></row>"#, r#"<row r="99999999999"><c r="A1"/></row>"#] {
+            assert!(check_extent(&book(garbage), &Limits::default()).unwrap_err().to_string().contains("địa chỉ lạ"), "{garbage}");
+        }
     }
 }
