@@ -547,7 +547,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Outbox { action } => outbox(&cfg, &store, action, &by).await,
         Cmd::Deliver { json } => {
             // A person asking to deliver now does not wait for the outbox's backoff.
-            store.retry_mail(&[], false, &by).await?;
+            store.try_server_now().await?;
             let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
             let queued = store.outbox_depth().await?;
             if json {

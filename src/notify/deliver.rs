@@ -160,7 +160,7 @@ pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64,
                 store.block_outbox(&e).await?;
                 break;
             }
-            Err(f) => {
+            Err(f @ (Failure::Transient(_) | Failure::Permanent(_))) => {
                 let (e, permanent) = match f {
                     Failure::Permanent(e) => (e, true),
                     Failure::Transient(e) | Failure::Connection(e) => (e, false),

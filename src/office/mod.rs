@@ -146,16 +146,9 @@ struct Budget {
 
 impl Budget {
     fn keep(&mut self, d: &mut Document) {
-        let cells: usize = d.tables.iter().flatten().flatten().map(|c| c.len() + 1).sum();
-        let size = d.text.len() + cells;
-        if size <= self.text_left {
-            self.text_left -= size;
-            return;
+        if d.keep_within(&mut self.text_left) {
+            self.cut += 1;
         }
-        self.cut += 1;
-        d.tables.clear();
-        crate::parse::truncate_at_char(&mut d.text, self.text_left);
-        self.text_left -= d.text.len();
     }
 
     fn notes(&self, limits: &crate::domain::rules::Limits) -> Vec<String> {

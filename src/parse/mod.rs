@@ -216,14 +216,23 @@ fn bound(docs: &mut [Document], limits: &Limits) {
                 .failed(format!("từ chối: tệp nén có quá {} tệp, tệp này không được đọc", limits.documents));
             continue;
         }
-        let cells: usize = d.tables.iter().flatten().flatten().map(|c| c.len() + 1).sum();
-        if d.text.len() + cells <= left {
-            left -= d.text.len() + cells;
-        } else {
-            d.tables.clear();
-            truncate_at_char(&mut d.text, left);
-            left -= d.text.len();
+        d.keep_within(&mut left);
+    }
+}
+
+impl Document {
+    /// Keeps this document's text and table cells within `left` bytes, which it uses up: past
+    /// it the tables go and the text is cut. Returns whether anything was cut.
+    pub fn keep_within(&mut self, left: &mut usize) -> bool {
+        let cells: usize = self.tables.iter().flatten().flatten().map(|c| c.len() + 1).sum();
+        if self.text.len() + cells <= *left {
+            *left -= self.text.len() + cells;
+            return false;
         }
+        self.tables.clear();
+        truncate_at_char(&mut self.text, *left);
+        *left -= self.text.len();
+        true
     }
 }
 

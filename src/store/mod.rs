@@ -1219,10 +1219,16 @@ impl Store {
             tx.audit("mail_retry", by, &key, &serde_json::json!({"was": state})).await?;
             keys.push(key);
         }
-        // Try the server now; the block itself (and its notice) ends only when a mail goes.
-        sqlx::query("UPDATE outbox_block SET next_try = 0 WHERE office = $1").bind(&self.office).execute(&mut *tx.tx).await?;
         tx.commit().await?;
+        self.try_server_now().await?;
         Ok(keys)
+    }
+
+    /// Ends the outbox's wait for its server (a person asked to deliver now); the block itself,
+    /// and its notice, end only when a mail goes.
+    pub async fn try_server_now(&self) -> Result<()> {
+        sqlx::query("UPDATE outbox_block SET next_try = 0 WHERE office = $1").bind(&self.office).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Opens the transaction that records a mail as handed over to the SMTP server. The caller
