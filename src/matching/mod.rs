@@ -219,9 +219,9 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
             Some((due, deadline)) => {
                 m.due = Some(due);
                 m.deadline = Some(deadline);
-                m.timeliness = Some(if arrival <= deadline { Timeliness::OnTime } else { Timeliness::Late });
+                m.timeliness = Some(Timeliness::judge(arrival, deadline));
             }
-            None => m.reasons.push(format!("không có nghĩa vụ nộp {} cho kỳ {} (trước ngày bắt đầu theo dõi)", report.id, p)),
+            None => m.reasons.push(format!("không có nghĩa vụ nộp {} cho {} (trước ngày bắt đầu theo dõi)", report.name, p.label_vi())),
         }
     }
 
@@ -544,8 +544,9 @@ fn choose_period(
     let doc_level = if !title.is_empty() { title } else { body };
     if doc_level.len() == 1 && subject.len() == 1 && doc_level[0] != subject[0] {
         m.reasons.push(format!(
-            "kỳ báo cáo không khớp: văn bản ghi kỳ {} nhưng tiêu đề ghi kỳ {}",
-            doc_level[0], subject[0]
+            "kỳ báo cáo không khớp: văn bản ghi {} nhưng tiêu đề ghi {}",
+            doc_level[0].label_vi(),
+            subject[0].label_vi()
         ));
         m.evidence.push(format!("period {} from the document", doc_level[0]));
         return Some(doc_level[0]);
