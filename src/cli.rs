@@ -262,6 +262,11 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The console's accounts (SPEC §14): add, list, disable, change a password.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
     /// Internal: a document parse worker fed over stdin/stdout.
     #[command(hide = true)]
     ParseWorker {
@@ -358,6 +363,36 @@ pub enum OutboxCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Add an account; the password is asked for (or read from stdin), never given as an argument.
+    Add {
+        /// The name the person logs in with (letters, digits, . _ - @).
+        name: String,
+        /// viewer (leadership: reads), clerk (the office's staff: acts), admin (also manages accounts).
+        #[arg(long, value_parser = role_arg)]
+        role: crate::domain::Role,
+    },
+    /// The accounts and their roles.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account (its sessions end); --enable lets it log in again.
+    Disable {
+        name: String,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Set an account's password (asked for, or read from stdin); its sessions end.
+    Passwd { name: String },
+}
+
+fn role_arg(s: &str) -> std::result::Result<crate::domain::Role, String> {
+    crate::domain::Role::parse(s).ok_or_else(|| format!("`{s}`: expected viewer, clerk or admin"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -601,6 +636,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::Reprocess { ids } => reprocess(&cfg, &store, &ids, &by).await,
         Cmd::Audit { json, action } => audit(&store, json, action).await,
+        Cmd::User { action } => user(&store, action, &by).await,
         Cmd::Run { once } => run(&cfg, &store, once).await,
         Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } => unreachable!(),
     }
@@ -1065,10 +1101,10 @@ async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Res
             if ids.is_empty() && !failed && !all {
                 bail!("say which mail: outbox ids, --failed or --all");
             }
-            let mut keys = store.retry_mail(&ids, failed || all, by).await?;
+            let mut keys = office::retry_mail(store, &ids, failed || all, by).await?;
             if all {
                 let waiting: Vec<i64> = store.outbox_rows(Some("queued"), i64::MAX).await?.iter().map(|r| r.id).collect();
-                keys.extend(store.retry_mail(&waiting, false, by).await?);
+                keys.extend(office::retry_mail(store, &waiting, false, by).await?);
             }
             let (sent, failed_now) = crate::notify::deliver(cfg, store).await?;
             if json {
@@ -1101,40 +1137,107 @@ async fn audit(store: &Store, as_json: bool, action: Option<AuditCmd>) -> Result
         return Ok(0);
     };
     let json = json || as_json;
-    let mut verdict: std::result::Result<usize, (i64, String)> = match crate::audit::verify(&events) {
-        Ok(n) => {
-            let head = store.audit_head().await?;
-            let tail = events.last().map(|e| e.hash.clone());
-            if head.is_some() && head != tail && !(tail.is_none() && head.as_deref() == Some("")) {
-                Err((events.last().map(|e| e.seq).unwrap_or(0), "the newest events were removed".into()))
-            } else {
-                Ok(n)
-            }
-        }
-        Err(b) => Err((b.seq, b.why)),
-    };
-    if verdict.is_ok() {
-        let missing = store.unaudited().await?;
-        if !missing.is_empty() {
-            verdict = Err((events.last().map(|e| e.seq).unwrap_or(0), format!("events were removed: {}", missing.join("; "))));
-        }
-    }
-    if verdict.is_ok() {
-        for a in &anchor {
-            if !store.audit_has_hash(a.trim()).await? {
-                verdict = Err((events.last().map(|e| e.seq).unwrap_or(0), format!("the quoted hash {a} is not in the chain: events were removed or replaced")));
-                break;
-            }
-        }
-    }
+    let verdict = office::verify_audit(store, &anchor).await?.map_err(|b| (b.seq, b.why));
     match (&verdict, json) {
-        (Ok(n), true) => emit_json(&json!({"intact": true, "events": n, "head": events.last().map(|e| e.hash.clone())})),
+        (Ok(n), true) => emit_json(&json!({"intact": true, "events": n.events, "head": n.head})),
         (Err((seq, why)), true) => emit_json(&json!({"intact": false, "broken_at": seq, "why": why})),
-        (Ok(n), false) => say!("audit chain intact: {n} events; head {}", events.last().map(|e| e.hash.as_str()).unwrap_or("-")),
+        (Ok(n), false) => say!("audit chain intact: {} events; head {}", n.events, n.head.as_deref().unwrap_or("-")),
         (Err((seq, why)), false) if why.contains("removed") || why.contains("quoted") => say!("audit chain BROKEN after event {seq}: {why}"),
         (Err((seq, why)), false) => say!("audit chain BROKEN at event {seq}: {why}"),
     }
     Ok(if verdict.is_ok() { 0 } else { 1 })
+}
+
+async fn user(store: &Store, action: UserCmd, by: &str) -> Result<i32> {
+    use crate::office::accounts;
+    match action {
+        UserCmd::Add { name, role } => {
+            let pw = read_password(&format!("Password for {name}: "))?;
+            accounts::add_account(store, &name, role, &pw, by).await?;
+            say!("account {name} added ({})", role.as_str());
+        }
+        UserCmd::List { json } => {
+            let list = store.accounts().await?;
+            if json {
+                emit_json(&serde_json::to_value(&list)?);
+            } else {
+                for a in &list {
+                    let state = if a.disabled { "disabled" } else { "active" };
+                    say!("{:<24} {:<7} {:<9} since {}", a.name, a.role.as_str(), state, chrono::DateTime::from_timestamp(a.created_at, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+                }
+            }
+        }
+        UserCmd::Disable { name, enable } => {
+            accounts::set_disabled(store, &name, !enable, by).await?;
+            say!("account {name} {}", if enable { "enabled" } else { "disabled" });
+        }
+        UserCmd::Passwd { name } => {
+            let pw = read_password(&format!("New password for {name}: "))?;
+            accounts::set_password(store, &name, &pw, by).await?;
+            say!("password of {name} changed; its sessions ended");
+        }
+    }
+    Ok(0)
+}
+
+/// A password from the terminal (not echoed, asked twice) or, when stdin is not a terminal,
+/// its first line — so scripts can pipe one in without it appearing in `ps` or the history.
+fn read_password(prompt: &str) -> Result<String> {
+    use std::io::BufRead;
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            bail!("no password on stdin");
+        }
+        return Ok(pw);
+    }
+    let ask = |p: &str| -> Result<String> {
+        eprint!("{p}");
+        let echo = Echo::off();
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).context("cannot read the password")?;
+        drop(echo);
+        eprintln!();
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let first = ask(prompt)?;
+    if ask("Again: ")? != first {
+        bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+/// Terminal echo switched off while a password is typed, and back on when dropped.
+struct Echo(Option<libc::termios>);
+
+impl Echo {
+    fn off() -> Echo {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a termios value this function owns.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return Echo(None);
+            }
+            let saved = t;
+            t.c_lflag &= !libc::ECHO;
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            Echo(Some(saved))
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        if let Some(t) = self.0 {
+            // SAFETY: restores the settings read in `off`.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, &t);
+            }
+        }
+    }
 }
 
 /// The daemon (see [`crate::daemon`]).

@@ -18,6 +18,8 @@
 //! schedule                                deadlines, reminder plan (pure); status as of T (runner)
 //! notify                                  mails, templates; delivery through a MailTransport
 //! compile                                 digest figures, the status workbook and page
+//! web                                     the console (SPEC §14): sessions, pages, forms that
+//!                                         call office's actions under the person's account
 //! ```
 //! The pure cores (parse, matching, schedule's planner) read `domain` types only: the office's
 //! `Rules` (units, reports, calendar), periods, decisions. `Config` is where things are and
@@ -43,3 +45,4 @@ pub mod schedule;
 pub mod store;
 pub mod text;
 pub mod tls;
+pub mod web;

@@ -76,7 +76,10 @@ fn the_daemon_reads_imap_acknowledges_over_smtp_flags_after_commit_and_serves_he
         assert!(metrics.contains("baocao_messages{decision=\"accepted\"} 4"), "{metrics}");
         assert!(metrics.contains("baocao_outbox{kind=\"ack\",state=\"sent\"} 4"), "{metrics}");
         assert!(metrics.contains("baocao_last_poll_age_seconds"), "{metrics}");
-        let (code, page) = http_get(http, "/");
+        assert_eq!(http_get(http, "/").0, 303, "the console's pages need a login");
+        o.add_user("lan", "viewer", "mat-khau-du-dai");
+        let console = common::browser::Login::new(http, "lan", "mat-khau-du-dai").expect("the viewer logs in");
+        let (code, page) = console.get("/");
         assert_eq!(code, 200);
         assert!(page.contains("Bệnh viện Đa khoa An Bình") && page.contains("<table") && !page.contains("<script"), "{page}");
         assert!(daemon.stop().success(), "SIGTERM ends the daemon cleanly");

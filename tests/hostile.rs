@@ -295,9 +295,13 @@ fn markup_in_names_and_subjects_is_escaped_and_formulas_stay_text() {
     }
     let d = Daemon::start(&o, &[]);
     wait_until(20, "the status page", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    let (code, page) = http_get(port, "/");
-    assert_eq!(code, 200);
-    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
+    o.add_user("lan", "clerk", "mat-khau-du-dai");
+    let console = common::browser::Login::new(port, "lan", "mat-khau-du-dai").expect("the clerk logs in");
+    for path in ["/", "/review", "/submissions", "/submissions/1", "/audit", "/units/BVA", "/submissions?q=script"] {
+        let (code, page) = console.get(path);
+        assert_eq!(code, 200, "{path}");
+        assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{path}: {page}");
+    }
     assert!(d.stop().success());
 }
 

@@ -1,93 +1,13 @@
-//! The read-only HTTP listener of `[http] listen`: `/healthz` (database and mailbox reachable,
-//! last successful poll), `/metrics` (Prometheus text) and `/` (the office's status page: the
-//! units × obligations matrix of SPEC §9 as plain HTML, no JavaScript).
-//!
-//! A few GET routes for operators and the office's browsers need no web framework: requests
-//! are read up to a small bound, answered, and the connection closed.
+//! What operators' monitors read without logging in: `/healthz` (database and mailbox reachable,
+//! last successful poll, the outbox's server) and `/metrics` (Prometheus text). The console
+//! (`crate::web`) serves them beside its pages.
 
 use super::Shared;
 use crate::config::{Config, Source};
 use crate::store::Store;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-pub async fn serve(listener: TcpListener, cfg: Arc<Config>, store: Store, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    loop {
-        let (mut sock, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(e) => { tracing::warn!("HTTP accept: {e}"); continue; } },
-            _ = shutdown.changed() => return Ok(()),
-        };
-        let (cfg, store, shared) = (cfg.clone(), store.clone(), shared.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut n = 0;
-            let read = tokio::time::timeout(Duration::from_secs(10), async {
-                while n < buf.len() {
-                    let k = sock.read(&mut buf[n..]).await?;
-                    if k == 0 {
-                        break;
-                    }
-                    n += k;
-                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-                Ok::<_, std::io::Error>(())
-            })
-            .await;
-            if !matches!(read, Ok(Ok(()))) {
-                return;
-            }
-            let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            let mut parts = head.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-            let (code, ctype, body) = if method != "GET" && method != "HEAD" {
-                (405, "text/plain; charset=utf-8", "only GET\n".to_string())
-            } else {
-                route(&cfg, &store, &shared, path.split('?').next().unwrap_or("/")).await
-            };
-            let reason = match code {
-                200 => "OK",
-                404 => "Not Found",
-                405 => "Method Not Allowed",
-                _ => "Service Unavailable",
-            };
-            let resp = format!(
-                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            if method != "HEAD" {
-                let _ = sock.write_all(body.as_bytes()).await;
-            }
-            let _ = sock.shutdown().await;
-        });
-    }
-}
-
-async fn route(cfg: &Config, store: &Store, shared: &Shared, path: &str) -> (u16, &'static str, String) {
-    match path {
-        "/healthz" => healthz(cfg, store, shared).await,
-        "/metrics" => match metrics(store, shared).await {
-            Ok(m) => (200, "text/plain; version=0.0.4; charset=utf-8", m),
-            Err(e) => (503, "text/plain; charset=utf-8", format!("database: {e}\n")),
-        },
-        "/" | "/status" => {
-            let now = chrono::Utc::now().timestamp();
-            match crate::compile::Snapshot::gather(cfg, store, now).await {
-                Ok(snap) => (200, "text/html; charset=utf-8", crate::compile::status_html(cfg, &snap)),
-                Err(e) => (503, "text/plain; charset=utf-8", format!("database: {e}\n")),
-            }
-        }
-        _ => (404, "text/plain; charset=utf-8", "not found\n".into()),
-    }
-}
-
-async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, &'static str, String) {
+pub async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, String) {
     let db = store.ping().await;
     let h = &shared.health;
     let last = h.last_poll.load(Ordering::Relaxed);
@@ -120,10 +40,10 @@ async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, &'static
         "last_poll": if last > 0 { Some(crate::schedule::fmt_instant(cfg.office.timezone, last)) } else { None },
         "last_poll_age_seconds": if last > 0 { Some(now - last) } else { None },
     });
-    (if ok { 200 } else { 503 }, "application/json", format!("{body}\n"))
+    (if ok { 200 } else { 503 }, format!("{body}\n"))
 }
 
-async fn metrics(store: &Store, shared: &Shared) -> Result<String, crate::store::StoreError> {
+pub async fn metrics(store: &Store, shared: &Shared) -> Result<String, crate::store::StoreError> {
     let m = store.metrics().await?;
     let mut out = String::new();
     out.push_str("# HELP baocao_messages Received messages by decision.\n# TYPE baocao_messages gauge\n");

@@ -173,7 +173,7 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
         if !addr.starts_with("127.") && !addr.starts_with("[::1]") && !addr.starts_with("localhost") {
             tracing::warn!("[http] listen = {addr} is not loopback: put the office's HTTPS reverse proxy in front of it (deploy/RUNBOOK.md)");
         }
-        tasks.spawn(http::serve(listener, cfg.clone(), store.clone(), shared.clone(), shutdown.clone()));
+        tasks.spawn(crate::web::serve(listener, crate::web::App::new(cfg.clone(), store.clone(), shared.clone()), shutdown.clone()));
     }
     {
         let (cfg, store, parser, shared, shutdown) = (cfg.clone(), store.clone(), parser.clone(), shared.clone(), shutdown.clone());

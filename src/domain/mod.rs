@@ -333,6 +333,41 @@ impl Timeliness {
     }
 }
 
+/// What a console account may do: viewers (leadership) read, clerks (the office's staff) act,
+/// admins also manage accounts. Each role can do all that the ones before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Clerk,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "clerk" => Some(Role::Clerk),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Clerk => "clerk",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            Role::Viewer => "Xem",
+            Role::Clerk => "Chuyên viên",
+            Role::Admin => "Quản trị",
+        }
+    }
+}
+
 /// Which obligation something is about: one unit, one report kind, one period.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObligationKey {

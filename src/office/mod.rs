@@ -9,6 +9,8 @@
 //! rules (timeliness, which obligations exist, versions) are stated once, here and in
 //! `schedule`.
 
+pub mod accounts;
+
 use crate::config::Config;
 use crate::domain::{Decision, ObligationKey, Period, Timeliness};
 use crate::matching::{self, Match};
@@ -29,6 +31,8 @@ pub enum OfficeError {
     NotOwed(#[from] NotOwed),
     #[error("submission {id} {why}")]
     Refused { id: i64, why: String },
+    #[error("{0}")]
+    Account(String),
     #[error("the stored raw message of submission {0} is damaged: {1}")]
     DamagedRaw(i64, std::io::Error),
 }
@@ -410,6 +414,47 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
         out.push(sub);
     }
     Ok(out)
+}
+
+/// Queues outbox mail again: the mails of `ids`, and with `failed` every mail that failed for
+/// good. The store writes the audit event naming who asked.
+pub async fn retry_mail(store: &Store, ids: &[i64], failed: bool, by: &str) -> Result<Vec<String>> {
+    Ok(store.retry_mail(ids, failed, by).await?)
+}
+
+/// An intact audit chain: how many events, and the newest one's hash.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Intact {
+    pub events: usize,
+    pub head: Option<String>,
+}
+
+/// Checks the audit trail: every link of the chain, its head (a removed tail), that every
+/// message and outbox row has its event (a chain emptied or cut and re-headed), and that each
+/// hash quoted outside the database (`anchors`: from digests, status mails, logs) is in it.
+pub async fn verify_audit(store: &Store, anchors: &[String]) -> Result<std::result::Result<Intact, crate::audit::BrokenLink>> {
+    use crate::audit::BrokenLink;
+    let events = store.audit_events().await?;
+    let last = events.last().map(|e| e.seq).unwrap_or(0);
+    let n = match crate::audit::verify(&events) {
+        Ok(n) => n,
+        Err(b) => return Ok(Err(b)),
+    };
+    let head = store.audit_head().await?;
+    let tail = events.last().map(|e| e.hash.clone());
+    if head.is_some() && head != tail && !(tail.is_none() && head.as_deref() == Some("")) {
+        return Ok(Err(BrokenLink { seq: last, why: "the newest events were removed".into() }));
+    }
+    let missing = store.unaudited().await?;
+    if !missing.is_empty() {
+        return Ok(Err(BrokenLink { seq: last, why: format!("events were removed: {}", missing.join("; ")) }));
+    }
+    for a in anchors {
+        if !store.audit_has_hash(a.trim()).await? {
+            return Ok(Err(BrokenLink { seq: last, why: format!("the quoted hash {a} is not in the chain: events were removed or replaced") }));
+        }
+    }
+    Ok(Ok(Intact { events: n, head: tail }))
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use std::collections::HashMap;
 
+mod console;
+pub use console::{search_body, Account, Session, SubmissionFilter};
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -209,7 +212,9 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let once_reports = cfg.reports.iter().filter(|r| r.period == PeriodKind::Once).map(|r| r.id.to_string()).collect();
-        Ok(Store { pool, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(once_reports) })
+        let store = Store { pool, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(once_reports) };
+        store.index_missing().await?;
+        Ok(store)
     }
 
     pub async fn begin(&self) -> Result<Tx<'_>> {
@@ -834,10 +839,12 @@ impl Tx<'_> {
         .bind(&m.raw_key)
         .bind(m.size);
         let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).fetch_optional(&mut *self.tx).await?;
-        Ok(match r {
-            Some(r) => Some(r.try_get::<i64, _>("id")?),
-            None => None,
-        })
+        let id = match r {
+            Some(r) => r.try_get::<i64, _>("id")?,
+            None => return Ok(None),
+        };
+        self.index_search(id, m).await?;
+        Ok(Some(id))
     }
 
     /// Takes a new message's content keys for it. `Some(original)` when another message already
@@ -873,7 +880,7 @@ impl Tx<'_> {
         .bind(self.office)
         .bind(m.id);
         bind_decision(q, m).bind(&m.manual_by).bind(now()).execute(&mut *self.tx).await?;
-        Ok(())
+        self.index_search(m.id, m).await
     }
 
     /// Numbers the accepted versions of one obligation by arrival and returns them.

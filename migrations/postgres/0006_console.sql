@@ -1,0 +1,34 @@
+-- The console's accounts, sessions and login throttling (SPEC §14), and full-text search over
+-- the submissions (folded text: no diacritics, đ as d, so either spelling finds it).
+CREATE TABLE IF NOT EXISTS accounts (
+    office TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    disabled BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (office, name)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    office TEXT NOT NULL,
+    name TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_name ON sessions (office, name);
+CREATE TABLE IF NOT EXISTS login_failures (
+    office TEXT NOT NULL,
+    who TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_who ON login_failures (office, who, at);
+CREATE TABLE IF NOT EXISTS search (
+    rowid BIGINT PRIMARY KEY,
+    office TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED
+);
+CREATE INDEX IF NOT EXISTS search_tsv ON search USING GIN (tsv);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (office, received_at);

@@ -1,0 +1,161 @@
+//! The console's forms. Each checks the session, its CSRF token and the role, then calls the
+//! office's action under the person's account — the same function the command line calls — and
+//! sends the browser back to the page it came from with what happened.
+
+use super::{acting, explain, pages::enc, Posted, Shared_};
+use crate::domain::{Period, Role};
+use crate::office;
+use axum::extract::{Form, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+
+type Fields = Form<Vec<(String, String)>>;
+
+fn back(to: &str, result: Result<String, String>) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    match result {
+        Ok(ok) => Redirect::to(&format!("{to}{sep}ok={}", enc(&ok))).into_response(),
+        Err(err) => Redirect::to(&format!("{to}{sep}err={}", enc(&err))).into_response(),
+    }
+}
+
+/// Where a review form returns: the review page, or the submission's page it was posted from.
+fn review_back(f: &Posted, id: i64) -> String {
+    if f.get("from") == "submission" {
+        format!("/submissions/{id}")
+    } else {
+        "/review".to_string()
+    }
+}
+
+fn told(done: &office::Done) -> &'static str {
+    if done.told.is_some() {
+        " Đã xếp thư báo cho đơn vị."
+    } else {
+        ""
+    }
+}
+
+pub async fn accept(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = office::accept(&app.cfg, &app.store, id, &s.account.name, f.checked("tell")).await;
+    back(&review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
+}
+
+pub async fn assign(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut parts = f.get("obligation").splitn(3, '|');
+    let (unit, report, period) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let Ok(period) = period.parse::<Period>() else {
+        return back(&review_back(&f, id), Err("Hãy chọn một nghĩa vụ báo cáo trong danh sách.".into()));
+    };
+    let r = office::assign(&app.cfg, &app.store, id, unit, report, period, &s.account.name, f.checked("tell")).await;
+    back(&review_back(&f, id), r.map(|d| format!("Đã gán bài nộp số {id} cho {}.{}", period.title(&app.cfg.report(report).map(|r| r.name.clone()).unwrap_or_default()), told(&d))).map_err(|e| explain(&e)))
+}
+
+pub async fn reject(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let reason = f.get("reason");
+    if reason.is_empty() {
+        return back(&review_back(&f, id), Err("Hãy ghi lý do từ chối: đơn vị sẽ đọc lý do này.".into()));
+    }
+    let r = office::reject(&app.cfg, &app.store, id, reason, &s.account.name, f.checked("tell")).await;
+    back(&review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
+}
+
+fn obligation_of(f: &Posted) -> Result<(String, String, Period), String> {
+    let period = f.get("period").parse::<Period>().map_err(|_| "Hãy chọn kỳ báo cáo.".to_string())?;
+    Ok((f.get("unit").to_string(), f.get("report").to_string(), period))
+}
+
+pub async fn exempt(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = match obligation_of(&f) {
+        Err(e) => Err(e),
+        Ok(_) if f.get("reason").is_empty() => Err("Hãy ghi lý do miễn nộp.".into()),
+        Ok((u, rep, p)) => office::exempt(&app.cfg, &app.store, &u, &rep, p, f.get("reason"), &s.account.name)
+            .await
+            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg.report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), u))
+            .map_err(|e| explain(&e)),
+    };
+    back("/exemptions", r)
+}
+
+pub async fn withdraw(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = match obligation_of(&f) {
+        Err(e) => Err(e),
+        Ok((u, rep, p)) => match office::withdraw_exemption(&app.cfg, &app.store, &u, &rep, p, &s.account.name).await {
+            Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {u}.")),
+            Ok(false) => Err("Nghĩa vụ này không được miễn nộp.".into()),
+            Err(e) => Err(explain(&e)),
+        },
+    };
+    back("/exemptions", r)
+}
+
+pub async fn retry(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let ids: Vec<i64> = f.get("id").split(',').filter_map(|x| x.trim().parse().ok()).collect();
+    let all_failed = f.checked("failed");
+    if ids.is_empty() && !all_failed {
+        return back("/outbox", Err("Hãy chọn thư cần gửi lại.".into()));
+    }
+    let r = match office::retry_mail(&app.store, &ids, all_failed, &s.account.name).await {
+        Ok(keys) if keys.is_empty() => Err("Không có thư nào cần gửi lại.".to_string()),
+        Ok(keys) => Ok(format!("Đã xếp lại {} thư để gửi.", keys.len())),
+        Err(e) => Err(explain(&e)),
+    };
+    back("/outbox", r)
+}
+
+pub async fn add_account(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Admin).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(role) = Role::parse(f.get("role")) else {
+        return back("/accounts", Err("Hãy chọn vai trò.".into()));
+    };
+    let name = f.get("name");
+    let r = office::accounts::add_account(&app.store, name, role, f.0.get("password").map(String::as_str).unwrap_or(""), &s.account.name).await;
+    back("/accounts", r.map(|_| format!("Đã thêm tài khoản {name}.")).map_err(|e| explain(&e)))
+}
+
+async fn set_disabled(app: Shared_, headers: HeaderMap, name: String, form: Vec<(String, String)>, disabled: bool) -> Response {
+    let (s, _) = match acting(&app, &headers, form, Role::Admin).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if disabled && name == s.account.name {
+        return back("/accounts", Err("Không thể tự khoá tài khoản đang dùng.".into()));
+    }
+    let r = office::accounts::set_disabled(&app.store, &name, disabled, &s.account.name).await;
+    back("/accounts", r.map(|_| format!("Đã {} tài khoản {name}.", if disabled { "khoá" } else { "mở khoá" })).map_err(|e| explain(&e)))
+}
+
+pub async fn disable_account(State(app): State<Shared_>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
+    set_disabled(app, headers, name, form, true).await
+}
+
+pub async fn enable_account(State(app): State<Shared_>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
+    set_disabled(app, headers, name, form, false).await
+}

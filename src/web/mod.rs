@@ -1,0 +1,397 @@
+//! The office's console (SPEC §14): Vietnamese pages for clerks and leadership, served by
+//! `baocao run` on `[http] listen` beside `/healthz` and `/metrics`.
+//!
+//! Server-rendered minijinja templates (auto-escaped), no JavaScript. Every page needs a session
+//! (an opaque cookie; the server keeps the session and its CSRF token); every form carries the
+//! token and is refused with 403 without it. What a person does goes through `office` — the same
+//! actions as the command line, audited under the account's name; nothing here writes a decision
+//! or reads SQL. Viewers read, clerks act, admins also manage accounts.
+
+mod actions;
+mod pages;
+
+use crate::config::Config;
+use crate::daemon::Shared;
+use crate::domain::Role;
+use crate::office::{self, OfficeError};
+use crate::store::{Session, Store};
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::Environment;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What every request handler shares.
+pub struct App {
+    pub cfg: Arc<Config>,
+    pub store: Store,
+    pub shared: Arc<Shared>,
+    env: Environment<'static>,
+    /// The console is reached over HTTPS (`[http] public_url`): cookies are marked Secure.
+    secure: bool,
+}
+
+type Shared_ = Arc<App>;
+
+const COOKIE: &str = "baocao_session";
+
+impl App {
+    pub fn new(cfg: Arc<Config>, store: Store, shared: Arc<Shared>) -> Arc<App> {
+        let mut env = Environment::new();
+        for (name, text) in TEMPLATES {
+            env.add_template(name, text).expect("the console's templates parse");
+        }
+        let secure = cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        Arc::new(App { cfg, store, shared, env, secure })
+    }
+
+    fn render(&self, name: &str, ctx: Value) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(&ctx)) {
+            Ok(html) => page(StatusCode::OK, html),
+            Err(e) => {
+                tracing::error!("console template {name}: {e:#}");
+                page(StatusCode::INTERNAL_SERVER_ERROR, format!("<!DOCTYPE html><meta charset=utf-8><p>Lỗi hiển thị trang ({}).</p>", crate::text::escape_html(&e.to_string())))
+            }
+        }
+    }
+
+    /// The context every page of a logged-in person starts from.
+    async fn base(&self, s: &Session, active: &str, title: &str) -> serde_json::Map<String, Value> {
+        let waiting = self.store.find_submissions(&crate::store::SubmissionFilter { decision: Some(crate::domain::Decision::NeedsReview), ..Default::default() }, 0, 0).await.map(|(_, n)| n).unwrap_or(0);
+        let mut nav = vec![
+            ("/", "Tổng quan", 0),
+            ("/review", "Cần xem xét", waiting),
+            ("/submissions", "Bài nộp", 0),
+            ("/units", "Đơn vị", 0),
+            ("/exemptions", "Miễn nộp", 0),
+            ("/outbox", "Thư đi", 0),
+            ("/audit", "Nhật ký", 0),
+        ];
+        if s.account.role >= Role::Admin {
+            nav.push(("/accounts", "Tài khoản", 0));
+        }
+        let nav: Vec<Value> = nav.into_iter().map(|(href, label, badge)| json!({"href": href, "label": label, "badge": badge, "active": href == active})).collect();
+        let mut m = serde_json::Map::new();
+        m.insert("office".into(), json!(self.cfg.office.name));
+        m.insert("title".into(), json!(title));
+        m.insert("me".into(), json!(s.account.name));
+        m.insert("role".into(), json!(s.account.role.label_vi()));
+        m.insert("can_act".into(), json!(s.account.role >= Role::Clerk));
+        m.insert("csrf".into(), json!(s.csrf));
+        m.insert("nav".into(), Value::Array(nav));
+        m.insert("waiting".into(), json!(waiting));
+        m
+    }
+}
+
+fn page(code: StatusCode, html: String) -> Response {
+    let mut r = (code, html).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    secure_headers(h);
+    r
+}
+
+/// No script runs, nothing is framed, forms post only here: whatever a subject or a file name
+/// holds, escaping is not the only defence.
+fn secure_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("templates/layout.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("message.html", include_str!("templates/message.html")),
+    ("overview.html", include_str!("templates/overview.html")),
+    ("review.html", include_str!("templates/review.html")),
+    ("submissions.html", include_str!("templates/submissions.html")),
+    ("submission.html", include_str!("templates/submission.html")),
+    ("units.html", include_str!("templates/units.html")),
+    ("unit.html", include_str!("templates/unit.html")),
+    ("exemptions.html", include_str!("templates/exemptions.html")),
+    ("outbox.html", include_str!("templates/outbox.html")),
+    ("audit.html", include_str!("templates/audit.html")),
+    ("accounts.html", include_str!("templates/accounts.html")),
+];
+
+/// Serves the console until `shutdown`; requests in flight finish first.
+pub async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let router = routes(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await?;
+    Ok(())
+}
+
+pub fn routes(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/", get(pages::overview))
+        .route("/status", get(pages::overview))
+        .route("/review", get(pages::review))
+        .route("/review/{id}/accept", post(actions::accept))
+        .route("/review/{id}/assign", post(actions::assign))
+        .route("/review/{id}/reject", post(actions::reject))
+        .route("/submissions", get(pages::submissions))
+        .route("/submissions/{id}", get(pages::submission))
+        .route("/submissions/{id}/raw", get(pages::raw))
+        .route("/submissions/{id}/files/{n}", get(pages::file))
+        .route("/units", get(pages::units))
+        .route("/units/{id}", get(pages::unit))
+        .route("/exemptions", get(pages::exemptions).post(actions::exempt))
+        .route("/exemptions/withdraw", post(actions::withdraw))
+        .route("/outbox", get(pages::outbox))
+        .route("/outbox/retry", post(actions::retry))
+        .route("/audit", get(pages::audit))
+        .route("/accounts", get(pages::accounts).post(actions::add_account))
+        .route("/accounts/{name}/disable", post(actions::disable_account))
+        .route("/accounts/{name}/enable", post(actions::enable_account))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(app)
+}
+
+async fn not_found(State(app): State<Shared_>, headers: HeaderMap) -> Response {
+    match who(&app, &headers).await {
+        Ok(s) => message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy trang", "Trang này không có. Hãy chọn một mục ở thanh trên.").await,
+        Err(r) => r,
+    }
+}
+
+async fn healthz(State(app): State<Shared_>) -> Response {
+    let (code, body) = crate::daemon::http::healthz(&app.cfg, &app.store, &app.shared).await;
+    let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn metrics(State(app): State<Shared_>) -> Response {
+    match crate::daemon::http::metrics(&app.store, &app.shared).await {
+        Ok(m) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
+    }
+}
+
+// ----- sessions, CSRF, roles -----
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The session of the request, or the response sending the browser to the login page.
+async fn who(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
+    let token = cookie(headers, COOKIE).unwrap_or_default();
+    if !token.is_empty() {
+        match app.store.session(&office::accounts::token_hash(&token)).await {
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) => {}
+            Err(e) => return Err(unavailable(&e.to_string())),
+        }
+    }
+    Err(Redirect::to("/login").into_response())
+}
+
+fn unavailable(why: &str) -> Response {
+    tracing::warn!("console: {why}");
+    page(StatusCode::SERVICE_UNAVAILABLE, "<!DOCTYPE html><meta charset=utf-8><title>Tạm thời không phục vụ được</title><p>Không đọc được cơ sở dữ liệu. Vui lòng thử lại sau ít phút.</p>".into())
+}
+
+/// A form as posted: every field by name (repeated fields joined with commas).
+pub struct Posted(HashMap<String, String>);
+
+impl Posted {
+    fn get(&self, k: &str) -> &str {
+        self.0.get(k).map(|s| s.trim()).unwrap_or("")
+    }
+    fn checked(&self, k: &str) -> bool {
+        !self.get(k).is_empty()
+    }
+}
+
+/// The checks every form passes before its action: a session, the session's CSRF token, and a
+/// role allowed to act.
+async fn acting(app: &App, headers: &HeaderMap, form: Vec<(String, String)>, needs: Role) -> Result<(Session, Posted), Response> {
+    let s = who(app, headers).await?;
+    let mut m: HashMap<String, String> = HashMap::new();
+    for (k, v) in form {
+        match m.get_mut(&k) {
+            Some(x) => {
+                x.push(',');
+                x.push_str(&v);
+            }
+            None => {
+                m.insert(k, v);
+            }
+        }
+    }
+    let sent = m.get("csrf").map(String::as_str).unwrap_or("");
+    if !same(sent.as_bytes(), s.csrf.as_bytes()) {
+        tracing::warn!(account = %s.account.name, "console: a form without its CSRF token was refused");
+        return Err(message(app, &s, StatusCode::FORBIDDEN, "Biểu mẫu không hợp lệ", "Biểu mẫu này đã cũ hoặc không gửi từ bảng điều khiển. Hãy tải lại trang rồi làm lại.").await);
+    }
+    if s.account.role < needs {
+        return Err(message(app, &s, StatusCode::FORBIDDEN, "Không có quyền", "Tài khoản của bạn chỉ được xem, không được thao tác. Hãy nhờ chuyên viên Văn phòng.").await);
+    }
+    Ok((s, Posted(m)))
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn message(app: &App, s: &Session, code: StatusCode, title: &str, text: &str) -> Response {
+    let mut ctx = app.base(s, "", title).await;
+    ctx.insert("text".into(), json!(text));
+    let mut r = app.render("message.html", Value::Object(ctx));
+    *r.status_mut() = code;
+    r
+}
+
+/// A person-readable account of why an action was not taken.
+fn explain(e: &OfficeError) -> String {
+    use crate::schedule::NotOwed;
+    match e {
+        OfficeError::NotOwed(n) => match n {
+            NotOwed::UnknownUnit(u) => format!("Không có đơn vị «{u}» trong cấu hình."),
+            NotOwed::UnknownReport(r) => format!("Không có loại báo cáo «{r}» trong cấu hình."),
+            NotOwed::GroupDoesNotOwe { unit, report, .. } => format!("Đơn vị {unit} không phải nộp báo cáo {report}."),
+            NotOwed::WrongPeriodKind { report, period, .. } | NotOwed::PeriodNotOwed { report, period, .. } => format!("Báo cáo {report} không có kỳ {period}."),
+            NotOwed::BeforeStart { report, period, .. } => format!("Kỳ {period} của báo cáo {report} có hạn trước ngày bắt đầu theo dõi."),
+        },
+        OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
+        OfficeError::Refused { id, .. } => format!("Bài nộp số {id} chưa có dự đoán đủ đơn vị, loại báo cáo và kỳ; hãy dùng «Gán cho nghĩa vụ»."),
+        OfficeError::Store(crate::store::StoreError::NotFound(_)) => "Không tìm thấy bài nộp này.".into(),
+        OfficeError::Account(why) => format!("Không thực hiện được: {why}."),
+        other => format!("Không thực hiện được: {other}."),
+    }
+}
+
+// ----- login -----
+
+async fn login_page(State(app): State<Shared_>, headers: HeaderMap) -> Response {
+    if who(&app, &headers).await.is_ok() {
+        return Redirect::to("/").into_response();
+    }
+    app.render("login.html", json!({"office": app.cfg.office.name, "title": "Đăng nhập"}))
+}
+
+/// The address a login comes from: the peer, or — when the peer is the office's reverse proxy on
+/// this machine — the address it forwards.
+fn client_address(headers: &HeaderMap, peer: SocketAddr) -> String {
+    if peer.ip().is_loopback() {
+        if let Some(f) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()) {
+            return f.trim().to_string();
+        }
+    }
+    peer.ip().to_string()
+}
+
+async fn login(State(app): State<Shared_>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+    let name = f.get("name").map(|s| s.trim()).unwrap_or("");
+    let password = f.get("password").map(String::as_str).unwrap_or("");
+    let addr = client_address(&headers, peer);
+    let now = chrono::Utc::now().timestamp();
+    let again = |code: StatusCode, why: &str| {
+        let mut r = app.render("login.html", json!({"office": app.cfg.office.name, "title": "Đăng nhập", "name": name, "error": why}));
+        *r.status_mut() = code;
+        r
+    };
+    match office::accounts::login(&app.store, name, password, &addr, now).await {
+        Ok(office::accounts::Login::In { token, session }) => {
+            tracing::info!(account = %session.account.name, %addr, "console login");
+            let mut r = Redirect::to("/").into_response();
+            let c = format!(
+                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                office::accounts::SESSION_SECONDS,
+                if app.secure { "; Secure" } else { "" }
+            );
+            r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&c).expect("a hex token is a valid header"));
+            r
+        }
+        Ok(office::accounts::Login::Refused) => {
+            tracing::warn!(account = %name, %addr, "console login refused");
+            again(StatusCode::UNAUTHORIZED, "Sai tên đăng nhập hoặc mật khẩu.")
+        }
+        Ok(office::accounts::Login::Throttled { minutes }) => {
+            tracing::warn!(account = %name, %addr, "console login throttled");
+            again(StatusCode::TOO_MANY_REQUESTS, &format!("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."))
+        }
+        Err(e) => unavailable(&e.to_string()),
+    }
+}
+
+async fn logout(State(app): State<Shared_>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let (_, _) = match acting(&app, &headers, form, Role::Viewer).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(t) = cookie(&headers, COOKIE) {
+        let _ = office::accounts::logout(&app.store, &t).await;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("baocao_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_of_the_console_parses_and_renders_an_empty_page() {
+        let mut env = Environment::new();
+        for (name, text) in TEMPLATES {
+            env.add_template(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        for (name, _) in TEMPLATES {
+            let html = env.get_template(name).unwrap().render(json!({"office": "VP", "title": "t"})).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(html.contains("<!DOCTYPE html>"), "{name} extends the layout");
+        }
+    }
+
+    #[test]
+    fn markup_in_what_a_page_shows_is_escaped() {
+        let mut env = Environment::new();
+        for (name, text) in TEMPLATES {
+            env.add_template(name, text).unwrap();
+        }
+        let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+        let html = env.get_template("message.html").unwrap().render(json!({"office": evil, "title": evil, "text": evil})).unwrap();
+        assert!(!html.contains("<script>alert") && !html.contains("<img src=x"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"", b"abc"));
+    }
+}

@@ -1,0 +1,711 @@
+//! The console's pages: each gathers what the store and `schedule` know, shapes it for people
+//! (names, Vietnamese periods and dates, state colours) and renders one template. Read only.
+
+use super::{who, App, Shared_};
+use crate::compile::state_rgb;
+use crate::domain::{Decision, ObligationState, Period, Role};
+use crate::parse::{mime, Document};
+use crate::schedule::{self, Obligation, ObligationFacts};
+use crate::store::{Submission, SubmissionFilter};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Datelike;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+type Page = Result<Response, Response>;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn db(e: impl std::fmt::Display) -> Response {
+    super::unavailable(&e.to_string())
+}
+
+fn ctx(mut m: serde_json::Map<String, Value>, extra: Value) -> Value {
+    if let Value::Object(x) = extra {
+        m.extend(x);
+    }
+    Value::Object(m)
+}
+
+impl App {
+    fn when(&self, t: i64) -> String {
+        schedule::fmt_human(self.cfg.office.timezone, t)
+    }
+    fn day(&self, t: i64) -> String {
+        schedule::date_of(self.cfg.office.timezone, t).format("%d/%m/%Y").to_string()
+    }
+    fn unit_name(&self, id: &str) -> String {
+        self.cfg.unit(id).map(|u| u.name.clone()).unwrap_or_else(|| id.to_string())
+    }
+    fn report_name(&self, id: &str) -> String {
+        self.cfg.report(id).map(|r| r.name.clone()).unwrap_or_else(|| id.to_string())
+    }
+    /// "Báo cáo … quý I năm 2021" for an obligation.
+    fn title_of(&self, report: &str, period: Period) -> String {
+        period.title(&self.report_name(report))
+    }
+}
+
+fn color(s: ObligationState) -> String {
+    format!("#{:06x}", state_rgb(s))
+}
+
+/// Completeness and timeliness over obligations whose deadline has come (or that were met early):
+/// DHIS2's reporting rate and reporting rate on time. Exempt and not-yet-due obligations do not count.
+#[derive(Default, Clone, Copy)]
+struct Rate {
+    expected: u32,
+    submitted: u32,
+    on_time: u32,
+}
+
+impl Rate {
+    fn add(&mut self, s: ObligationState) {
+        match s {
+            ObligationState::SubmittedOnTime => {
+                self.expected += 1;
+                self.submitted += 1;
+                self.on_time += 1;
+            }
+            ObligationState::SubmittedLate => {
+                self.expected += 1;
+                self.submitted += 1;
+            }
+            ObligationState::Overdue | ObligationState::InReview => self.expected += 1,
+            ObligationState::Upcoming | ObligationState::DueSoon | ObligationState::Exempt => {}
+        }
+    }
+    fn json(&self) -> Value {
+        let pct = |n: u32| if self.expected == 0 { "—".to_string() } else { format!("{}%", (n as f64 * 100.0 / self.expected as f64).round() as u32) };
+        json!({"expected": self.expected, "submitted": self.submitted, "on_time": self.on_time, "complete": pct(self.submitted), "timely": pct(self.on_time)})
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct OverviewQuery {
+    year: Option<i32>,
+    report: Option<String>,
+    group: Option<String>,
+    page: Option<usize>,
+}
+
+/// Periods shown side by side on one page of the matrix.
+const COLUMNS_PER_PAGE: usize = 6;
+
+pub async fn overview(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
+    let s = who(&app, &headers).await?;
+    let cfg = &app.cfg;
+    let t = now();
+    let states = schedule::status::states_as_of(cfg, &app.store, t).await.map_err(db)?;
+    let this_year = schedule::date_of(cfg.office.timezone, t).year();
+    let mut years: Vec<i32> = states.iter().map(|(o, _, _)| o.period.year()).collect();
+    years.sort_unstable_by(|a, b| b.cmp(a));
+    years.dedup();
+    let year = q.year.filter(|y| years.contains(y)).or_else(|| years.iter().copied().find(|y| *y <= this_year)).or(years.first().copied()).unwrap_or(this_year);
+    let report = q.report.filter(|r| cfg.report(r).is_some());
+    let mut groups: Vec<&str> = cfg.units.iter().map(|u| u.group.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let group = q.group.filter(|g| groups.contains(&g.as_str()));
+    let in_group = |unit: &str| group.as_deref().is_none_or(|g| cfg.unit(unit).is_some_and(|u| u.group == g));
+    let shown: Vec<&(Obligation, ObligationFacts, ObligationState)> = states
+        .iter()
+        .filter(|(o, _, _)| o.period.year() == year && report.as_deref().is_none_or(|r| o.report.as_str() == r) && in_group(o.unit.as_str()))
+        .collect();
+    // Columns: one per (report, period), the newest deadline first.
+    let mut columns: Vec<(chrono::NaiveDate, String, Period)> = shown.iter().map(|(o, _, _)| (o.due_date, o.report.to_string(), o.period)).collect();
+    columns.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    columns.dedup();
+    let pages = columns.len().div_ceil(COLUMNS_PER_PAGE).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let visible = &columns[((page - 1) * COLUMNS_PER_PAGE).min(columns.len())..(page * COLUMNS_PER_PAGE).min(columns.len())];
+    let cell: HashMap<(&str, &str, Period), (&ObligationFacts, ObligationState)> = shown.iter().map(|(o, f, st)| ((o.unit.as_str(), o.report.as_str(), o.period), (f, *st))).collect();
+    let mut unit_rate: BTreeMap<&str, Rate> = BTreeMap::new();
+    let mut report_rate: BTreeMap<&str, Rate> = BTreeMap::new();
+    let mut column_rate: HashMap<(&str, Period), Rate> = HashMap::new();
+    for (o, _, st) in &shown {
+        unit_rate.entry(o.unit.as_str()).or_default().add(*st);
+        report_rate.entry(o.report.as_str()).or_default().add(*st);
+        column_rate.entry((o.report.as_str(), o.period)).or_default().add(*st);
+    }
+    let rows: Vec<Value> = cfg
+        .units
+        .iter()
+        .filter(|u| unit_rate.contains_key(u.id.as_str()))
+        .map(|u| {
+            let cells: Vec<Value> = visible
+                .iter()
+                .map(|(_, r, p)| match cell.get(&(u.id.as_str(), r.as_str(), *p)) {
+                    Some((f, st)) => json!({
+                        "state": st.label_vi(), "color": color(*st),
+                        "date": f.first_accepted_at.map(|a| app.day(a)),
+                        "href": format!("/submissions?unit={}&report={}&period={}", enc(u.id.as_str()), enc(r), enc(&p.to_string())),
+                    }),
+                    None => json!(null),
+                })
+                .collect();
+            json!({"id": u.id.as_str(), "name": u.name, "group": u.group, "cells": cells, "rate": unit_rate[u.id.as_str()].json()})
+        })
+        .collect();
+    let cols: Vec<Value> = visible
+        .iter()
+        .map(|(due, r, p)| json!({"title": app.title_of(r, *p), "due": due.format("%d/%m/%Y").to_string(), "rate": column_rate.get(&(r.as_str(), *p)).copied().unwrap_or_default().json()}))
+        .collect();
+    let reports: Vec<Value> = cfg
+        .reports
+        .iter()
+        .filter(|r| report_rate.contains_key(r.id.as_str()))
+        .map(|r| json!({"id": r.id.as_str(), "name": r.name, "rate": report_rate[r.id.as_str()].json()}))
+        .collect();
+    let link = |p: usize| {
+        let mut u = format!("/?year={year}&page={p}");
+        if let Some(r) = &report {
+            u.push_str(&format!("&report={}", enc(r)));
+        }
+        if let Some(g) = &group {
+            u.push_str(&format!("&group={}", enc(g)));
+        }
+        u
+    };
+    let base = app.base(&s, "/", "Tổng quan").await;
+    Ok(app.render(
+        "overview.html",
+        ctx(
+            base,
+            json!({
+                "as_of": app.when(t), "year": year, "years": years, "report": report, "group": group, "groups": groups,
+                "all_reports": cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
+                "columns": cols, "rows": rows, "reports": reports,
+                "page": page, "pages": pages, "prev": (page > 1).then(|| link(page - 1)), "next": (page < pages).then(|| link(page + 1)),
+                "legend": ObligationState::ALL.iter().map(|s| json!({"label": s.label_vi(), "color": color(*s)})).collect::<Vec<_>>(),
+            }),
+        ),
+    ))
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// A submission as listed: who, what, when, and the decision.
+fn row(app: &App, m: &Submission) -> Value {
+    let obligation = match (&m.report, m.period) {
+        (Some(r), Some(p)) => app.title_of(r.as_str(), p),
+        _ => String::new(),
+    };
+    json!({
+        "id": m.id,
+        "received": app.when(m.received_at),
+        "from": m.from_addr,
+        "subject": m.subject,
+        "unit": m.unit.as_ref().map(|u| u.to_string()),
+        "unit_name": m.unit.as_ref().map(|u| app.unit_name(u.as_str())),
+        "obligation": obligation,
+        "decision": m.decision.label_vi(),
+        "decision_code": m.decision.as_str(),
+        "timeliness": m.timeliness.map(|t| t.label_vi()),
+        "version": m.version,
+        "manual_by": m.manual_by,
+    })
+}
+
+/// A document as shown: its header, what could not be read, and its tables (bounded).
+fn document(d: &Document, rows_per_table: usize) -> Value {
+    let h = &d.header;
+    let fields: Vec<(&str, &Option<String>)> = vec![
+        ("Cơ quan chủ quản", &h.parent),
+        ("Cơ quan ban hành", &h.issuer),
+        ("Số, ký hiệu", &h.number),
+        ("Địa danh", &h.place),
+        ("Ngày tháng", &h.date),
+        ("Loại văn bản", &h.doc_type),
+        ("Trích yếu", &h.summary),
+        ("Người ký", &h.signer),
+        ("Chức vụ", &h.signer_title),
+    ];
+    let tables: Vec<Value> = d
+        .tables
+        .iter()
+        .map(|t| {
+            let cut = t.len() > rows_per_table;
+            json!({"rows": t.iter().take(rows_per_table).collect::<Vec<_>>(), "more": if cut { t.len() - rows_per_table } else { 0 }})
+        })
+        .collect();
+    json!({
+        "filename": d.filename,
+        "container": d.container,
+        "status": d.parse.label_vi(),
+        "ok": d.parse == crate::domain::ParseStatus::Ok,
+        "error": d.error,
+        "fields": fields.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| json!({"k": k, "v": v}))).collect::<Vec<_>>(),
+        "title": d.title,
+        "tables": tables,
+        "score": d.score.as_ref().map(|s| json!({"max": s.max_total.map(crate::text::num_vi), "achieved": s.self_total.map(crate::text::num_vi)})),
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct Flash {
+    ok: Option<String>,
+    err: Option<String>,
+    page: Option<i64>,
+}
+
+fn flash(f: &Flash) -> Value {
+    json!({"flash_ok": f.ok, "flash_err": f.err})
+}
+
+/// The obligations a waiting message could be assigned to: those of its guessed unit or of the
+/// unit its sender is registered to (every unit when neither is known), due within about a year
+/// before and half a year after it arrived — only obligations that exist.
+fn choices(app: &App, m: &Submission) -> Vec<Value> {
+    let cfg = &app.cfg;
+    let mut units: Vec<&str> = vec![];
+    if let Some(u) = &m.unit {
+        units.push(u.as_str());
+    }
+    if let Some(u) = m.from_addr.as_deref().and_then(|a| cfg.unit_by_email(a)) {
+        if !units.contains(&u.id.as_str()) {
+            units.push(u.id.as_str());
+        }
+    }
+    let all = units.is_empty();
+    let y = schedule::date_of(cfg.office.timezone, m.received_at).year();
+    let day = schedule::date_of(cfg.office.timezone, m.received_at);
+    let mut obs: Vec<Obligation> = schedule::obligations_in_years(cfg, y - 1, y + 1)
+        .into_iter()
+        .filter(|o| all || units.contains(&o.unit.as_str()))
+        .filter(|o| (o.due_date - day).num_days() >= -400 && (o.due_date - day).num_days() <= 200)
+        .filter(|o| schedule::obligation(cfg, o.unit.as_str(), o.report.as_str(), o.period).is_ok())
+        .collect();
+    obs.sort_by(|a, b| a.unit.cmp(&b.unit).then(b.due_date.cmp(&a.due_date)).then(a.report.cmp(&b.report)));
+    let guess = m.obligation();
+    obs.iter()
+        .map(|o| {
+            let selected = guess.as_ref().is_some_and(|g| *g == o.key());
+            json!({
+                "value": format!("{}|{}|{}", o.unit, o.report, o.period),
+                "label": format!("{} — {} (hạn {})", app.unit_name(o.unit.as_str()), app.title_of(o.report.as_str(), o.period), o.due_date.format("%d/%m/%Y")),
+                "selected": selected,
+            })
+        })
+        .collect()
+}
+
+const REVIEW_PER_PAGE: i64 = 20;
+
+pub async fn review(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    let page = f.page.unwrap_or(1).max(1);
+    let filter = SubmissionFilter { decision: Some(Decision::NeedsReview), ..Default::default() };
+    let (subs, total) = app.store.find_submissions(&filter, REVIEW_PER_PAGE, (page - 1) * REVIEW_PER_PAGE).await.map_err(db)?;
+    let items: Vec<Value> = subs
+        .iter()
+        .map(|m| {
+            let guess = json!({
+                "unit": m.unit.as_ref().map(|u| format!("{} ({})", app.unit_name(u.as_str()), u)),
+                "report": m.report.as_ref().map(|r| app.report_name(r.as_str())),
+                "period": m.period.map(|p| p.label_vi()),
+                "complete": m.obligation().is_some(),
+            });
+            ctx(
+                serde_json::Map::new(),
+                json!({
+                    "m": row(&app, m), "guess": guess, "reasons": m.reasons, "evidence": m.evidence, "findings": m.findings,
+                    "documents": m.documents.iter().map(|d| document(d, 12)).collect::<Vec<_>>(),
+                    "choices": if s.account.role >= Role::Clerk { choices(&app, m) } else { vec![] },
+                }),
+            )
+        })
+        .collect();
+    let pages = (total + REVIEW_PER_PAGE - 1) / REVIEW_PER_PAGE;
+    let base = app.base(&s, "/review", "Cần xem xét").await;
+    Ok(app.render(
+        "review.html",
+        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1), "flash": flash(&f), "flash_ok": f.ok, "flash_err": f.err})),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    q: Option<String>,
+    unit: Option<String>,
+    report: Option<String>,
+    period: Option<String>,
+    decision: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<i64>,
+}
+
+const SUBMISSIONS_PER_PAGE: i64 = 50;
+
+/// A date typed in a filter: 2021-04-01 (what a date field sends) or 01/04/2021.
+fn day_start(app: &App, s: &str) -> Option<i64> {
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").or_else(|_| chrono::NaiveDate::parse_from_str(s.trim(), "%d/%m/%Y")).ok()?;
+    let local = d.and_hms_opt(0, 0, 0)?.and_local_timezone(app.cfg.office.timezone).earliest()?;
+    Some(local.timestamp())
+}
+
+pub async fn submissions(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<SearchQuery>) -> Page {
+    let s = who(&app, &headers).await?;
+    let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let filter = SubmissionFilter {
+        text: some(&q.q),
+        unit: some(&q.unit),
+        report: some(&q.report),
+        period: some(&q.period),
+        decision: some(&q.decision).and_then(|d| Decision::parse(&d)),
+        from: some(&q.from).and_then(|d| day_start(&app, &d)),
+        to: some(&q.to).and_then(|d| day_start(&app, &d)).map(|t| t + 86_400),
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let (subs, total) = app.store.find_submissions(&filter, SUBMISSIONS_PER_PAGE, (page - 1) * SUBMISSIONS_PER_PAGE).await.map_err(db)?;
+    let pages = ((total + SUBMISSIONS_PER_PAGE - 1) / SUBMISSIONS_PER_PAGE).max(1);
+    let mut keep = String::new();
+    for (k, v) in [("q", &q.q), ("unit", &q.unit), ("report", &q.report), ("period", &q.period), ("decision", &q.decision), ("from", &q.from), ("to", &q.to)] {
+        if let Some(v) = some(v) {
+            keep.push_str(&format!("&{k}={}", enc(&v)));
+        }
+    }
+    let decisions = [Decision::Accepted, Decision::NeedsReview, Decision::Rejected, Decision::NotSubmission, Decision::Duplicate];
+    let base = app.base(&s, "/submissions", "Bài nộp").await;
+    Ok(app.render(
+        "submissions.html",
+        ctx(
+            base,
+            json!({
+                "rows": subs.iter().map(|m| row(&app, m)).collect::<Vec<_>>(), "total": total, "page": page, "pages": pages,
+                "prev": (page > 1).then(|| format!("/submissions?page={}{keep}", page - 1)),
+                "next": (page < pages).then(|| format!("/submissions?page={}{keep}", page + 1)),
+                "q": q.q, "unit": q.unit, "report": q.report, "period": q.period, "decision": q.decision, "from": q.from, "to": q.to,
+                "units": app.cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
+                "reports": app.cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
+                "decisions": decisions.iter().map(|d| json!({"id": d.as_str(), "name": d.label_vi()})).collect::<Vec<_>>(),
+            }),
+        ),
+    ))
+}
+
+async fn raw_of(app: &App, m: &Submission) -> Result<Vec<u8>, Response> {
+    let z = app.store.blob(&m.raw_key).await.map_err(db)?;
+    crate::store::decompress(&z).map_err(db)
+}
+
+/// The attachments of a message as a person downloads them (a forwarded message's too).
+fn attachments(raw: &[u8]) -> Vec<mime::Attachment> {
+    let f = mime::parse(raw);
+    let mut out = f.attachments;
+    if let Some(fw) = f.forwarded {
+        out.extend(fw.attachments);
+    }
+    out
+}
+
+pub async fn submission(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    let m = match app.store.message(id).await {
+        Ok(m) => m,
+        Err(crate::store::StoreError::NotFound(_)) => return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", &format!("Không có bài nộp số {id}.")).await),
+        Err(e) => return Err(db(e)),
+    };
+    let versions: Vec<Value> = match m.obligation() {
+        Some(k) => {
+            let filter = SubmissionFilter { unit: Some(k.unit.to_string()), report: Some(k.report.to_string()), period: Some(k.period.to_string()), ..Default::default() };
+            app.store.find_submissions(&filter, 100, 0).await.map_err(db)?.0.iter().map(|x| row(&app, x)).collect()
+        }
+        None => vec![],
+    };
+    let (history, _) = app.store.audit_page(Some(&format!("submission:{id}")), 200, 0).await.map_err(db)?;
+    let raw = raw_of(&app, &m).await?;
+    let files: Vec<Value> = attachments(&raw).iter().enumerate().map(|(i, a)| json!({"n": i, "name": a.filename, "size": size_vi(a.data.len() as u64)})).collect();
+    let base = app.base(&s, "/submissions", &format!("Bài nộp số {id}")).await;
+    Ok(app.render(
+        "submission.html",
+        ctx(
+            base,
+            json!({
+                "m": row(&app, &m), "reasons": m.reasons, "findings": m.findings, "evidence": m.evidence,
+                "due": m.due.map(|d| d.format("%d/%m/%Y").to_string()), "duplicate_of": m.duplicate_of,
+                "size": size_vi(m.size as u64),
+                "documents": m.documents.iter().map(|d| document(d, 200)).collect::<Vec<_>>(),
+                "versions": versions,
+                "history": history.iter().map(|e| event(&app, e)).collect::<Vec<_>>(),
+                "files": files,
+                "flash_ok": f.ok, "flash_err": f.err,
+            }),
+        ),
+    ))
+}
+
+fn size_vi(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MB", n as f64 / (1u64 << 20) as f64).replace('.', ",")
+    } else {
+        format!("{} KB", n.div_ceil(1024))
+    }
+}
+
+fn download(name: &str, ctype: &'static str, data: Vec<u8>) -> Response {
+    let ascii: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
+    let disp = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", enc(name));
+    let mut r = data.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disp).unwrap_or(HeaderValue::from_static("attachment")));
+    super::secure_headers(h);
+    r
+}
+
+pub async fn raw(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>) -> Page {
+    who(&app, &headers).await?;
+    let m = app.store.message(id).await.map_err(db)?;
+    let raw = raw_of(&app, &m).await?;
+    Ok(download(&format!("bai-nop-{id}.eml"), "message/rfc822", raw))
+}
+
+pub async fn file(State(app): State<Shared_>, headers: HeaderMap, Path((id, n)): Path<(i64, usize)>) -> Page {
+    let s = who(&app, &headers).await?;
+    let m = app.store.message(id).await.map_err(db)?;
+    let raw = raw_of(&app, &m).await?;
+    match attachments(&raw).into_iter().nth(n) {
+        // Served as bytes to save, never rendered: an attachment may hold markup.
+        Some(a) => Ok(download(&a.filename, "application/octet-stream", a.data)),
+        None => Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Thư này không có tệp đính kèm đó.").await),
+    }
+}
+
+fn event(app: &App, e: &crate::audit::Event) -> Value {
+    let link = e.subject.strip_prefix("submission:").filter(|id| id.parse::<i64>().is_ok()).map(|id| format!("/submissions/{id}"));
+    let data: String = if e.data.chars().count() > 200 { e.data.chars().take(200).chain("…".chars()).collect() } else { e.data.clone() };
+    json!({"seq": e.seq, "at": app.when(e.at), "kind": e.kind, "what": event_vi(&e.kind), "actor": e.actor, "subject": e.subject, "link": link, "data": data})
+}
+
+/// What an audit event's kind means, in the office's words.
+fn event_vi(kind: &str) -> &'static str {
+    match kind {
+        "message_received" => "Nhận thư",
+        "decision" => "Quyết định tự động",
+        "review_accept" | "review_assign" => "Chấp nhận (người duyệt)",
+        "review_reject" => "Từ chối (người duyệt)",
+        "reprocessed" => "Đọc lại",
+        "exempt" => "Miễn nộp",
+        "exempt_withdrawn" => "Bỏ miễn nộp",
+        "mail_queued" => "Xếp thư đi",
+        "mail_sent" => "Đã gửi thư",
+        "mail_failed" => "Gửi thư lỗi",
+        "mail_retry" => "Gửi lại thư",
+        "account_added" => "Thêm tài khoản",
+        "account_disabled" => "Khoá tài khoản",
+        "account_enabled" => "Mở khoá tài khoản",
+        "account_password" => "Đổi mật khẩu",
+        "config_loaded" => "Nạp cấu hình",
+        "set_aside" => "Để riêng thư lỗi",
+        _ => "",
+    }
+}
+
+pub async fn units(State(app): State<Shared_>, headers: HeaderMap) -> Page {
+    let s = who(&app, &headers).await?;
+    let t = now();
+    let states = schedule::status::states_as_of(&app.cfg, &app.store, t).await.map_err(db)?;
+    let mut rate: HashMap<&str, Rate> = HashMap::new();
+    let mut overdue: HashMap<&str, u32> = HashMap::new();
+    for (o, _, st) in &states {
+        rate.entry(o.unit.as_str()).or_default().add(*st);
+        if *st == ObligationState::Overdue {
+            *overdue.entry(o.unit.as_str()).or_default() += 1;
+        }
+    }
+    let list: Vec<Value> = app
+        .cfg
+        .units
+        .iter()
+        .map(|u| json!({"id": u.id.as_str(), "name": u.name, "group": u.group, "rate": rate.get(u.id.as_str()).copied().unwrap_or_default().json(), "overdue": overdue.get(u.id.as_str()).copied().unwrap_or(0)}))
+        .collect();
+    let base = app.base(&s, "/units", "Đơn vị").await;
+    Ok(app.render("units.html", ctx(base, json!({"units": list}))))
+}
+
+pub async fn unit(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<String>) -> Page {
+    let s = who(&app, &headers).await?;
+    let Some(u) = app.cfg.unit(&id) else {
+        return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có đơn vị này trong cấu hình.").await);
+    };
+    let t = now();
+    let states = schedule::status::states_as_of(&app.cfg, &app.store, t).await.map_err(db)?;
+    let mut by_year: BTreeMap<i32, Vec<Value>> = BTreeMap::new();
+    let mut rate = Rate::default();
+    let mut mine: Vec<&(Obligation, ObligationFacts, ObligationState)> = states.iter().filter(|(o, _, _)| o.unit == u.id).collect();
+    mine.sort_by(|a, b| b.0.due_date.cmp(&a.0.due_date));
+    for (o, f, st) in mine {
+        rate.add(*st);
+        by_year.entry(o.period.year()).or_default().push(json!({
+            "title": app.title_of(o.report.as_str(), o.period), "due": o.due_date.format("%d/%m/%Y").to_string(),
+            "state": st.label_vi(), "color": color(*st), "submitted": f.first_accepted_at.map(|a| app.day(a)),
+            "version": f.latest_version, "reminders": f.reminders_sent,
+            "href": format!("/submissions?unit={}&report={}&period={}", enc(u.id.as_str()), enc(o.report.as_str()), enc(&o.period.to_string())),
+        }));
+    }
+    let years: Vec<Value> = by_year.into_iter().rev().map(|(y, obs)| json!({"year": y, "obligations": obs})).collect();
+    let (subs, total) = app.store.find_submissions(&SubmissionFilter { unit: Some(id.clone()), ..Default::default() }, 50, 0).await.map_err(db)?;
+    let reminders: Vec<Value> = app
+        .store
+        .reminders_to(&id)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|(_, r, p, at)| json!({"at": app.when(*at), "title": p.parse::<Period>().map(|p| app.title_of(r, p)).unwrap_or_else(|_| format!("{} {p}", app.report_name(r)))}))
+        .collect();
+    let base = app.base(&s, "/units", &u.name).await;
+    Ok(app.render(
+        "unit.html",
+        ctx(
+            base,
+            json!({
+                "u": {"id": u.id.as_str(), "name": u.name, "group": u.group, "emails": u.emails, "aliases": u.aliases},
+                "rate": rate.json(), "years": years, "subs": subs.iter().map(|m| row(&app, m)).collect::<Vec<_>>(), "total": total,
+                "reminders": reminders,
+            }),
+        ),
+    ))
+}
+
+pub async fn exemptions(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    let list = app.store.exemptions().await.map_err(db)?;
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|e| {
+            let k = &e.obligation;
+            json!({
+                "unit": k.unit.as_str(), "unit_name": app.unit_name(k.unit.as_str()), "report": k.report.as_str(), "period": k.period.to_string(),
+                "title": app.title_of(k.report.as_str(), k.period), "reason": e.reason, "by": e.by, "at": app.when(e.at),
+            })
+        })
+        .collect();
+    let y = schedule::date_of(app.cfg.office.timezone, now()).year();
+    let mut periods: Vec<Value> = vec![];
+    for year in (y - 1..=y + 1).rev() {
+        let mut kinds: Vec<crate::domain::PeriodKind> = app.cfg.reports.iter().map(|r| r.period).collect();
+        kinds.sort_by_key(|k| format!("{k:?}"));
+        kinds.dedup();
+        for k in kinds {
+            for p in Period::all_in_year(k, year) {
+                periods.push(json!({"id": p.to_string(), "name": p.label_vi()}));
+            }
+        }
+    }
+    let base = app.base(&s, "/exemptions", "Miễn nộp").await;
+    Ok(app.render(
+        "exemptions.html",
+        ctx(
+            base,
+            json!({
+                "rows": rows, "flash_ok": f.ok, "flash_err": f.err, "periods": periods,
+                "units": app.cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
+                "reports": app.cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
+            }),
+        ),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OutboxQuery {
+    state: Option<String>,
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+pub async fn outbox(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Page {
+    let s = who(&app, &headers).await?;
+    let state = q.state.filter(|s| matches!(s.as_str(), "queued" | "sent" | "failed"));
+    let rows = app.store.outbox_rows(state.as_deref(), 200).await.map_err(db)?;
+    let block = app.store.outbox_block().await.map_err(db)?;
+    let kind_vi = |k: &str| match k {
+        "ack" => "Báo nhận",
+        "reminder" => "Nhắc nộp",
+        "digest" => "Tổng hợp tuần",
+        "status" => "Tình hình nộp",
+        "review" => "Cần xem xét",
+        "notice" | "decision" => "Thông báo quyết định",
+        _ => "Khác",
+    };
+    let state_vi = |s: &str| match s {
+        "queued" => "Chờ gửi",
+        "handing_over" => "Đang gửi",
+        "sent" => "Đã gửi",
+        "failed" => "Lỗi",
+        _ => "Khác",
+    };
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "kind": kind_vi(&r.kind), "to": r.recipients.join(", "), "state": state_vi(&r.state), "state_code": r.state,
+                "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error,
+            })
+        })
+        .collect();
+    let base = app.base(&s, "/outbox", "Thư đi").await;
+    Ok(app.render(
+        "outbox.html",
+        ctx(
+            base,
+            json!({
+                "rows": list, "state": state, "flash_ok": q.ok, "flash_err": q.err,
+                "block": block.map(|b| json!({"since": app.when(b.since), "error": b.error})),
+            }),
+        ),
+    ))
+}
+
+pub async fn audit(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    let page = f.page.unwrap_or(1).max(1);
+    let per = 100;
+    let (events, total) = app.store.audit_page(None, per, (page - 1) * per).await.map_err(db)?;
+    let verdict = crate::office::verify_audit(&app.store, &[]).await.map_err(db)?;
+    let pages = ((total + per - 1) / per).max(1);
+    let base = app.base(&s, "/audit", "Nhật ký").await;
+    Ok(app.render(
+        "audit.html",
+        ctx(
+            base,
+            json!({
+                "events": events.iter().map(|e| event(&app, e)).collect::<Vec<_>>(), "total": total, "page": page, "pages": pages,
+                "intact": verdict.is_ok(),
+                "verdict": match &verdict {
+                    Ok(i) => format!("Chuỗi nhật ký nguyên vẹn: {} sự kiện; dấu kiểm mới nhất {}.", i.events, i.head.as_deref().unwrap_or("—")),
+                    Err(b) => format!("Chuỗi nhật ký bị phá vỡ tại sự kiện {}: {}.", b.seq, b.why),
+                },
+            }),
+        ),
+    ))
+}
+
+pub async fn accounts(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    if s.account.role < Role::Admin {
+        return Err(super::message(&app, &s, StatusCode::FORBIDDEN, "Không có quyền", "Chỉ quản trị viên quản lý tài khoản.").await);
+    }
+    let list = app.store.accounts().await.map_err(db)?;
+    let rows: Vec<Value> = list.iter().map(|a| json!({"name": a.name, "role": a.role.label_vi(), "disabled": a.disabled, "since": app.day(a.created_at), "me": a.name == s.account.name})).collect();
+    let base = app.base(&s, "/accounts", "Tài khoản").await;
+    Ok(app.render("accounts.html", ctx(base, json!({"rows": rows, "flash_ok": f.ok, "flash_err": f.err}))))
+}
+

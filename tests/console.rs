@@ -1,0 +1,232 @@
+//! The office's console (SPEC §14) in a real browser: Debian's Chromium through chromedriver,
+//! against `baocao run` serving a small office built here. What a clerk and a leader do by
+//! clicking, what a script without a session or a token cannot do, and how each page looks at
+//! a desktop's and a phone's width.
+
+mod common;
+
+use common::browser::{http, Browser, Login};
+use common::*;
+
+const PASSWORD: &str = "mat-khau-du-dai-2021";
+
+/// An office with a quarter accepted on time (BVA), one message waiting in review (TTYT-B), and
+/// a daemon serving the console; accounts: a clerk, a viewer and an admin.
+fn office_with_console(extra_units: &str) -> (Office, Daemon, u16) {
+    let port = free_port();
+    let cfg = format!("{CONFIG}{extra_units}\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    let o = Office::with_config(Db::Sqlite, &cfg);
+    let (d, t) = at(2021, 4, 5, 9);
+    o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<bva-q1@test>", &d, "", &[("BC quy I - BVA.docx", &bva_q1("12/BC-BVĐK", 5))]));
+    ttyt_b_disputed(&o);
+    o.ok(&["ingest", "inbox", "--no-deliver"]);
+    o.add_user("lan", "clerk", PASSWORD);
+    o.add_user("giamdoc", "viewer", PASSWORD);
+    o.add_user("quantri", "admin", PASSWORD);
+    let daemon = Daemon::start(&o, &[]);
+    wait_until(20, "the console", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    (o, daemon, port)
+}
+
+fn waiting_id(o: &Office) -> i64 {
+    let subs = o.json(&["submissions", "--json", "--decision", "needs_review"]);
+    subs[0]["id"].as_str().and_then(|i| i.parse().ok()).expect("one message waits in review")
+}
+
+#[test]
+fn a_clerk_logs_in_sees_the_matrix_and_resolves_a_review_item_by_clicking() {
+    let (o, daemon, port) = office_with_console("");
+    let id = waiting_id(&o);
+    let b = Browser::start(1280, 900);
+    b.login(port, "lan", PASSWORD);
+    assert_eq!(b.url().trim_end_matches('/'), format!("http://127.0.0.1:{port}"), "after logging in the browser lands on Tổng quan");
+    assert!(b.text("h1").contains("năm 2026") || b.text("h1").contains("năm 20"), "the current year first");
+    b.click("select[name=year] option[value='2021']");
+    b.click("form.filters button");
+    assert!(b.url().contains("year=2021"), "{}", b.url());
+    let page = b.source();
+    assert!(page.contains("Bệnh viện Đa khoa An Bình") && page.contains("Trung tâm Y tế huyện Bắc Sơn"), "the matrix lists the units");
+    assert!(page.contains("Báo cáo kết quả công tác quý I năm 2021"), "a column per report and period, as an office writes it");
+    assert!(page.contains("Đã nộp đúng hạn") && page.contains("Chờ xem xét"), "BVA submitted on time; TTYT-B waits in review");
+    assert!(b.text("nav a[href='/review'] .badge").contains('1'), "the count waiting in review is on every page");
+
+    b.click("nav a[href='/review']");
+    assert!(b.source().contains("Báo cáo quý II năm 2021 - TTYT Bắc Sơn"), "the waiting message is listed with its subject");
+    b.click(&format!("#m{id} form[action='/review/{id}/accept'] button"));
+    assert!(b.text(".flash.ok").contains(&format!("Đã chấp nhận bài nộp số {id}")), "{}", b.source());
+    assert!(b.source().contains("Không có thư nào chờ xem xét"));
+
+    // The decision went through the office's action: status and audit changed, naming the clerk.
+    let st = o.json(&["status", "--json", "--as-of", "2021-04-20", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1"]);
+    assert_eq!(st[0]["state"], "submitted_late", "{st}");
+    let audit = o.json(&["audit", "--json"]);
+    let ev = audit.as_array().unwrap().iter().find(|e| e["kind"] == "review_assign").expect("an audit event for the decision");
+    assert_eq!(ev["actor"], "lan", "the event names the account: {ev}");
+    assert_eq!(ev["subject"], format!("submission:{id}"));
+    b.click("nav a[href='/audit']");
+    assert!(b.text(".flash.ok").contains("nguyên vẹn"), "the audit page says the chain verifies");
+    assert!(b.source().contains("Chấp nhận (người duyệt)"));
+
+    // Search finds the submission by words typed without diacritics.
+    b.go(&format!("http://127.0.0.1:{port}/submissions"));
+    b.type_into("input[name=q]", "ket qua cong tac bac son");
+    b.click("form.filters button");
+    let found = b.source();
+    assert!(found.contains(&format!("/submissions/{id}\"")), "found by folded words: {found}");
+    assert!(!found.contains("Báo cáo quý I năm 2021</a>"), "BVA's report does not hold those words");
+
+    b.go(&format!("http://127.0.0.1:{port}/submissions/{id}"));
+    let detail = b.source();
+    assert!(detail.contains("5/BC-TTYT") && detail.contains("Thư gốc (.eml)") && detail.contains("BC quy I.docx"), "header fields and downloads");
+    let login = Login::new(port, "lan", PASSWORD).unwrap();
+    let (code, hs, raw) = http(port, "GET", &format!("/submissions/{id}/raw"), &[("Cookie", &login.cookie)], b"");
+    assert_eq!(code, 200);
+    assert!(common::browser::header(&hs, "content-disposition").unwrap().starts_with("attachment"));
+    assert!(String::from_utf8_lossy(&raw).contains("Message-ID: <r1@test>"), "the raw message as received");
+    let (code, hs, doc) = http(port, "GET", &format!("/submissions/{id}/files/0"), &[("Cookie", &login.cookie)], b"");
+    assert_eq!((code, common::browser::header(&hs, "content-type")), (200, Some("application/octet-stream")));
+    assert!(doc.starts_with(b"PK"), "the .docx as sent");
+
+    b.click("form.me button");
+    assert!(b.url().ends_with("/login"), "logging out returns to the login page");
+    b.go(&format!("http://127.0.0.1:{port}/review"));
+    assert!(b.url().ends_with("/login"), "and the session is gone");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_viewer_cannot_act_and_a_form_without_its_token_is_forbidden() {
+    let (o, daemon, port) = office_with_console("");
+    let id = waiting_id(&o);
+    let path = format!("/review/{id}/reject");
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let (code, _, page) = viewer.post(&path, &[("reason", "không đúng mẫu")], true);
+    assert_eq!(code, 403, "a viewer reads, never acts: {page}");
+    assert!(page.contains("chỉ được xem"));
+    let (_, review) = viewer.get("/review");
+    assert!(!review.contains(&format!("action=\"{path}\"")), "a viewer is not even shown the forms");
+
+    let clerk = Login::new(port, "lan", PASSWORD).unwrap();
+    let (code, _, page) = clerk.post(&path, &[("reason", "không đúng mẫu")], false);
+    assert_eq!(code, 403, "a POST without the CSRF token: {page}");
+    let (code, _, _) = clerk.post(&path, &[("reason", "không đúng mẫu"), ("csrf", "0000")], false);
+    assert_eq!(code, 403, "a POST with another token");
+    let (code, _, _) = http(port, "POST", &path, &[("Content-Type", "application/x-www-form-urlencoded")], format!("reason=x&csrf={}", clerk.csrf).as_bytes());
+    assert_eq!(code, 303, "a token without the session's cookie leads to the login page, nothing else");
+    assert_eq!(o.json(&["submissions", "--json", "--decision", "needs_review"]).as_array().unwrap().len(), 1, "nothing was decided");
+
+    let (code, hs, _) = clerk.post(&path, &[("reason", "không đúng mẫu")], true);
+    assert_eq!(code, 303, "the clerk with the token rejects");
+    assert!(common::browser::header(&hs, "location").unwrap().contains("ok="));
+    assert_eq!(o.json(&["submissions", "--json", "--decision", "rejected"]).as_array().unwrap().iter().filter(|s| s["id"] == id.to_string()).count(), 1);
+
+    // Accounts are the admin's: a clerk cannot add one.
+    let (code, _, _) = clerk.post("/accounts", &[("name", "moi"), ("role", "admin"), ("password", PASSWORD)], true);
+    assert_eq!(code, 403);
+    let admin = Login::new(port, "quantri", PASSWORD).unwrap();
+    let (code, _, _) = admin.post("/accounts/lan/disable", &[], true);
+    assert_eq!(code, 303);
+    assert_eq!(clerk.get("/").0, 303, "disabling an account ends its sessions");
+    assert!(Login::new(port, "lan", PASSWORD).is_err(), "and it cannot log in");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn only_health_metrics_and_the_login_page_answer_without_a_session() {
+    let (_o, daemon, port) = office_with_console("");
+    for path in ["/", "/review", "/submissions", "/submissions/1", "/submissions/1/raw", "/submissions/1/files/0", "/units/BVA", "/exemptions", "/outbox", "/audit", "/accounts", "/nowhere"] {
+        let (code, hs, _) = http(port, "GET", path, &[], b"");
+        assert_eq!((code, common::browser::header(&hs, "location")), (303, Some("/login")), "{path}");
+    }
+    let (code, hs, body) = http(port, "GET", "/login", &[], b"");
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&body).contains("Đăng nhập"));
+    assert!(common::browser::header(&hs, "content-security-policy").unwrap().contains("default-src 'none'"));
+    assert_eq!(http(port, "GET", "/metrics", &[], b"").0, 200);
+    assert!(matches!(http(port, "GET", "/healthz", &[], b"").0, 200 | 503));
+    let (code, hs, _) = http(port, "POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], format!("name=lan&password={PASSWORD}").as_bytes());
+    assert_eq!(code, 303);
+    let cookie = common::browser::header(&hs, "set-cookie").unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http on loopback: no Secure flag (public_url is not https)");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn wrong_passwords_are_throttled_per_account_even_when_the_right_one_follows() {
+    let (_o, daemon, port) = office_with_console("");
+    for i in 0..5 {
+        assert_eq!(Login::new(port, "lan", &format!("sai-mat-khau-{i}")).err(), Some(401), "attempt {i} is refused");
+    }
+    assert_eq!(Login::new(port, "lan", PASSWORD).err(), Some(429), "the sixth attempt within 15 minutes is not even checked");
+    assert!(Login::new(port, "giamdoc", PASSWORD).is_ok(), "another account from the same address still logs in");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn markup_in_subjects_file_names_and_unit_names_is_shown_escaped() {
+    let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+    let unit = format!("\n[[unit]]\nid = \"XSS\"\nname = '{evil}'\nemails = [\"xss@test.example\"]\ngroup = \"ttyt\"\n");
+    let (o, daemon, port) = office_with_console(&unit);
+    let (d, t) = at(2021, 4, 6, 9);
+    o.deliver(t, "x", &mail("xss@test.example", &format!("Báo cáo quý I {evil}"), "<xss@test>", &d, "", &[(&format!("{evil}.docx"), &bva_q1("1/BC", 6))]));
+    o.ok(&["ingest", "inbox", "--no-deliver"]);
+    let b = Browser::start(1280, 900);
+    b.login(port, "lan", PASSWORD);
+    for path in ["/", "/review", "/submissions", "/units", "/units/XSS", "/audit"] {
+        b.go(&format!("http://127.0.0.1:{port}{path}"));
+        assert_eq!(b.alert(), None, "no script ran on {path}");
+        let page = b.source();
+        assert!(!page.contains("<script>alert") && !page.contains("<img src=\"x\"") && !page.contains("<img src=x"), "{path}: {page}");
+        assert_eq!(b.count("img"), 0, "{path}: no image element was injected");
+    }
+    b.go(&format!("http://127.0.0.1:{port}/submissions?unit=XSS"));
+    assert!(b.source().contains("&lt;script&gt;"), "the markup is shown as text");
+    assert!(daemon.stop().success());
+}
+
+/// Every page at a desktop's width and a phone's: nothing wider than the screen but the tables
+/// (which scroll inside their frame). The PNGs go to target/visual/, and to
+/// tests/visual/reference/ with BAOCAO_UPDATE_SCREENSHOTS=1, to be looked at.
+#[test]
+fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
+    let (o, daemon, port) = office_with_console("");
+    let id = waiting_id(&o);
+    let b = Browser::start(1280, 900);
+    b.login(port, "quantri", PASSWORD);
+    let pages = [
+        ("tong-quan", "/".to_string()),
+        ("can-xem-xet", "/review".to_string()),
+        ("bai-nop", "/submissions".to_string()),
+        ("bai-nop-chi-tiet", format!("/submissions/{id}")),
+        ("don-vi", "/units/BVA".to_string()),
+        ("mien-nop", "/exemptions".to_string()),
+        ("thu-di", "/outbox".to_string()),
+        ("nhat-ky", "/audit".to_string()),
+        ("tai-khoan", "/accounts".to_string()),
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = if std::env::var_os("BAOCAO_UPDATE_SCREENSHOTS").is_some() { root.join("tests/visual/reference/console") } else { root.join("target/visual/console") };
+    for width in [1280u32, 420] {
+        b.resize(width, 900);
+        for (name, path) in &pages {
+            b.go(&format!("http://127.0.0.1:{port}{path}"));
+            assert!(b.try_find("main").is_some(), "{path} rendered");
+            let body_width = b.eval("return document.documentElement.scrollWidth").as_u64().unwrap_or(0);
+            let inner = b.eval("return window.innerWidth").as_u64().unwrap_or(width as u64);
+            let wide = b.eval(
+                "return Array.from(document.querySelectorAll('body *')).filter(e => !e.closest('.wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)\
+                 .slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')",
+            );
+            assert!(body_width <= inner, "{path} at {width} px: the page is {body_width} px wide in a {inner} px window; too wide: {wide}");
+            b.screenshot(&out.join(format!("{name}-{width}.png")));
+        }
+    }
+    b.resize(1280, 900);
+    b.go(&format!("http://127.0.0.1:{port}/login"));
+    drop(b);
+    let anon = Browser::start(420, 900);
+    anon.go(&format!("http://127.0.0.1:{port}/login"));
+    anon.screenshot(&out.join("dang-nhap-420.png"));
+    assert!(daemon.stop().success());
+}
