@@ -98,7 +98,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     let mut m = Match::new(Decision::Accepted);
     if eff.from.as_deref() != facts.from.as_deref() {
         m.evidence.push(format!(
-            "forwarded by office staff {}; judged on the forwarded message from {}",
+            "cán bộ Văn phòng {} chuyển tiếp; xét theo thư gốc của {}",
             from,
             eff.from.as_deref().unwrap_or("?")
         ));
@@ -138,13 +138,13 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     let named: Vec<&Unit> = cfg.units.iter().filter(|u| unit_named_in(u, &names_text)).collect();
     if !named.is_empty() {
         m.evidence.push(format!(
-            "subject or file names name {}",
+            "tiêu đề hoặc tên tệp nêu {}",
             named.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
     match sender_unit {
         Some(su) => {
-            m.evidence.push(format!("sender {} is registered to {}", eff.from.as_deref().unwrap_or(""), su.id));
+            m.evidence.push(format!("địa chỉ gửi {} đã đăng ký cho {}", eff.from.as_deref().unwrap_or(""), su.id));
             m.unit = Some(su.id.clone());
             if let Some(du) = doc_unit {
                 if du.id != su.id {
@@ -268,7 +268,7 @@ fn unit_from_documents<'a>(cfg: &'a Rules, ok: &[&Document], evidence: &mut Vec<
     for d in ok {
         if let Some(iss) = &d.header.issuer {
             if let Some(u) = unit_by_issuer(cfg, iss) {
-                evidence.push(format!("{}: issued by \"{}\" = {}", d.filename, iss, u.id));
+                evidence.push(format!("{}: cơ quan ban hành «{}» = {}", d.filename, iss, u.id));
                 return Some(u);
             }
         }
@@ -284,7 +284,7 @@ fn unit_from_documents<'a>(cfg: &'a Rules, ok: &[&Document], evidence: &mut Vec<
         }
     }
     if hits.len() == 1 {
-        evidence.push(format!("the document text names {}", hits[0].id));
+        evidence.push(format!("nội dung văn bản nêu {}", hits[0].id));
         return Some(hits[0]);
     }
     None
@@ -366,24 +366,24 @@ fn choose_kind<'a>(
         let mut why = Vec::new();
         if keyword_hit(r, &subject) {
             s += 30;
-            why.push("subject");
+            why.push("tiêu đề");
         }
         if keyword_hit(r, &files) {
             s += 20;
-            why.push("file name");
+            why.push("tên tệp");
         }
         if keyword_hit(r, &titles) {
             s += 30;
-            why.push("document title");
+            why.push("tên văn bản");
         }
         if keyword_hit(r, &bodies) {
             s += 5;
-            why.push("document text");
+            why.push("nội dung văn bản");
         }
         let types: Vec<String> = r.doc_types.iter().map(|t| fold(t)).collect();
         if !types.is_empty() && ok.iter().any(|d| d.header.doc_type.as_ref().is_some_and(|t| types.contains(&fold(t)))) {
             s += 10;
-            why.push("document type");
+            why.push("loại văn bản");
         }
         let recognised = match r.extract {
             Extract::ScoreTable => ok.iter().any(|d| d.score.is_some()),
@@ -393,7 +393,7 @@ fn choose_kind<'a>(
         };
         if recognised {
             s += 25;
-            why.push("content");
+            why.push("cấu trúc bảng biểu");
         }
         if s > 0 && group.is_some_and(|g| r.applies_to_group(g)) {
             s += 3;
@@ -409,7 +409,7 @@ fn choose_kind<'a>(
             None
         }
         [(s, r, why), rest @ ..] => {
-            m.evidence.push(format!("report {} (score {s}: {})", r.id, why.join(", ")));
+            m.evidence.push(format!("loại báo cáo {} (điểm {s}: {})", r.id, why.join(", ")));
             if let Some((s2, r2, _)) = rest.first() {
                 if s2 == s {
                     m.reasons.push(format!("chưa rõ loại báo cáo: {} và {} phù hợp như nhau", r.id, r2.id));
@@ -548,24 +548,25 @@ fn choose_period(
             doc_level[0].label_vi(),
             subject[0].label_vi()
         ));
-        m.evidence.push(format!("period {} from the document", doc_level[0]));
+        m.evidence.push(format!("kỳ {} theo văn bản", doc_level[0].label_vi()));
         return Some(doc_level[0]);
     }
     let (cands, source) = if !doc_level.is_empty() {
-        (doc_level, "the document")
+        (doc_level, "văn bản")
     } else if !subject.is_empty() {
-        (subject, "the subject")
+        (subject, "tiêu đề")
     } else if !files.is_empty() {
-        (files, "the file names")
+        (files, "tên tệp")
     } else {
         let options: Vec<Period> = (arrival_year - 1..=arrival_year + 1).flat_map(|y| schedule::periods_of(report, y)).collect();
-        (nearest(cfg, report, &options, arrival).into_iter().collect(), "the arrival date")
+        (nearest(cfg, report, &options, arrival).into_iter().collect(), "ngày nhận")
     };
     let p = if cands.len() == 1 { Some(cands[0]) } else { nearest(cfg, report, &cands, arrival) };
     if let Some(p) = p {
         m.evidence.push(format!(
-            "period {p} from {source}{}",
-            if cands.len() > 1 { format!(" (of {}, nearest deadline to arrival)", cands.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")) } else { String::new() }
+            "kỳ {} theo {source}{}",
+            p.label_vi(),
+            if cands.len() > 1 { format!(" (trong {}, hạn gần ngày nhận nhất)", cands.iter().map(|c| c.label_vi()).collect::<Vec<_>>().join(", ")) } else { String::new() }
         ));
     } else {
         m.reasons.push("chưa rõ kỳ báo cáo".into());

@@ -226,12 +226,14 @@ fn row(app: &App, m: &Submission) -> Value {
 /// A document as shown: its header, what could not be read, and its tables (bounded).
 fn document(d: &Document, rows_per_table: usize) -> Value {
     let h = &d.header;
+    // Dates are kept as ISO; people read them as the office writes them.
+    let date = h.date.as_ref().map(|x| chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_else(|_| x.clone()));
     let fields: Vec<(&str, &Option<String>)> = vec![
         ("Cơ quan chủ quản", &h.parent),
         ("Cơ quan ban hành", &h.issuer),
         ("Số, ký hiệu", &h.number),
         ("Địa danh", &h.place),
-        ("Ngày tháng", &h.date),
+        ("Ngày tháng", &date),
         ("Loại văn bản", &h.doc_type),
         ("Trích yếu", &h.summary),
         ("Người ký", &h.signer),
@@ -499,6 +501,13 @@ fn event(app: &App, e: &crate::audit::Event) -> Value {
 fn event_vi(kind: &str) -> &'static str {
     match kind {
         "message_received" => "Nhận thư",
+        "documents_parsed" => "Đọc tệp đính kèm",
+        "ack_skipped" => "Không gửi báo nhận",
+        "mail_recipient_refused" => "Người nhận bị từ chối",
+        "mail_not_built" => "Không tạo được thư",
+        "message_set_aside" => "Để riêng thư lỗi",
+        "outbox_blocked" => "Máy chủ thư không nhận",
+        "outbox_unblocked" => "Máy chủ thư nhận lại",
         "decision" => "Quyết định tự động",
         "review_accept" | "review_assign" => "Chấp nhận (người duyệt)",
         "review_reject" => "Từ chối (người duyệt)",
@@ -514,7 +523,6 @@ fn event_vi(kind: &str) -> &'static str {
         "account_enabled" => "Mở khoá tài khoản",
         "account_password" => "Đổi mật khẩu",
         "config_loaded" => "Nạp cấu hình",
-        "set_aside" => "Để riêng thư lỗi",
         _ => "",
     }
 }
