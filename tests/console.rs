@@ -230,3 +230,43 @@ fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
     anon.screenshot(&out.join("dang-nhap-420.png"));
     assert!(daemon.stop().success());
 }
+
+/// Search over subject, number, file names and document text, with or without diacritics, on
+/// SQLite (FTS5) and PostgreSQL (tsvector) alike; a decision changed later is found by its new
+/// text too (the index follows reprocessing and decisions).
+#[test]
+fn search_finds_submissions_typed_with_or_without_diacritics_on_both_databases() {
+    for db in databases() {
+        let port = free_port();
+        let cfg = format!("{CONFIG}\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
+        let o = Office::with_config(db, &cfg);
+        let (d, t) = at(2021, 4, 5, 9);
+        o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<bva-q1@test>", &d, "", &[("BC quy I - BVA.docx", &bva_q1("12/BC-BVĐK", 5))]));
+        ttyt_b_disputed(&o);
+        o.ok(&["ingest", "inbox", "--no-deliver"]);
+        o.add_user("lan", "viewer", PASSWORD);
+        let daemon = Daemon::start(&o, &[]);
+        wait_until(20, "the console", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let l = Login::new(port, "lan", PASSWORD).unwrap();
+        let ids = |q: &str| -> Vec<String> {
+            let (code, page) = l.get(&format!("/submissions?q={}", common::browser::form_enc(q)));
+            assert_eq!(code, 200, "{q}");
+            let mut v: Vec<String> = page.split("<td class=\"num\"><a href=\"/submissions/").skip(1).map(|r| r.split('"').next().unwrap().to_string()).collect();
+            v.dedup();
+            v
+        };
+        let subs = o.json(&["submissions", "--json"]);
+        let id_of = |mid: &str| subs.as_array().unwrap().iter().find(|s| s["message_id"] == mid).unwrap()["id"].as_str().unwrap().to_string();
+        let (bva, ttyt) = (id_of("<bva-q1@test>"), id_of("<r1@test>"));
+        assert_eq!(ids("Bắc Sơn"), vec![ttyt.clone()], "with diacritics");
+        assert_eq!(ids("bac son"), vec![ttyt.clone()], "without diacritics");
+        assert_eq!(ids("BVĐK"), vec![bva.clone()], "a document number, đ typed as such");
+        assert_eq!(ids("bvdk"), vec![bva.clone()], "and as d");
+        assert_eq!(ids("quy I - BVA"), vec![bva.clone()], "a file name");
+        assert_eq!(ids("khám chữa bệnh").len(), 2, "document text of both");
+        assert_eq!(ids("kham chu").len(), 2, "words are prefixes");
+        assert!(ids("không có từ này").is_empty());
+        assert!(ids("\"'*:&|!()").len() == 2, "punctuation alone filters nothing and breaks nothing");
+        assert!(daemon.stop().success());
+    }
+}
