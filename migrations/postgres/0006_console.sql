@@ -31,4 +31,9 @@ CREATE TABLE IF NOT EXISTS search (
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED
 );
 CREATE INDEX IF NOT EXISTS search_tsv ON search USING GIN (tsv);
+-- The console lists submissions newest first, by decision and by obligation. The obligation index
+-- carries the arrival too: with only (office, received_at) beside (office, unit, report, period),
+-- SQLite would renumber an obligation by walking every message in arrival order.
 CREATE INDEX IF NOT EXISTS messages_received ON messages (office, received_at);
+CREATE INDEX IF NOT EXISTS messages_obligation_time ON messages (office, unit, report, period, received_at);
+CREATE INDEX IF NOT EXISTS messages_decision ON messages (office, decision, received_at);

@@ -25,4 +25,9 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 CREATE INDEX IF NOT EXISTS login_failures_who ON login_failures (office, who, at);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(office UNINDEXED, body, tokenize = 'unicode61');
+-- The console lists submissions newest first, by decision and by obligation. The obligation index
+-- carries the arrival too: with only (office, received_at) beside (office, unit, report, period),
+-- SQLite would renumber an obligation by walking every message in arrival order.
 CREATE INDEX IF NOT EXISTS messages_received ON messages (office, received_at);
+CREATE INDEX IF NOT EXISTS messages_obligation_time ON messages (office, unit, report, period, received_at);
+CREATE INDEX IF NOT EXISTS messages_decision ON messages (office, decision, received_at);

@@ -36,6 +36,10 @@ pub struct App {
     env: Environment<'static>,
     /// The console is reached over HTTPS (`[http] public_url`): cookies are marked Secure.
     secure: bool,
+    /// The audit chain's last verification (when, intact, what it said): verifying rehashes every
+    /// event, so pages show the last result and a background task refreshes it.
+    audit: std::sync::Mutex<Option<(i64, bool, String)>>,
+    verifying: std::sync::atomic::AtomicBool,
 }
 
 type Shared_ = Arc<App>;
@@ -49,7 +53,34 @@ impl App {
             env.add_template(name, text).expect("the console's templates parse");
         }
         let secure = cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-        Arc::new(App { cfg, store, shared, env, secure })
+        Arc::new(App { cfg, store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default() })
+    }
+
+    /// The last verification of the audit chain, starting a new one in the background when it is
+    /// older than `max_age` seconds (or there is none yet).
+    fn audit_verdict(self: &Arc<Self>, max_age: i64) -> Option<(i64, bool, String)> {
+        use std::sync::atomic::Ordering;
+        let now = chrono::Utc::now().timestamp();
+        let last = self.audit.lock().ok().and_then(|g| g.clone());
+        let stale = last.as_ref().is_none_or(|(at, _, _)| now - at >= max_age);
+        if stale && !self.verifying.swap(true, Ordering::AcqRel) {
+            let app = self.clone();
+            tokio::spawn(async move {
+                let v = match office::verify_audit(&app.store, &[]).await {
+                    Ok(Ok(i)) => Some((true, format!("Chuỗi nhật ký nguyên vẹn: {} sự kiện; dấu kiểm mới nhất {}.", i.events, i.head.as_deref().unwrap_or("—")))),
+                    Ok(Err(b)) => Some((false, format!("Chuỗi nhật ký bị phá vỡ tại sự kiện {}: {}.", b.seq, b.why))),
+                    Err(e) => {
+                        tracing::warn!("console: cannot verify the audit chain: {e}");
+                        None
+                    }
+                };
+                if let (Some((ok, text)), Ok(mut g)) = (v, app.audit.lock()) {
+                    *g = Some((chrono::Utc::now().timestamp(), ok, text));
+                }
+                app.verifying.store(false, Ordering::Release);
+            });
+        }
+        last
     }
 
     fn render(&self, name: &str, ctx: Value) -> Response {
