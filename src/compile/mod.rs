@@ -3,7 +3,7 @@
 //! notable findings) and the status workbook of SPEC §9 ([`workbook`]).
 //!
 //! [`Snapshot`] is gathered from the store once; everything after it is pure, so the digest,
-//! the workbook and the status page all show the same facts for the same `as_of`.
+//! the workbook and the console all show the same facts for the same `as_of`.
 
 pub mod workbook;
 
@@ -253,56 +253,6 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
         groups,
         findings,
     }
-}
-
-fn esc(s: &str) -> String {
-    crate::text::escape_html(s)
-}
-
-/// The office's status page: the units × obligations matrix as HTML, coloured by state, with
-/// the submission dates; readable without JavaScript and on a phone (the table scrolls).
-pub fn status_html(cfg: &Config, snap: &Snapshot) -> String {
-    let tz = cfg.office.timezone;
-    let groups = snap.groups();
-    let color = |s: ObligationState| format!("#{:06x}", state_rgb(s));
-    let mut h = String::new();
-    h.push_str("<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
-    h.push_str(&format!("<title>{}</title>", esc(&cfg.office.name)));
-    h.push_str("<style>body{font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;margin:16px}table{border-collapse:collapse}\
-        th,td{border:1px solid #bfbfbf;padding:4px 6px;vertical-align:top}th{background:#ddebf7;font-weight:bold}\
-        td.u{white-space:nowrap}.wrap{overflow-x:auto}.legend span{display:inline-block;padding:2px 8px;margin:2px;border:1px solid #bfbfbf}\
-        small{color:#555}</style></head><body>");
-    h.push_str(&format!(
-        "<h1 style=\"font-size:18px\">{}</h1><p>Tình hình nộp báo cáo đến <b>{}</b></p>",
-        esc(&cfg.office.name),
-        esc(&schedule::fmt_human(tz, snap.as_of))
-    ));
-    h.push_str("<div class=\"wrap\"><table><thead><tr><th>Đơn vị</th>");
-    for ((report, period, due), _) in &groups {
-        let name = cfg.report(report).map(|r| r.name.as_str()).unwrap_or(report);
-        h.push_str(&format!("<th>{}<br><small>{} · hạn {}</small></th>", esc(name), esc(&period.label_vi()), due.format("%d/%m/%Y")));
-    }
-    h.push_str("</tr></thead><tbody>");
-    for u in &cfg.units {
-        h.push_str(&format!("<tr><td class=\"u\"><b>{}</b><br><small>{}</small></td>", esc(u.id.as_str()), esc(&u.name)));
-        for (_, obs) in &groups {
-            match obs.iter().find(|(o, _, _)| o.unit == u.id) {
-                Some((_, f, s)) => {
-                    let date = f.first_accepted_at.map(|a| format!("<br><small>{}</small>", schedule::date_of(tz, a).format("%d/%m/%Y"))).unwrap_or_default();
-                    h.push_str(&format!("<td style=\"background:{}\">{}{}</td>", color(*s), esc(s.label_vi()), date));
-                }
-                None => h.push_str("<td style=\"background:#f2f2f2;color:#999\">—</td>"),
-            }
-        }
-        h.push_str("</tr>");
-    }
-    h.push_str("</tbody></table></div><p class=\"legend\">");
-    for s in ObligationState::ALL {
-        h.push_str(&format!("<span style=\"background:{}\">{}</span>", color(s), esc(s.label_vi())));
-    }
-    let review = snap.messages.iter().filter(|m| m.decision == Decision::NeedsReview).count();
-    h.push_str(&format!("</p><p>{} thư đã nhận; {} thư chờ xem xét.</p></body></html>", snap.messages.len(), review));
-    h
 }
 
 #[cfg(test)]

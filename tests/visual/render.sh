@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders what people look at in headless Chromium, as PNGs to look at: the weekly digest mail
-# in a mail client's narrow pane (420 px) and a wide window (1000 px), the office status page
-# (when the daemon's HTTP listener is built), and the compiled workbook through LibreOffice.
+# in a mail client's narrow pane (420 px) and a wide window (1000 px), and the compiled workbook
+# through LibreOffice. The console's pages are photographed by tests/console.rs.
 # Needs: chromium, libreoffice-calc (or libreoffice), poppler-utils, python3.
 # Usage: tests/visual/render.sh [OUTDIR]   (default target/visual)
 set -euo pipefail
@@ -26,17 +26,8 @@ for p in m.walk():
     if p.get_content_type() == 'text/html':
         open(os.path.join(out, 'digest.html'), 'wb').write(p.get_payload(decode=True))
 PY
-# The status page, served by the daemon's HTTP listener.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf '\n[http]\nlisten = "127.0.0.1:%s"\n' "$port" >> example.toml
-"$bin" --config example.toml run >/dev/null 2>&1 &
-daemon=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$port/" > "$out/status.html" || true
+# The console's pages (which replaced the status page) are photographed by tests/console.rs.
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome)
-"$chrome" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,700 \
-  --screenshot="$out/status-page.png" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
-kill $daemon 2>/dev/null || true
 for w in 420 1000; do
   "$chrome" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=$w,1200 \
     --screenshot="$out/digest-$w.png" "file://$out/digest.html" >/dev/null 2>&1
