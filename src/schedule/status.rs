@@ -17,12 +17,15 @@ pub async fn obligations_as_of(cfg: &Config, store: &Store, as_of: i64) -> Resul
     let obs = obligations_in_years(cfg, from_year, year + 1);
     let mut by_ob: HashMap<ObligationKey, ObligationFacts> = HashMap::new();
     for a in store.accepted_by(as_of).await? {
+        // Whatever order the store gives them in: the first arrival, and the latest with its version.
         let f = by_ob.entry(a.obligation).or_default();
-        if f.first_accepted_at.is_none() {
+        if f.first_accepted_at.is_none_or(|t| a.received_at < t) {
             f.first_accepted_at = Some(a.received_at);
         }
-        f.latest_at = Some(a.received_at);
-        f.latest_version = Some(a.version);
+        if f.latest_at.is_none_or(|t| a.received_at >= t) {
+            f.latest_at = Some(a.received_at);
+            f.latest_version = Some(a.version);
+        }
     }
     for e in store.exemptions().await? {
         by_ob.entry(e.obligation).or_default().exempt = true;

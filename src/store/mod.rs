@@ -352,27 +352,37 @@ impl Store {
     }
 
     /// Accepted submissions that had arrived by `as_of`, oldest first.
+    ///
+    /// Status reads every accepted submission of the office's history, tens of thousands of rows;
+    /// they come back as one aggregated text (ids hold no tab or newline) because handing rows
+    /// over one by one costs more than reading them.
     pub async fn accepted_by(&self, as_of: i64) -> Result<Vec<AcceptedFact>> {
-        let rows = sqlx::query(
-            "SELECT id, unit, report, period, received_at, version FROM messages \
-             WHERE office = $1 AND decision = $3 AND received_at <= $2 AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL \
-             ORDER BY received_at, id",
-        )
-        .bind(&self.office)
-        .bind(as_of)
-        .bind(Decision::Accepted.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = r.try_get("id")?;
-                Ok(AcceptedFact {
-                    obligation: self.obligation_of(r, &format!("submission {id}"))?,
-                    received_at: r.try_get("received_at")?,
-                    version: r.try_get::<Option<i64>, _>("version")?.unwrap_or(1),
-                })
-            })
-            .collect()
+        let line = "unit || chr(9) || report || chr(9) || period || chr(9) || CAST(received_at AS TEXT) || chr(9) || CAST(COALESCE(version, 1) AS TEXT)";
+        let filter = "office = $1 AND decision = $3 AND received_at <= $2 AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL";
+        let sql = match self.backend {
+            Backend::Sqlite => format!("SELECT group_concat(x, char(10)) AS rows FROM (SELECT {} AS x FROM messages WHERE {filter} ORDER BY received_at, id)", line.replace("chr(9)", "char(9)")),
+            Backend::Postgres => format!("SELECT string_agg({line}, chr(10) ORDER BY received_at, id) AS rows FROM messages WHERE {filter}"),
+        };
+        let r = sqlx::query(&sql).bind(&self.office).bind(as_of).bind(Decision::Accepted.as_str()).fetch_one(&self.pool).await?;
+        let text: Option<String> = r.try_get("rows")?;
+        let mut out = Vec::new();
+        for l in text.as_deref().unwrap_or("").lines() {
+            let f: Vec<&str> = l.split('\t').collect();
+            let [unit, report, period, at, version] = f[..] else {
+                return Err(corrupt("an accepted submission", "unit/report/period", l));
+            };
+            let what = "an accepted submission";
+            out.push(AcceptedFact {
+                obligation: ObligationKey {
+                    unit: UnitId::parse(unit).map_err(|_| corrupt(what, "unit", unit))?,
+                    period: self.period_of(Some(report), period, what)?,
+                    report: ReportId::parse(report).map_err(|_| corrupt(what, "report", report))?,
+                },
+                received_at: at.parse().map_err(|_| corrupt(what, "received_at", at))?,
+                version: version.parse().map_err(|_| corrupt(what, "version", version))?,
+            });
+        }
+        Ok(out)
     }
 
     /// The obligations that messages waiting in review, arrived by `as_of`, name as best guess.

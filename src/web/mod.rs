@@ -40,7 +40,15 @@ pub struct App {
     /// event, so pages show the last result and a background task refreshes it.
     audit: std::sync::Mutex<Option<(i64, bool, String)>>,
     verifying: std::sync::atomic::AtomicBool,
+    /// Every obligation's state, as last computed: (audit events then, computed at, states).
+    states: tokio::sync::Mutex<Option<(i64, i64, Arc<States>)>>,
 }
+
+pub type States = Vec<(crate::schedule::Obligation, crate::schedule::ObligationFacts, crate::domain::ObligationState)>;
+
+/// How long computed states serve pages while nothing new was recorded (a state that changes
+/// only with the clock, at a deadline, is then at most this late).
+const STATES_SECONDS: i64 = 60;
 
 type Shared_ = Arc<App>;
 
@@ -53,7 +61,7 @@ impl App {
             env.add_template(name, text).expect("the console's templates parse");
         }
         let secure = cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-        Arc::new(App { cfg, store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default() })
+        Arc::new(App { cfg, store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default(), states: Default::default() })
     }
 
     /// The last verification of the audit chain, starting a new one in the background when it is
@@ -81,6 +89,23 @@ impl App {
             });
         }
         last
+    }
+
+    /// Every visible obligation's state now: recomputed when anything was recorded since (every
+    /// change writes an audit event) or a minute has passed; one computation serves the pages
+    /// asked meanwhile. Returns the instant the states are as of.
+    async fn states(&self) -> Result<(i64, Arc<States>), crate::store::StoreError> {
+        let now = chrono::Utc::now().timestamp();
+        let (_, events) = self.store.audit_anchor().await?;
+        let mut cache = self.states.lock().await;
+        if let Some((n, at, states)) = cache.as_ref() {
+            if *n == events && now - at < STATES_SECONDS {
+                return Ok((*at, states.clone()));
+            }
+        }
+        let states = Arc::new(crate::schedule::status::states_as_of(&self.cfg, &self.store, now).await?);
+        *cache = Some((events, now, states.clone()));
+        Ok((now, states))
     }
 
     fn render(&self, name: &str, ctx: Value) -> Response {

@@ -100,8 +100,7 @@ const COLUMNS_PER_PAGE: usize = 6;
 pub async fn overview(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
     let s = who(&app, &headers).await?;
     let cfg = &app.cfg;
-    let t = now();
-    let states = schedule::status::states_as_of(cfg, &app.store, t).await.map_err(db)?;
+    let (t, states) = app.states().await.map_err(db)?;
     let this_year = schedule::date_of(cfg.office.timezone, t).year();
     let mut years: Vec<i32> = states.iter().map(|(o, _, _)| o.period.year()).collect();
     years.sort_unstable_by(|a, b| b.cmp(a));
@@ -274,7 +273,7 @@ fn flash(f: &Flash) -> Value {
 /// The obligations a waiting message could be assigned to: those of its guessed unit or of the
 /// unit its sender is registered to (every unit when neither is known), due within about a year
 /// before and half a year after it arrived — only obligations that exist.
-fn choices(app: &App, m: &Submission) -> Vec<Value> {
+fn choices(app: &App, m: &Submission, around: &[Obligation]) -> Vec<Value> {
     let cfg = &app.cfg;
     let mut units: Vec<&str> = vec![];
     if let Some(u) = &m.unit {
@@ -286,10 +285,9 @@ fn choices(app: &App, m: &Submission) -> Vec<Value> {
         }
     }
     let all = units.is_empty();
-    let y = schedule::date_of(cfg.office.timezone, m.received_at).year();
     let day = schedule::date_of(cfg.office.timezone, m.received_at);
-    let mut obs: Vec<Obligation> = schedule::obligations_in_years(cfg, y - 1, y + 1)
-        .into_iter()
+    let mut obs: Vec<&Obligation> = around
+        .iter()
         .filter(|o| all || units.contains(&o.unit.as_str()))
         .filter(|o| (o.due_date - day).num_days() >= -400 && (o.due_date - day).num_days() <= 200)
         .filter(|o| schedule::obligation(cfg, o.unit.as_str(), o.report.as_str(), o.period).is_ok())
@@ -315,6 +313,12 @@ pub async fn review(State(app): State<Shared_>, headers: HeaderMap, Query(f): Qu
     let page = f.page.unwrap_or(1).max(1);
     let filter = SubmissionFilter { decision: Some(Decision::NeedsReview), ..Default::default() };
     let (subs, total) = app.store.find_submissions(&filter, REVIEW_PER_PAGE, (page - 1) * REVIEW_PER_PAGE).await.map_err(db)?;
+    // The obligations the page's messages could be assigned to, computed once for all of them.
+    let years: Vec<i32> = subs.iter().map(|m| schedule::date_of(app.cfg.office.timezone, m.received_at).year()).collect();
+    let around = match (years.iter().min(), years.iter().max()) {
+        (Some(a), Some(b)) if s.account.role >= Role::Clerk => schedule::obligations_in_years(&app.cfg, a - 1, b + 1),
+        _ => vec![],
+    };
     let items: Vec<Value> = subs
         .iter()
         .map(|m| {
@@ -329,7 +333,7 @@ pub async fn review(State(app): State<Shared_>, headers: HeaderMap, Query(f): Qu
                 json!({
                     "m": row(&app, m), "guess": guess, "reasons": m.reasons, "evidence": m.evidence, "findings": m.findings,
                     "documents": m.documents.iter().map(|d| document(d, 12)).collect::<Vec<_>>(),
-                    "choices": if s.account.role >= Role::Clerk { choices(&app, m) } else { vec![] },
+                    "choices": if s.account.role >= Role::Clerk { choices(&app, m, &around) } else { vec![] },
                 }),
             )
         })
@@ -529,11 +533,10 @@ fn event_vi(kind: &str) -> &'static str {
 
 pub async fn units(State(app): State<Shared_>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
-    let t = now();
-    let states = schedule::status::states_as_of(&app.cfg, &app.store, t).await.map_err(db)?;
+    let (_, states) = app.states().await.map_err(db)?;
     let mut rate: HashMap<&str, Rate> = HashMap::new();
     let mut overdue: HashMap<&str, u32> = HashMap::new();
-    for (o, _, st) in &states {
+    for (o, _, st) in states.iter() {
         rate.entry(o.unit.as_str()).or_default().add(*st);
         if *st == ObligationState::Overdue {
             *overdue.entry(o.unit.as_str()).or_default() += 1;
@@ -554,8 +557,7 @@ pub async fn unit(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path
     let Some(u) = app.cfg.unit(&id) else {
         return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có đơn vị này trong cấu hình.").await);
     };
-    let t = now();
-    let states = schedule::status::states_as_of(&app.cfg, &app.store, t).await.map_err(db)?;
+    let (_, states) = app.states().await.map_err(db)?;
     let mut by_year: BTreeMap<i32, Vec<Value>> = BTreeMap::new();
     let mut rate = Rate::default();
     let mut mine: Vec<&(Obligation, ObligationFacts, ObligationState)> = states.iter().filter(|(o, _, _)| o.unit == u.id).collect();
