@@ -42,8 +42,14 @@ pub struct BrokenLink {
 /// Recomputes the chain of one office's events, in order.
 pub fn verify(events: &[Event]) -> Result<usize, BrokenLink> {
     let mut prev = String::new();
+    verify_from(&mut prev, events)
+}
+
+/// Recomputes a stretch of the chain that follows the event whose hash is `prev` ("" before the
+/// first), leaving `prev` at the stretch's last hash: a long chain is checked a page at a time.
+pub fn verify_from(prev: &mut String, events: &[Event]) -> Result<usize, BrokenLink> {
     for e in events {
-        if e.prev_hash != prev {
+        if e.prev_hash != *prev {
             return Err(BrokenLink {
                 seq: e.seq,
                 why: "its previous-hash does not match the event before it (an event was removed or inserted)".into(),
@@ -53,7 +59,7 @@ pub fn verify(events: &[Event]) -> Result<usize, BrokenLink> {
         if h != e.hash {
             return Err(BrokenLink { seq: e.seq, why: "its content does not match its hash (the event was altered)".into() });
         }
-        prev = e.hash.clone();
+        *prev = e.hash.clone();
     }
     Ok(events.len())
 }

@@ -434,17 +434,27 @@ pub struct Intact {
 /// hash quoted outside the database (`anchors`: from digests, status mails, logs) is in it.
 pub async fn verify_audit(store: &Store, anchors: &[String]) -> Result<std::result::Result<Intact, crate::audit::BrokenLink>> {
     use crate::audit::BrokenLink;
-    let events = store.audit_events().await?;
-    let last = events.last().map(|e| e.seq).unwrap_or(0);
-    let n = match crate::audit::verify(&events) {
-        Ok(n) => n,
-        Err(b) => return Ok(Err(b)),
+    let (mut prev, mut last, mut n) = (String::new(), 0i64, 0usize);
+    let tail = loop {
+        loop {
+            let page = store.audit_events_after(last, 5_000).await?;
+            let Some(end) = page.last() else { break };
+            last = end.seq;
+            match crate::audit::verify_from(&mut prev, &page) {
+                Ok(k) => n += k,
+                Err(b) => return Ok(Err(b)),
+            }
+        }
+        let head = store.audit_head().await?;
+        let tail = (n > 0).then(|| prev.clone());
+        if head.is_none() || head == tail || (tail.is_none() && head.as_deref() == Some("")) {
+            break tail;
+        }
+        // The head moved past what was read: events recorded meanwhile, or a removed tail.
+        if store.audit_events_after(last, 1).await?.is_empty() {
+            return Ok(Err(BrokenLink { seq: last, why: "the newest events were removed".into() }));
+        }
     };
-    let head = store.audit_head().await?;
-    let tail = events.last().map(|e| e.hash.clone());
-    if head.is_some() && head != tail && !(tail.is_none() && head.as_deref() == Some("")) {
-        return Ok(Err(BrokenLink { seq: last, why: "the newest events were removed".into() }));
-    }
     let missing = store.unaudited().await?;
     if !missing.is_empty() {
         return Ok(Err(BrokenLink { seq: last, why: format!("events were removed: {}", missing.join("; ")) }));

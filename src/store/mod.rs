@@ -449,10 +449,19 @@ impl Store {
     // ----- audit -----
 
     pub async fn audit_events(&self) -> Result<Vec<audit::Event>> {
-        let rows = sqlx::query("SELECT seq, office, at, kind, actor, subject, data, prev_hash, hash FROM audit WHERE office = $1 ORDER BY seq")
-            .bind(&self.office)
-            .fetch_all(&self.pool)
-            .await?;
+        self.audit_events_after(0, i64::MAX).await
+    }
+
+    /// Up to `limit` events after event `seq`, in order: a long chain read a page at a time, so
+    /// verifying it never holds the database for long.
+    pub async fn audit_events_after(&self, seq: i64, limit: i64) -> Result<Vec<audit::Event>> {
+        let rows = sqlx::query(&format!(
+            "SELECT seq, office, at, kind, actor, subject, data, prev_hash, hash FROM audit WHERE office = $1 AND seq > $2 ORDER BY seq LIMIT {limit}"
+        ))
+        .bind(&self.office)
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(audit::Event {
