@@ -36,5 +36,6 @@ CREATE INDEX IF NOT EXISTS search_tsv ON search USING GIN (tsv);
 -- SQLite would renumber an obligation by walking every message in arrival order.
 CREATE INDEX IF NOT EXISTS messages_received ON messages (office, received_at);
 CREATE INDEX IF NOT EXISTS messages_obligation_time ON messages (office, unit, report, period, received_at);
+CREATE INDEX IF NOT EXISTS messages_unit_time ON messages (office, unit, received_at);
 -- Covering for status: every accepted submission's obligation is read from the index alone.
 CREATE INDEX IF NOT EXISTS messages_decision ON messages (office, decision, received_at, id, unit, report, period, version);

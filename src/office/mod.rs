@@ -437,7 +437,7 @@ pub async fn verify_audit(store: &Store, anchors: &[String]) -> Result<std::resu
     let (mut prev, mut last, mut n) = (String::new(), 0i64, 0usize);
     let tail = loop {
         loop {
-            let page = store.audit_events_after(last, 5_000).await?;
+            let page = store.audit_events_after(last, 1_000).await?;
             let Some(end) = page.last() else { break };
             last = end.seq;
             match crate::audit::verify_from(&mut prev, &page) {
