@@ -509,14 +509,18 @@ fn account_name() -> Option<String> {
 
 /// The parser the commands use: worker processes when this is the `baocao` binary.
 pub fn make_parser(cfg: &Config) -> Parser {
+    parser_with(cfg.limits.clone())
+}
+
+fn parser_with(limits: crate::config::Limits) -> Parser {
     if std::env::var_os("BAOCAO_IN_PROCESS_PARSE").is_none() {
         if let Ok(exe) = std::env::current_exe() {
             if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("baocao")) {
-                return Parser::Pool(WorkerPool::new(exe, cfg.limits.clone()));
+                return Parser::Pool(WorkerPool::new(exe, limits));
             }
         }
     }
-    Parser::InProcess(cfg.limits.clone())
+    Parser::InProcess(limits)
 }
 
 fn at(cfg: &Config, a: &Option<AsOf>) -> i64 {
@@ -676,6 +680,14 @@ async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: Option<&crat
 /// `baocao parse`: the parse stage alone, in this process, on files.
 fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
     let limits = crate::config::Limits::default();
+    // One read is done as the daemon does it, in a worker under its limits, so a hostile file is
+    // reported, never the end of the command; repeated reads (a benchmark) measure the reader
+    // alone, in this process.
+    let worker = (repeat <= 1).then(|| parser_with(limits.clone()));
+    let read = |name: &str, data: &[u8]| match &worker {
+        Some(p) => p.read(name, data),
+        None => crate::parse::read_attachment(name, data, &limits),
+    };
     let mut bytes_total = 0usize;
     let t0 = std::time::Instant::now();
     let mut last: Vec<Value> = Vec::new();
@@ -689,11 +701,11 @@ fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
                 let facts = crate::parse::mime::parse(&data);
                 let mut docs = Vec::new();
                 for a in &facts.attachments {
-                    docs.extend(crate::parse::read_attachment(&a.filename, &a.data, &limits));
+                    docs.extend(read(&a.filename, &a.data));
                 }
                 last.push(json!({"file": name, "subject": facts.subject, "from": facts.from, "documents": docs}));
             } else {
-                last.push(json!({"file": name, "documents": crate::parse::read_attachment(&name, &data, &limits)}));
+                last.push(json!({"file": name, "documents": read(&name, &data)}));
             }
         }
     }

@@ -40,12 +40,18 @@ pub fn sniff(data: &[u8]) -> Format {
         };
     }
     if data.starts_with(&OLE_MAGIC) {
-        // An OLE2 compound file: Excel 97 has a "Workbook" (or "Book") stream, Word 97 "WordDocument".
-        let head = &data[..data.len().min(512 * 1024)];
-        if memfind_utf16(head, "Workbook").is_some() || memfind_utf16(head, "Book").is_some() {
+        // An OLE2 compound file: told apart by its streams, not by words found anywhere in it
+        // (a Word file may well say "Book"): Word 97 has "WordDocument", Excel "Workbook" (BIFF8)
+        // or "Book" (BIFF5), in any case.
+        let streams = ole_streams(data);
+        let has = |n: &str| streams.iter().any(|s| s.eq_ignore_ascii_case(n));
+        if has("WordDocument") {
+            return Format::Doc;
+        }
+        if has("Workbook") || has("Book") {
             return Format::Xls;
         }
-        return Format::Doc;
+        return Format::Other;
     }
     if data.starts_with(b"%PDF") {
         return Format::Pdf;
@@ -57,9 +63,27 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn memfind_utf16(hay: &[u8], s: &str) -> Option<usize> {
-    let needle: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-    memfind(hay, &needle)
+/// The stream names in an OLE2 compound file's directory. Directory entries are 128 bytes and
+/// sectors 512 or 4096, so every entry starts at a multiple of 128 after the 512-byte header: each
+/// such slot holding a plausible stream entry (type 2, a name length that fits, UTF-16 text ending
+/// in NUL) is read, without following the allocation tables a damaged file may have wrong.
+fn ole_streams(data: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 512;
+    while at + 128 <= data.len() {
+        let e = &data[at..at + 128];
+        let len = u16::from_le_bytes([e[64], e[65]]) as usize;
+        if e[66] == 2 && (4..=64).contains(&len) && len % 2 == 0 && e[len - 2] == 0 && e[len - 1] == 0 {
+            let units: Vec<u16> = e[..len - 2].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            if let Ok(name) = String::from_utf16(&units) {
+                if !name.is_empty() && !name.contains('\0') {
+                    out.push(name);
+                }
+            }
+        }
+        at += 128;
+    }
+    out
 }
 
 /// Checks a zip's central directory against the limits before anything is inflated.
@@ -169,6 +193,36 @@ mod tests {
         assert_eq!(sniff(&plain), Format::Zip);
         assert_eq!(sniff(b"%PDF-1.4"), Format::Pdf);
         assert_eq!(sniff(b"hello"), Format::Other);
+    }
+
+    /// An OLE2 file with a directory sector holding the given streams, and `body` in a data sector.
+    fn ole_with(streams: &[&str], body: &[u8]) -> Vec<u8> {
+        let mut f = OLE_MAGIC.to_vec();
+        f.resize(512, 0);
+        let mut dir = vec![0u8; 512];
+        for (i, name) in std::iter::once("Root Entry").chain(streams.iter().copied()).enumerate() {
+            let e = &mut dir[i * 128..(i + 1) * 128];
+            let units: Vec<u8> = name.encode_utf16().chain([0]).flat_map(|u| u.to_le_bytes()).collect();
+            e[..units.len()].copy_from_slice(&units);
+            e[64..66].copy_from_slice(&(units.len() as u16).to_le_bytes());
+            e[66] = if i == 0 { 5 } else { 2 };
+        }
+        f.extend(dir);
+        let mut data = body.to_vec();
+        data.resize(data.len().div_ceil(512) * 512, 0);
+        f.extend(data);
+        f
+    }
+
+    #[test]
+    fn word_97_is_told_from_excel_97_by_its_streams_whatever_its_text_says() {
+        let book: Vec<u8> = "Workbook Book".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        assert_eq!(sniff(&ole_with(&["WordDocument", "1Table", "\u{5}SummaryInformation"], &book)), Format::Doc, "a Word file whose text says Workbook");
+        assert_eq!(sniff(&ole_with(&["Workbook"], b"")), Format::Xls);
+        assert_eq!(sniff(&ole_with(&["WORKBOOK"], b"")), Format::Xls, "stream names are case-insensitive");
+        assert_eq!(sniff(&ole_with(&["Book"], b"")), Format::Xls, "Excel 5 (BIFF5)");
+        assert_eq!(sniff(&ole_with(&["PowerPoint Document"], b"")), Format::Other, "neither Word nor Excel");
+        assert_eq!(sniff(&OLE_MAGIC), Format::Other, "a bare header");
     }
 
     #[test]
