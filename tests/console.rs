@@ -270,3 +270,28 @@ fn search_finds_submissions_typed_with_or_without_diacritics_on_both_databases()
         assert!(daemon.stop().success());
     }
 }
+
+#[test]
+fn a_person_changes_their_own_password_only_by_knowing_the_current_one() {
+    let (o, daemon, port) = office_with_console("");
+    let new = "mat-khau-moi-nam-2021";
+    let me = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let (code, hs, _) = me.post("/password", &[("current", "doan-thu-xem"), ("new", new), ("again", new)], true);
+    assert_eq!(code, 303);
+    assert!(common::browser::header(&hs, "location").unwrap().contains("err="), "a wrong current password is refused");
+    let (_, hs, _) = me.post("/password", &[("current", PASSWORD), ("new", new), ("again", "khac-hoan-toan-2021")], true);
+    assert!(common::browser::header(&hs, "location").unwrap().contains("err="), "the two new ones must agree");
+    let (_, hs, _) = me.post("/password", &[("current", PASSWORD), ("new", "ngan"), ("again", "ngan")], true);
+    assert!(common::browser::header(&hs, "location").unwrap().contains("err="), "too short");
+    assert_eq!(me.get("/").0, 200, "nothing changed yet");
+    let (code, _, _) = me.post("/password", &[("current", PASSWORD), ("new", new), ("again", new)], false);
+    assert_eq!(code, 403, "not without the form's token");
+    let (_, hs, _) = me.post("/password", &[("current", PASSWORD), ("new", new), ("again", new)], true);
+    assert_eq!(common::browser::header(&hs, "location"), Some("/login"), "a viewer may change their own password");
+    assert_eq!(me.get("/").0, 303, "the change ended the account's sessions");
+    assert!(Login::new(port, "giamdoc", PASSWORD).is_err());
+    assert!(Login::new(port, "giamdoc", new).is_ok());
+    let audit = o.json(&["audit", "--json"]);
+    assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "account_password" && e["actor"] == "giamdoc" && e["subject"] == "account:giamdoc"));
+    assert!(daemon.stop().success());
+}

@@ -92,6 +92,27 @@ pub async fn set_password(store: &Store, name: &str, password: &str, by: &str) -
     Ok(())
 }
 
+/// A person changes their own password: the current one must be right (a session left open on
+/// a shared computer is not enough), then the new one is set and every session of the account ends.
+pub async fn change_own_password(store: &Store, name: &str, current: &str, new: &str) -> Result<()> {
+    check_password(new)?;
+    let Some(a) = store.account(name).await? else {
+        return Err(OfficeError::Account(format!("no account `{name}`")));
+    };
+    // Guessing the current password here counts like guessing it at the login page.
+    let key = format!("account:{name}");
+    let now = chrono::Utc::now().timestamp();
+    if store.login_failures(&key, now - THROTTLE_WINDOW).await? >= FAILURES_PER_ACCOUNT {
+        return Err(OfficeError::Account("the current password is not right (too many tries: wait 15 minutes)".into()));
+    }
+    let (p, h) = (current.to_string(), a.hash.clone());
+    if !tokio::task::spawn_blocking(move || verify(&p, &h)).await.unwrap_or(false) {
+        store.record_login_failure(&[key], now).await?;
+        return Err(OfficeError::Account("the current password is not right".into()));
+    }
+    set_password(store, name, new, name).await
+}
+
 pub async fn set_disabled(store: &Store, name: &str, disabled: bool, by: &str) -> Result<()> {
     let mut tx = store.begin().await?;
     if !tx.set_account_disabled(name, disabled).await? {

@@ -159,3 +159,19 @@ pub async fn disable_account(State(app): State<Shared_>, headers: HeaderMap, Pat
 pub async fn enable_account(State(app): State<Shared_>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
     set_disabled(app, headers, name, form, false).await
 }
+
+pub async fn password(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Viewer).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let field = |k: &str| f.0.get(k).cloned().unwrap_or_default();
+    if field("new") != field("again") {
+        return back("/password", Err("Hai lần nhập mật khẩu mới không giống nhau.".into()));
+    }
+    match office::accounts::change_own_password(&app.store, &s.account.name, &field("current"), &field("new")).await {
+        // Every session of the account ended with the change: log in again with the new one.
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(e) => back("/password", Err(explain(&e))),
+    }
+}

@@ -181,6 +181,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("outbox.html", include_str!("templates/outbox.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
+    ("password.html", include_str!("templates/password.html")),
 ];
 
 /// Serves the console until `shutdown`; requests in flight finish first.
@@ -220,6 +221,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/accounts", get(pages::accounts).post(actions::add_account))
         .route("/accounts/{name}/disable", post(actions::disable_account))
         .route("/accounts/{name}/enable", post(actions::enable_account))
+        .route("/password", get(pages::password).post(actions::password))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
@@ -344,6 +346,10 @@ fn explain(e: &OfficeError) -> String {
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
         OfficeError::Refused { id, .. } => format!("Bài nộp số {id} chưa có dự đoán đủ đơn vị, loại báo cáo và kỳ; hãy dùng «Gán cho nghĩa vụ»."),
         OfficeError::Store(crate::store::StoreError::NotFound(_)) => "Không tìm thấy bài nộp này.".into(),
+        OfficeError::Account(why) if why.contains("too short") => format!("Mật khẩu mới quá ngắn: cần ít nhất {} ký tự.", office::accounts::MIN_PASSWORD_CHARS),
+        OfficeError::Account(why) if why.contains("current password") => "Mật khẩu hiện tại không đúng.".into(),
+        OfficeError::Account(why) if why.contains("already exists") => "Tên đăng nhập này đã có.".into(),
+        OfficeError::Account(why) if why.contains("not an account name") => "Tên đăng nhập chỉ gồm chữ không dấu, chữ số và . _ - @ (tối đa 64 ký tự).".into(),
         OfficeError::Account(why) => format!("Không thực hiện được: {why}."),
         other => format!("Không thực hiện được: {other}."),
     }

@@ -731,3 +731,9 @@ pub async fn accounts(State(app): State<Shared_>, headers: HeaderMap, Query(f): 
     Ok(app.render("accounts.html", ctx(base, json!({"rows": rows, "flash_ok": f.ok, "flash_err": f.err}))))
 }
 
+
+pub async fn password(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    let base = app.base(&s, "", "Đổi mật khẩu").await;
+    Ok(app.render("password.html", ctx(base, json!({"flash_ok": f.ok, "flash_err": f.err, "min": crate::office::accounts::MIN_PASSWORD_CHARS}))))
+}
