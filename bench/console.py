@@ -9,11 +9,11 @@ loopback). Prints one line per page. Not a test: nothing here passes or fails.
 
 Usage: bench/console.py [--years 10] [--units 60] [--keep DIR]   (needs `cargo build --release`)
 """
-import argparse, base64, datetime as dt, http.client, io, os, random, re, shutil, socket, statistics
+import argparse, base64, datetime as dt, http.client, io, os, random, re, shutil, statistics
 import subprocess, sys, tempfile, time, urllib.parse, zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "baocao")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imap import BIN, free_port, wait_port  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("--years", type=int, default=10)
 ap.add_argument("--units", type=int, default=60)
@@ -167,14 +167,6 @@ def build(work):
     return n
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def request(port, method, path, cookie=None, body=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     h = {"Cookie": cookie} if cookie else {}
@@ -210,13 +202,7 @@ def main():
         open(os.path.join(work, "config.toml"), "w", encoding="utf-8").write(re.sub(r'listen = "127.0.0.1:\d+"', f'listen = "127.0.0.1:{port}"', cfg))
     daemon = subprocess.Popen([BIN, "--config", "config.toml", "run"], cwd=work, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "daemon.log"), "w"))
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(1)
+        wait_port(port)
         st, hs, _, _ = request(port, "POST", "/login", body="name=bench&password=mat-khau-do-tai")
         cookie = dict(hs).get("set-cookie", "").split(";")[0]
         if st != 303 or not cookie:

@@ -5,7 +5,7 @@
 //! The index holds folded text (no tones or marks, `đ` as `d`) and queries are folded the same
 //! way, so *báo cáo* and *bao cao* find the same submissions on both databases.
 
-use super::{storable, Backend, Result, Store, StoreError, Submission, Tx, MESSAGE_COLS};
+use super::{audit_event, storable, Backend, Result, Store, StoreError, Submission, Tx, AUDIT_COLS, MESSAGE_COLS};
 use crate::audit;
 use crate::domain::{Decision, Role};
 use serde::Serialize;
@@ -49,7 +49,8 @@ const INDEX_TEXT_CHARS: usize = 20_000;
 
 /// The folded words a query or a document is indexed by.
 fn words(s: &str) -> Vec<String> {
-    crate::text::fold(s).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    // `fold` already leaves only letters and digits, one space between words.
+    crate::text::fold(s).split_whitespace().map(str::to_string).collect()
 }
 
 /// The text one submission is found by: subject, sender, file names, header number and
@@ -145,60 +146,54 @@ impl Store {
 
     /// Submissions matching `f`, newest arrival first: one page of them and how many match in all.
     pub async fn find_submissions(&self, f: &SubmissionFilter, limit: i64, offset: i64) -> Result<(Vec<Submission>, i64)> {
+        /// A value for a placeholder; they are numbered in the order they are pushed.
+        enum Arg {
+            Text(String),
+            Time(i64),
+        }
         let mut conds = vec!["office = $1".to_string()];
-        let mut binds: Vec<String> = vec![self.office.clone()];
-        let mut ints: Vec<(usize, i64)> = vec![];
-        let push = |conds: &mut Vec<String>, binds: &mut Vec<String>, sql: &str, v: String| {
-            binds.push(v);
-            conds.push(sql.replace('?', &format!("${}", binds.len())));
+        let mut args = vec![Arg::Text(self.office.clone())];
+        let mut push = |sql: &str, v: Arg| {
+            args.push(v);
+            conds.push(sql.replace('?', &format!("${}", args.len())));
         };
-        if let Some(q) = f.text.as_deref() {
-            let w = words(q);
-            if !w.is_empty() {
-                let (sql, expr) = match self.backend {
-                    Backend::Sqlite => (
-                        "id IN (SELECT rowid FROM search WHERE search MATCH ?)",
-                        w.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" AND "),
-                    ),
-                    Backend::Postgres => (
-                        "id IN (SELECT rowid FROM search WHERE tsv @@ to_tsquery('simple', ?))",
-                        w.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
-                    ),
-                };
-                push(&mut conds, &mut binds, sql, expr);
+        let w = f.text.as_deref().map(words).unwrap_or_default();
+        if !w.is_empty() {
+            match self.backend {
+                Backend::Sqlite => push("id IN (SELECT rowid FROM search WHERE search MATCH ?)", Arg::Text(w.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" AND "))),
+                Backend::Postgres => push("id IN (SELECT rowid FROM search WHERE tsv @@ to_tsquery('simple', ?))", Arg::Text(w.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "))),
             }
         }
-        if let Some(u) = &f.unit {
-            push(&mut conds, &mut binds, "unit = ?", u.clone());
-        }
-        if let Some(r) = &f.report {
-            push(&mut conds, &mut binds, "report = ?", r.clone());
-        }
-        if let Some(p) = &f.period {
-            push(&mut conds, &mut binds, "period = ?", p.clone());
+        for (col, v) in [("unit", &f.unit), ("report", &f.report), ("period", &f.period)] {
+            if let Some(v) = v {
+                push(&format!("{col} = ?"), Arg::Text(v.clone()));
+            }
         }
         if let Some(d) = f.decision {
-            push(&mut conds, &mut binds, "decision = ?", d.as_str().to_string());
+            push("decision = ?", Arg::Text(d.as_str().to_string()));
         }
-        for (v, op) in [(f.from, ">="), (f.to, "<")] {
-            if let Some(t) = v {
-                ints.push((binds.len() + ints.len() + 1, t));
-                conds.push(format!("received_at {op} ${}", binds.len() + ints.len()));
-            }
+        if let Some(t) = f.from {
+            push("received_at >= ?", Arg::Time(t));
+        }
+        if let Some(t) = f.to {
+            push("received_at < ?", Arg::Time(t));
         }
         let wh = conds.join(" AND ");
-        // Placeholders are numbered in the order the values are bound: strings first, then times.
         let count_sql = format!("SELECT COUNT(*) AS n FROM messages WHERE {wh}");
         let page_sql = format!("SELECT {MESSAGE_COLS} FROM messages WHERE {wh} ORDER BY received_at DESC, id DESC LIMIT {limit} OFFSET {offset}");
         let mut cq = sqlx::query(&count_sql);
         let mut pq = sqlx::query(&page_sql);
-        for b in &binds {
-            cq = cq.bind(b.clone());
-            pq = pq.bind(b.clone());
-        }
-        for (_, t) in &ints {
-            cq = cq.bind(*t);
-            pq = pq.bind(*t);
+        for a in &args {
+            match a {
+                Arg::Text(v) => {
+                    cq = cq.bind(v.clone());
+                    pq = pq.bind(v.clone());
+                }
+                Arg::Time(t) => {
+                    cq = cq.bind(*t);
+                    pq = pq.bind(*t);
+                }
+            }
         }
         let n: i64 = cq.fetch_one(&self.pool).await?.try_get("n")?;
         let rows = pq.fetch_all(&self.pool).await?;
@@ -211,7 +206,7 @@ impl Store {
         let wh = if subject.is_some() { "office = $1 AND subject = $2" } else { "office = $1" };
         let count_sql = format!("SELECT COUNT(*) FROM audit WHERE {wh}");
         let mut cq = sqlx::query_scalar::<_, i64>(&count_sql).bind(&self.office);
-        let sql = format!("SELECT seq, office, at, kind, actor, subject, data, prev_hash, hash FROM audit WHERE {wh} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}");
+        let sql = format!("SELECT {AUDIT_COLS} FROM audit WHERE {wh} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}");
         let mut q = sqlx::query(&sql).bind(&self.office);
         if let Some(s) = subject {
             q = q.bind(s.to_string());
@@ -219,22 +214,7 @@ impl Store {
         }
         let total = cq.fetch_one(&self.pool).await?;
         let rows = q.fetch_all(&self.pool).await?;
-        let events = rows
-            .iter()
-            .map(|r| {
-                Ok(audit::Event {
-                    seq: r.try_get("seq")?,
-                    office: r.try_get("office")?,
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    actor: r.try_get("actor")?,
-                    subject: r.try_get("subject")?,
-                    data: r.try_get("data")?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let events = rows.iter().map(audit_event).collect::<Result<Vec<_>>>()?;
         Ok((events, total))
     }
 

@@ -351,17 +351,17 @@ impl Store {
         Ok(r.try_get::<Vec<u8>, _>("data")?)
     }
 
-    /// Accepted submissions that had arrived by `as_of`, oldest first.
+    /// Accepted submissions that had arrived by `as_of`, in no particular order.
     ///
     /// Status reads every accepted submission of the office's history, tens of thousands of rows;
     /// they come back as one aggregated text (ids hold no tab or newline) because handing rows
     /// over one by one costs more than reading them.
     pub async fn accepted_by(&self, as_of: i64) -> Result<Vec<AcceptedFact>> {
-        let line = "unit || chr(9) || report || chr(9) || period || chr(9) || CAST(received_at AS TEXT) || chr(9) || CAST(COALESCE(version, 1) AS TEXT)";
         let filter = "office = $1 AND decision = $3 AND received_at <= $2 AND unit IS NOT NULL AND report IS NOT NULL AND period IS NOT NULL";
+        let line = |tab: &str| format!("unit || {tab} || report || {tab} || period || {tab} || CAST(received_at AS TEXT) || {tab} || CAST(COALESCE(version, 1) AS TEXT)");
         let sql = match self.backend {
-            Backend::Sqlite => format!("SELECT group_concat(x, char(10)) AS rows FROM (SELECT {} AS x FROM messages WHERE {filter} ORDER BY received_at, id)", line.replace("chr(9)", "char(9)")),
-            Backend::Postgres => format!("SELECT string_agg({line}, chr(10) ORDER BY received_at, id) AS rows FROM messages WHERE {filter}"),
+            Backend::Sqlite => format!("SELECT group_concat(x, char(10)) AS rows FROM (SELECT {} AS x FROM messages WHERE {filter})", line("char(9)")),
+            Backend::Postgres => format!("SELECT string_agg({}, chr(10)) AS rows FROM messages WHERE {filter}", line("chr(9)")),
         };
         let r = sqlx::query(&sql).bind(&self.office).bind(as_of).bind(Decision::Accepted.as_str()).fetch_one(&self.pool).await?;
         let text: Option<String> = r.try_get("rows")?;
@@ -455,28 +455,12 @@ impl Store {
     /// Up to `limit` events after event `seq`, in order: a long chain read a page at a time, so
     /// verifying it never holds the database for long.
     pub async fn audit_events_after(&self, seq: i64, limit: i64) -> Result<Vec<audit::Event>> {
-        let rows = sqlx::query(&format!(
-            "SELECT seq, office, at, kind, actor, subject, data, prev_hash, hash FROM audit WHERE office = $1 AND seq > $2 ORDER BY seq LIMIT {limit}"
-        ))
-        .bind(&self.office)
-        .bind(seq)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(audit::Event {
-                    seq: r.try_get("seq")?,
-                    office: r.try_get("office")?,
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    actor: r.try_get("actor")?,
-                    subject: r.try_get("subject")?,
-                    data: r.try_get("data")?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(&format!("SELECT {AUDIT_COLS} FROM audit WHERE office = $1 AND seq > $2 ORDER BY seq LIMIT {limit}"))
+            .bind(&self.office)
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_event).collect()
     }
 
     /// The hash the chain's newest event must have (catches a removed tail).
@@ -695,6 +679,22 @@ fn to_json<T: Serialize>(v: &T) -> String {
 
 const MESSAGE_COLS: &str = "id, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, decision, reasons, \
     unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at";
+
+const AUDIT_COLS: &str = "seq, office, at, kind, actor, subject, data, prev_hash, hash";
+
+fn audit_event(r: &AnyRow) -> Result<audit::Event> {
+    Ok(audit::Event {
+        seq: r.try_get("seq")?,
+        office: r.try_get("office")?,
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        subject: r.try_get("subject")?,
+        data: r.try_get("data")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
 
 fn corrupt(what: &str, column: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: column {column} holds `{value}`"))

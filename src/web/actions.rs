@@ -2,7 +2,7 @@
 //! office's action under the person's account — the same function the command line calls — and
 //! sends the browser back to the page it came from with what happened.
 
-use super::{acting, explain, pages::enc, Posted, Shared_};
+use super::{acting, explain, pages::enc, Posted, AppRef};
 use crate::domain::{Period, Role};
 use crate::office;
 use axum::extract::{Form, Path, State};
@@ -36,7 +36,7 @@ fn told(done: &office::Done) -> &'static str {
     }
 }
 
-pub async fn accept(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+pub async fn accept(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -45,7 +45,7 @@ pub async fn accept(State(app): State<Shared_>, headers: HeaderMap, Path(id): Pa
     back(&review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
 }
 
-pub async fn assign(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -59,7 +59,7 @@ pub async fn assign(State(app): State<Shared_>, headers: HeaderMap, Path(id): Pa
     back(&review_back(&f, id), r.map(|d| format!("Đã gán bài nộp số {id} cho {}.{}", period.title(&app.cfg.report(report).map(|r| r.name.clone()).unwrap_or_default()), told(&d))).map_err(|e| explain(&e)))
 }
 
-pub async fn reject(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -77,7 +77,7 @@ fn obligation_of(f: &Posted) -> Result<(String, String, Period), String> {
     Ok((f.get("unit").to_string(), f.get("report").to_string(), period))
 }
 
-pub async fn exempt(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -93,7 +93,7 @@ pub async fn exempt(State(app): State<Shared_>, headers: HeaderMap, Form(form): 
     back("/exemptions", r)
 }
 
-pub async fn withdraw(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -109,7 +109,7 @@ pub async fn withdraw(State(app): State<Shared_>, headers: HeaderMap, Form(form)
     back("/exemptions", r)
 }
 
-pub async fn retry(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+pub async fn retry(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -127,7 +127,7 @@ pub async fn retry(State(app): State<Shared_>, headers: HeaderMap, Form(form): F
     back("/outbox", r)
 }
 
-pub async fn add_account(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+pub async fn add_account(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Admin).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -140,7 +140,7 @@ pub async fn add_account(State(app): State<Shared_>, headers: HeaderMap, Form(fo
     back("/accounts", r.map(|_| format!("Đã thêm tài khoản {name}.")).map_err(|e| explain(&e)))
 }
 
-async fn set_disabled(app: Shared_, headers: HeaderMap, name: String, form: Vec<(String, String)>, disabled: bool) -> Response {
+async fn set_disabled(app: AppRef, headers: HeaderMap, name: String, form: Vec<(String, String)>, disabled: bool) -> Response {
     let (s, _) = match acting(&app, &headers, form, Role::Admin).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -152,15 +152,15 @@ async fn set_disabled(app: Shared_, headers: HeaderMap, name: String, form: Vec<
     back("/accounts", r.map(|_| format!("Đã {} tài khoản {name}.", if disabled { "khoá" } else { "mở khoá" })).map_err(|e| explain(&e)))
 }
 
-pub async fn disable_account(State(app): State<Shared_>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
+pub async fn disable_account(State(app): State<AppRef>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
     set_disabled(app, headers, name, form, true).await
 }
 
-pub async fn enable_account(State(app): State<Shared_>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
+pub async fn enable_account(State(app): State<AppRef>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
     set_disabled(app, headers, name, form, false).await
 }
 
-pub async fn password(State(app): State<Shared_>, headers: HeaderMap, Form(form): Fields) -> Response {
+pub async fn password(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Viewer).await {
         Ok(x) => x,
         Err(r) => return r,

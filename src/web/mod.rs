@@ -50,7 +50,10 @@ pub type States = Vec<(crate::schedule::Obligation, crate::schedule::ObligationF
 /// only with the clock, at a deadline, is then at most this late).
 const STATES_SECONDS: i64 = 60;
 
-type Shared_ = Arc<App>;
+/// Chains up to this long (well under a second to rehash) are verified whenever the page is shown.
+const VERIFY_INLINE_EVENTS: i64 = 20_000;
+
+type AppRef = Arc<App>;
 
 const COOKIE: &str = "baocao_session";
 
@@ -64,31 +67,41 @@ impl App {
         Arc::new(App { cfg, store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default(), states: Default::default() })
     }
 
-    /// The last verification of the audit chain, starting a new one in the background when it is
-    /// older than `max_age` seconds (or there is none yet).
-    fn audit_verdict(self: &Arc<Self>, max_age: i64) -> Option<(i64, bool, String)> {
+    /// The audit chain's verification for a chain of `events`: a short chain is checked on the
+    /// spot; a long one shows the last check (at most ten minutes old) while a new one runs in the
+    /// background, or None while the first is under way.
+    async fn audit_verdict(self: &Arc<Self>, events: i64) -> Option<(i64, bool, String)> {
         use std::sync::atomic::Ordering;
+        if events <= VERIFY_INLINE_EVENTS {
+            return self.verify_audit().await;
+        }
         let now = chrono::Utc::now().timestamp();
         let last = self.audit.lock().ok().and_then(|g| g.clone());
-        let stale = last.as_ref().is_none_or(|(at, _, _)| now - at >= max_age);
-        if stale && !self.verifying.swap(true, Ordering::AcqRel) {
+        if last.as_ref().is_none_or(|(at, _, _)| now - at >= 600) && !self.verifying.swap(true, Ordering::AcqRel) {
             let app = self.clone();
             tokio::spawn(async move {
-                let v = match office::verify_audit(&app.store, &[]).await {
-                    Ok(Ok(i)) => Some((true, format!("Chuỗi nhật ký nguyên vẹn: {} sự kiện; dấu kiểm mới nhất {}.", i.events, i.head.as_deref().unwrap_or("—")))),
-                    Ok(Err(b)) => Some((false, format!("Chuỗi nhật ký bị phá vỡ tại sự kiện {}: {}.", b.seq, b.why))),
-                    Err(e) => {
-                        tracing::warn!("console: cannot verify the audit chain: {e}");
-                        None
-                    }
-                };
-                if let (Some((ok, text)), Ok(mut g)) = (v, app.audit.lock()) {
-                    *g = Some((chrono::Utc::now().timestamp(), ok, text));
-                }
+                app.verify_audit().await;
                 app.verifying.store(false, Ordering::Release);
             });
         }
         last
+    }
+
+    /// Verifies the chain now and keeps the result for the pages.
+    async fn verify_audit(&self) -> Option<(i64, bool, String)> {
+        let (ok, text) = match office::verify_audit(&self.store, &[]).await {
+            Ok(Ok(i)) => (true, format!("Chuỗi nhật ký nguyên vẹn: {} sự kiện; dấu kiểm mới nhất {}.", i.events, i.head.as_deref().unwrap_or("—"))),
+            Ok(Err(b)) => (false, format!("Chuỗi nhật ký bị phá vỡ tại sự kiện {}: {}.", b.seq, b.why)),
+            Err(e) => {
+                tracing::warn!("console: cannot verify the audit chain: {e}");
+                return None;
+            }
+        };
+        let v = (chrono::Utc::now().timestamp(), ok, text);
+        if let Ok(mut g) = self.audit.lock() {
+            *g = Some(v.clone());
+        }
+        Some(v)
     }
 
     /// Every visible obligation's state now: recomputed when anything was recorded since (every
@@ -227,14 +240,14 @@ pub fn routes(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-async fn not_found(State(app): State<Shared_>, headers: HeaderMap) -> Response {
+async fn not_found(State(app): State<AppRef>, headers: HeaderMap) -> Response {
     match who(&app, &headers).await {
         Ok(s) => message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy trang", "Trang này không có. Hãy chọn một mục ở thanh trên.").await,
         Err(r) => r,
     }
 }
 
-async fn healthz(State(app): State<Shared_>) -> Response {
+async fn healthz(State(app): State<AppRef>) -> Response {
     let (code, body) = crate::daemon::http::healthz(&app.cfg, &app.store, &app.shared).await;
     let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -242,7 +255,7 @@ async fn healthz(State(app): State<Shared_>) -> Response {
     r
 }
 
-async fn metrics(State(app): State<Shared_>) -> Response {
+async fn metrics(State(app): State<AppRef>) -> Response {
     match crate::daemon::http::metrics(&app.store, &app.shared).await {
         Ok(m) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
@@ -357,7 +370,7 @@ fn explain(e: &OfficeError) -> String {
 
 // ----- login -----
 
-async fn login_page(State(app): State<Shared_>, headers: HeaderMap) -> Response {
+async fn login_page(State(app): State<AppRef>, headers: HeaderMap) -> Response {
     if who(&app, &headers).await.is_ok() {
         return Redirect::to("/").into_response();
     }
@@ -375,7 +388,7 @@ fn client_address(headers: &HeaderMap, peer: SocketAddr) -> String {
     peer.ip().to_string()
 }
 
-async fn login(State(app): State<Shared_>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn login(State(app): State<AppRef>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
     let name = f.get("name").map(|s| s.trim()).unwrap_or("");
     let password = f.get("password").map(String::as_str).unwrap_or("");
     let addr = client_address(&headers, peer);
@@ -409,7 +422,7 @@ async fn login(State(app): State<Shared_>, ConnectInfo(peer): ConnectInfo<Socket
     }
 }
 
-async fn logout(State(app): State<Shared_>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
+async fn logout(State(app): State<AppRef>, headers: HeaderMap, Form(form): Form<Vec<(String, String)>>) -> Response {
     let (_, _) = match acting(&app, &headers, form, Role::Viewer).await {
         Ok(x) => x,
         Err(r) => return r,

@@ -1,7 +1,7 @@
 //! The console's pages: each gathers what the store and `schedule` know, shapes it for people
 //! (names, Vietnamese periods and dates, state colours) and renders one template. Read only.
 
-use super::{who, App, Shared_};
+use super::{who, App, AppRef};
 use crate::compile::state_rgb;
 use crate::domain::{Decision, ObligationState, Period, Role};
 use crate::parse::{mime, Document};
@@ -97,7 +97,7 @@ pub struct OverviewQuery {
 /// Periods shown side by side on one page of the matrix.
 const COLUMNS_PER_PAGE: usize = 6;
 
-pub async fn overview(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
+pub async fn overview(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
     let s = who(&app, &headers).await?;
     let cfg = &app.cfg;
     let (t, states) = app.states().await.map_err(db)?;
@@ -266,10 +266,6 @@ pub struct Flash {
     page: Option<i64>,
 }
 
-fn flash(f: &Flash) -> Value {
-    json!({"flash_ok": f.ok, "flash_err": f.err})
-}
-
 /// The obligations a waiting message could be assigned to: those of its guessed unit or of the
 /// unit its sender is registered to (every unit when neither is known), due within about a year
 /// before and half a year after it arrived — only obligations that exist.
@@ -308,7 +304,7 @@ fn choices(app: &App, m: &Submission, around: &[Obligation]) -> Vec<Value> {
 
 const REVIEW_PER_PAGE: i64 = 20;
 
-pub async fn review(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn review(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
     let s = who(&app, &headers).await?;
     let page = f.page.unwrap_or(1).max(1);
     let filter = SubmissionFilter { decision: Some(Decision::NeedsReview), ..Default::default() };
@@ -342,7 +338,7 @@ pub async fn review(State(app): State<Shared_>, headers: HeaderMap, Query(f): Qu
     let base = app.base(&s, "/review", "Cần xem xét").await;
     Ok(app.render(
         "review.html",
-        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1), "flash": flash(&f), "flash_ok": f.ok, "flash_err": f.err})),
+        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1), "flash_ok": f.ok, "flash_err": f.err})),
     ))
 }
 
@@ -367,7 +363,7 @@ fn day_start(app: &App, s: &str) -> Option<i64> {
     Some(local.timestamp())
 }
 
-pub async fn submissions(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<SearchQuery>) -> Page {
+pub async fn submissions(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<SearchQuery>) -> Page {
     let s = who(&app, &headers).await?;
     let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     let filter = SubmissionFilter {
@@ -422,7 +418,7 @@ fn attachments(raw: &[u8]) -> Vec<mime::Attachment> {
     out
 }
 
-pub async fn submission(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>, Query(f): Query<Flash>) -> Page {
+pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Query(f): Query<Flash>) -> Page {
     let s = who(&app, &headers).await?;
     let m = match app.store.message(id).await {
         Ok(m) => m,
@@ -477,14 +473,14 @@ fn download(name: &str, ctype: &'static str, data: Vec<u8>) -> Response {
     r
 }
 
-pub async fn raw(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<i64>) -> Page {
+pub async fn raw(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>) -> Page {
     who(&app, &headers).await?;
     let m = app.store.message(id).await.map_err(db)?;
     let raw = raw_of(&app, &m).await?;
     Ok(download(&format!("bai-nop-{id}.eml"), "message/rfc822", raw))
 }
 
-pub async fn file(State(app): State<Shared_>, headers: HeaderMap, Path((id, n)): Path<(i64, usize)>) -> Page {
+pub async fn file(State(app): State<AppRef>, headers: HeaderMap, Path((id, n)): Path<(i64, usize)>) -> Page {
     let s = who(&app, &headers).await?;
     let m = app.store.message(id).await.map_err(db)?;
     let raw = raw_of(&app, &m).await?;
@@ -531,7 +527,7 @@ fn event_vi(kind: &str) -> &'static str {
     }
 }
 
-pub async fn units(State(app): State<Shared_>, headers: HeaderMap) -> Page {
+pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
     let (_, states) = app.states().await.map_err(db)?;
     let mut rate: HashMap<&str, Rate> = HashMap::new();
@@ -552,7 +548,7 @@ pub async fn units(State(app): State<Shared_>, headers: HeaderMap) -> Page {
     Ok(app.render("units.html", ctx(base, json!({"units": list}))))
 }
 
-pub async fn unit(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path<String>) -> Page {
+pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<String>) -> Page {
     let s = who(&app, &headers).await?;
     let Some(u) = app.cfg.unit(&id) else {
         return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có đơn vị này trong cấu hình.").await);
@@ -595,7 +591,7 @@ pub async fn unit(State(app): State<Shared_>, headers: HeaderMap, Path(id): Path
     ))
 }
 
-pub async fn exemptions(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
     let s = who(&app, &headers).await?;
     let list = app.store.exemptions().await.map_err(db)?;
     let rows: Vec<Value> = list
@@ -641,7 +637,7 @@ pub struct OutboxQuery {
     err: Option<String>,
 }
 
-pub async fn outbox(State(app): State<Shared_>, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Page {
+pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Page {
     let s = who(&app, &headers).await?;
     let state = q.state.filter(|s| matches!(s.as_str(), "queued" | "sent" | "failed"));
     let rows = app.store.outbox_rows(state.as_deref(), 200).await.map_err(db)?;
@@ -684,23 +680,12 @@ pub async fn outbox(State(app): State<Shared_>, headers: HeaderMap, Query(q): Qu
     ))
 }
 
-pub async fn audit(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn audit(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
     let s = who(&app, &headers).await?;
     let page = f.page.unwrap_or(1).max(1);
     let per = 100;
     let (events, total) = app.store.audit_page(None, per, (page - 1) * per).await.map_err(db)?;
-    // A fresh chain is checked on the spot; a long one shows the last check (at most ten minutes
-    // old) while a new one runs.
-    let mut verdict = app.audit_verdict(600);
-    if verdict.is_none() && total <= 20_000 {
-        for _ in 0..50 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            verdict = app.audit.lock().ok().and_then(|g| g.clone());
-            if verdict.is_some() {
-                break;
-            }
-        }
-    }
+    let verdict = app.audit_verdict(total).await;
     let pages = ((total + per - 1) / per).max(1);
     let base = app.base(&s, "/audit", "Nhật ký").await;
     Ok(app.render(
@@ -720,7 +705,7 @@ pub async fn audit(State(app): State<Shared_>, headers: HeaderMap, Query(f): Que
     ))
 }
 
-pub async fn accounts(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn accounts(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
     let s = who(&app, &headers).await?;
     if s.account.role < Role::Admin {
         return Err(super::message(&app, &s, StatusCode::FORBIDDEN, "Không có quyền", "Chỉ quản trị viên quản lý tài khoản.").await);
@@ -732,7 +717,7 @@ pub async fn accounts(State(app): State<Shared_>, headers: HeaderMap, Query(f): 
 }
 
 
-pub async fn password(State(app): State<Shared_>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn password(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
     let s = who(&app, &headers).await?;
     let base = app.base(&s, "", "Đổi mật khẩu").await;
     Ok(app.render("password.html", ctx(base, json!({"flash_ok": f.ok, "flash_err": f.err, "min": crate::office::accounts::MIN_PASSWORD_CHARS}))))
