@@ -786,7 +786,7 @@ async fn probe_outbound(cfg: &Config) -> std::result::Result<String, String> {
     match &cfg.outbound.transport {
         crate::config::Transport::File(d) => Ok(format!("file outbox {}", d.display())),
         crate::config::Transport::Smtp { host, port, .. } => {
-            let ep = crate::notify::smtp_endpoint(cfg).ok_or("no SMTP endpoint")?;
+            let ep = crate::notify::smtp_endpoint(cfg)?;
             let login = if ep.credentials.is_some() { " and accepts the login" } else { "" };
             let s = crate::notify::smtp::Session::open(&ep).await.map_err(|e| format!("SMTP server {host}:{port}: {e}"))?;
             s.quit().await;
@@ -794,8 +794,6 @@ async fn probe_outbound(cfg: &Config) -> std::result::Result<String, String> {
         }
     }
 }
-
-/// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
 
 /// Ingests paths; returns exit 1 when some file could not be read (the operator must look).
 pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: bool, json: bool) -> Result<i32> {

@@ -1,6 +1,7 @@
 //! Delivery and concurrency faults through the real binary: a server that will not talk leaves
 //! every mail queued until it is fixed; a refused recipient does not stop the others; a message
-//! and its re-delivery ingested at once are recorded once.
+//! and its re-delivery ingested at once are recorded once; a real Postfix with TLS and SASL
+//! takes the mail, and a wrong password or an untrusted certificate loses none.
 
 mod common;
 use common::*;
@@ -186,4 +187,106 @@ fn a_flood_from_one_address_is_recorded_whole_but_answered_within_its_hourly_lim
     let audit = o.json(&["audit", "--json"]);
     let skipped = audit.as_array().unwrap().iter().filter(|e| e["kind"] == "ack_skipped" && e["data"].as_str().unwrap_or("").contains("acks_per_sender_hour")).count();
     assert_eq!(skipped, 180, "each unanswered message is recorded as such");
+}
+
+/// An office sending through a real Postfix: `transport`, the login from two environment
+/// variables, and the test CA when `trust` (otherwise only the public roots).
+fn postfix_office(transport: &str, ca: &std::path::Path, trust: bool) -> Office {
+    let mut ob = format!("transport = \"{transport}\"\nuser_env = \"BAOCAO_TEST_SMTP_USER\"\npassword_env = \"BAOCAO_TEST_SMTP_PASSWORD\"\n");
+    if trust {
+        ob += &format!("ca_file = \"{}\"\n", ca.display());
+    }
+    Office::with_config(Db::Sqlite, &CONFIG.replace("transport = \"file:var/outbox\"\n", &ob))
+}
+
+/// `baocao deliver` with a login in the environment (`None`: the variables unset).
+fn deliver_as(o: &Office, login: Option<(&str, &str)>) -> String {
+    let mut c = bin();
+    c.current_dir(o.path()).args(["--config", "config.toml", "deliver"]);
+    match login {
+        Some((u, p)) => c.env("BAOCAO_TEST_SMTP_USER", u).env("BAOCAO_TEST_SMTP_PASSWORD", p),
+        None => c.env_remove("BAOCAO_TEST_SMTP_USER").env_remove("BAOCAO_TEST_SMTP_PASSWORD"),
+    };
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "deliver: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn blocked_reason(o: &Office) -> String {
+    let list = o.json(&["outbox", "list", "--json"]);
+    list["blocked"]["error"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn mail_goes_through_a_real_postfix_over_starttls_and_implicit_tls_with_auth_plain_and_login() {
+    let pf = Postfix::start();
+    let ways = [
+        (format!("smtp://127.0.0.1:{}", pf.port), "PLAIN"),
+        (format!("smtps://127.0.0.1:{}", pf.tls_port), "PLAIN"),
+        (format!("smtp://127.0.0.1:{}", pf.login_port), "LOGIN"),
+    ];
+    for (i, (transport, mechanism)) in ways.iter().enumerate() {
+        let o = postfix_office(transport, &pf.ca, true);
+        let (d, t) = at(2021, 4, 5, 9);
+        o.deliver(t, "a", &mail("bva@test.example", "Báo cáo quý I năm 2021", &format!("<pf{i}@test>"), &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+        o.ok(&["ingest", "--no-deliver", "inbox"]);
+        let out = deliver_as(&o, Some(("sender", "secret")));
+        assert!(out.contains("1 mail(s) delivered, 0 failed, 0 still queued"), "{transport}: {out}");
+        let key = o.json(&["outbox", "list", "--json"])["mails"][0]["key"].as_str().unwrap().to_string();
+        // Postfix queued it and relayed it on to the sink behind it.
+        wait_until(30, "Postfix to relay the acknowledgement", || pf.sink.messages().iter().any(|m| m.key() == key));
+        let got: Vec<_> = pf.sink.messages().into_iter().filter(|m| m.key() == key).collect();
+        assert_eq!(got.len(), 1, "{transport}: once");
+        assert_eq!(got[0].rcpt, vec!["bva@test.example".to_string()]);
+        // ESMTPSA: Postfix's mark of a session both encrypted and authenticated.
+        let received = String::from_utf8_lossy(&got[0].raw).to_string();
+        assert!(received.contains("with ESMTPSA"), "{transport}: {}", &received[..received.len().min(1500)]);
+        assert!(pf.log().contains(&format!("sasl_method={mechanism}, sasl_username=sender")), "{transport} logs in with {mechanism}: {}", pf.log());
+    }
+}
+
+#[test]
+fn an_untrusted_certificate_a_wrong_password_or_a_missing_one_is_a_clear_error_and_no_mail_is_lost() {
+    let pf = Postfix::start();
+    let transport = format!("smtp://127.0.0.1:{}", pf.port);
+    let o = postfix_office(&transport, &pf.ca, false);
+    three_reports(&o);
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+
+    let out = deliver_as(&o, Some(("sender", "secret")));
+    assert!(out.contains("0 mail(s) delivered, 0 failed"), "a certificate from an unknown CA is refused: {out}");
+    let why = blocked_reason(&o);
+    assert!(why.contains("certificate") && why.contains("127.0.0.1"), "the reason names the certificate and the server: {why}");
+
+    // The office's own CA trusted: now the password is what is wrong.
+    let cfg = std::fs::read_to_string(o.path().join("config.toml")).unwrap();
+    let cfg = cfg.replace("password_env = \"BAOCAO_TEST_SMTP_PASSWORD\"\n", &format!("password_env = \"BAOCAO_TEST_SMTP_PASSWORD\"\nca_file = \"{}\"\n", pf.ca.display()));
+    std::fs::write(o.path().join("config.toml"), cfg).unwrap();
+    let out = deliver_as(&o, Some(("sender", "not-the-password")));
+    assert!(out.contains("0 mail(s) delivered, 0 failed"), "{out}");
+    let why = blocked_reason(&o);
+    assert!(why.contains("login") && why.contains("535"), "the server's answer to the login is kept: {why}");
+
+    let out = deliver_as(&o, None);
+    assert!(out.contains("0 mail(s) delivered, 0 failed"), "{out}");
+    let why = blocked_reason(&o);
+    assert!(why.contains("BAOCAO_TEST_SMTP_USER") && why.contains("not set"), "an unset variable is named: {why}");
+    assert!(!pf.log().contains("Relay access denied") && !pf.log().contains("Access denied"), "no mail was offered without a login: {}", pf.log());
+
+    let list = o.json(&["outbox", "list", "--json"]);
+    let mails = list["mails"].as_array().unwrap();
+    assert!(mails.iter().all(|m| m["state"] == "queued" && m["attempts"] == 0), "nothing failed, nothing counted against a mail: {list}");
+    let queued = mails.len();
+    assert!(queued >= 3, "{list}");
+
+    let out = deliver_as(&o, Some(("sender", "secret")));
+    assert!(out.contains(&format!("{queued} mail(s) delivered, 0 failed, 0 still queued")), "{out}");
+    wait_until(30, "Postfix to relay every mail", || pf.sink.messages().len() >= queued);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let got = pf.sink.messages();
+    let keys: std::collections::HashSet<String> = got.iter().map(|m| m.key()).collect();
+    assert_eq!(got.len(), queued, "each mail once");
+    assert_eq!(keys.len(), queued);
+    assert_eq!(got.iter().filter(|m| m.kind() == "ack").count(), 3);
+    assert!(o.json(&["outbox", "list", "--json"])["blocked"].is_null());
 }

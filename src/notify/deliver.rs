@@ -228,17 +228,22 @@ async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<Str
 }
 
 /// The SMTP server of the config, with credentials from the environment variables it names.
-pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
-    let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return None };
-    let credentials = match (&cfg.outbound.user_env, &cfg.outbound.password_env) {
-        (Some(u), Some(p)) => match (std::env::var(u), std::env::var(p)) {
-            (Ok(u), Ok(p)) => Some((u, p)),
-            _ => None,
-        },
+/// A variable named but not set is an error of the connection, not of any mail: logging in
+/// without it would have the server refuse every recipient for good.
+pub fn smtp_endpoint(cfg: &Config) -> Result<smtp::Endpoint, String> {
+    let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return Err("no SMTP server configured".into()) };
+    let var = |name: &Option<String>, key: &str| -> Result<Option<String>, String> {
+        match name {
+            None => Ok(None),
+            Some(n) => std::env::var(n).map(Some).map_err(|_| format!("outbound.{key} names the environment variable {n}, which is not set")),
+        }
+    };
+    let credentials = match (var(&cfg.outbound.user_env, "user_env")?, var(&cfg.outbound.password_env, "password_env")?) {
+        (Some(u), Some(p)) => Some((u, p)),
         _ => None,
     };
     let helo = cfg.office.address.split('@').nth(1).unwrap_or("localhost").to_string();
-    Some(smtp::Endpoint {
+    Ok(smtp::Endpoint {
         mode: *mode,
         host: host.clone(),
         port: *port,
@@ -251,7 +256,7 @@ pub fn smtp_endpoint(cfg: &Config) -> Option<smtp::Endpoint> {
 
 /// One mail over SMTP on the run's connection, opened at the first mail.
 async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Handed {
-    let ep = smtp_endpoint(cfg).ok_or_else(|| Failure::Connection("no SMTP server configured".into()))?;
+    let ep = smtp_endpoint(cfg).map_err(Failure::Connection)?;
     let from: Mailbox = cfg.outbound.from.parse().map_err(|e| Failure::Connection(format!("outbound.from: {e}")))?;
     let fail = |e: smtp::SmtpError| match e {
         smtp::SmtpError::Permanent(w) => Failure::Permanent(w),

@@ -474,7 +474,8 @@ impl SmtpSink {
                 let end = rest.iter().position(|b| *b == b'\n').map(|i| i + 1).unwrap_or(rest.len());
                 let line = String::from_utf8_lossy(&rest[..end]).to_string();
                 if let Some(r) = line.strip_prefix("X-Rcpt-Args:") {
-                    rcpt.push(r.trim().trim_matches(['<', '>']).to_lowercase());
+                    // An MTA relaying adds ESMTP parameters (ORCPT=…) after the address.
+                    rcpt.push(r.split_whitespace().next().unwrap_or_default().trim_matches(['<', '>']).to_lowercase());
                 } else if !line.starts_with("X-") || end == 0 {
                     break;
                 }
@@ -756,4 +757,131 @@ impl Drop for Daemon {
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
     let (code, _, body) = browser::http(port, "GET", path, &[], b"");
     (code, String::from_utf8_lossy(&body).to_string())
+}
+
+/// A private, full Postfix (master, `smtpd`, queue, `smtp` client) on loopback, as an office's
+/// submission server is: STARTTLS on `port`, implicit TLS on `tls_port`, a third port offering
+/// only AUTH LOGIN (`login_port`, STARTTLS); SASL through a private Dovecot's auth service (user
+/// `sender` / `secret`); mail only from authenticated clients, relayed on to a smtp-sink whose
+/// messages the test reads. The certificate comes from a private CA (`ca`).
+pub struct Postfix {
+    pub port: u16,
+    pub tls_port: u16,
+    pub login_port: u16,
+    pub ca: PathBuf,
+    pub sink: SmtpSink,
+    pub dir: tempfile::TempDir,
+    etc: PathBuf,
+    master: Option<std::process::Child>,
+    auth: Option<std::process::Child>,
+}
+
+impl Postfix {
+    pub fn start() -> Postfix {
+        let sink = SmtpSink::start();
+        let dir = tempfile::Builder::new().prefix("postfix").tempdir().unwrap();
+        let r = dir.path().to_path_buf();
+        for d in ["etc", "spool", "data", "auth/run", "auth/state"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        // The daemons run as `postfix`: they must reach the folder and own their data folder.
+        let _ = Command::new("chmod").args(["755"]).arg(&r).status();
+        let _ = Command::new("chown").args(["postfix"]).arg(r.join("data")).status();
+        let (ca, cert, key) = make_certs(&r);
+        let _ = Command::new("chmod").args(["644"]).arg(&key).status();
+        let (port, tls_port, login_port, auth_port) = (free_port(), free_port(), free_port(), free_port());
+
+        let rs = r.display();
+        std::fs::write(r.join("auth/users"), "sender:{PLAIN}secret\n").unwrap();
+        std::fs::write(
+            r.join("auth/dovecot.conf"),
+            format!(
+                "base_dir = {rs}/auth/run\nstate_dir = {rs}/auth/state\nlog_path = {rs}/auth/dovecot.log\nprotocols =\nlisten = 127.0.0.1\nssl = no\n\
+                 disable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {rs}/auth/users\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={rs}/auth\n}}\n\
+                 service auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let auth = Command::new(sbin("dovecot"))
+            .args(["-F", "-c"])
+            .arg(r.join("auth/dovecot.conf"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dovecot (apt-get install dovecot-imapd)");
+        wait_for_port(auth_port, "dovecot's auth service");
+
+        std::fs::write(
+            r.join("etc/main.cf"),
+            format!(
+                "compatibility_level = 3.6\nqueue_directory = {rs}/spool\ndata_directory = {rs}/data\nmail_owner = postfix\nsetgid_group = postdrop\n\
+                 inet_interfaces = loopback-only\ninet_protocols = ipv4\nmyhostname = smtp.test.example\nmydestination =\nmynetworks = 192.0.2.1/32\n\
+                 relayhost = [127.0.0.1]:{}\nmaillog_file = {rs}/postfix.log\nmaillog_file_prefixes = {rs}\n\
+                 smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\nsmtpd_tls_security_level = may\nsmtpd_tls_auth_only = yes\n\
+                 smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\nsmtpd_sasl_path = inet:127.0.0.1:{auth_port}\n\
+                 smtpd_relay_restrictions = permit_sasl_authenticated, reject\n",
+                sink.port,
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let services = "pickup unix n - n 60 1 pickup\ncleanup unix n - n - 0 cleanup\nqmgr unix n - n 300 1 qmgr\ntlsmgr unix - - n 1000? 1 tlsmgr\n\
+             rewrite unix - - n - - trivial-rewrite\nbounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\ntrace unix - - n - 0 bounce\n\
+             verify unix - - n - 1 verify\nflush unix n - n 1000? 0 flush\nproxymap unix - - n - - proxymap\nsmtp unix - - n - - smtp\n\
+             relay unix - - n - - smtp\nerror unix - - n - - error\nretry unix - - n - - error\ndiscard unix - - n - - discard\n\
+             anvil unix - - n - 1 anvil\nscache unix - - n - 1 scache\npostlog unix-dgram n - n - 1 postlogd\n";
+        std::fs::write(
+            r.join("etc/master.cf"),
+            format!(
+                "127.0.0.1:{port} inet n - n - - smtpd\n127.0.0.1:{tls_port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n\
+                 127.0.0.1:{login_port} inet n - n - - smtpd -o smtpd_sasl_mechanism_filter=login\n{services}"
+            ),
+        )
+        .unwrap();
+        let etc = r.join("etc");
+        let master = Command::new(sbin("postfix"))
+            .arg("-c")
+            .arg(&etc)
+            .arg("start-fg")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(r.join("start.log")).unwrap())
+            .stderr(std::fs::File::create(r.join("start.err")).unwrap())
+            .spawn()
+            .expect("postfix (apt-get install postfix)");
+        let mut p = Postfix { port, tls_port, login_port, ca, sink, dir, etc, master: Some(master), auth: Some(auth) };
+        for (port, what) in [(port, "postfix smtpd"), (tls_port, "postfix smtpd (TLS)"), (login_port, "postfix smtpd (LOGIN)")] {
+            for _ in 0..400 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                if let Some(s) = p.master.as_mut().unwrap().try_wait().unwrap() {
+                    panic!("postfix exited ({s}): {}", p.log());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "{what} is not listening: {}", p.log());
+        }
+        p
+    }
+
+    /// Postfix's own log: who logged in, with which mechanism, what was relayed.
+    pub fn log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        format!("{}{}{}", read("start.log"), read("start.err"), read("postfix.log"))
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = Command::new(sbin("postfix")).arg("-c").arg(&self.etc).arg("stop").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status();
+        for c in [self.master.take(), self.auth.take()].into_iter().flatten() {
+            let mut c = c;
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
