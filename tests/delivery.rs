@@ -290,3 +290,66 @@ fn an_untrusted_certificate_a_wrong_password_or_a_missing_one_is_a_clear_error_a
     assert_eq!(got.iter().filter(|m| m.kind() == "ack").count(), 3);
     assert!(o.json(&["outbox", "list", "--json"])["blocked"].is_null());
 }
+
+/// A tmpfs mounted on a folder for the test's life (the test runs as root, as CI does).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).output().unwrap();
+        assert!(out.status.success(), "mounting a tmpfs needs root: {}", String::from_utf8_lossy(&out.stderr));
+        Tmpfs(dir.to_path_buf())
+    }
+    fn grow(&self, size: &str) {
+        let out = std::process::Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.0).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_intake_with_its_reason_and_once_there_is_room_every_message_is_recorded_once() {
+    let o = Office::new(Db::Sqlite);
+    let disk = Tmpfs::mount(&o.path().join("var"), "1m");
+    // Forty reports, each with an annex that does not compress (the raw store deflates).
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for i in 0..40u32 {
+        let annex: Vec<u8> = (0..24_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let (d, t) = at(2021, 4, 5, 9);
+        o.deliver(t + i as i64, &i.to_string(), &mail("bva@test.example", "Báo cáo quý I năm 2021", &format!("<full{i}@test>"), &d, "", &[("BC quý I.docx", &bva_q1(&format!("{i}/BC-BVA"), 5)), ("phu luc.bin", &annex)]));
+    }
+    let first = o.run(&["ingest", "--no-deliver", "inbox"]);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(1), "intake stops: {err}");
+    assert!(err.contains("disk is full"), "and says why: {err}");
+    let before = subs_of(&o).len();
+    assert!(before > 0 && before < 40, "some recorded before the disk filled: {before}");
+
+    disk.grow("64m");
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    let s = subs_of(&o);
+    let mids: std::collections::HashSet<&str> = s.iter().map(|m| m["message_id"].as_str().unwrap()).collect();
+    assert_eq!(s.len(), 40, "every message recorded once");
+    assert_eq!(mids.len(), 40);
+    assert!(s.iter().all(|m| m["decision"] == "accepted"), "none recorded as refused: {s:?}");
+    let audit = o.json(&["audit", "--json"]);
+    assert!(!audit.as_array().unwrap().iter().any(|e| e["kind"] == "message_set_aside"), "nothing set aside for a full disk");
+    o.ok(&["audit", "verify"]);
+}
+
+fn subs_of(o: &Office) -> Vec<Value> {
+    o.json(&["submissions", "--json"]).as_array().unwrap().clone()
+}

@@ -45,10 +45,17 @@ impl StoreError {
         match self {
             StoreError::Db(e) => match e {
                 sqlx::Error::Database(d) => {
-                    // SQLite busy/locked, PostgreSQL serialization failures and lost connections.
+                    // SQLite's codes are numbers of up to four digits, PostgreSQL's five characters.
+                    // Busy, locked, an I/O error or a full disk (SQLite); serialization failures,
+                    // lost connections, a server shutting down, insufficient resources (class
+                    // 53: the disk full, out of memory) and system errors (class 58): none of
+                    // them says anything about the message, so it must be tried again later,
+                    // never recorded as refused or set aside.
                     let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
-                    matches!(code.as_str(), "5" | "6" | "517" | "261" | "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006")
-                        || code.starts_with("08")
+                    match code.parse::<u32>() {
+                        Ok(n) if code.len() < 5 => matches!(n & 0xff, 5 | 6 | 10 | 13 | 14),
+                        _ => matches!(code.as_str(), "40001" | "40P01") || ["08", "53", "58", "57P0"].iter().any(|c| code.starts_with(c)),
+                    }
                 }
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
                 _ => false,
@@ -226,7 +233,17 @@ impl Store {
     /// "database is locked" (SQLITE_BUSY_SNAPSHOT) when it then writes after another's commit.
     async fn transaction(&self) -> Result<Transaction<'static, Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => match self.pool.begin_with("BEGIN IMMEDIATE").await {
+                Err(sqlx::Error::InvalidSavePointStatement) => {
+                    // A COMMIT that failed (the disk full: SQLITE_FULL) can leave SQLite's
+                    // transaction rolled back while the driver still counts it open, and every
+                    // later BEGIN would fail. That connection is closed and a fresh one opened.
+                    tracing::warn!("replacing the database connection after a failed commit");
+                    let _ = self.pool.acquire().await?.close().await;
+                    self.pool.begin_with("BEGIN IMMEDIATE").await?
+                }
+                r => r?,
+            },
             Backend::Postgres => self.pool.begin().await?,
         })
     }
