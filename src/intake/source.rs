@@ -110,7 +110,12 @@ async fn pass<S: Source>(src: &mut S, cfg: &Config, store: &Store, parser: &Pars
         let Some(inc) = src.next(store, health).await? else { break };
         if let Some(raw) = &inc.raw {
             match pipeline::process(cfg, store, parser, raw).await {
-                Ok(pipeline::Outcome::Recorded { .. }) => recorded += 1,
+                Ok(pipeline::Outcome::Recorded { .. }) => {
+                    recorded += 1;
+                    // The deliverer sends its acknowledgement now, not after the whole pass: a
+                    // flood from one address must not hold back the answers to everyone else.
+                    health.recorded.notify_one();
+                }
                 Ok(pipeline::Outcome::AlreadyKnown | pipeline::Outcome::SetAside) => {}
                 Err(e) => {
                     tracing::error!("cannot record {}: {e}", raw.source_key);

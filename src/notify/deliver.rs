@@ -28,6 +28,9 @@ pub enum Failure {
     Transient(String),
     /// A permanent refusal of this mail (5xx to it): it fails for good.
     Permanent(String),
+    /// This sender's claim lapsed (a server slower than the lease) and another sender claimed
+    /// the mail: it is theirs now, and this one leaves it alone.
+    Overtaken,
 }
 
 /// What a transport says about one mail.
@@ -154,35 +157,44 @@ pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64,
                 store.unblock_outbox().await?;
                 sent += 1;
             }
+            Err(Failure::Overtaken) => {
+                tracing::warn!("{}: another sender took this mail over after this one's claim lapsed; left to it", m.key);
+            }
             Err(Failure::Connection(e)) => {
                 tracing::warn!("outbox: {e}; every mail stays queued");
                 store.release(&m).await?;
                 store.block_outbox(&e).await?;
                 break;
             }
-            Err(f @ (Failure::Transient(_) | Failure::Permanent(_))) => {
-                let (e, permanent) = match f {
-                    Failure::Permanent(e) => (e, true),
-                    Failure::Transient(e) | Failure::Connection(e) => (e, false),
-                };
-                let attempts = m.attempts + 1;
-                let too_old = now() - m.created_at > give_up_days * 86_400;
-                let give_up = permanent || too_old;
-                let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
-                tracing::warn!("{}: {e}{}", m.key, if give_up { "; failed for good" } else { "; will retry" });
-                let why = if too_old && !permanent { format!("{e} (still not delivered after {give_up_days} days)") } else { e };
-                store.mark_failed(&m, &why, give_up, now() + backoff).await?;
-                store.unblock_outbox().await?;
+            Err(Failure::Permanent(e)) => {
+                refused(store, &m, e, true, give_up_days).await?;
                 failed += 1;
-                if !permanent {
-                    // A server refusing for now is left alone until the backoff passes.
-                    break;
-                }
+            }
+            Err(Failure::Transient(e)) => {
+                refused(store, &m, e, false, give_up_days).await?;
+                failed += 1;
+                // A server refusing for now is left alone until the backoff passes.
+                break;
             }
         }
     }
     t.close().await;
     Ok((sent, failed))
+}
+
+/// Records a refusal of one mail: for good when `permanent` or when the mail has waited
+/// `give_up_days`, otherwise retried after a backoff growing with its attempts.
+async fn refused(store: &Store, m: &OutMail, e: String, permanent: bool, give_up_days: i64) -> Result<(), NotifyError> {
+    let now = chrono::Utc::now().timestamp();
+    let attempts = m.attempts + 1;
+    let too_old = now - m.created_at > give_up_days * 86_400;
+    let give_up = permanent || too_old;
+    let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
+    tracing::warn!("{}: {e}{}", m.key, if give_up { "; failed for good" } else { "; will retry" });
+    let why = if too_old && !permanent { format!("{e} (still not delivered after {give_up_days} days)") } else { e };
+    store.mark_failed(m, &why, give_up, now + backoff).await?;
+    store.unblock_outbox().await?;
+    Ok(())
 }
 
 fn file_name_for(key: &str) -> String {
@@ -277,7 +289,12 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
             return Err(fail(e));
         }
     };
-    let mark = store.begin_handing_over(m).await.map_err(|e| Failure::Transient(e.to_string()))?;
+    let Some(mark) = store.begin_handing_over(m).await.map_err(|e| Failure::Transient(e.to_string()))? else {
+        // The final dot is never written: dropping the connection makes the server discard
+        // what it has of this mail.
+        *session = None;
+        return Err(Failure::Overtaken);
+    };
     if let Err(e) = s.end_data().await {
         // The dot did not go out: the server drops the half-received message; the mark is
         // rolled back with `mark`.

@@ -922,7 +922,7 @@ impl Tx<'_> {
     /// Numbers the accepted versions of one obligation by arrival and returns them.
     pub async fn renumber(&mut self, ob: &ObligationKey) -> Result<Versions> {
         let rows = sqlx::query(
-            "SELECT id FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = $5 ORDER BY received_at, id",
+            "SELECT id, version FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = $5 ORDER BY received_at, id",
         )
         .bind(self.office)
         .bind(ob.unit.as_str())
@@ -935,13 +935,18 @@ impl Tx<'_> {
         for (i, r) in rows.iter().enumerate() {
             let id: i64 = r.try_get("id")?;
             let v = i as i64 + 1;
+            out.push((id, v));
+            // Only the versions that change are written: a new latest version writes one row,
+            // not all of them again (a unit resending a report thousands of times).
+            if r.try_get::<Option<i64>, _>("version")? == Some(v) {
+                continue;
+            }
             sqlx::query("UPDATE messages SET version = $3 WHERE office = $1 AND id = $2")
                 .bind(self.office)
                 .bind(id)
                 .bind(v)
                 .execute(&mut *self.tx)
                 .await?;
-            out.push((id, v));
         }
         Ok(out)
     }
@@ -1053,6 +1058,9 @@ pub struct OutMail {
     pub message: Vec<u8>,
     pub attempts: i64,
     pub created_at: i64,
+    /// The `claimed_until` this sender set when it claimed the mail (0: not claimed here). A
+    /// sender whose claim lapsed and was taken over finds it changed and leaves the mail alone.
+    pub claim: i64,
 }
 
 /// One outbox row as people list it.
@@ -1092,6 +1100,7 @@ fn out_mail(r: &AnyRow) -> Result<OutMail> {
         message: r.try_get("message").unwrap_or_default(),
         attempts: r.try_get("attempts")?,
         created_at: r.try_get("created_at").unwrap_or(0),
+        claim: 0,
     })
 }
 
@@ -1117,7 +1126,7 @@ impl Store {
         for r in rows {
             let id: i64 = r.try_get("id")?;
             sqlx::query("UPDATE outbox SET claimed_until = $2 WHERE id = $1").bind(id).bind(t + lease).execute(&mut *tx).await?;
-            out.push(out_mail(&r)?);
+            out.push(OutMail { claim: t + lease, ..out_mail(&r)? });
         }
         tx.commit().await?;
         Ok(out)
@@ -1149,7 +1158,7 @@ impl Store {
 
     /// Gives a claimed mail back untouched (its connection failed, not the mail).
     pub async fn release(&self, m: &OutMail) -> Result<()> {
-        sqlx::query("UPDATE outbox SET claimed_until = 0 WHERE id = $1 AND state = 'queued'").bind(m.id).execute(&self.pool).await?;
+        sqlx::query("UPDATE outbox SET claimed_until = 0 WHERE id = $1 AND state = 'queued' AND claimed_until = $2").bind(m.id).bind(m.claim).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -1278,10 +1287,16 @@ impl Store {
     /// writes the final dot while it is open and commits right after: the commit is then one
     /// short message on a connection already held, the smallest gap between "the server has
     /// it" and "the database knows" (see `notify::smtp`).
-    pub async fn begin_handing_over(&self, m: &OutMail) -> Result<Tx<'_>> {
+    pub async fn begin_handing_over(&self, m: &OutMail) -> Result<Option<Tx<'_>>> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE outbox SET state = 'handing_over' WHERE id = $1").bind(m.id).execute(&mut *tx.tx).await?;
-        Ok(tx)
+        // Only while this sender's claim stands: a server slower than the lease may have let
+        // another sender claim the mail; then it is theirs, and this one must not end its data.
+        let r = sqlx::query("UPDATE outbox SET state = 'handing_over' WHERE id = $1 AND state = 'queued' AND claimed_until = $2")
+            .bind(m.id)
+            .bind(m.claim)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok((r.rows_affected() == 1).then_some(tx))
     }
 
     /// Settles one mail by key as delivered (a hand-over journal says its final dot went out).
@@ -1319,13 +1334,21 @@ impl Store {
 
     pub async fn mark_failed(&self, m: &OutMail, error: &str, give_up: bool, retry_at: i64) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE outbox SET state = $2, attempts = attempts + 1, last_error = $3, next_attempt_at = $4, claimed_until = 0 WHERE id = $1")
-            .bind(m.id)
-            .bind(if give_up { "failed" } else { "queued" })
-            .bind(error)
-            .bind(retry_at)
-            .execute(&mut *tx.tx)
-            .await?;
+        // A sender whose claim was taken over leaves the mail to the one that has it now.
+        let r = sqlx::query(
+            "UPDATE outbox SET state = $2, attempts = attempts + 1, last_error = $3, next_attempt_at = $4, claimed_until = 0 \
+             WHERE id = $1 AND ($5 = 0 OR (state = 'queued' AND claimed_until = $5))",
+        )
+        .bind(m.id)
+        .bind(if give_up { "failed" } else { "queued" })
+        .bind(error)
+        .bind(retry_at)
+        .bind(m.claim)
+        .execute(&mut *tx.tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(());
+        }
         if give_up {
             tx.audit("mail_failed", "baocao", &m.key, &serde_json::json!({"error": error})).await?;
         }
