@@ -881,6 +881,7 @@ pub fn submission_json(cfg: &Config, r: &Submission) -> Value {
         .map(|d| {
             json!({
                 "filename": d.filename, "format": d.format, "parse": d.parse, "error": d.error, "detail": d.detail,
+                "ocr": d.ocr, "legacy_encoding": d.legacy_encoding,
                 "container": d.container,
                 "issuer": d.header.issuer, "number": d.header.number, "date": d.header.date, "place": d.header.place,
                 "doc_type": d.header.doc_type, "summary": d.header.summary, "signer": d.header.signer,

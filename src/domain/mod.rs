@@ -441,8 +441,15 @@ pub enum Format {
     Docx,
     Xlsx,
     Xls,
+    /// Word 97–2003.
     Doc,
+    Rtf,
+    /// OpenDocument text and spreadsheet.
+    Odt,
+    Ods,
     Pdf,
+    /// A scan or photo: JPEG, PNG, TIFF, GIF, BMP.
+    Image,
     Zip,
     Other,
 }

@@ -83,6 +83,10 @@ pub struct Limits {
     /// Text and table cells kept per message, in KB of text: what the parse workers send back
     /// is bounded, so the main process stays small whatever one message holds.
     pub message_text_kb: usize,
+    /// Pages of a scanned PDF read by OCR.
+    pub ocr_pages: usize,
+    /// Memory for an external converter (LibreOffice, Tesseract) run by a parse worker.
+    pub converter_memory_mb: u64,
 }
 
 impl Default for Limits {
@@ -100,6 +104,8 @@ impl Default for Limits {
             documents: 50,
             message_seconds: 120,
             message_text_kb: 2048,
+            ocr_pages: 5,
+            converter_memory_mb: 1024,
         }
     }
 }

@@ -108,7 +108,17 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
         m.reasons.push("thư không kèm văn bản (câu hỏi, trả lời hoặc thông báo)".into());
         return m;
     }
-    let ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && d.format != Format::Zip).collect();
+    let mut ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && d.format != Format::Zip).collect();
+    // A signed PDF or a scan beside the editable file is its official copy: the editable one
+    // is read first, so its header and tables are the records.
+    ok.sort_by_key(|d| matches!(d.format, Format::Pdf | Format::Image));
+    for d in &ok {
+        if d.ocr {
+            m.evidence.push(format!("{}: chữ đọc bằng OCR (nhận dạng ảnh quét), có thể sai sót", d.filename));
+        } else if let Some(by) = &d.converted_by {
+            m.evidence.push(format!("{}: đọc qua {by}", d.filename));
+        }
+    }
     let errors: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Error).collect();
     if ok.is_empty() {
         if !errors.is_empty() {
@@ -119,7 +129,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
             return m;
         }
         // Only .doc/.pdf/images: kept as evidence; a person decides, the sender is asked for .docx/.xlsx.
-        m.reasons.push("thư không kèm tệp .docx hoặc .xlsx (chỉ có tệp được lưu nhưng không đọc nội dung)".into());
+        m.reasons.push("thư không kèm văn bản đọc được (chỉ có tệp được lưu nhưng không đọc nội dung)".into());
     }
 
     // Some files read, others not: the others are worth a word.

@@ -22,6 +22,16 @@ pub fn sniff(data: &[u8]) -> Format {
                     Format::Docx
                 } else if names.iter().any(|n| n.starts_with("xl/")) {
                     Format::Xlsx
+                } else if names.contains(&"mimetype") && names.contains(&"content.xml") {
+                    // OpenDocument: its first entry, stored, names the kind.
+                    let head = &data[..data.len().min(200)];
+                    if memfind(head, b"opendocument.text").is_some() {
+                        Format::Odt
+                    } else if memfind(head, b"opendocument.spreadsheet").is_some() {
+                        Format::Ods
+                    } else {
+                        Format::Zip
+                    }
                 } else {
                     Format::Zip
                 }
@@ -53,8 +63,16 @@ pub fn sniff(data: &[u8]) -> Format {
         }
         return Format::Other;
     }
-    if data.starts_with(b"%PDF") {
+    // A PDF may have a few bytes of junk before its header (readers accept up to 1024).
+    if memfind(&data[..data.len().min(1024)], b"%PDF-").is_some() {
         return Format::Pdf;
+    }
+    if data.starts_with(b"{\\rtf") {
+        return Format::Rtf;
+    }
+    let image_magic: [&[u8]; 6] = [b"\xFF\xD8\xFF", b"\x89PNG\r\n\x1a\n", b"II*\0", b"MM\0*", b"GIF87a", b"GIF89a"];
+    if image_magic.iter().any(|m| data.starts_with(m)) && data.len() > 32 {
+        return Format::Image;
     }
     Format::Other
 }

@@ -5,9 +5,11 @@
 
 pub mod container;
 pub mod docx;
+pub mod external;
 pub mod extract;
 pub mod header;
 pub mod mime;
+pub mod plain;
 pub mod sheet;
 pub mod worker;
 
@@ -115,6 +117,16 @@ pub struct Document {
     pub score: Option<Score>,
     pub commitments: Option<Commitments>,
     pub tasks: Option<Tasks>,
+    /// The text came from OCR (a scan or a photo), not from the file's own text.
+    #[serde(default)]
+    pub ocr: bool,
+    /// A legacy Vietnamese encoding decoded (`tcvn3`, `vni`), if any.
+    #[serde(default)]
+    pub legacy_encoding: Option<String>,
+    /// The program that turned the file into something readable (LibreOffice, pdftotext), for
+    /// the evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_by: Option<String>,
 }
 
 impl Document {
@@ -135,6 +147,9 @@ impl Document {
             score: None,
             commitments: None,
             tasks: None,
+            ocr: false,
+            legacy_encoding: None,
+            converted_by: None,
         }
     }
 
@@ -177,6 +192,9 @@ pub enum ParseError {
     /// The reader itself failed on this file (a panic caught): told plainly, detail kept.
     #[error("tệp bị hỏng hoặc có cấu trúc lạ, hệ thống chưa đọc được")]
     ReaderFailed(String),
+    /// The program that reads this kind of file is not installed on the server.
+    #[error("máy chủ của Văn phòng chưa có công cụ đọc loại tệp này: đã lưu tệp, chưa đọc được nội dung")]
+    Missing(String),
 }
 
 impl ParseError {
@@ -185,6 +203,7 @@ impl ParseError {
         match self {
             ParseError::Corrupt(d) => Some(d.clone()),
             ParseError::ReaderFailed(d) => Some(format!("reader panicked: {d}")),
+            ParseError::Missing(d) => Some(d.clone()),
             _ => None,
         }
     }
@@ -289,15 +308,88 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                 Err(e) => out.push(doc.failed_on(e)),
             }
         }
-        Format::Doc | Format::Pdf | Format::Other => {
+        Format::Doc | Format::Rtf | Format::Odt => {
+            let ext = match format {
+                Format::Doc => "doc",
+                Format::Rtf => "rtf",
+                _ => "odt",
+            };
+            let budget = converter_budget(limits);
+            out.push(match guarded(|| external::libreoffice(data, ext, "docx", budget).and_then(|x| docx::read(&x, limits))) {
+                Ok(blocks) => {
+                    doc.parse = ParseStatus::Ok;
+                    doc.converted_by = Some("LibreOffice".into());
+                    fill_from_blocks(&mut doc, &blocks);
+                    doc
+                }
+                Err(e) => doc.failed_on(e),
+            })
+        }
+        Format::Ods => {
+            let budget = converter_budget(limits);
+            out.push(match guarded(|| external::libreoffice(data, "ods", "xlsx", budget).and_then(|x| sheet::read(&x, Format::Xlsx, limits))) {
+                Ok(sheets) => {
+                    doc.parse = ParseStatus::Ok;
+                    doc.converted_by = Some("LibreOffice".into());
+                    fill_from_sheets(&mut doc, &sheets);
+                    doc
+                }
+                Err(e) => doc.failed_on(e),
+            })
+        }
+        Format::Pdf | Format::Image => out.push(read_page_text(doc, data, limits)),
+        Format::Other => {
             // Kept as evidence, not parsed (SPEC §5); the reason says so.
-            doc.error = Some(match format {
-                Format::Doc => "tệp Word 97-2003 (.doc): đã lưu, không đọc nội dung (đề nghị gửi bản .docx)".into(),
-                Format::Pdf => "tệp PDF: đã lưu, không đọc nội dung (đề nghị gửi bản .docx hoặc .xlsx)".into(),
-                _ => "không phải văn bản Word hoặc Excel: đã lưu, không đọc nội dung".into(),
-            });
+            doc.error = Some("không phải văn bản Word, Excel, PDF hay ảnh chụp: đã lưu, không đọc nội dung".into());
             out.push(doc);
         }
+    }
+}
+
+/// What an external converter run by a parse worker may use: most of the worker's time for one
+/// document, and its own memory allowance.
+fn converter_budget(limits: &Limits) -> external::Budget {
+    external::Budget { seconds: limits.worker_seconds.saturating_sub(3).max(5), memory_mb: limits.converter_memory_mb }
+}
+
+/// Whether page text holds anything to read (a scan's text layer is empty or a few stray marks).
+fn has_text(t: &str) -> bool {
+    t.chars().filter(|c| c.is_alphanumeric()).count() >= 20
+}
+
+/// A PDF's text layer, or OCR when it has none (a scan); an image by OCR.
+fn read_page_text(mut doc: Document, data: &[u8], limits: &Limits) -> Document {
+    let budget = converter_budget(limits);
+    let text = if doc.format == Format::Pdf {
+        match guarded(|| external::pdf_text(data, budget)) {
+            Ok(t) if has_text(&t) => {
+                doc.converted_by = Some("pdftotext".into());
+                Ok(t)
+            }
+            Ok(_) => {
+                doc.ocr = true;
+                guarded(|| external::ocr_pdf(data, limits.ocr_pages, budget))
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        doc.ocr = true;
+        guarded(|| external::ocr_image(data, budget))
+    };
+    match text {
+        Ok(t) if has_text(&t) => {
+            doc.parse = ParseStatus::Ok;
+            if doc.ocr {
+                doc.converted_by = Some("Tesseract OCR".into());
+            }
+            fill_from_blocks(&mut doc, &plain::blocks(&t));
+            doc
+        }
+        Ok(_) => {
+            let what = if doc.format == Format::Pdf { "tệp PDF là bản quét" } else { "ảnh chụp" };
+            doc.failed(format!("{what} nhưng không nhận dạng được chữ (ảnh mờ hoặc không có chữ); đề nghị gửi bản .docx hoặc bản quét rõ hơn"))
+        }
+        Err(e) => doc.failed_on(e),
     }
 }
 

@@ -60,11 +60,14 @@ impl WorkerPool {
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mem = self.limits.worker_memory_mb * 1024 * 1024;
+        // The hard limit leaves room for the converters a worker starts (LibreOffice,
+        // Tesseract), which set their own soft limit up to it; the worker's own stays `mem`.
+        let hard = self.limits.converter_memory_mb.max(self.limits.worker_memory_mb) * 1024 * 1024;
         #[cfg(unix)]
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
-                let lim = libc::rlimit { rlim_cur: mem as libc::rlim_t, rlim_max: mem as libc::rlim_t };
+                let lim = libc::rlimit { rlim_cur: mem as libc::rlim_t, rlim_max: hard as libc::rlim_t };
                 libc::setrlimit(libc::RLIMIT_AS, &lim);
                 let core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
                 libc::setrlimit(libc::RLIMIT_CORE, &core);
@@ -199,6 +202,12 @@ struct LimitsWire {
     compression_ratio: u64,
     xml_depth: usize,
     cells: usize,
+    #[serde(default)]
+    worker_seconds: u64,
+    #[serde(default)]
+    ocr_pages: usize,
+    #[serde(default)]
+    converter_memory_mb: u64,
 }
 
 impl From<&Limits> for LimitsWire {
@@ -210,6 +219,9 @@ impl From<&Limits> for LimitsWire {
             compression_ratio: l.compression_ratio,
             xml_depth: l.xml_depth,
             cells: l.cells,
+            worker_seconds: l.worker_seconds,
+            ocr_pages: l.ocr_pages,
+            converter_memory_mb: l.converter_memory_mb,
         }
     }
 }
@@ -224,6 +236,9 @@ pub fn serve(limits_json: &str) -> std::io::Result<()> {
         compression_ratio: w.compression_ratio,
         xml_depth: w.xml_depth,
         cells: w.cells,
+        worker_seconds: if w.worker_seconds > 0 { w.worker_seconds } else { Limits::default().worker_seconds },
+        ocr_pages: if w.ocr_pages > 0 { w.ocr_pages } else { Limits::default().ocr_pages },
+        converter_memory_mb: if w.converter_memory_mb > 0 { w.converter_memory_mb } else { Limits::default().converter_memory_mb },
         ..Limits::default()
     };
     let stdin = std::io::stdin();
