@@ -221,3 +221,91 @@ fn a_server_without_a_converter_records_the_reason_and_tells_the_sender() {
         .collect();
     assert!(acks.iter().any(|t| t.contains("BC quý I.doc") && t.contains("chưa có công cụ đọc")), "the acknowledgement names the file and why: {acks:?}");
 }
+
+/// A report typed the old way: every run in `.VnTime` (TCVN3 bytes), the document type in
+/// `.VnTimeH` (lowercase codes drawn as capitals). With `fonts` false the runs name no font
+/// (the default style's), so only the text's statistics can tell.
+fn tcvn3_report(number: &str, fonts: bool) -> Vec<u8> {
+    use baocao::text::legacy::encode_tcvn3;
+    use docx_rs::*;
+    let run = |text: &str, font: &str| {
+        let r = Run::new().add_text(encode_tcvn3(text));
+        if fonts {
+            r.fonts(RunFonts::new().ascii(font).hi_ansi(font))
+        } else {
+            r
+        }
+    };
+    let cell = |lines: &[&str]| {
+        let mut c = TableCell::new();
+        for l in lines {
+            c = c.add_paragraph(Paragraph::new().add_run(run(l, ".VnTime")));
+        }
+        c
+    };
+    let number_line = format!("Số: {number}");
+    let header = Table::new(vec![TableRow::new(vec![
+        cell(&["SỞ Y TẾ TỈNH KIỂM THỬ", "BỆNH VIỆN ĐA KHOA AN BÌNH", &number_line]),
+        cell(&["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Kiểm Thử, ngày 6 tháng 4 năm 2021"]),
+    ])]);
+    // The .VnTimeH way: capitals typed as the lowercase codes.
+    let doc_type = if fonts { run("báo cáo", ".VnTimeH") } else { run("BÁO CÁO", ".VnTime") };
+    let mut buf = std::io::Cursor::new(Vec::new());
+    Docx::new()
+        .add_table(header)
+        .add_paragraph(Paragraph::new().add_run(doc_type.bold()))
+        .add_paragraph(Paragraph::new().add_run(run("Kết quả công tác quý I năm 2021", ".VnTime")))
+        .add_paragraph(Paragraph::new().add_run(run("Bệnh viện Đa khoa An Bình báo cáo như sau: người bệnh được phục vụ tốt.", ".VnTime")))
+        .build()
+        .pack(&mut buf)
+        .unwrap();
+    buf.into_inner()
+}
+
+#[test]
+fn reports_typed_in_tcvn3_and_vni_fonts_are_decoded_before_they_are_read() {
+    use baocao::text::legacy::encode_vni;
+    let o = Office::new(Db::Sqlite);
+    let (d, t) = at(2021, 4, 6, 9);
+    o.deliver(t, "a", &mail("bva@test.example", "Bao cao quy I nam 2021", "<vntime@test>", &d, "", &[("BC quy I.docx", &tcvn3_report("25/BC-BVA", true))]));
+    o.deliver(t + 60, "b", &mail("bva@test.example", "Bao cao quy I nam 2021", "<nofont@test>", &d, "", &[("BC quy I.docx", &tcvn3_report("26/BC-BVA", false))]));
+    // A VNI workbook whose cells name no font (an .xls saved long ago).
+    let rows = [("1", "Công tác chỉ đạo, điều hành", 2.0, 2.0), ("2", "Cải cách thủ tục hành chính", 3.0, 2.5)];
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, encode_vni("CHI CỤC DÂN SỐ TỈNH")).unwrap();
+    ws.write_string(1, 0, encode_vni("BẢNG TỰ CHẤM ĐIỂM CẢI CÁCH HÀNH CHÍNH NĂM 2021")).unwrap();
+    for (c, h) in ["STT", "Tiêu chí", "Điểm tối đa", "Điểm tự chấm"].iter().enumerate() {
+        ws.write_string(3, c as u16, encode_vni(h)).unwrap();
+    }
+    for (i, (stt, name, max, got)) in rows.iter().enumerate() {
+        ws.write_string(4 + i as u32, 0, *stt).unwrap();
+        ws.write_string(4 + i as u32, 1, encode_vni(name)).unwrap();
+        ws.write_number(4 + i as u32, 2, *max).unwrap();
+        ws.write_number(4 + i as u32, 3, *got).unwrap();
+    }
+    ws.write_string(6, 1, encode_vni("Tổng cộng")).unwrap();
+    ws.write_number(6, 2, 5.0).unwrap();
+    ws.write_number(6, 3, 4.5).unwrap();
+    let xlsx = wb.save_to_buffer().unwrap();
+    let (d, t) = at(2021, 10, 10, 9);
+    o.deliver(t, "c", &mail("ccds@test.example", "Bang tu cham diem nam 2021", "<vni@test>", &d, "", &[("Tu cham diem.xlsx", &xlsx)]));
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    let s = subs(&o);
+    for (mid, number) in [("<vntime@test>", "25/BC-BVA"), ("<nofont@test>", "26/BC-BVA")] {
+        let m = by_mid(&s, mid);
+        let doc = &m["documents"][0];
+        assert_eq!(doc["legacy_encoding"], "tcvn3", "{m}");
+        assert_eq!(doc["number"], number, "{m}");
+        assert_eq!(doc["doc_type"], "BÁO CÁO", "the .VnTimeH capitals: {m}");
+        assert_eq!(doc["summary"], "Kết quả công tác quý I năm 2021", "{m}");
+        assert_eq!(doc["issuer"], "BỆNH VIỆN ĐA KHOA AN BÌNH", "{m}");
+        assert_eq!((m["decision"].as_str(), m["unit"].as_str(), m["period"].as_str()), (Some("accepted"), Some("BVA"), Some("2021-Q1")), "{m}");
+    }
+    let m = by_mid(&s, "<vni@test>");
+    let doc = &m["documents"][0];
+    assert_eq!(doc["legacy_encoding"], "vni", "{m}");
+    assert_eq!(doc["score"]["self_total"], 4.5, "{m}");
+    assert_eq!(doc["score"]["rows"], 2, "{m}");
+    assert_eq!(m["report"], "score");
+}

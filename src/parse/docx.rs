@@ -9,6 +9,7 @@
 use super::container::{check_zip, read_entry};
 use super::{Block, ParseError};
 use crate::domain::rules::Limits;
+use crate::text::legacy::{self, Legacy};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
@@ -16,11 +17,17 @@ use quick_xml::Reader;
 const MAX_DOCUMENT_XML: u64 = 128 * 1024 * 1024;
 
 pub fn read(data: &[u8], limits: &Limits) -> Result<Vec<Block>, ParseError> {
+    Ok(read_decoding(data, limits)?.0)
+}
+
+/// Reads a .docx; runs in a legacy Vietnamese font (`.VnTime`, `VNI-Times`) come back decoded,
+/// and the encoding met is returned beside the blocks.
+pub fn read_decoding(data: &[u8], limits: &Limits) -> Result<(Vec<Block>, Option<Legacy>), ParseError> {
     check_zip(data, limits)?;
     let cap = MAX_DOCUMENT_XML.min(limits.inflated_mb * 1024 * 1024);
     let xml = read_entry(data, "word/document.xml", cap)?
         .ok_or_else(|| ParseError::Corrupt("the package has no word/document.xml".into()))?;
-    read_document_xml(&xml, limits)
+    read_xml(&xml, limits)
 }
 
 #[derive(Default)]
@@ -38,6 +45,25 @@ struct TableB {
 }
 
 pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, ParseError> {
+    Ok(read_xml(xml, limits)?.0)
+}
+
+/// The legacy encoding a run's font names: `.VnTimeH` and the other `…H` fonts draw capitals.
+fn run_font(e: &quick_xml::events::BytesStart) -> Option<(Legacy, bool)> {
+    for a in e.attributes().flatten() {
+        if matches!(a.key.local_name().as_ref(), b"ascii" | b"hAnsi") {
+            let v = String::from_utf8_lossy(&a.value).to_string();
+            if let Some(l) = Legacy::of_font(&v) {
+                return Some((l, l == Legacy::Tcvn3 && v.trim_end().ends_with('H')));
+            }
+        }
+    }
+    None
+}
+
+fn read_xml(xml: &[u8], limits: &Limits) -> Result<(Vec<Block>, Option<Legacy>), ParseError> {
+    let mut font: Option<(Legacy, bool)> = None;
+    let mut met: Option<Legacy> = None;
     let mut r = Reader::from_reader(xml);
     r.config_mut().trim_text(false);
     let mut buf = Vec::new();
@@ -64,7 +90,11 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
                     b"del" | b"moveFrom" => del += 1,
                     b"t" => in_t = true,
                     b"instrText" | b"delInstrText" => instr += 1,
-                    b"r" => in_run += 1,
+                    b"r" => {
+                        in_run += 1;
+                        font = None;
+                    }
+                    b"rFonts" if in_run > 0 => font = run_font(&e),
                     b"p" => {
                         para_depth += 1;
                         if para.is_none() {
@@ -92,6 +122,7 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
                 }
             }
             Event::Empty(e) => match e.local_name().as_ref() {
+                b"rFonts" if in_run > 0 => font = run_font(&e),
                 b"tab" if in_run > 0 && del == 0 => {
                     if let Some(p) = para.as_mut() {
                         p.push('\t');
@@ -115,7 +146,17 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
                 if in_t && del == 0 && instr == 0 {
                     if let Some(p) = para.as_mut() {
                         let s = t.unescape().map_err(|e| ParseError::Corrupt(format!("bad text in document.xml ({e})")))?;
-                        p.push_str(&s);
+                        match font {
+                            Some((Legacy::Tcvn3, capitals)) => {
+                                p.push_str(&legacy::decode_tcvn3(&s, capitals));
+                                met = Some(Legacy::Tcvn3);
+                            }
+                            Some((Legacy::Vni, _)) => {
+                                p.push_str(&legacy::decode_vni(&s));
+                                met = Some(Legacy::Vni);
+                            }
+                            None => p.push_str(&s),
+                        }
                     }
                 }
             }
@@ -132,7 +173,10 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
                     b"del" | b"moveFrom" => del = del.saturating_sub(1),
                     b"t" => in_t = false,
                     b"instrText" | b"delInstrText" => instr = instr.saturating_sub(1),
-                    b"r" => in_run = in_run.saturating_sub(1),
+                    b"r" => {
+                        in_run = in_run.saturating_sub(1);
+                        font = None;
+                    }
                     b"tcPr" => in_tcpr = false,
                     b"p" => {
                         para_depth = para_depth.saturating_sub(1);
@@ -183,7 +227,7 @@ pub fn read_document_xml(xml: &[u8], limits: &Limits) -> Result<Vec<Block>, Pars
         }
         buf.clear();
     }
-    Ok(blocks)
+    Ok((blocks, met))
 }
 
 fn cell_prop(e: &quick_xml::events::BytesStart, tables: &mut [TableB], in_tcpr: bool) {

@@ -15,6 +15,7 @@ pub mod worker;
 
 use crate::domain::rules::Limits;
 use crate::domain::{Format, ParseStatus};
+use crate::text::legacy::{self, Legacy};
 use serde::{Deserialize, Serialize};
 
 /// One block of a document in reading order.
@@ -276,17 +277,19 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
         return;
     }
     match format {
-        Format::Docx => out.push(match guarded(|| docx::read(data, limits)) {
-            Ok(blocks) => {
+        Format::Docx => out.push(match guarded(|| docx::read_decoding(data, limits)) {
+            Ok((mut blocks, met)) => {
                 doc.parse = ParseStatus::Ok;
+                doc.legacy_encoding = met.or_else(|| legacy_blocks(&mut blocks)).map(|l| l.as_str().to_string());
                 fill_from_blocks(&mut doc, &blocks);
                 doc
             }
             Err(e) => doc.failed_on(e),
         }),
         Format::Xlsx | Format::Xls => out.push(match guarded(|| sheet::read(data, format, limits)) {
-            Ok(sheets) => {
+            Ok(mut sheets) => {
                 doc.parse = ParseStatus::Ok;
+                doc.legacy_encoding = legacy_sheets(&mut sheets).map(|l| l.as_str().to_string());
                 fill_from_sheets(&mut doc, &sheets);
                 doc
             }
@@ -315,10 +318,11 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                 _ => "odt",
             };
             let budget = converter_budget(limits);
-            out.push(match guarded(|| external::libreoffice(data, ext, "docx", budget).and_then(|x| docx::read(&x, limits))) {
-                Ok(blocks) => {
+            out.push(match guarded(|| external::libreoffice(data, ext, "docx", budget).and_then(|x| docx::read_decoding(&x, limits))) {
+                Ok((mut blocks, met)) => {
                     doc.parse = ParseStatus::Ok;
                     doc.converted_by = Some("LibreOffice".into());
+                    doc.legacy_encoding = met.or_else(|| legacy_blocks(&mut blocks)).map(|l| l.as_str().to_string());
                     fill_from_blocks(&mut doc, &blocks);
                     doc
                 }
@@ -328,8 +332,9 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
         Format::Ods => {
             let budget = converter_budget(limits);
             out.push(match guarded(|| external::libreoffice(data, "ods", "xlsx", budget).and_then(|x| sheet::read(&x, Format::Xlsx, limits))) {
-                Ok(sheets) => {
+                Ok(mut sheets) => {
                     doc.parse = ParseStatus::Ok;
+                    doc.legacy_encoding = legacy_sheets(&mut sheets).map(|l| l.as_str().to_string());
                     doc.converted_by = Some("LibreOffice".into());
                     fill_from_sheets(&mut doc, &sheets);
                     doc
@@ -344,6 +349,57 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
             out.push(doc);
         }
     }
+}
+
+/// Legacy Vietnamese where no font named it (the default style's font, an .xls cell): the
+/// document's text is judged as a whole, then each paragraph or cell that is itself legacy
+/// is decoded (a Unicode heading in a legacy document stays as it is).
+fn legacy_blocks(blocks: &mut [Block]) -> Option<Legacy> {
+    let mut sample = String::new();
+    for b in blocks.iter() {
+        if sample.len() > 64 * 1024 {
+            break;
+        }
+        match b {
+            Block::Para(p) => sample.push_str(p),
+            Block::Table(rows) => rows.iter().flatten().for_each(|c| sample.push_str(c)),
+        }
+        sample.push('\n');
+    }
+    let l = legacy::detect(&sample)?;
+    let fix = |s: &mut String| {
+        if let Some(d) = legacy::decode_if_legacy(s, l) {
+            *s = d;
+        }
+    };
+    for b in blocks.iter_mut() {
+        match b {
+            Block::Para(p) => fix(p),
+            Block::Table(rows) => rows.iter_mut().flatten().for_each(fix),
+        }
+    }
+    Some(l)
+}
+
+fn legacy_sheets(sheets: &mut [Sheet]) -> Option<Legacy> {
+    let mut sample = String::new();
+    for c in sheets.iter().flat_map(|s| s.rows.iter().flatten()) {
+        if sample.len() > 64 * 1024 {
+            break;
+        }
+        sample.push_str(c);
+        sample.push('\n');
+    }
+    let l = legacy::detect(&sample)?;
+    for s in sheets.iter_mut() {
+        s.name = legacy::decode_if_legacy(&s.name, l).unwrap_or_else(|| s.name.clone());
+        for c in s.rows.iter_mut().flatten() {
+            if let Some(d) = legacy::decode_if_legacy(c, l) {
+                *c = d;
+            }
+        }
+    }
+    Some(l)
 }
 
 /// What an external converter run by a parse worker may use: most of the worker's time for one

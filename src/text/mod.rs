@@ -4,6 +4,8 @@
 //! goes through [`fold`], so `Báo cáo CCHC quý I`, `bao cao cchc quy 1` typed without diacritics
 //! and a decomposed (NFD) subject all compare equal. Display text is kept in NFC via [`nfc`].
 
+pub mod legacy;
+
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
