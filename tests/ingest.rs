@@ -319,3 +319,32 @@ fn a_score_workbook_is_read_and_its_arithmetic_checked() {
     let f = score["findings"].to_string();
     assert!(f.contains("dòng 1:") && f.contains("dòng 2:"), "{f}");
 }
+
+#[test]
+fn a_reply_to_a_reminder_carries_its_obligation_where_the_mail_itself_does_not_say() {
+    for db in databases() {
+        let o = Office::new(db);
+        o.ok(&["remind", "--as-of", "2021-04-10T08:00:00+07:00"]);
+        let reminder = o
+            .outbox()
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .find(|m| String::from_utf8_lossy(m).contains("X-Baocao-Key: remind:TTYT-B:q-report:2021-Q1:"))
+            .expect("a reminder to TTYT-B");
+        let mid = mail_parser::MessageParser::default().parse(&reminder).unwrap().message_id().unwrap().to_string();
+        // A staff member's own address, a file that names neither unit, report nor period.
+        let doc = report_docx("PHÒNG TỔ CHỨC HÀNH CHÍNH", "5/PTC", "ngày 11 tháng 4 năm 2021", "BÁO CÁO", "Số liệu bổ sung theo yêu cầu", &["Xin gửi số liệu."], None);
+        let (d, t) = at(2021, 4, 11, 9);
+        let threaded = format!("In-Reply-To: <{mid}>\r\nReferences: <{mid}>\r\n");
+        o.deliver(t, "a", &mail("nhanvien.bacson@gmail.example", "Re: Fw: nhắc nộp", "<reply@test>", &d, &threaded, &[("so lieu.docx", &doc)]));
+        o.deliver(t + 60, "b", &mail("nhanvien.bacson@gmail.example", "Re: Fw: nhắc nộp", "<noreply@test>", &d, "", &[("so lieu 2.docx", &doc)]));
+        o.ok(&["ingest", "--no-deliver", "inbox"]);
+        let s = o.json(&["submissions", "--json"]);
+        let by = |m: &str| s.as_array().unwrap().iter().find(|x| x["message_id"] == m).unwrap().clone();
+        let r = by("<reply@test>");
+        assert_eq!((r["decision"].as_str(), r["unit"].as_str(), r["report"].as_str(), r["period"].as_str()), (Some("accepted"), Some("TTYT-B"), Some("q-report"), Some("2021-Q1")), "{r}");
+        assert!(r["evidence"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains("trả lời thư nhắc")), "{r}");
+        let n = by("<noreply@test>");
+        assert_eq!(n["decision"], "needs_review", "the same mail outside the thread cannot be placed: {n}");
+    }
+}

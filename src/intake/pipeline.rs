@@ -50,7 +50,10 @@ pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: &RawMess
             // A source that knows the size (IMAP) hands over only the head of an oversized message.
             let (facts, docs, mut m) = match raw.declared_size.filter(|n| *n > cfg.intake.max_message_bytes) {
                 Some(n) => office::too_big(cfg, &raw.bytes, n),
-                None => office::analyse(cfg, parser, &raw.bytes, arrival),
+                None => {
+                    let replied = office::thread_of(cfg, store, &head).await?;
+                    office::analyse(cfg, parser, &raw.bytes, arrival, replied)
+                }
             };
             if let Some(mid) = &facts.message_id {
                 if store.message_id_seen(mid).await? {

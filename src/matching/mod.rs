@@ -137,6 +137,12 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
         m.findings.push(format!("{}: không đọc được ({})", d.filename, d.error.clone().unwrap_or_default()));
     }
 
+    // A reply to the office's reminder carries that reminder's obligation.
+    let thread = thread_obligation(cfg, facts);
+    if let Some((u, r, p)) = thread {
+        m.evidence.push(format!("trả lời thư nhắc của Văn phòng về {} {} của {}", r.name, p.label_vi(), u.id));
+    }
+
     // ----- unit -----
     let sender_unit = cfg.unit_by_email(eff.from.as_deref().unwrap_or(""));
     let doc_unit = unit_from_documents(cfg, &ok, &mut m.evidence);
@@ -189,6 +195,10 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
                     du.name
                 ));
             }
+            None if thread.is_some() => {
+                let (u, _, _) = thread.expect("matched");
+                m.unit = Some(u.id.clone());
+            }
             None => {
                 if named.len() == 1 {
                     m.unit = Some(named[0].id.clone());
@@ -209,7 +219,19 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
 
     // ----- kind -----
     let unit_group = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| u.group.clone());
-    let report = choose_kind(cfg, eff, docs, &ok, unit_group.as_deref(), &mut m);
+    let before = m.reasons.len();
+    let report = match (choose_kind(cfg, eff, docs, &ok, unit_group.as_deref(), &mut m), thread) {
+        // The reminder answered says which report, where the words did not (or only weakly).
+        (None, Some((_, r, _))) => {
+            m.reasons.truncate(before);
+            Some(r)
+        }
+        (Some(k), Some((_, r, _))) if k.id == r.id => {
+            m.reasons.truncate(before);
+            Some(k)
+        }
+        (k, _) => k,
+    };
     let Some(report) = report else {
         m.decision = Decision::NeedsReview;
         return m;
@@ -222,7 +244,8 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     }
 
     // ----- period -----
-    let period = choose_period(cfg, report, eff, &ok, docs, arrival, &mut m);
+    let thread_period = thread.filter(|(_, r, _)| r.id == report.id).map(|(_, _, p)| p);
+    let period = choose_period(cfg, report, eff, &ok, docs, arrival, thread_period, &mut m);
     if let Some(p) = period {
         m.period = Some(p);
         match schedule::deadline_of(cfg, report, p) {
@@ -521,6 +544,7 @@ fn choose_period(
     ok: &[&Document],
     docs: &[Document],
     arrival: i64,
+    thread: Option<Period>,
     m: &mut Match,
 ) -> Option<Period> {
     let kind = report.period;
@@ -567,6 +591,8 @@ fn choose_period(
         (subject, "tiêu đề")
     } else if !files.is_empty() {
         (files, "tên tệp")
+    } else if let Some(p) = thread {
+        (vec![p], "thư nhắc được trả lời")
     } else {
         let options: Vec<Period> = (arrival_year - 1..=arrival_year + 1).flat_map(|y| schedule::periods_of(report, y)).collect();
         (nearest(cfg, report, &options, arrival).into_iter().collect(), "ngày nhận")
@@ -582,6 +608,20 @@ fn choose_period(
         m.reasons.push("chưa rõ kỳ báo cáo".into());
     }
     p
+}
+
+/// The obligation of the office's reminder a message replies to: its key is
+/// `remind:UNIT:REPORT:PERIOD:STAGE` (a reminder naming several obligations gives none).
+fn thread_obligation<'a>(cfg: &'a Rules, facts: &MailFacts) -> Option<(&'a Unit, &'a Report, Period)> {
+    let key = facts.replied_to.as_deref()?;
+    let parts: Vec<&str> = key.split(':').collect();
+    if parts.len() != 5 || parts[0] != "remind" || key.contains('+') {
+        return None;
+    }
+    let unit = cfg.unit(parts[1])?;
+    let report = cfg.reports.iter().find(|r| r.id.as_str() == parts[2])?;
+    let period: Period = parts[3].parse().ok()?;
+    Some((unit, report, period))
 }
 
 /// The candidate whose deadline is nearest the arrival.

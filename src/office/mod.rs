@@ -88,15 +88,24 @@ fn apply(sub: &mut Submission, m: &Match) {
 }
 
 /// Reads one message: MIME, its documents (in the parse workers), and matching.
-pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64) -> (MailFacts, Vec<Document>, Match) {
+pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64, replied_to: Option<String>) -> (MailFacts, Vec<Document>, Match) {
     if raw.len() as u64 > cfg.intake.max_message_bytes {
         return too_big(cfg, raw, raw.len() as u64);
     }
-    let facts = mime::parse(raw);
+    let mut facts = mime::parse(raw);
+    facts.replied_to = replied_to;
     let (docs, notes) = read_documents(cfg, parser, &facts);
     let mut m = matching::decide(cfg, &facts, &docs, arrival);
     m.findings.extend(notes);
     (facts, docs, m)
+}
+
+/// The office's reminder a message replies to, if its `In-Reply-To`/`References` name one.
+pub async fn thread_of(cfg: &Config, store: &Store, head: &MailFacts) -> std::result::Result<Option<String>, StoreError> {
+    let mut ids: Vec<String> = head.in_reply_to.iter().cloned().collect();
+    ids.extend(head.references.iter().cloned());
+    let domain = cfg.office.address.split('@').nth(1).unwrap_or_default();
+    store.reminder_replied(&ids, domain).await
 }
 
 /// Reads the documents of the message a decision is taken on, within the message's budgets: at
@@ -394,7 +403,9 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
             continue;
         }
         let raw = store::decompress(&store.blob(&was.raw_key).await?).map_err(|e| OfficeError::DamagedRaw(was.id, e))?;
-        let (facts, docs, m) = analyse(cfg, parser, &raw, was.received_at);
+        let head = mime::parse(&raw[..raw.len().min(256 * 1024)]);
+        let replied = thread_of(cfg, store, &head).await?;
+        let (facts, docs, m) = analyse(cfg, parser, &raw, was.received_at, replied);
         let mut sub = was.clone();
         apply(&mut sub, &m);
         sub.documents = docs;

@@ -50,6 +50,10 @@ pub struct MailFacts {
     pub forwarded: Option<Box<MailFacts>>,
     /// The message had no header block a mail system would write (not MIME at all).
     pub not_mail: bool,
+    /// The idempotency key of the office's own mail this one replies to (`In-Reply-To` or
+    /// `References` naming it), filled in by intake from the outbox; not read from the bytes.
+    #[serde(default)]
+    pub replied_to: Option<String>,
 }
 
 const MAX_BODY_TEXT: usize = 64 * 1024;

@@ -1360,6 +1360,31 @@ impl Store {
         Ok(r.try_get("n")?)
     }
 
+    /// The key of the office's reminder whose Message-ID is one of `ids` (a reply's
+    /// `In-Reply-To` and `References`). The office's Message-IDs are the first 32 hex digits of
+    /// the SHA-256 of the mail's key at the office's domain, so only ids of that shape are
+    /// looked for.
+    pub async fn reminder_replied(&self, ids: &[String], domain: &str) -> Result<Option<String>> {
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter_map(|id| {
+                let (local, host) = id.trim_matches(['<', '>', ' ']).split_once('@')?;
+                (host.eq_ignore_ascii_case(domain) && local.len() == 32 && local.bytes().all(|b| b.is_ascii_hexdigit())).then(|| local.to_ascii_lowercase())
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let rows = sqlx::query("SELECT key FROM outbox WHERE office = $1 AND kind = 'reminder' ORDER BY id DESC").bind(&self.office).fetch_all(&self.pool).await?;
+        for r in rows {
+            let key: String = r.try_get("key")?;
+            if wanted.contains(&crate::parse::sha256_hex(key.as_bytes())[..32].to_string()) {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
+    }
+
     pub async fn outbox_keys(&self) -> Result<Vec<(String, String, String)>> {
         let rows = sqlx::query("SELECT key, kind, state FROM outbox WHERE office = $1 ORDER BY id").bind(&self.office).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("kind")?, r.try_get("state")?))).collect()

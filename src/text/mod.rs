@@ -202,6 +202,15 @@ mod tests {
     }
 
     #[test]
+    fn old_tone_placement_and_text_without_diacritics_fold_like_modern_spelling() {
+        assert_eq!(fold("Thanh Hoá"), fold("Thanh Hóa"));
+        assert_eq!(fold("Báo cáo qúy I"), fold("Báo cáo quý I"));
+        assert_eq!(fold("Bệnh viện Thuỷ Nguyên"), fold("Bệnh viện Thủy Nguyên"));
+        assert_eq!(fold("bao cao quy 1 nam 2021 - TTYT Bac Son"), fold("Báo cáo quý 1 năm 2021 - TTYT Bắc Sơn"));
+        assert_eq!(fold("Hoà Bình, hòa bình, HOÀ BÌNH"), "hoa binh hoa binh hoa binh");
+    }
+
+    #[test]
     fn a_decomposed_subject_folds_like_a_composed_one() {
         let nfd: String = "Báo cáo kết quả".nfd().collect();
         assert_eq!(fold(&nfd), fold("Báo cáo kết quả"));
