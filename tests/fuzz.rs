@@ -18,7 +18,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const TARGETS: &[&str] = &["mime", "attachment", "docx-xml", "sheet", "header", "extract", "config"];
+const TARGETS: &[&str] = &["mime", "attachment", "docx-xml", "sheet", "header", "extract", "config", "pdf", "doc", "legacy", "page-text"];
 const HANG_SECONDS: u64 = 10;
 const MEMORY_MB: u64 = 1024;
 
@@ -61,6 +61,28 @@ fn run(target: &str, input: &[u8]) {
         }
         "config" => {
             let _ = baocao::config::Config::from_str_at(&String::from_utf8_lossy(input), Path::new("/tmp/fuzz/config.toml"));
+        }
+        "pdf" | "doc" => {
+            // Through poppler / LibreOffice as the worker runs them, their time limit inside
+            // the fuzzer's hang limit. Without the programs installed this exercises the refusal.
+            let limits = Limits { worker_seconds: 8, ..Limits::default() };
+            let _ = baocao::parse::read_attachment(if target == "pdf" { "ban ky.pdf" } else { "bao cao.doc" }, input, &limits);
+        }
+        "legacy" => {
+            use baocao::text::legacy::*;
+            let text = String::from_utf8_lossy(input);
+            let _ = detect(&text);
+            let _ = decode_tcvn3(&text, input.first().is_some_and(|b| b & 1 == 1));
+            let _ = decode_vni(&text);
+            let _ = decode_if_legacy(&text, Legacy::Tcvn3);
+            let _ = decode_if_legacy(&text, Legacy::Vni);
+            let _ = encode_vni(&text);
+            let _ = encode_tcvn3(&text);
+        }
+        "page-text" => {
+            let text = String::from_utf8_lossy(input);
+            let blocks = baocao::parse::plain::blocks(&text);
+            let _ = baocao::parse::header::from_blocks(&blocks);
         }
         _ => panic!("unknown target {target}"),
     }
@@ -218,8 +240,54 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             "STT|Tiêu chí|Điểm tối đa|Điểm tự chấm\n1|Chỉ đạo|6|5\n1.1|Kế hoạch|3|2,5\nTổng điểm|10|8\nCam kết số 1: làm tốt\nTT|Nội dung|Sản phẩm|Cơ quan chủ trì|Thời gian\nI|Nhóm\n1|Việc|Báo cáo|VP|Quý I/2021".into(),
         ],
         "config" => vec![std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml")).unwrap()],
+        "pdf" => vec![text_pdf("BAO CAO Ket qua cong tac quy I nam 2021 So: 12/BC-BVA"), b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF".to_vec()],
+        "doc" => {
+            // A Word 97 file made from the .docx by LibreOffice, when it is installed.
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("f.docx"), &docx).unwrap();
+            let _ = std::process::Command::new("soffice")
+                .args(["--headless", "--norestore", "--convert-to", "doc", "--outdir"])
+                .arg(dir.path())
+                .arg(dir.path().join("f.docx"))
+                .arg(format!("-env:UserInstallation=file://{}/p", dir.path().display()))
+                .output();
+            std::fs::read(dir.path().join("f.doc")).map(|d| vec![d]).unwrap_or_else(|_| vec![vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]])
+        }
+        "legacy" => vec![
+            baocao::text::legacy::encode_tcvn3("Báo cáo kết quả công tác quý I năm 2021 của Trung tâm Y tế huyện Bắc Sơn, người dân").into_bytes(),
+            baocao::text::legacy::encode_vni("ĐIỂM TỰ CHẤM; Bệnh viện Đa khoa tỉnh; ưu tiên, kỹ thuật, ỵ").into_bytes(),
+            "Báo cáo quý I: Unicode thật, Hoà Bình, thuê nhà".as_bytes().to_vec(),
+        ],
+        "page-text" => vec![
+            "      SỞ Y TẾ TỈNH            CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n   BỆNH VIỆN A                Độc lập - Tự do - Hạnh phúc\n\n     Số: 45/BC-BVĐK      An Bình, ngày 5 tháng 4 năm 2021\n\n                    BÁO CÁO\n           Kết quả công tác quý I\n                  năm 2021\n\u{c}   Thực hiện kế hoạch\n                         GIÁM ĐỐC\n\n                     Nguyễn Văn An\n".into(),
+        ],
         _ => vec![],
     }
+}
+
+/// A one-page PDF whose text layer says `text` (Helvetica, one line).
+fn text_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 12 Tf 50 750 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_string(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    pdf
 }
 
 fn rss_mb() -> u64 {
