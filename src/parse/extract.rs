@@ -198,6 +198,39 @@ pub fn commitments(tables: &[&Vec<Vec<String>>]) -> Option<Commitments> {
     Some(Commitments { count: items.len(), items, evaluated, tasks, findings: Vec::new() })
 }
 
+/// The "10 cam kết" written as paragraphs ("Cam kết số 1: …" one per paragraph, under headings
+/// such as "I. Kết quả thực hiện 10 cam kết năm 2020" and "II. Đăng ký 10 cam kết năm 2021"), laid
+/// out as the rows a table would give, for [`commitments`]. Empty unless at least two
+/// paragraphs are commitments.
+pub fn commitment_paragraphs(blocks: &[super::Block]) -> Vec<Vec<String>> {
+    let mut rows = vec![vec![String::new()]];
+    let mut items = 0;
+    for b in blocks {
+        let super::Block::Para(p) = b else { continue };
+        let t = p.trim();
+        let f = fold(t);
+        if COMMITMENT.is_match(&f) {
+            items += 1;
+            let (head, text) = match t.split_once(':') {
+                Some((h, rest)) if !rest.trim().is_empty() => (h.trim().to_string(), rest.trim().to_string()),
+                _ => {
+                    // "Cam kết số 1 Thực hiện …": the words after the number.
+                    let n = COMMITMENT.captures(&f).and_then(|c| c.get(0)).map(|m| m.as_str().split(' ').count()).unwrap_or(3);
+                    let words: Vec<&str> = t.split_whitespace().collect();
+                    (words[..n.min(words.len())].join(" "), words[n.min(words.len())..].join(" "))
+                }
+            };
+            rows.push(vec![head, text]);
+        } else if f.contains("cam ket") && (f.contains("dang ky") || f.contains("ket qua")) {
+            rows.push(vec![t.to_string()]);
+        }
+    }
+    if items < 2 {
+        return vec![];
+    }
+    rows
+}
+
 /// The plan table (*Nội dung / Nhiệm vụ*, *Sản phẩm*, *Cơ quan chủ trì*, ...), if `rows` hold one.
 pub fn task_plan(rows: &[Vec<String>], year: Option<i32>) -> Option<Tasks> {
     let (hi, header) = rows.iter().enumerate().take(20).find(|(_, r)| {
@@ -304,6 +337,26 @@ pub fn time_range(text: &str, year: Option<i32>) -> Option<(NaiveDate, NaiveDate
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commitments_written_as_paragraphs_are_counted() {
+        use crate::parse::Block;
+        let mut blocks = vec![Block::Para("I. KẾT QUẢ THỰC HIỆN 10 CAM KẾT NĂM 2020".into())];
+        for i in 1..=3 {
+            blocks.push(Block::Para(format!("Cam kết số {i}: Nội dung {i}. Kết quả: hoàn thành")));
+        }
+        blocks.push(Block::Para("Đơn vị đã cố gắng.".into()));
+        blocks.push(Block::Para("II. ĐĂNG KÝ 10 CAM KẾT NĂM 2021".into()));
+        for i in 1..=10 {
+            blocks.push(Block::Para(format!("Cam kết số {i}: Thực hiện việc {i}")));
+        }
+        let rows = commitment_paragraphs(&blocks);
+        let c = commitments(&[&rows]).expect("read");
+        assert_eq!(c.count, 10, "the registration's ten: {c:?}");
+        assert_eq!(c.evaluated, 3);
+        assert_eq!(c.items[0], "Thực hiện việc 1");
+        assert!(commitment_paragraphs(&[Block::Para("Cam kết số 1: chỉ một".into())]).is_empty());
+    }
 
     fn row(cells: &[&str]) -> Vec<String> {
         cells.iter().map(|s| s.to_string()).collect()

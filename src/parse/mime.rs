@@ -80,7 +80,7 @@ fn facts_of(m: &Message, depth: usize) -> MailFacts {
     if let Some(to) = m.to() {
         f.to = to.iter().take(MAX_LIST).filter_map(|a| a.address().map(|s| bounded(&s.to_ascii_lowercase()))).collect();
     }
-    f.subject = bounded(&crate::text::nfc(m.subject().unwrap_or("").trim()));
+    f.subject = unlegacy(bounded(&crate::text::nfc(m.subject().unwrap_or("").trim())));
     f.date = m.date().map(|d| d.to_timestamp());
     f.received = m.received_all().filter_map(|r| r.date.map(|d| d.to_timestamp())).max();
     f.in_reply_to = match m.in_reply_to() {
@@ -133,7 +133,7 @@ fn facts_of(m: &Message, depth: usize) -> MailFacts {
     // Bodies and attachments of this message (not of messages nested in it).
     let mut body = String::new();
     for (i, part) in m.parts.iter().enumerate() {
-        let name = part.attachment_name().map(crate::text::nfc);
+        let name = part.attachment_name().map(crate::text::nfc).map(unlegacy);
         let ctype = part
             .content_type()
             .map(|c| format!("{}/{}", c.c_type, c.c_subtype.as_deref().unwrap_or("")).to_ascii_lowercase())
@@ -175,8 +175,18 @@ fn facts_of(m: &Message, depth: usize) -> MailFacts {
         }
     }
     crate::parse::truncate_at_char(&mut body, MAX_BODY_TEXT);
-    f.body_text = crate::text::nfc(&body);
+    f.body_text = unlegacy(crate::text::nfc(&body));
     f
+}
+
+/// A subject, file name or body typed in a legacy Vietnamese encoding (an old mail program,
+/// a file named on a machine with VNI fonts), decoded when its statistics say so clearly.
+fn unlegacy(s: String) -> String {
+    use crate::text::legacy;
+    match legacy::detect(&s) {
+        Some(l) => legacy::decode_if_legacy(&s, l).unwrap_or(s),
+        None => s,
+    }
 }
 
 /// The longest header text kept and echoed (a subject, an address, a Message-ID): RFC 5322's
@@ -321,6 +331,20 @@ pub fn body_bytes(raw: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_and_file_name_typed_in_vni_or_tcvn3_are_decoded() {
+        let subject = crate::text::legacy::encode_vni("Báo cáo quý I năm 2021");
+        let name = crate::text::legacy::encode_tcvn3("Báo cáo tự chấm điểm.xlsx");
+        let raw = format!(
+            "From: a@x.example\r\nSubject: =?UTF-8?B?{}?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''{}\r\n\r\nPK\r\n--b--\r\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, subject.as_bytes()),
+            name.bytes().map(|b| format!("%{b:02X}")).collect::<String>()
+        );
+        let f = parse(raw.as_bytes());
+        assert_eq!(f.subject, "Báo cáo quý I năm 2021");
+        assert_eq!(f.attachments[0].filename, "Báo cáo tự chấm điểm.xlsx");
+    }
 
     #[test]
     fn an_encoded_subject_and_rfc2231_filename_are_decoded() {

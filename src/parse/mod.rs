@@ -490,7 +490,10 @@ fn fill_from_blocks(doc: &mut Document, blocks: &[Block]) {
         })
         .collect();
     doc.score = tables.iter().find_map(|t| extract::score_table(t));
-    doc.commitments = extract::commitments(&tables);
+    doc.commitments = extract::commitments(&tables).or_else(|| {
+        let rows = extract::commitment_paragraphs(blocks);
+        extract::commitments(&[&rows])
+    });
     let year = title_year(&doc.title);
     doc.tasks = tables.iter().find_map(|t| extract::task_plan(t, year));
 }
