@@ -246,11 +246,21 @@ fn document(d: &Document, rows_per_table: usize) -> Value {
             json!({"rows": t.iter().take(rows_per_table).collect::<Vec<_>>(), "more": if cut { t.len() - rows_per_table } else { 0 }})
         })
         .collect();
+    // How the text was got, for a clerk weighing it: OCR may misread a digit.
+    let how: Vec<String> = [
+        d.ocr.then(|| "chữ đọc bằng OCR từ bản quét hoặc ảnh chụp (có thể sai sót)".to_string()),
+        d.converted_by.as_ref().filter(|_| !d.ocr).map(|b| format!("đọc qua {b}")),
+        d.legacy_encoding.as_ref().map(|l| format!("gõ bằng phông chữ cũ ({}), đã chuyển sang Unicode", if l == "vni" { "VNI" } else { "TCVN3/ABC" })),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     json!({
         "filename": d.filename,
         "container": d.container,
         "status": d.parse.label_vi(),
         "ok": d.parse == crate::domain::ParseStatus::Ok,
+        "how": how,
         "error": d.error,
         "fields": fields.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| json!({"k": k, "v": v}))).collect::<Vec<_>>(),
         "title": d.title,
