@@ -78,3 +78,40 @@ if os.path.exists(os.path.join(corpus, "config.toml")):
     main_kb = int(lines[-1])
     worker_kb = next((int(l.split("peak_rss_kb=")[1].split()[0]) for l in lines if "peak_rss_kb=" in l), 0)
     print("ingest    %d messages in %.2f s: main process peak %.1f MB, largest parse worker peak %.1f MB" % (len(glob.glob(os.path.join(work, "inbox", "*", "*"))), wall, main_kb / 1024.0, worker_kb / 1024.0))
+
+# Documents read through external programs (LibreOffice, poppler, Tesseract), made here from the
+# corpus's .docx by LibreOffice and poppler: files read, MB/s of input and the peak memory of
+# the largest process (the converter, run by the parse worker), one parse worker at a time.
+def convert(src, to, outdir):
+    prof = os.path.join(tmp, "lo-profile")
+    subprocess.run(["soffice", "--headless", "--norestore", "-env:UserInstallation=file://" + prof, "--convert-to", to, "--outdir", outdir, src],
+                   capture_output=True)
+    out = os.path.join(outdir, os.path.splitext(os.path.basename(src))[0] + "." + to.split(":")[0])
+    return out if os.path.exists(out) else None
+
+if docx and subprocess.run(["which", "soffice"], capture_output=True).returncode == 0:
+    conv = os.path.join(tmp, "converted")
+    os.makedirs(conv, exist_ok=True)
+    sample = docx[:6]
+    made = {"doc": [], "rtf": [], "odt": [], "pdf": [], "jpg (OCR)": []}
+    for f in sample:
+        for fmt, to in [("doc", "doc:MS Word 97"), ("rtf", "rtf"), ("odt", "odt"), ("pdf", "pdf")]:
+            p = convert(f, to, conv)
+            if p:
+                made[fmt].append(p)
+    for p in made["pdf"][:3]:
+        base = os.path.splitext(p)[0] + "-page"
+        subprocess.run(["pdftoppm", "-r", "200", "-jpeg", "-singlefile", "-f", "1", "-l", "1", p, base], capture_output=True)
+        if os.path.exists(base + ".jpg"):
+            made["jpg (OCR)"].append(base + ".jpg")
+    for fmt, files in made.items():
+        if not files:
+            continue
+        t = time.time()
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", binp, "parse", "--json", *files], capture_output=True, text=True)
+        wall = time.time() - t
+        peak = int(out.stderr.strip().splitlines()[-1]) / 1024.0
+        docs = [d for m in json.loads(out.stdout) for d in m["documents"]]
+        ok = sum(1 for d in docs if d["parse"] == "ok" and len(d.get("text") or "") > 20)
+        mb = sum(os.path.getsize(f) for f in files) / 1e6
+        print("%-9s %d of %d files read with text, %.2f MB in %.1f s (%.2f MB/s, %.1f s per file), peak %.0f MB" % (fmt, ok, len(files), mb, wall, mb / wall, wall / len(files), peak))
