@@ -539,10 +539,10 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Submissions { only, decision, since, json } => {
             let since = since.map(|s| s.at(&cfg));
             let rows: Vec<Submission> = store
-                .messages()
+                .messages_with_parts()
                 .await?
                 .into_iter()
-                .filter(|r| only.keeps(r.unit.as_ref(), r.report.as_ref(), r.period))
+                .filter(|r| only.keeps(r.unit.as_ref(), r.report.as_ref(), r.period) || r.also.iter().any(|p| only.keeps(p.unit.as_ref(), p.report.as_ref(), p.period)))
                 .filter(|r| decision.is_none_or(|d| r.decision == d))
                 .filter(|r| since.is_none_or(|t| r.received_at >= t))
                 .collect();
@@ -907,7 +907,11 @@ pub fn submission_json(cfg: &Config, r: &Submission) -> Value {
         "evidence": r.evidence,
         "duplicate_of": r.duplicate_of.map(|d| d.to_string()),
         "manual_by": r.manual_by,
-        "also": [],
+        "also": r.also.iter().map(|p| json!({
+            "id": p.id.to_string(), "unit": p.unit, "report": p.report, "period": p.period,
+            "due": p.due.map(|d| d.to_string()), "decision": p.decision, "reasons": p.reasons, "timeliness": p.timeliness, "version": p.version,
+            "findings": p.findings, "documents": p.documents.iter().map(|d| d.filename.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "documents": docs,
     })
 }

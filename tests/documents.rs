@@ -309,3 +309,55 @@ fn reports_typed_in_tcvn3_and_vni_fonts_are_decoded_before_they_are_read() {
     assert_eq!(doc["score"]["rows"], 2, "{m}");
     assert_eq!(m["report"], "score");
 }
+
+#[test]
+fn a_mail_carrying_a_quarterly_report_and_its_score_table_is_two_submissions_and_one_acknowledgement() {
+    for db in databases() {
+        let o = Office::new(db);
+        let report = report_docx(
+            "BỆNH VIỆN ĐA KHOA AN BÌNH",
+            "31/BC-BVA",
+            "Kiểm Thử, ngày 5 tháng 10 năm 2021",
+            "BÁO CÁO",
+            "Kết quả công tác quý III năm 2021",
+            &["Bệnh viện Đa khoa An Bình báo cáo như sau:"],
+            None,
+        );
+        let rows = [("1", "Công tác chỉ đạo", 2.0, 2.0), ("2", "Cải cách thể chế", 3.0, 2.5)];
+        let score = score_xlsx("BỆNH VIỆN ĐA KHOA AN BÌNH", "BẢNG TỰ CHẤM ĐIỂM CẢI CÁCH HÀNH CHÍNH NĂM 2021", &rows, (5.0, 4.5));
+        let pdf = soffice(&report, "docx", "pdf");
+        let (d, t) = at(2021, 10, 5, 9);
+        let attachments: [(&str, &[u8]); 3] = [("BC quý III.docx", &report), ("BC quý III - ký số.pdf", &pdf), ("Tự chấm điểm 2021.xlsx", &score)];
+        o.deliver(t, "a", &mail("bva@test.example", "Báo cáo quý III và bảng tự chấm điểm năm 2021", "<two@test>", &d, "", &attachments));
+        o.ok(&["ingest", "inbox"]);
+        let s = o.json(&["submissions", "--json"]);
+        let list = s.as_array().unwrap();
+        assert_eq!(list.len(), 1, "one message: {s}");
+        let m = &list[0];
+        assert_eq!((m["decision"].as_str(), m["unit"].as_str(), m["report"].as_str(), m["period"].as_str(), m["timeliness"].as_str()), (Some("accepted"), Some("BVA"), Some("q-report"), Some("2021-Q3"), Some("on_time")), "{m}");
+        let names: Vec<&str> = m["documents"].as_array().unwrap().iter().map(|d| d["filename"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["BC quý III.docx", "BC quý III - ký số.pdf"], "the report and its signed copy");
+        let also = m["also"].as_array().unwrap();
+        assert_eq!(also.len(), 1, "{m}");
+        assert_eq!((also[0]["unit"].as_str(), also[0]["report"].as_str(), also[0]["period"].as_str(), also[0]["timeliness"].as_str()), (Some("BVA"), Some("score"), Some("2021"), Some("on_time")), "{m}");
+        assert_eq!(also[0]["version"], 1);
+        assert_eq!(also[0]["documents"], serde_json::json!(["Tự chấm điểm 2021.xlsx"]));
+        // Each obligation is met.
+        let st = o.json(&["status", "--as-of", "2021-10-06", "--unit", "BVA", "--json"]);
+        let state = |r: &str, p: &str| st.as_array().unwrap().iter().find(|x| x["report"] == r && x["period"] == p).map(|x| x["state"].as_str().unwrap().to_string());
+        assert_eq!(state("q-report", "2021-Q3").as_deref(), Some("submitted_on_time"), "{st}");
+        assert_eq!(state("score", "2021").as_deref(), Some("submitted_on_time"), "{st}");
+        // One acknowledgement, naming both.
+        let acks: Vec<String> = o
+            .outbox()
+            .into_iter()
+            .filter_map(|p| {
+                let raw = std::fs::read(p).unwrap();
+                let m = mail_parser::MessageParser::default().parse(&raw)?;
+                Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
+            })
+            .collect();
+        assert_eq!(acks.len(), 1, "{acks:?}");
+        assert!(acks[0].contains("Thư còn mang 1 báo cáo khác") && acks[0].contains("Tự chấm điểm 2021.xlsx"), "{}", acks[0]);
+    }
+}

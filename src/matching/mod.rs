@@ -32,6 +32,13 @@ pub struct Match {
     pub evidence: Vec<String>,
     /// Whether the sender should get an acknowledgement at all (never to loops, lists, bounces).
     pub reply: bool,
+    /// The further reports of a message carrying several (SPEC §6): each one's decision with the
+    /// indices of its documents. Empty when the message carries one report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<(Match, Vec<usize>)>,
+    /// With `also`: the indices of the first report's own documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_documents: Option<Vec<usize>>,
 }
 
 impl Match {
@@ -48,6 +55,8 @@ impl Match {
             timeliness: None,
             findings: vec![],
             evidence: vec![],
+            also: vec![],
+            own_documents: None,
             reply: true,
         }
     }
@@ -59,6 +68,88 @@ pub fn effective<'a>(cfg: &Rules, facts: &'a MailFacts) -> &'a MailFacts {
         (Some(inner), Some(from)) if cfg.is_staff(from) => inner,
         _ => facts,
     }
+}
+
+/// The report kind one document names by itself (its title, file name and the extractor that
+/// recognises its content), when exactly one kind does.
+fn kind_of_document<'a>(cfg: &'a Rules, d: &Document) -> Option<&'a Report> {
+    let own = fold(&format!("{} {}", d.title, d.filename));
+    let hits: Vec<&Report> = cfg
+        .reports
+        .iter()
+        .filter(|r| {
+            let words = r.keywords.iter().any(|k| contains_words(&own, &fold(k)));
+            let content = match r.extract {
+                Extract::ScoreTable => d.score.is_some(),
+                Extract::Commitments => d.commitments.is_some(),
+                Extract::TaskPlan => d.tasks.is_some(),
+                Extract::Report => false,
+            };
+            words || content
+        })
+        .collect();
+    match hits.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// Several reports in one message (SPEC §6): the readable documents grouped by the report kind
+/// each names by itself, in attachment order. A document naming no kind of its own (an annex, a
+/// signed PDF, a scan) goes with the group whose document bears the same number (*Số: …*), or
+/// else with the first. Empty when the message carries one report, the usual case.
+pub fn split_reports(cfg: &Rules, docs: &[Document]) -> Vec<Vec<usize>> {
+    let readable: Vec<usize> = (0..docs.len()).filter(|&i| docs[i].parse == ParseStatus::Ok && docs[i].format != Format::Zip).collect();
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut loose = Vec::new();
+    for &i in &readable {
+        // A copy (PDF, scan) never starts a report of its own.
+        let kind = if matches!(docs[i].format, Format::Pdf | Format::Image) { None } else { kind_of_document(cfg, &docs[i]) };
+        match kind {
+            Some(r) => match groups.iter_mut().find(|(k, _)| *k == r.id.as_str()) {
+                Some((_, g)) => g.push(i),
+                None => groups.push((r.id.as_str(), vec![i])),
+            },
+            None => loose.push(i),
+        }
+    }
+    if groups.len() < 2 {
+        return vec![];
+    }
+    for i in loose {
+        let number = docs[i].header.number.as_deref();
+        let home = groups.iter().position(|(_, g)| number.is_some() && g.iter().any(|&j| docs[j].header.number.as_deref() == number)).unwrap_or(0);
+        groups[home].1.push(i);
+    }
+    // Unreadable documents stay with the first report (its acknowledgement names them).
+    for i in (0..docs.len()).filter(|i| !readable.contains(i)) {
+        groups[0].1.push(i);
+    }
+    groups.into_iter().map(|(_, mut g)| {
+        g.sort();
+        g
+    }).collect()
+}
+
+/// Decides about each report of a message carrying several: each group of documents judged on
+/// its own (the subject, which names them all, does not choose between them). The first is the
+/// message's own decision; the others its `also`.
+pub fn decide_reports(cfg: &Rules, facts: &MailFacts, docs: &[Document], groups: &[Vec<usize>], arrival: i64) -> Vec<Match> {
+    let mut quiet = facts.clone();
+    quiet.subject.clear();
+    if let Some(inner) = quiet.forwarded.as_mut() {
+        inner.subject.clear();
+    }
+    groups
+        .iter()
+        .map(|g| {
+            let part: Vec<Document> = g.iter().map(|&i| docs[i].clone()).collect();
+            let mut m = decide(cfg, &quiet, &part, arrival);
+            let names: Vec<&str> = part.iter().map(|d| d.filename.as_str()).collect();
+            m.evidence.insert(0, format!("thư mang {} báo cáo; báo cáo này gồm {}", groups.len(), names.join(", ")));
+            m
+        })
+        .collect()
 }
 
 /// Decides about one message. `docs` are the documents read from the effective message's

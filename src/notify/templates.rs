@@ -155,8 +155,38 @@ pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, 
         "contact": contact(cfg),
         "status": status,
         "days_late": days_late,
+        "also": sub.also.iter().map(|p| also_view(cfg, p)).collect::<Vec<_>>(),
     });
     render(cfg, "ack", &ctx)
+}
+
+/// A further report of a message carrying several, as its acknowledgement lists it.
+fn also_view(cfg: &Config, p: &Submission) -> Value {
+    let name = p.report.as_ref().and_then(|r| cfg.report(r.as_str())).map(|r| r.name.clone());
+    let days_late = match (p.timeliness, p.due) {
+        (Some(crate::domain::Timeliness::Late), Some(due)) => (crate::schedule::date_of(cfg.office.timezone, p.received_at) - due).num_days().max(1),
+        _ => 0,
+    };
+    let mut notes = p.reasons.clone();
+    notes.extend(p.findings.iter().cloned());
+    json!({
+        "title": match (&name, p.period) {
+            (Some(n), Some(per)) => report_for_period(n, &per),
+            (Some(n), None) => n.clone(),
+            _ => "Báo cáo chưa rõ loại".to_string(),
+        },
+        "status": match p.decision {
+            Decision::Accepted => "đã tiếp nhận",
+            Decision::NeedsReview => "chờ Văn phòng xem xét",
+            _ => "đã nhận",
+        },
+        "timeliness": p.timeliness,
+        "due": p.due.map(|d| d.format("%d/%m/%Y").to_string()),
+        "days_late": days_late,
+        "version": p.version,
+        "documents": p.documents.iter().map(|d| d.filename.clone()).collect::<Vec<_>>(),
+        "notes": notes,
+    })
 }
 
 /// One reminder mail for a unit, listing every stage due for it.

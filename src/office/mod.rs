@@ -95,7 +95,18 @@ pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64, replied_
     let mut facts = mime::parse(raw);
     facts.replied_to = replied_to;
     let (docs, notes) = read_documents(cfg, parser, &facts);
-    let mut m = matching::decide(cfg, &facts, &docs, arrival);
+    let groups = matching::split_reports(cfg, &docs);
+    let mut m = if groups.len() < 2 {
+        matching::decide(cfg, &facts, &docs, arrival)
+    } else {
+        let mut each = matching::decide_reports(cfg, &facts, &docs, &groups, arrival);
+        let mut first = each.remove(0);
+        // One acknowledgement answers for the whole message.
+        first.reply = matching::decide(cfg, &facts, &docs, arrival).reply;
+        first.also = each.into_iter().zip(groups[1..].iter().cloned()).collect();
+        first.own_documents = Some(groups[0].clone());
+        first
+    };
     m.findings.extend(notes);
     (facts, docs, m)
 }
@@ -219,8 +230,16 @@ pub enum Recorded {
 
 /// Records a message on arrival: its raw bytes, the decision, its obligation's versions, the
 /// acknowledgement (saying which version it is) and the audit events, in one transaction.
-pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std::result::Result<Recorded, StoreError> {
+pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> std::result::Result<Recorded, StoreError> {
     let sha = a.sha256.clone();
+    // A message carrying several reports: its own row holds the first, each further one a row
+    // of its own (its obligation, timeliness and version), written in the same transaction.
+    let also = std::mem::take(&mut a.decision.also);
+    let all_docs = a.documents.clone();
+    let pick = |ix: &[usize]| -> Vec<Document> { ix.iter().filter_map(|&i| all_docs.get(i).cloned()).collect() };
+    if let Some(own) = a.decision.own_documents.take() {
+        a.documents = pick(&own);
+    }
     let mut sub = Submission {
         source_key: a.source_key.to_string(),
         sha256: a.sha256,
@@ -270,6 +289,19 @@ pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std:
     tx.audit("decision", "baocao", &subject, &decision_event(&sub)).await?;
     if sub.decision == Decision::Accepted {
         sub.version = renumber(&mut tx, &[sub.obligation()]).await?.get(&id).copied();
+    }
+    for (k, (pm, ix)) in also.iter().enumerate() {
+        let mut part = Submission { id: 0, source_key: format!("{}#{}", sub.source_key, k + 2), part_of: Some(id), documents: pick(ix), version: None, also: vec![], ..sub.clone() };
+        apply(&mut part, pm);
+        let Some(pid) = tx.insert_message(&part).await? else { continue };
+        part.id = pid;
+        let mut event = decision_event(&part);
+        event["part_of"] = json!(id.to_string());
+        tx.audit("decision", "baocao", &format!("submission:{pid}"), &event).await?;
+        if part.decision == Decision::Accepted {
+            part.version = renumber(&mut tx, &[part.obligation()]).await?.get(&pid).copied();
+        }
+        sub.also.push(part);
     }
     if a.decision.reply {
         notify::queue_ack(cfg, &mut tx, &sub, &ReplyTo::of_mail(cfg, &a.facts)).await?;
@@ -399,20 +431,50 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
     };
     let mut out = Vec::new();
     for was in subs {
-        if was.decision == Decision::Duplicate || was.manual_by.is_some() {
+        // A further report is re-decided with its message.
+        if was.decision == Decision::Duplicate || was.manual_by.is_some() || was.part_of.is_some() {
             continue;
         }
         let raw = store::decompress(&store.blob(&was.raw_key).await?).map_err(|e| OfficeError::DamagedRaw(was.id, e))?;
         let head = mime::parse(&raw[..raw.len().min(256 * 1024)]);
         let replied = thread_of(cfg, store, &head).await?;
-        let (facts, docs, m) = analyse(cfg, parser, &raw, was.received_at, replied);
+        let (facts, docs, mut m) = analyse(cfg, parser, &raw, was.received_at, replied);
+        let also = std::mem::take(&mut m.also);
+        let pick = |ix: &[usize]| -> Vec<Document> { ix.iter().filter_map(|&i| docs.get(i).cloned()).collect() };
         let mut sub = was.clone();
         apply(&mut sub, &m);
-        sub.documents = docs;
+        sub.documents = match &m.own_documents {
+            Some(own) => pick(own),
+            None => docs.clone(),
+        };
         sub.facts = facts_json(&facts);
+        let existing = store.parts_of(was.id).await?;
         let mut tx = store.begin().await?;
         tx.update_decision(&sub).await?;
-        let versions = renumber(&mut tx, &[was.obligation(), sub.obligation()]).await?;
+        let mut touched = vec![was.obligation(), sub.obligation()];
+        for (k, (pm, ix)) in also.iter().enumerate() {
+            let key = format!("{}#{}", was.source_key, k + 2);
+            let mut part = match existing.iter().find(|e| e.source_key == key) {
+                Some(e) => e.clone(),
+                None => Submission { id: 0, source_key: key, part_of: Some(was.id), version: None, also: vec![], ..sub.clone() },
+            };
+            touched.push(part.obligation());
+            apply(&mut part, pm);
+            part.documents = pick(ix);
+            if part.id == 0 {
+                let Some(pid) = tx.insert_message(&part).await? else { continue };
+                part.id = pid;
+            } else {
+                tx.update_decision(&part).await?;
+            }
+            touched.push(part.obligation());
+            tx.audit("reprocessed", by, &format!("submission:{}", part.id), &json!({"decision": part.decision, "part_of": was.id.to_string(), "unit": part.unit, "report": part.report, "period": part.period}))
+                .await?;
+        }
+        if existing.len() > also.len() {
+            tracing::warn!("submission {}: reprocessing found {} further report(s) where {} were recorded; the others are left as they were", was.id, also.len(), existing.len());
+        }
+        let versions = renumber(&mut tx, &touched).await?;
         sub.version = versions.get(&sub.id).copied();
         tx.audit(
             "reprocessed",

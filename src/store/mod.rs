@@ -117,6 +117,10 @@ pub struct Submission {
     /// Who decided by hand, when a person did.
     pub manual_by: Option<String>,
     pub processed_at: i64,
+    /// For a further report of a message carrying several: the message's own row.
+    pub part_of: Option<i64>,
+    /// The further reports of this message (read with it; each is a row of its own).
+    pub also: Vec<Submission>,
 }
 
 impl Default for Submission {
@@ -148,6 +152,8 @@ impl Default for Submission {
             duplicate_of: None,
             manual_by: None,
             processed_at: 0,
+            part_of: None,
+            also: vec![],
         }
     }
 }
@@ -325,7 +331,38 @@ impl Store {
         Ok(r.is_some())
     }
 
-    /// Every received message, oldest arrival first.
+    /// Every received message with its further reports (`also`), oldest arrival first.
+    pub async fn messages_with_parts(&self) -> Result<Vec<Submission>> {
+        let all = self.messages().await?;
+        let mut parts: HashMap<i64, Vec<Submission>> = HashMap::new();
+        let mut out = Vec::new();
+        for m in all {
+            match m.part_of {
+                Some(p) => parts.entry(p).or_default().push(m),
+                None => out.push(m),
+            }
+        }
+        for m in out.iter_mut() {
+            if let Some(mut p) = parts.remove(&m.id) {
+                p.sort_by_key(|x| x.id);
+                m.also = p;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The further reports of message `id`.
+    pub async fn parts_of(&self, id: i64) -> Result<Vec<Submission>> {
+        let rows = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 AND part_of = $2 ORDER BY id"))
+            .bind(&self.office)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    /// Every row: received messages and the further reports of those carrying several (each
+    /// an obligation's submission of its own), oldest arrival first.
     pub async fn messages(&self) -> Result<Vec<Submission>> {
         let rows = sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE office = $1 ORDER BY received_at, id"))
             .bind(&self.office)
@@ -355,7 +392,7 @@ impl Store {
     }
 
     pub async fn count_messages(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE office = $1").bind(&self.office).fetch_one(&self.pool).await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE office = $1 AND part_of IS NULL").bind(&self.office).fetch_one(&self.pool).await?;
         Ok(r.try_get::<i64, _>("n")?)
     }
 
@@ -695,7 +732,7 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 const MESSAGE_COLS: &str = "id, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, decision, reasons, \
-    unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at";
+    unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at, part_of";
 
 const AUDIT_COLS: &str = "seq, office, at, kind, actor, subject, data, prev_hash, hash";
 
@@ -790,6 +827,8 @@ impl Store {
             duplicate_of: r.try_get("duplicate_of")?,
             manual_by: r.try_get("manual_by")?,
             processed_at: r.try_get("processed_at")?,
+            part_of: r.try_get("part_of")?,
+            also: vec![],
         })
     }
 }
@@ -860,8 +899,8 @@ impl Tx<'_> {
     pub async fn insert_message(&mut self, m: &Submission) -> Result<Option<i64>> {
         let q = sqlx::query(
             "INSERT INTO messages (office, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, \
-             decision, reasons, unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, $19, $20, $21, $22, $23, $24, $25) \
+             decision, reasons, unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at, part_of) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, $19, $20, $21, $22, $23, $24, $25, $26) \
              ON CONFLICT (office, source_key) DO NOTHING RETURNING id",
         )
         .bind(self.office)
@@ -874,7 +913,7 @@ impl Tx<'_> {
         .bind(storable_opt(&m.subject))
         .bind(&m.raw_key)
         .bind(m.size);
-        let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).fetch_optional(&mut *self.tx).await?;
+        let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).bind(m.part_of).fetch_optional(&mut *self.tx).await?;
         let id = match r {
             Some(r) => r.try_get::<i64, _>("id")?,
             None => return Ok(None),
