@@ -443,6 +443,15 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
         None => vec![],
     };
     let (history, _) = app.store.audit_page(Some(&format!("submission:{id}")), 200, 0).await.map_err(db)?;
+    // The other reports of the same mail (SPEC §6): the further ones of a message, or the
+    // message a further report belongs to.
+    let siblings: Vec<Value> = match m.part_of {
+        Some(p) => vec![app.store.message(p).await.map_err(db)?],
+        None => app.store.parts_of(id).await.map_err(db)?,
+    }
+    .iter()
+    .map(|x| row(&app, x))
+    .collect();
     let raw = raw_of(&app, &m).await?;
     let files: Vec<Value> = attachments(&raw).iter().enumerate().map(|(i, a)| json!({"n": i, "name": a.filename, "size": size_vi(a.data.len() as u64)})).collect();
     let base = app.base(&s, "/submissions", &format!("Bài nộp số {id}")).await;
@@ -456,6 +465,7 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
                 "size": size_vi(m.size as u64),
                 "documents": m.documents.iter().map(|d| document(d, 200)).collect::<Vec<_>>(),
                 "versions": versions,
+                "siblings": siblings, "is_part": m.part_of.is_some(),
                 "history": history.iter().map(|e| event(&app, e)).collect::<Vec<_>>(),
                 "files": files,
                 "flash_ok": f.ok, "flash_err": f.err,
