@@ -248,6 +248,11 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Requests set by the office's own letters (SPEC §15).
+    Request {
+        #[command(subcommand)]
+        action: RequestCmd,
+    },
     /// Read attachments or whole messages and print what was understood (no database needed).
     Parse {
         /// Attachments (or, with --messages, .eml files).
@@ -272,6 +277,24 @@ pub enum Cmd {
     ParseWorker {
         #[arg(long, default_value = "{}")]
         limits: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RequestCmd {
+    /// Read a letter (.docx, .doc, PDF or text): number, date, V/v, addressees resolved to units,
+    /// deadlines, outline, annexes, periodic rules.
+    Add {
+        file: PathBuf,
+        /// Print what was read and store nothing (storing and confirming requests is not built yet).
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON (SPEC §15).
+        #[arg(long)]
+        json: bool,
+        /// Print the [[report]] entries the letter's periodic rules would make.
+        #[arg(long)]
+        propose_config: bool,
     },
 }
 
@@ -532,6 +555,9 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     if let Cmd::CheckConfig { connect, json } = &cli.cmd {
         return check_config(&cfg, *connect, *json).await;
     }
+    if let Cmd::Request { action: RequestCmd::Add { file, dry_run, json, propose_config } } = &cli.cmd {
+        return request_add(&cfg, file, *dry_run, *json, *propose_config);
+    }
     let store = Store::open(&cfg).await.with_context(|| format!("cannot open the database {}", cfg.database))?;
     let by = operator(&cli.by);
     match cli.cmd {
@@ -642,7 +668,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Audit { json, action } => audit(&store, json, action).await,
         Cmd::User { action } => user(&store, action, &by).await,
         Cmd::Run { once } => run(&cfg, &store, once).await,
-        Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } => unreachable!(),
+        Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } | Cmd::Request { .. } => unreachable!(),
     }
 }
 
@@ -678,6 +704,48 @@ async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: Option<&crat
 }
 
 /// `baocao parse`: the parse stage alone, in this process, on files.
+/// `request add`: reads a letter and prints the request it sets.
+fn request_add(cfg: &Config, file: &std::path::Path, dry_run: bool, json: bool, propose_config: bool) -> Result<i32> {
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let docs = make_parser(cfg).read(&name, &data);
+    let doc = docs.iter().find(|d| d.parse == crate::domain::ParseStatus::Ok);
+    // A letter saved as plain text is read as it is.
+    let (text, header) = match (doc, std::str::from_utf8(&data)) {
+        (Some(d), _) => (d.text.clone(), Some(&d.header)),
+        (None, Ok(t)) => (t.to_string(), None),
+        (None, Err(_)) => {
+            let why = docs.first().and_then(|d| d.error.clone()).unwrap_or_else(|| "not a document".into());
+            bail!("cannot read the letter {}: {why}", file.display());
+        }
+    };
+    let letter = crate::parse::letter::read(&text, header);
+    let v = crate::office::requests::request_json(cfg, &letter);
+    if propose_config {
+        for r in v["proposed_reports"].as_array().into_iter().flatten() {
+            println!("{}", r.as_str().unwrap_or_default());
+        }
+    } else if json {
+        emit_json(&v);
+    } else {
+        say!("Công văn số {} ngày {}", letter.number.as_deref().unwrap_or("?"), letter.date.as_deref().unwrap_or("?"));
+        if let Some(s) = &letter.subject {
+            say!("{s}");
+        }
+        for a in v["addressees"].as_array().into_iter().flatten() {
+            say!("Kính gửi: {} → {}", a["text"].as_str().unwrap_or(""), a["units"].as_array().map(|u| u.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default());
+        }
+        for d in &letter.deadlines {
+            say!("Hạn {}{}: {}", d.date.format("%d/%m/%Y"), if d.for_units { "" } else { " (việc của Văn phòng, không tạo nghĩa vụ)" }, d.text);
+        }
+    }
+    if !dry_run {
+        eprintln!("baocao: the request was read but not stored: storing and confirming requests is not built yet; use --dry-run");
+        return Ok(2);
+    }
+    Ok(0)
+}
+
 fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
     let limits = crate::config::Limits::default();
     // One read is done as the daemon does it, in a worker under its limits, so a hostile file is

@@ -43,7 +43,7 @@ fn a_clerk_logs_in_sees_the_matrix_and_resolves_a_review_item_by_clicking() {
     assert!(b.text("h1").contains("năm 2026") || b.text("h1").contains("năm 20"), "the current year first");
     b.click("select[name=year] option[value='2021']");
     b.click("form.filters button");
-    assert!(b.url().contains("year=2021"), "{}", b.url());
+    assert!(b.wait_for_url("year=2021", 10), "{}", b.url());
     let page = b.source();
     assert!(page.contains("Bệnh viện Đa khoa An Bình") && page.contains("Trung tâm Y tế huyện Bắc Sơn"), "the matrix lists the units");
     assert!(page.contains("Báo cáo kết quả công tác quý I năm 2021"), "a column per report and period, as an office writes it");
@@ -88,9 +88,9 @@ fn a_clerk_logs_in_sees_the_matrix_and_resolves_a_review_item_by_clicking() {
     assert!(doc.starts_with(b"PK"), "the .docx as sent");
 
     b.click("form.me button");
-    assert!(b.url().ends_with("/login"), "logging out returns to the login page");
+    assert!(b.wait_for_url("/login", 10), "logging out returns to the login page: {}", b.url());
     b.go(&format!("http://127.0.0.1:{port}/review"));
-    assert!(b.url().ends_with("/login"), "and the session is gone");
+    assert!(b.wait_for_url("/login", 10), "and the session is gone: {}", b.url());
     assert!(daemon.stop().success());
 }
 

@@ -10,6 +10,7 @@
 //! `schedule`.
 
 pub mod accounts;
+pub mod requests;
 
 use crate::config::Config;
 use crate::domain::{Decision, ObligationKey, Period, Timeliness};

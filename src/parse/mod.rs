@@ -8,6 +8,7 @@ pub mod docx;
 pub mod external;
 pub mod extract;
 pub mod header;
+pub mod letter;
 pub mod mime;
 pub mod plain;
 pub mod sheet;

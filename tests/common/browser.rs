@@ -209,6 +209,19 @@ impl Browser {
         assert!(v.get("error").is_none(), "clicking `{css}`: {v}");
     }
 
+    /// Waits (up to `secs`) until the page's address contains `part`: a form posted and
+    /// redirected may still be loading when the click returns, on a busy machine.
+    pub fn wait_for_url(&self, part: &str, secs: u64) -> bool {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed().as_secs() < secs {
+            if self.url().contains(part) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.url().contains(part)
+    }
+
     pub fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.call("GET", &self.s(&format!("/element/{e}/text")), None).as_str().unwrap_or("").to_string()
@@ -249,6 +262,11 @@ impl Browser {
         self.type_into("input[name=name]", name);
         self.type_into("input[name=password]", password);
         self.click("form[action='/login'] button");
+        // The post and its redirect may still be under way when the click returns.
+        let t0 = std::time::Instant::now();
+        while self.url().ends_with("/login") && t0.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }
 

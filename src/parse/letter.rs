@@ -1,0 +1,366 @@
+//! The office's own official letter (*công văn*, SPEC §15), read from its text: number, date and
+//! *V/v*; the addressees under *Kính gửi*; every deadline sentence with its date, what it asks
+//! and whether it is the units' work or the office's own; the outline (*đề cương*) and annexes
+//! (*phụ lục*) a report must follow; periodic rules ("Báo cáo quý: Gửi Sở Y tế trước ngày 01
+//! tháng cuối quý") that belong in the config. Pure: text in, a [`Letter`] out; resolving the
+//! addressees to units is the office's (it needs the config).
+
+use super::header;
+use crate::text::fold_keep_punct;
+use chrono::NaiveDate;
+use once_cell::sync::Lazy;
+use regex::Regex;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Letter {
+    pub number: Option<String>,
+    /// ISO date of the letter.
+    pub date: Option<String>,
+    /// The *V/v* line.
+    pub subject: Option<String>,
+    /// Each addressee as written (`Giám đốc các Trung tâm Y tế tuyến tỉnh`).
+    pub addressees: Vec<String>,
+    pub deadlines: Vec<Deadline>,
+    /// The numbered sections of the outline (*đề cương*) reports must follow.
+    pub outline: Vec<String>,
+    /// The annexes (*phụ lục*) named or attached.
+    pub annexes: Vec<String>,
+    pub periodic: Vec<PeriodicRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deadline {
+    pub date: NaiveDate,
+    /// The sentence that sets it.
+    pub text: String,
+    /// The units' work (an obligation), or the office's own ("Văn phòng Sở tổng hợp …").
+    pub for_units: bool,
+    /// What is asked, as the sentence says it.
+    pub report: Option<String>,
+}
+
+/// A periodic rule: which period, and the day and month it is due (*trước ngày*: exclusive).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodicRule {
+    pub text: String,
+    /// `quarter`, `half`, `year` or `month`.
+    pub period: String,
+    pub day: u32,
+    /// A month number, or `last` (the period's last month) or `next` (the month after it).
+    pub month: String,
+    /// Only the first half of the year ("6 tháng đầu năm").
+    pub first_half_only: bool,
+    pub exclusive: bool,
+}
+
+static DMY: Lazy<Regex> = Lazy::new(|| Regex::new(r"(\d{1,2})\s*/\s*(\d{1,2})\s*/\s*(\d{4})").unwrap());
+static WORDS_DATE: Lazy<Regex> = Lazy::new(|| Regex::new(r"ngay (\d{1,2}) thang (\d{1,2}) nam (\d{4})").unwrap());
+/// A deadline cue right before a date (folded text).
+static CUE: Lazy<Regex> = Lazy::new(|| Regex::new(r"(truoc|cham nhat(?: vao| la)?|han cuoi(?: la| vao)?|khong muon hon|xong truoc|han nop(?: la)?|han chot(?: la)?)\s*(?:ngay)?\s*$").unwrap());
+static NUMBERED: Lazy<Regex> = Lazy::new(|| Regex::new(r"^(?:[IVX]{1,5}|\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+\S").unwrap());
+static PERIODIC: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"^bao cao (quy|6 thang(?: dau nam| cuoi nam)?|nam|thang) .*?truoc ngay (\d{1,2}) thang (\d{1,2}|cuoi quy|cuoi|dau quy sau|sau)\b").unwrap());
+
+/// Text with the emphasis marks of a text export (`**`, `#`) and bullets removed from the ends.
+fn clean(line: &str) -> String {
+    line.replace("**", "").replace("__", "").trim_start_matches(['#', ' ', '\t']).trim().to_string()
+}
+
+fn strip_bullet(s: &str) -> &str {
+    s.trim_start_matches(['-', '+', '•', '–', '*', ' ', '\t'])
+}
+
+/// Reads a letter from its text (paragraphs or lines) and, when the document reader found it,
+/// its administrative header.
+pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
+    let lines: Vec<String> = text.lines().map(clean).collect();
+    let h = match found {
+        Some(h) if h.number.is_some() || h.date.is_some() => h.clone(),
+        _ => header::from_blocks(&lines.iter().map(|l| crate::parse::Block::Para(l.clone())).collect::<Vec<_>>()),
+    };
+    let mut l = Letter { number: h.number.clone(), date: h.date.clone(), ..Default::default() };
+    // The number may be left blank in a draft ("Số:   /SYT-VP").
+    if l.number.is_none() {
+        l.number = lines.iter().find_map(|x| x.strip_prefix("Số:").map(|n| n.split_whitespace().collect::<String>())).filter(|n| n.contains('/'));
+    }
+    // A page's two columns share a line (PDF): the V/v is in the left one.
+    let left = |x: &String| x.split('\t').next().unwrap_or("").trim().to_string();
+    l.subject = lines
+        .iter()
+        .position(|x| x.to_lowercase().starts_with("v/v"))
+        .map(|i| {
+            let mut s = left(&lines[i]);
+            // A V/v wrapped onto a second line, before the motto or the date.
+            if let Some(next) = lines.get(i + 1).map(left) {
+                let next = &next;
+                let f = crate::text::fold(next);
+                if !next.is_empty() && !f.starts_with("cong hoa") && !f.starts_with("kinh gui") && header::read_date(next).is_none() && !next.chars().any(|c| c.is_uppercase() && next.chars().filter(|c| c.is_alphabetic()).all(|c| !c.is_lowercase())) {
+                    s.push(' ');
+                    s.push_str(next);
+                }
+            }
+            s
+        })
+        .or(h.summary.clone().filter(|s| s.to_lowercase().starts_with("v/v")));
+
+    // Addressees: "Kính gửi: X" on one line, or the bullet list after "Kính gửi:".
+    if let Some(i) = lines.iter().position(|x| crate::text::fold(x).starts_with("kinh gui")) {
+        let rest = lines[i].split_once(':').map(|(_, r)| r.trim()).unwrap_or("");
+        if !rest.is_empty() {
+            l.addressees.extend(rest.split(';').map(|s| s.trim().trim_end_matches(['.', ';']).to_string()).filter(|s| !s.is_empty()));
+        }
+        for x in lines.iter().skip(i + 1) {
+            if x.is_empty() {
+                if l.addressees.is_empty() {
+                    continue;
+                }
+                // A blank line between bullets is allowed; the first prose line ends the list.
+                continue;
+            }
+            let starts_bullet = x.starts_with(['-', '+', '•', '–']);
+            if !starts_bullet {
+                break;
+            }
+            let a = strip_bullet(x).trim().trim_end_matches(['.', ';', ',']).to_string();
+            if !a.is_empty() {
+                l.addressees.push(a);
+            }
+        }
+    }
+
+    // The letter's own body ends at "Nơi nhận"; annexes may follow it.
+    let end = lines.iter().position(|x| crate::text::fold(x).starts_with("noi nhan")).unwrap_or(lines.len());
+    for x in &sentences(&lines[..end]) {
+        let f = fold_keep_punct(x);
+        for d in deadlines_in(x, &f) {
+            if !l.deadlines.iter().any(|e| e.date == d.date && e.text == d.text) {
+                l.deadlines.push(d);
+            }
+        }
+        let plain = crate::text::fold(strip_bullet(x));
+        // "Báo cáo quý: …": the kind, a colon, then the rule (not prose that mentions a report).
+        let labelled = strip_bullet(x).find(':').is_some_and(|i| i < 40);
+        if let Some(c) = PERIODIC.captures(&plain).filter(|_| labelled) {
+            let (period, first_half) = match &c[1] {
+                "quy" => ("quarter", false),
+                "nam" => ("year", false),
+                "thang" => ("month", false),
+                p => ("half", p.contains("dau")),
+            };
+            let month = match &c[3] {
+                "cuoi quy" | "cuoi" => "last".to_string(),
+                "dau quy sau" | "sau" => "next".to_string(),
+                m => m.trim_start_matches('0').to_string(),
+            };
+            l.periodic.push(PeriodicRule {
+                text: strip_bullet(x).to_string(),
+                period: period.into(),
+                day: c[2].parse().unwrap_or(1),
+                month,
+                first_half_only: first_half,
+                exclusive: true,
+            });
+        }
+    }
+
+    // The outline: numbered headings after a line naming the "đề cương".
+    if let Some(i) = lines.iter().position(|x| {
+        let f = crate::text::fold(x);
+        f.starts_with("de cuong") || (f.contains("de cuong bao cao") && x.len() < 120)
+    }) {
+        for x in lines.iter().skip(i + 1) {
+            let f = crate::text::fold(x);
+            if f.starts_with("phu luc") || f.starts_with("noi nhan") {
+                break;
+            }
+            if NUMBERED.is_match(x) && x.chars().count() < 160 {
+                l.outline.push(x.clone());
+            }
+        }
+    }
+    // Annexes: headings "Phụ lục 1: …", and "phụ lục 01, 02" named in the text.
+    static NAMED: Lazy<Regex> = Lazy::new(|| Regex::new(r"phu luc\s+((?:\d{1,2}|[ivx]{1,4})(?:\s*(?:,|va)?\s*(?:\d{1,2}|[ivx]{1,4})\b)*)").unwrap());
+    for x in &lines {
+        let f = crate::text::fold(x);
+        if f.starts_with("phu luc") && x.chars().count() < 200 {
+            let title = x.trim_end_matches(['.', ':']).to_string();
+            // The annex's own heading replaces a bare mention of its number.
+            match l.annexes.iter().position(|a| annex_number(a) == annex_number(&title)) {
+                Some(i) if l.annexes[i].chars().count() < title.chars().count() => l.annexes[i] = title,
+                Some(_) => {}
+                None => l.annexes.push(title),
+            }
+            continue;
+        }
+        for c in NAMED.captures_iter(&f) {
+            for n in c[1].split(|ch: char| ch == ',' || ch.is_whitespace()).filter(|s| !s.is_empty() && *s != "va") {
+                let key = n.trim_start_matches('0');
+                if !l.annexes.iter().any(|a| annex_number(a).as_deref() == Some(key)) {
+                    l.annexes.push(format!("Phụ lục {n}"));
+                }
+            }
+        }
+    }
+    l
+}
+
+/// Lines joined into sentences where a page broke them (a PDF's text): a line not ending a
+/// sentence continues on the next, unless that one starts an item of its own.
+fn sentences(lines: &[String]) -> Vec<String> {
+    static ITEM: Lazy<Regex> = Lazy::new(|| Regex::new(r"^(?:[-+•–]|(?:[IVX]{1,5}|\d{1,2}(?:\.\d{1,2}){0,3})[.)]\s)").unwrap());
+    let mut out: Vec<String> = Vec::new();
+    let mut open = false;
+    for x in lines {
+        let t = x.trim();
+        if t.is_empty() {
+            open = false;
+            out.push(String::new());
+            continue;
+        }
+        match out.last_mut() {
+            Some(prev) if open && !ITEM.is_match(t) && !t.contains('\t') => {
+                prev.push(' ');
+                prev.push_str(t);
+            }
+            _ => out.push(t.to_string()),
+        }
+        open = !t.ends_with(['.', ';', ':', '!', '?']) && !t.contains('\t') && t.chars().any(|c| c.is_lowercase());
+    }
+    out
+}
+
+/// The number of an annex title (`Phụ lục 01: …` → `1`).
+fn annex_number(title: &str) -> Option<String> {
+    let f = crate::text::fold(title);
+    f.strip_prefix("phu luc ").and_then(|r| r.split_whitespace().next()).map(|n| n.trim_start_matches('0').to_string())
+}
+
+/// The deadlines one line sets: each date right after a deadline cue.
+fn deadlines_in(line: &str, folded: &str) -> Vec<Deadline> {
+    let mut out = Vec::new();
+    let mut dates: Vec<(usize, NaiveDate)> = Vec::new();
+    for c in DMY.captures_iter(folded) {
+        if let Some(d) = ymd(&c[3], &c[2], &c[1]) {
+            dates.push((c.get(0).unwrap().start(), d));
+        }
+    }
+    for c in WORDS_DATE.captures_iter(folded) {
+        if let Some(d) = ymd(&c[3], &c[2], &c[1]) {
+            dates.push((c.get(0).unwrap().start(), d));
+        }
+    }
+    for (at, date) in dates {
+        let before = &folded[..at];
+        // "ngày" is part of the words form; the cue sits before it.
+        let before = before.strip_suffix("ngay ").unwrap_or(before).trim_end();
+        if !CUE.is_match(&format!("{before} ")) && !CUE.is_match(before) {
+            continue;
+        }
+        out.push(Deadline { date, text: strip_bullet(line).to_string(), for_units: for_units(folded), report: asked(strip_bullet(line)) });
+    }
+    out
+}
+
+fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// Whether a deadline sentence sets the units' work: not when the office (or one of the
+/// department's own offices given a task) is the one to act; always when something is to be
+/// sent to the office.
+fn for_units(folded: &str) -> bool {
+    static NUMBERING: Lazy<Regex> = Lazy::new(|| Regex::new(r"^[-+ ]*(?:(?:[ivx]{1,5}|\d{1,2}(?: ?\. ?\d{1,2}){0,3}) ?[.)] ?)?").unwrap());
+    let s = &folded[NUMBERING.find(folded).map(|m| m.end()).unwrap_or(0)..];
+    // Something sent to the office is the units' work, whoever the sentence names first.
+    if (s.contains("gui") && (s.contains("ve van phong") || s.contains("ve so y te"))) || s.contains("gui so y te") {
+        return true;
+    }
+    let office_first = ["van phong so", "giao van phong", "giao phong", "van phong tong hop", "so y te tong hop", "giao cho van phong"];
+    !office_first.iter().any(|p| s.starts_with(p))
+}
+
+/// What a deadline sentence asks for: what is sent ("gửi báo cáo … về"), else the clause before
+/// the sending.
+fn asked(line: &str) -> Option<String> {
+    static SENT: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?i)gửi\s+(.+?)\s+(?:về|cho|đến)\s").unwrap());
+    if let Some(c) = SENT.captures(line) {
+        let what = c[1].trim().trim_matches(|ch: char| ch == '(' || ch == ')').trim();
+        if !what.is_empty() && !what.starts_with("cả") {
+            return Some(what.to_string());
+        }
+    }
+    // "Các đơn vị xây dựng kế hoạch gửi (cả file word) về …": the clause before "gửi".
+    let lower = line.to_lowercase();
+    let cut = lower.find(" gửi").map(|i| &line[..i]).unwrap_or(line);
+    let words: Vec<&str> = cut.split_whitespace().collect();
+    let start = words.iter().position(|w| ["báo", "kế", "xây", "đăng", "tự", "tổng"].iter().any(|p| w.to_lowercase().starts_with(p))).unwrap_or(0);
+    let s = words[start..].join(" ");
+    (!s.is_empty()).then_some(s.trim_end_matches([',', ';', '.']).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LETTER: &str = "SỞ Y TẾ TỈNH ĐO TẢI
+VĂN PHÒNG
+Số: 417/SYT-VP
+V/v báo cáo kết quả phòng chống dịch
+năm 2024 và đăng ký nhiệm vụ năm 2025
+CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
+Độc lập - Tự do - Hạnh phúc
+Đo Tải, ngày 04 tháng 11 năm 2024
+
+Kính gửi:
+- Thủ trưởng các đơn vị y tế trong ngành;
+- Giám đốc các Trung tâm Y tế tuyến huyện.
+
+Để tổng hợp báo cáo UBND tỉnh, Sở Y tế đề nghị các đơn vị thực hiện:
+1. Trước ngày 15/11/2024 các đơn vị gửi báo cáo kết quả phòng chống dịch năm 2024 về Văn phòng Sở (theo đề cương và phụ lục 01, 02 đính kèm).
+2. Các đơn vị đăng ký nhiệm vụ năm 2025, gửi về Văn phòng Sở chậm nhất vào ngày 25 tháng 11 năm 2024.
+3. Văn phòng Sở tổng hợp kết quả, báo cáo Giám đốc Sở trước ngày 30/11/2024.
+Báo cáo quý: Gửi Sở Y tế trước ngày 05 tháng cuối quý.
++ Báo cáo 6 tháng đầu năm: Gửi Sở Y tế trước ngày 01 tháng 6.
+Báo cáo năm: Gửi Sở Y tế trước ngày 25 tháng 11.
+
+ĐỀ CƯƠNG BÁO CÁO
+I. Đặc điểm tình hình
+II. Kết quả thực hiện
+1. Công tác chỉ đạo
+2. Kết quả cụ thể
+III. Đề xuất, kiến nghị
+Nơi nhận:
+- Như trên;
+- Lưu: VT.
+Phụ lục 01: Số liệu ca bệnh
+Phụ lục 02: Kinh phí";
+
+    #[test]
+    fn a_letter_gives_its_number_date_subject_addressees_and_deadlines() {
+        let l = read(LETTER, None);
+        assert_eq!(l.number.as_deref(), Some("417/SYT-VP"));
+        assert_eq!(l.date.as_deref(), Some("2024-11-04"));
+        assert_eq!(l.subject.as_deref(), Some("V/v báo cáo kết quả phòng chống dịch năm 2024 và đăng ký nhiệm vụ năm 2025"));
+        assert_eq!(l.addressees, vec!["Thủ trưởng các đơn vị y tế trong ngành", "Giám đốc các Trung tâm Y tế tuyến huyện"]);
+        let d: Vec<(String, bool)> = l.deadlines.iter().map(|d| (d.date.to_string(), d.for_units)).collect();
+        assert_eq!(d, vec![("2024-11-15".into(), true), ("2024-11-25".into(), true), ("2024-11-30".into(), false)], "{:#?}", l.deadlines);
+        assert_eq!(l.deadlines[0].report.as_deref(), Some("báo cáo kết quả phòng chống dịch năm 2024"));
+        assert_eq!(l.outline, vec!["I. Đặc điểm tình hình", "II. Kết quả thực hiện", "1. Công tác chỉ đạo", "2. Kết quả cụ thể", "III. Đề xuất, kiến nghị"]);
+        assert!(l.annexes.iter().any(|a| a.starts_with("Phụ lục 01")) && l.annexes.iter().any(|a| a.starts_with("Phụ lục 02")) && l.annexes.len() == 2, "{:?}", l.annexes);
+    }
+
+    #[test]
+    fn periodic_rules_are_read_for_the_config() {
+        let l = read(LETTER, None);
+        let p: Vec<(&str, u32, &str, bool)> = l.periodic.iter().map(|r| (r.period.as_str(), r.day, r.month.as_str(), r.first_half_only)).collect();
+        assert_eq!(p, vec![("quarter", 5, "last", false), ("half", 1, "6", true), ("year", 25, "11", false)]);
+    }
+
+    #[test]
+    fn a_one_line_addressee_and_a_blank_number_are_read() {
+        let l = read("Số:   /SYT-VP\nKính gửi: Các đơn vị trực thuộc Sở Y tế.\nNội dung.", None);
+        assert_eq!(l.number.as_deref(), Some("/SYT-VP"));
+        assert_eq!(l.addressees, vec!["Các đơn vị trực thuộc Sở Y tế"]);
+    }
+}

@@ -1,0 +1,100 @@
+//! The office's own letters (SPEC §15) read by `request add --dry-run`: a letter written here as
+//! .docx (and saved by LibreOffice as Word 97 and PDF), every phrasing of a deadline, addressees
+//! resolved to the config's units, the office's own deadline told apart, the outline and annexes,
+//! and the periodic rules proposed as `[[report]]` entries the config accepts.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::process::Command;
+
+fn letter_docx() -> Vec<u8> {
+    use docx_rs::*;
+    let cell = |lines: &[&str]| {
+        let mut c = TableCell::new();
+        for l in lines {
+            c = c.add_paragraph(Paragraph::new().add_run(Run::new().add_text(*l)));
+        }
+        c
+    };
+    let header = Table::new(vec![TableRow::new(vec![
+        cell(&["UBND TỈNH KIỂM THỬ", "SỞ Y TẾ", "Số: 417/SYT-VP", "V/v báo cáo kết quả công tác phòng chống dịch năm 2021"]),
+        cell(&["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Kiểm Thử, ngày 04 tháng 11 năm 2021"]),
+    ])]);
+    let p = |t: &str| Paragraph::new().add_run(Run::new().add_text(t));
+    let mut buf = std::io::Cursor::new(Vec::new());
+    Docx::new()
+        .add_table(header)
+        .add_paragraph(p("Kính gửi:"))
+        .add_paragraph(p("- Thủ trưởng các đơn vị y tế trong ngành;"))
+        .add_paragraph(p("- Giám đốc các Trung tâm Y tế huyện."))
+        .add_paragraph(p("Để tổng hợp báo cáo UBND tỉnh, Sở Y tế đề nghị các đơn vị thực hiện như sau:"))
+        .add_paragraph(p("1. Trước ngày 15/11/2021 các đơn vị gửi báo cáo kết quả công tác phòng chống dịch năm 2021 về Văn phòng Sở (theo đề cương và phụ lục 01, 02 đính kèm)."))
+        .add_paragraph(p("2. Các đơn vị đăng ký nhiệm vụ năm 2022, gửi về Văn phòng Sở chậm nhất vào ngày 25 tháng 11 năm 2021."))
+        .add_paragraph(p("3. Văn phòng Sở tổng hợp kết quả, báo cáo Giám đốc Sở trước ngày 30/11/2021."))
+        .add_paragraph(p("Thời gian báo cáo định kỳ:"))
+        .add_paragraph(p("+ Báo cáo quý: Gửi Sở Y tế trước ngày 05 tháng cuối quý."))
+        .add_paragraph(p("+ Báo cáo năm: Gửi Sở Y tế trước ngày 25 tháng 11."))
+        .add_paragraph(p("ĐỀ CƯƠNG BÁO CÁO"))
+        .add_paragraph(p("I. Đặc điểm tình hình"))
+        .add_paragraph(p("II. Kết quả thực hiện"))
+        .add_paragraph(p("III. Đề xuất, kiến nghị"))
+        .add_paragraph(p("Nơi nhận:"))
+        .add_paragraph(p("- Như trên;"))
+        .add_paragraph(p("- Lưu: VT, VP."))
+        .build()
+        .pack(&mut buf)
+        .unwrap();
+    buf.into_inner()
+}
+
+fn soffice(data: &[u8], to: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.docx"), data).unwrap();
+    let out = Command::new("soffice")
+        .args(["--headless", "--norestore"])
+        .arg(format!("-env:UserInstallation=file://{}/p", dir.path().display()))
+        .args(["--convert-to", to, "--outdir"])
+        .arg(dir.path())
+        .arg(dir.path().join("f.docx"))
+        .env("HOME", dir.path())
+        .output()
+        .expect("soffice");
+    let ext = to.split(':').next().unwrap();
+    std::fs::read(dir.path().join(format!("f.{ext}"))).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn a_letter_as_docx_word_97_and_pdf_reads_into_its_request() {
+    let o = Office::new(Db::Sqlite);
+    let docx = letter_docx();
+    for (name, data) in [("cv417.docx", docx.clone()), ("cv417.doc", soffice(&docx, "doc:MS Word 97")), ("cv417.pdf", soffice(&docx, "pdf"))] {
+        let p = o.path().join(name);
+        std::fs::write(&p, &data).unwrap();
+        let v: Value = o.json(&["request", "add", p.to_str().unwrap(), "--dry-run", "--json"]);
+        assert_eq!(v["number"], "417/SYT-VP", "{name}: {v}");
+        assert_eq!(v["date"], "2021-11-04", "{name}");
+        assert!(v["subject"].as_str().unwrap().starts_with("V/v báo cáo kết quả công tác phòng chống dịch"), "{name}: {v}");
+        let a = v["addressees"].as_array().unwrap();
+        assert_eq!(a.len(), 2, "{name}: {v}");
+        assert_eq!(a[0]["units"], serde_json::json!(["BVA", "CC-C", "TTYT-B"]), "trong ngành = every unit ({name})");
+        assert_eq!(a[1]["units"], serde_json::json!(["TTYT-B"]), "{name}");
+        let d: Vec<(String, bool)> = v["deadlines"].as_array().unwrap().iter().map(|d| (d["date"].as_str().unwrap().to_string(), d["for_units"].as_bool().unwrap())).collect();
+        assert_eq!(d, vec![("2021-11-15".to_string(), true), ("2021-11-25".to_string(), true), ("2021-11-30".to_string(), false)], "{name}: {v}");
+        assert_eq!(v["deadlines"][0]["report"], "báo cáo kết quả công tác phòng chống dịch năm 2021", "{name}");
+        assert_eq!(v["outline"], serde_json::json!(["I. Đặc điểm tình hình", "II. Kết quả thực hiện", "III. Đề xuất, kiến nghị"]), "{name}");
+        assert_eq!(v["annexes"], serde_json::json!(["Phụ lục 01", "Phụ lục 02"]), "{name}");
+        assert_eq!(v["proposed_reports"].as_array().unwrap().len(), 2, "{name}");
+    }
+    // The proposed entries are valid config.
+    let p = o.path().join("cv417.docx");
+    let proposed = o.ok(&["request", "add", p.to_str().unwrap(), "--dry-run", "--propose-config"]);
+    let cfg = std::fs::read_to_string(o.path().join("config.toml")).unwrap();
+    std::fs::write(o.path().join("config.toml"), format!("{cfg}\n{proposed}")).unwrap();
+    let out = o.ok(&["check-config"]);
+    assert!(!out.is_empty());
+    // Without --dry-run nothing is claimed stored.
+    let r = o.run(&["request", "add", p.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("not stored"));
+}
