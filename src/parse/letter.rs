@@ -219,7 +219,8 @@ fn sentences(lines: &[String]) -> Vec<String> {
             continue;
         }
         match out.last_mut() {
-            Some(prev) if open && !ITEM.is_match(t) && !t.contains('\t') => {
+            // A labelled line ("Báo cáo quý: …") starts an item of its own too.
+            Some(prev) if open && !ITEM.is_match(t) && !t.contains('\t') && !t.find(':').is_some_and(|i| i < 40) => {
                 prev.push(' ');
                 prev.push_str(t);
             }
