@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-3600}; jobs=${2:-1}; shift $(( $# > 1 ? 2 : $# ))
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(mime attachment docx-xml sheet header extract config pdf doc legacy page-text)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(mime attachment docx-xml sheet header extract config pdf doc legacy page-text letter)
 cargo test --release --test fuzz --no-run >/dev/null 2>&1
 mkdir -p target/fuzz
 run() {

@@ -18,7 +18,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const TARGETS: &[&str] = &["mime", "attachment", "docx-xml", "sheet", "header", "extract", "config", "pdf", "doc", "legacy", "page-text"];
+const TARGETS: &[&str] = &["mime", "attachment", "docx-xml", "sheet", "header", "extract", "config", "pdf", "doc", "legacy", "page-text", "letter"];
 const HANG_SECONDS: u64 = 10;
 const MEMORY_MB: u64 = 1024;
 
@@ -78,6 +78,9 @@ fn run(target: &str, input: &[u8]) {
             let _ = decode_if_legacy(&text, Legacy::Vni);
             let _ = encode_vni(&text);
             let _ = encode_tcvn3(&text);
+        }
+        "letter" => {
+            let _ = baocao::parse::letter::read(&String::from_utf8_lossy(input), None);
         }
         "page-text" => {
             let text = String::from_utf8_lossy(input);
@@ -257,6 +260,9 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             baocao::text::legacy::encode_tcvn3("Báo cáo kết quả công tác quý I năm 2021 của Trung tâm Y tế huyện Bắc Sơn, người dân").into_bytes(),
             baocao::text::legacy::encode_vni("ĐIỂM TỰ CHẤM; Bệnh viện Đa khoa tỉnh; ưu tiên, kỹ thuật, ỵ").into_bytes(),
             "Báo cáo quý I: Unicode thật, Hoà Bình, thuê nhà".as_bytes().to_vec(),
+        ],
+        "letter" => vec![
+            "Số: 417/SYT-VP\nV/v báo cáo\nKính gửi:\n- Thủ trưởng các đơn vị trong ngành;\n1. Trước ngày 15/11/2021 các đơn vị gửi báo cáo về Văn phòng Sở.\n2. Chậm nhất vào ngày 25 tháng 11 năm 2021.\nBáo cáo quý: Gửi Sở Y tế trước ngày 05 tháng cuối quý.\nĐỀ CƯƠNG BÁO CÁO\nI. Tình hình\nPhụ lục 01: Số liệu\nNơi nhận:".into(),
         ],
         "page-text" => vec![
             "      SỞ Y TẾ TỈNH            CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n   BỆNH VIỆN A                Độc lập - Tự do - Hạnh phúc\n\n     Số: 45/BC-BVĐK      An Bình, ngày 5 tháng 4 năm 2021\n\n                    BÁO CÁO\n           Kết quả công tác quý I\n                  năm 2021\n\u{c}   Thực hiện kế hoạch\n                         GIÁM ĐỐC\n\n                     Nguyễn Văn An\n".into(),
