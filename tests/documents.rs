@@ -10,25 +10,6 @@ use common::*;
 use serde_json::Value;
 use std::process::Command;
 
-/// Converts `data` (a file with extension `from`) with a headless LibreOffice, as an office's
-/// clerk saving "as Word 97" would.
-fn soffice(data: &[u8], from: &str, to: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join(format!("f.{from}"));
-    std::fs::write(&input, data).unwrap();
-    let out = Command::new("soffice")
-        .args(["--headless", "--norestore", "--nolockcheck"])
-        .arg(format!("-env:UserInstallation=file://{}/profile", dir.path().display()))
-        .args(["--convert-to", to, "--outdir"])
-        .arg(dir.path())
-        .arg(&input)
-        .env("HOME", dir.path())
-        .output()
-        .expect("soffice (apt-get install libreoffice-writer-nogui libreoffice-calc-nogui)");
-    let ext = to.split(':').next().unwrap();
-    std::fs::read(dir.path().join(format!("f.{ext}"))).unwrap_or_else(|_| panic!("soffice wrote no .{ext}: {}", String::from_utf8_lossy(&out.stderr)))
-}
-
 /// The first page of a PDF as a JPEG photo at `dpi` (poppler's pdftoppm).
 fn page_jpeg(pdf: &[u8], dpi: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
@@ -40,8 +21,6 @@ fn page_jpeg(pdf: &[u8], dpi: u32) -> Vec<u8> {
 
 /// A scanner's PDF: one page holding only a JPEG image, no text layer.
 fn image_only_pdf(jpeg: &[u8], w: u32, h: u32) -> Vec<u8> {
-    let mut pdf: Vec<u8> = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
     let content = format!("q {w} 0 0 {h} 0 0 cm /Im0 Do Q");
     let objects: Vec<Vec<u8>> = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
@@ -50,19 +29,7 @@ fn image_only_pdf(jpeg: &[u8], w: u32, h: u32) -> Vec<u8> {
         [format!("<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n", jpeg.len()).as_bytes(), jpeg, b"\nendstream"].concat(),
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).into_bytes(),
     ];
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend(format!("{} 0 obj\n", i + 1).as_bytes());
-        pdf.extend(o);
-        pdf.extend(b"\nendobj\n");
-    }
-    let xref = pdf.len();
-    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        pdf.extend(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
-    pdf
+    pdf_of(&objects)
 }
 
 /// Width and height of a JPEG (its SOF marker).
@@ -77,6 +44,18 @@ fn jpeg_size(j: &[u8]) -> (u32, u32) {
         i += 2 + len;
     }
     panic!("no SOF in the JPEG")
+}
+
+/// The text of every mail in the office's file outbox.
+fn mail_texts(o: &Office) -> Vec<String> {
+    o.outbox()
+        .into_iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
+        })
+        .collect()
 }
 
 fn subs(o: &Office) -> Vec<Value> {
@@ -210,15 +189,7 @@ fn a_server_without_a_converter_records_the_reason_and_tells_the_sender() {
     assert_eq!(doc["parse"], "error");
     assert!(doc["error"].as_str().unwrap().contains("chưa có công cụ đọc"), "the sender's words: {doc}");
     assert!(doc["detail"].as_str().unwrap().contains("libreoffice"), "the operator's: which package: {doc}");
-    let acks: Vec<String> = o
-        .outbox()
-        .into_iter()
-        .filter_map(|p| {
-            let raw = std::fs::read(p).unwrap();
-            let m = mail_parser::MessageParser::default().parse(&raw)?;
-            Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
-        })
-        .collect();
+    let acks = mail_texts(&o);
     assert!(acks.iter().any(|t| t.contains("BC quý I.doc") && t.contains("chưa có công cụ đọc")), "the acknowledgement names the file and why: {acks:?}");
 }
 
@@ -348,15 +319,7 @@ fn a_mail_carrying_a_quarterly_report_and_its_score_table_is_two_submissions_and
         assert_eq!(state("q-report", "2021-Q3").as_deref(), Some("submitted_on_time"), "{st}");
         assert_eq!(state("score", "2021").as_deref(), Some("submitted_on_time"), "{st}");
         // One acknowledgement, naming both.
-        let acks: Vec<String> = o
-            .outbox()
-            .into_iter()
-            .filter_map(|p| {
-                let raw = std::fs::read(p).unwrap();
-                let m = mail_parser::MessageParser::default().parse(&raw)?;
-                Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
-            })
-            .collect();
+        let acks = mail_texts(&o);
         assert_eq!(acks.len(), 1, "{acks:?}");
         assert!(acks[0].contains("Thư còn mang 1 báo cáo khác") && acks[0].contains("Tự chấm điểm 2021.xlsx"), "{}", acks[0]);
     }

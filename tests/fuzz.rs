@@ -274,26 +274,17 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 /// A one-page PDF whose text layer says `text` (Helvetica, one line).
 fn text_pdf(text: &str) -> Vec<u8> {
     let content = format!("BT /F1 12 Tf 50 750 Td ({text}) Tj ET");
-    let objects = [
+    let objects: Vec<Vec<u8>> = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_string(),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
         format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        pdf.extend(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
-    pdf
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect();
+    pdf_of(&objects)
 }
 
 fn rss_mb() -> u64 {

@@ -292,8 +292,9 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
         sub.version = renumber(&mut tx, &[sub.obligation()]).await?.get(&id).copied();
     }
     for (k, (pm, ix)) in also.iter().enumerate() {
-        let mut part = Submission { id: 0, source_key: format!("{}#{}", sub.source_key, k + 2), part_of: Some(id), documents: pick(ix), version: None, also: vec![], ..sub.clone() };
+        let mut part = new_part(&sub, k);
         apply(&mut part, pm);
+        part.documents = pick(ix);
         let Some(pid) = tx.insert_message(&part).await? else { continue };
         part.id = pid;
         let mut event = decision_event(&part);
@@ -309,6 +310,12 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
     }
     tx.commit().await?;
     Ok(Recorded::New(sub))
+}
+
+/// The row of the `k`-th further report (0-based) of message `sub`: its mail's fields, its own
+/// source key, not yet decided, numbered or stored.
+fn new_part(sub: &Submission, k: usize) -> Submission {
+    Submission { id: 0, source_key: format!("{}#{}", sub.source_key, k + 2), part_of: Some(sub.id), version: None, also: vec![], documents: vec![], ..sub.clone() }
 }
 
 fn decision_event(s: &Submission) -> serde_json::Value {
@@ -454,11 +461,8 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
         tx.update_decision(&sub).await?;
         let mut touched = vec![was.obligation(), sub.obligation()];
         for (k, (pm, ix)) in also.iter().enumerate() {
-            let key = format!("{}#{}", was.source_key, k + 2);
-            let mut part = match existing.iter().find(|e| e.source_key == key) {
-                Some(e) => e.clone(),
-                None => Submission { id: 0, source_key: key, part_of: Some(was.id), version: None, also: vec![], ..sub.clone() },
-            };
+            let fresh = new_part(&sub, k);
+            let mut part = existing.iter().find(|e| e.source_key == fresh.source_key).cloned().unwrap_or(fresh);
             touched.push(part.obligation());
             apply(&mut part, pm);
             part.documents = pick(ix);

@@ -885,3 +885,42 @@ impl Drop for Postfix {
         }
     }
 }
+
+/// Converts `data` (a file with extension `from`) with a headless LibreOffice, as a clerk saving
+/// "as Word 97" or "as PDF" would (`to` as `soffice --convert-to` takes it).
+pub fn soffice(data: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join(format!("f.{from}"));
+    std::fs::write(&input, data).unwrap();
+    let out = Command::new("soffice")
+        .args(["--headless", "--norestore", "--nolockcheck"])
+        .arg(format!("-env:UserInstallation=file://{}/profile", dir.path().display()))
+        .args(["--convert-to", to, "--outdir"])
+        .arg(dir.path())
+        .arg(&input)
+        .env("HOME", dir.path())
+        .output()
+        .expect("soffice (apt-get install libreoffice-writer-nogui libreoffice-calc-nogui)");
+    let ext = to.split(':').next().unwrap();
+    std::fs::read(dir.path().join(format!("f.{ext}"))).unwrap_or_else(|_| panic!("soffice wrote no .{ext}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A PDF file of `objects` (numbered from 1, the first the catalog), with its cross-reference
+/// table: enough for poppler to read.
+pub fn pdf_of(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut pdf: Vec<u8> = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend(o);
+        pdf.extend(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    pdf
+}
