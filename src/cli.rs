@@ -282,19 +282,45 @@ pub enum Cmd {
 
 #[derive(Subcommand, Debug)]
 pub enum RequestCmd {
-    /// Read a letter (.docx, .doc, PDF or text): number, date, V/v, addressees resolved to units,
-    /// deadlines, outline, annexes, periodic rules.
+    /// Read a letter (.docx, .doc, PDF or text) and store it as a request waiting for a clerk:
+    /// number, date, V/v, addressees resolved to units, deadlines, outline, annexes.
     Add {
         file: PathBuf,
-        /// Print what was read and store nothing (storing and confirming requests is not built yet).
+        /// Print what was read and store nothing.
         #[arg(long)]
         dry_run: bool,
         /// Print JSON (SPEC §15).
         #[arg(long)]
         json: bool,
-        /// Print the [[report]] entries the letter's periodic rules would make.
+        /// Print the [[report]] entries the letter's periodic rules would make (stores nothing).
         #[arg(long)]
         propose_config: bool,
+    },
+    /// The requests: waiting, confirmed and cancelled.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm a waiting request: its deadlines for the units become obligations.
+    Confirm {
+        id: i64,
+        /// The units that owe it, when not those its letter addresses (repeat for each).
+        #[arg(long)]
+        unit: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call a request off: it is never confirmed, or its obligations end.
+    Cancel {
+        id: i64,
+        /// Why, for the trail.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -330,6 +356,10 @@ pub enum ReviewCmd {
         /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
         #[arg(long)]
         period: Period,
+        /// Assign only this document (counted from 1 in the message's list): it becomes a
+        /// report of its own and the rest of the message waits for its own decision.
+        #[arg(long)]
+        document: Option<usize>,
         /// Tell the unit of the decision, in its message's thread.
         #[arg(long)]
         tell: bool,
@@ -555,12 +585,23 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     if let Cmd::CheckConfig { connect, json } = &cli.cmd {
         return check_config(&cfg, *connect, *json).await;
     }
+    let mut letter = None;
     if let Cmd::Request { action: RequestCmd::Add { file, dry_run, json, propose_config } } = &cli.cmd {
-        return request_add(&cfg, file, *dry_run, *json, *propose_config);
+        let l = read_letter(&cfg, file)?;
+        if *dry_run || *propose_config {
+            print_letter(&cfg, &l, *json, *propose_config);
+            return Ok(0);
+        }
+        letter = Some(l);
     }
     let store = Store::open(&cfg).await.with_context(|| format!("cannot open the database {}", cfg.database))?;
     let by = operator(&cli.by);
+    // The confirmed requests' obligations are the office's like the config file's; a daemon
+    // reads them again as they change, so it starts from the file's alone.
+    let base = cfg;
+    let cfg = crate::office::requests::with_requests(&base, &store).await?;
     match cli.cmd {
+        Cmd::Request { action } => request(&cfg, &store, action, letter, &by).await,
         Cmd::Ingest { paths, no_deliver, json } => ingest(&cfg, &store, &paths, !no_deliver, json).await,
         Cmd::Submissions { only, decision, since, json } => {
             let since = since.map(|s| s.at(&cfg));
@@ -667,8 +708,8 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Reprocess { ids } => reprocess(&cfg, &store, &ids, &by).await,
         Cmd::Audit { json, action } => audit(&store, json, action).await,
         Cmd::User { action } => user(&store, action, &by).await,
-        Cmd::Run { once } => run(&cfg, &store, once).await,
-        Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } | Cmd::Request { .. } => unreachable!(),
+        Cmd::Run { once } => run(&base, &store, once).await,
+        Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } => unreachable!(),
     }
 }
 
@@ -705,7 +746,8 @@ async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: Option<&crat
 
 /// `baocao parse`: the parse stage alone, in this process, on files.
 /// `request add`: reads a letter and prints the request it sets.
-fn request_add(cfg: &Config, file: &std::path::Path, dry_run: bool, json: bool, propose_config: bool) -> Result<i32> {
+/// Reads a letter from a file: a document the parser reads, or plain text.
+fn read_letter(cfg: &Config, file: &std::path::Path) -> Result<crate::parse::letter::Letter> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let docs = make_parser(cfg).read(&name, &data);
@@ -719,8 +761,11 @@ fn request_add(cfg: &Config, file: &std::path::Path, dry_run: bool, json: bool, 
             bail!("cannot read the letter {}: {why}", file.display());
         }
     };
-    let letter = crate::parse::letter::read(&text, header);
-    let v = crate::office::requests::request_json(cfg, &letter);
+    Ok(crate::parse::letter::read(&text, header))
+}
+
+fn print_letter(cfg: &Config, letter: &crate::parse::letter::Letter, json: bool, propose_config: bool) {
+    let v = crate::office::requests::request_json(cfg, letter);
     if propose_config {
         for r in v["proposed_reports"].as_array().into_iter().flatten() {
             println!("{}", r.as_str().unwrap_or_default());
@@ -739,9 +784,46 @@ fn request_add(cfg: &Config, file: &std::path::Path, dry_run: bool, json: bool, 
             say!("Hạn {}{}: {}", d.date.format("%d/%m/%Y"), if d.for_units { "" } else { " (việc của Văn phòng, không tạo nghĩa vụ)" }, d.text);
         }
     }
-    if !dry_run {
-        eprintln!("baocao: the request was read but not stored: storing and confirming requests is not built yet; use --dry-run");
-        return Ok(2);
+}
+
+fn request_row(r: &crate::store::StoredRequest) -> Value {
+    let mut v = r.reading.clone();
+    v["id"] = json!(r.id.to_string());
+    v["state"] = json!(r.state);
+    v["report"] = json!(r.report);
+    v["source"] = json!(r.source);
+    v["reports"] = json!(crate::office::requests::reports_of(r).iter().map(|x| json!({"id": x.id, "name": x.name, "due": match x.due { crate::domain::rules::DueRule::Date(d) => d.to_string(), _ => String::new() }})).collect::<Vec<_>>());
+    v
+}
+
+async fn request(cfg: &Config, store: &Store, action: RequestCmd, letter: Option<crate::parse::letter::Letter>, by: &str) -> Result<i32> {
+    use crate::office::requests;
+    let (r, json) = match action {
+        RequestCmd::Add { file, json, .. } => {
+            let l = letter.expect("read before the store was opened");
+            (requests::add(cfg, store, &l, &file.display().to_string(), None, by).await?, json)
+        }
+        RequestCmd::List { json } => {
+            let all = store.requests().await?;
+            if json {
+                emit_json(&Value::Array(all.iter().map(request_row).collect()));
+            } else {
+                for r in &all {
+                    say!("{:>4} {:<14} {:<24} {} {}", r.id, requests::state_vi(&r.state), r.number.as_deref().unwrap_or("(không số)"), r.report, r.subject.as_deref().unwrap_or(""));
+                }
+            }
+            return Ok(0);
+        }
+        RequestCmd::Confirm { id, unit, json } => (requests::confirm(cfg, store, id, &unit, by).await?, json),
+        RequestCmd::Cancel { id, reason, json } => (requests::cancel(store, id, &reason, by).await?, json),
+    };
+    if json {
+        emit_json(&request_row(&r));
+    } else {
+        say!("request {} ({}): {}", r.id, r.report, requests::state_vi(&r.state));
+        for x in requests::reports_of(&r) {
+            say!("  {} — {}", x.id, x.name);
+        }
     }
     Ok(0)
 }
@@ -1114,7 +1196,10 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
             return print_compiled(cfg, store, "review notice", c.as_ref(), dry_run, json).await;
         }
         ReviewCmd::Accept { id, tell, json } => (office::accept(cfg, store, id, by, tell).await?, json),
-        ReviewCmd::Assign { id, unit, report, period, tell, json } => (office::assign(cfg, store, id, &unit, &report, period, by, tell).await?, json),
+        ReviewCmd::Assign { id, unit, report, period, document: None, tell, json } => (office::assign(cfg, store, id, &unit, &report, period, by, tell).await?, json),
+        ReviewCmd::Assign { id, unit, report, period, document: Some(doc), tell, json } => {
+            (office::assign_document(cfg, store, id, doc, &unit, &report, period, by, tell).await?, json)
+        }
         ReviewCmd::Reject { id, reason, tell, json } => (office::reject(cfg, store, id, &reason, by, tell).await?, json),
     };
     let (sent, _) = if done.told.is_some() { crate::notify::deliver(cfg, store).await? } else { (0, 0) };

@@ -660,6 +660,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
             catch_up_days: r.catch_up_days.unwrap_or(1).max(0),
             once_for,
             expected_commitments: r.expected_commitments.unwrap_or(10),
+            letter: None,
         };
         // A `due` that cannot be computed for some period (31 in a 30-day month) fails here,
         // not on the day it is first needed.

@@ -324,3 +324,97 @@ fn a_mail_carrying_a_quarterly_report_and_its_score_table_is_two_submissions_and
         assert!(acks[0].contains("Thư còn mang 1 báo cáo khác") && acks[0].contains("Tự chấm điểm 2021.xlsx"), "{}", acks[0]);
     }
 }
+
+/// A white page as a photo: nothing for OCR to read.
+fn blank_photo(dpi: u32) -> Vec<u8> {
+    let page = pdf_of(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 400] >>".to_vec(),
+    ]);
+    page_jpeg(&page, dpi)
+}
+
+#[test]
+fn a_whole_file_unreadable_here_is_placed_by_the_mails_own_words_and_a_broken_one_is_sent_back() {
+    let o = Office::new(Db::Sqlite);
+    let photo = blank_photo(72);
+    let (d, t) = at(2021, 4, 5, 9);
+    // A registered sender naming kind and period in the subject: accepted, asked for a readable file.
+    o.deliver(t, "a", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<blank@test>", &d, "", &[("scan.jpg", &photo)]));
+    // The same words with a broken .docx (cut short in transit): sent back, the file is at fault.
+    let docx = bva_q1("24/BC-BVA", 5);
+    o.deliver(t + 60, "b", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<cut@test>", &d, "", &[("BC.docx", &docx[..docx.len() / 2])]));
+    // An unregistered sender with a vague subject: the words do not place it, a person decides.
+    o.deliver(t + 120, "c", &mail("someone@elsewhere.example", "Gửi báo cáo", "<vague@test>", &d, "", &[("scan.jpg", &photo)]));
+    // The subject says nothing, the mail's text names the report and the quarter.
+    let plain = String::from_utf8(mail("bva@test.example", "Gửi Văn phòng Sở", "<body@test>", &d, "", &[("scan.jpg", &blank_photo(60))])).unwrap();
+    let plain = plain.replace(&b64("Kính gửi Văn phòng Sở.".as_bytes()), &b64("Bệnh viện gửi báo cáo quý I năm 2021, bản chụp kèm theo.".as_bytes()));
+    o.deliver(t + 180, "d", plain.as_bytes());
+    o.ok(&["ingest", "inbox"]);
+    let s = subs(&o);
+
+    let m = by_mid(&s, "<blank@test>");
+    assert_eq!(m["decision"], "accepted", "{m}");
+    assert_eq!((m["unit"].as_str(), m["report"].as_str(), m["period"].as_str()), (Some("BVA"), Some("q-report"), Some("2021-Q1")), "{m}");
+    let findings = m["findings"].to_string();
+    assert!(findings.contains("đề nghị gửi lại bản đọc được"), "the finding asks for a readable file: {findings}");
+    assert!(m["evidence"].to_string().contains("xét theo người gửi, tiêu đề"), "{m}");
+
+    let cut = by_mid(&s, "<cut@test>");
+    assert_eq!(cut["decision"], "rejected", "{cut}");
+
+    let vague = by_mid(&s, "<vague@test>");
+    assert_eq!(vague["decision"], "needs_review", "{vague}");
+    assert!(vague["evidence"].to_string().contains("không đọc được nội dung tệp"), "{vague}");
+
+    let body = by_mid(&s, "<body@test>");
+    assert_eq!(body["decision"], "accepted", "{body}");
+    assert_eq!(body["period"], "2021-Q1", "{body}");
+
+    let acks = mail_texts(&o);
+    assert!(acks.iter().any(|t| t.contains("scan.jpg") && t.contains("đề nghị gửi lại bản đọc được")), "the acknowledgement asks for a readable file: {acks:?}");
+}
+
+#[test]
+fn a_clerk_assigns_one_file_of_a_waiting_message_and_then_the_rest() {
+    for db in databases() {
+        let o = Office::new(db);
+        let letter = |n: &str| report_docx("BỆNH VIỆN ĐA KHOA AN BÌNH", n, "Kiểm Thử, ngày 5 tháng 10 năm 2021", "CÔNG VĂN", "Về việc gửi tài liệu", &["Bệnh viện gửi kèm tài liệu."], None);
+        let (d, t) = at(2021, 10, 5, 9);
+        let attachments: [(&str, &[u8]); 2] = [("Tài liệu 1.docx", &letter("40/BV")), ("Tài liệu 2.docx", &letter("41/BV"))];
+        o.deliver(t, "a", &mail("bva@test.example", "Gửi Văn phòng Sở", "<mixed@test>", &d, "", &attachments));
+        o.ok(&["ingest", "inbox"]);
+        let s = subs(&o);
+        let m = by_mid(&s, "<mixed@test>");
+        assert_eq!(m["decision"], "needs_review", "no kind named anywhere: {m}");
+        let id = m["id"].as_str().unwrap().to_string();
+
+        // The second file is the score table of 2021 …
+        let part: Value = serde_json::from_str(&o.ok(&["review", "assign", &id, "--document", "2", "--unit", "BVA", "--report", "score", "--period", "2021", "--json"])).unwrap();
+        assert_eq!((part["decision"].as_str(), part["report"].as_str(), part["period"].as_str(), part["version"].as_i64()), (Some("accepted"), Some("score"), Some("2021"), Some(1)), "{part}");
+        let s = subs(&o);
+        let m = by_mid(&s, "<mixed@test>");
+        assert_eq!(m["decision"], "needs_review", "the rest still waits: {m}");
+        let names: Vec<&str> = m["documents"].as_array().unwrap().iter().map(|d| d["filename"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["Tài liệu 1.docx"], "{m}");
+        let also = m["also"].as_array().unwrap();
+        assert_eq!((also.len(), also[0]["documents"].clone()), (1, serde_json::json!(["Tài liệu 2.docx"])), "{m}");
+        // … which cannot be taken twice, nor past the end.
+        let again = o.run(&["review", "assign", &id, "--document", "2", "--unit", "BVA", "--report", "score", "--period", "2021"]);
+        assert!(!again.status.success(), "a message left with one file is assigned whole");
+        // … and the rest is the quarterly report.
+        o.ok(&["review", "assign", &id, "--unit", "BVA", "--report", "q-report", "--period", "2021-Q3"]);
+        let st = o.json(&["status", "--as-of", "2021-10-06", "--unit", "BVA", "--json"]);
+        let state = |r: &str, p: &str| st.as_array().unwrap().iter().find(|x| x["report"] == r && x["period"] == p).map(|x| x["state"].as_str().unwrap().to_string());
+        assert_eq!(state("q-report", "2021-Q3").as_deref(), Some("submitted_on_time"), "{st}");
+        assert_eq!(state("score", "2021").as_deref(), Some("submitted_on_time"), "{st}");
+        // Reprocessing leaves what the clerk split as it is.
+        o.ok(&["reprocess"]);
+        let s = subs(&o);
+        let m = by_mid(&s, "<mixed@test>");
+        assert_eq!((m["report"].as_str(), m["documents"].as_array().unwrap().len(), m["also"].as_array().unwrap().len()), (Some("q-report"), 1, 1), "{m}");
+        // The trail has the split, and every message its events.
+        o.ok(&["audit", "verify"]);
+    }
+}

@@ -76,8 +76,80 @@ fn a_letter_as_docx_word_97_and_pdf_reads_into_its_request() {
     std::fs::write(o.path().join("config.toml"), format!("{cfg}\n{proposed}")).unwrap();
     let out = o.ok(&["check-config"]);
     assert!(!out.is_empty());
-    // Without --dry-run nothing is claimed stored.
-    let r = o.run(&["request", "add", p.to_str().unwrap()]);
-    assert_eq!(r.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&r.stderr).contains("not stored"));
+}
+
+/// A report answering the letter: its number in the subject, two of the outline's three
+/// sections, no annex.
+fn answer_docx() -> Vec<u8> {
+    report_docx(
+        "BỆNH VIỆN ĐA KHOA AN BÌNH",
+        "88/BC-BVA",
+        "Kiểm Thử, ngày 10 tháng 11 năm 2021",
+        "BÁO CÁO",
+        "Kết quả công tác phòng chống dịch năm 2021",
+        &["I. ĐẶC ĐIỂM TÌNH HÌNH", "Bệnh viện có 300 giường.", "II. KẾT QUẢ THỰC HIỆN", "Khám 12.000 lượt."],
+        None,
+    )
+}
+
+fn rows_of<'a>(st: &'a Value, report: &str) -> Vec<(&'a str, &'a str)> {
+    st.as_array().unwrap().iter().filter(|r| r["report"] == report).map(|r| (r["unit"].as_str().unwrap(), r["state"].as_str().unwrap())).collect()
+}
+
+#[test]
+fn a_confirmed_request_is_owed_by_the_units_it_addresses_and_a_report_citing_it_is_checked_against_its_outline() {
+    for db in databases() {
+        let o = Office::new(db);
+        let p = o.path().join("cv417.docx");
+        std::fs::write(&p, letter_docx()).unwrap();
+        let added: Value = o.json(&["request", "add", p.to_str().unwrap(), "--json"]);
+        assert_eq!((added["state"].as_str(), added["report"].as_str(), added["number"].as_str()), (Some("pending"), Some("cv-417-syt-vp"), Some("417/SYT-VP")), "{added}");
+        let id = added["id"].as_str().unwrap().to_string();
+        // The same letter again is refused; a waiting request owes nothing yet.
+        assert!(!o.run(&["request", "add", p.to_str().unwrap()]).status.success(), "a letter is stored once");
+        let st = o.json(&["status", "--as-of", "2021-11-20", "--json"]);
+        assert!(rows_of(&st, "cv-417-syt-vp").is_empty(), "pending: no obligation yet");
+
+        let confirmed: Value = o.json(&["request", "confirm", &id, "--json"]);
+        assert_eq!(confirmed["state"], "confirmed", "{confirmed}");
+        let reports: Vec<(&str, &str)> = confirmed["reports"].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap(), r["due"].as_str().unwrap())).collect();
+        // "Trước ngày 15/11" is met by the 14th; "chậm nhất vào ngày 25" by the 25th; the office's own 30/11 is no one's obligation.
+        assert_eq!(reports, vec![("cv-417-syt-vp", "2021-11-14"), ("cv-417-syt-vp-2", "2021-11-25")], "{confirmed}");
+        assert!(!o.run(&["request", "confirm", &id]).status.success(), "confirmed once");
+
+        // A unit answers on the 10th, citing the letter's number.
+        let (d, t) = at(2021, 11, 10, 9);
+        o.deliver(t, "a", &mail("bva@test.example", "Báo cáo theo Công văn số 417/SYT-VP", "<cv417@test>", &d, "", &[("BC phòng chống dịch.docx", &answer_docx())]));
+        o.ok(&["ingest", "inbox"]);
+        let s = o.json(&["submissions", "--json"]);
+        let m = &s.as_array().unwrap()[0];
+        assert_eq!((m["decision"].as_str(), m["unit"].as_str(), m["report"].as_str(), m["timeliness"].as_str()), (Some("accepted"), Some("BVA"), Some("cv-417-syt-vp"), Some("on_time")), "{m}");
+        let findings = m["findings"].to_string();
+        assert!(findings.contains("III. Đề xuất, kiến nghị"), "the missing section is named: {findings}");
+        assert!(!findings.contains("II. Kết quả thực hiện"), "a section there is not: {findings}");
+        assert!(findings.contains("Phụ lục 01") && findings.contains("Phụ lục 02"), "the missing annexes: {findings}");
+        let acks: Vec<String> = o.outbox().iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).collect();
+        assert_eq!(acks.len(), 1);
+
+        // Status: every addressed unit owes it; BVA met it, the others are late on the 20th.
+        let st = o.json(&["status", "--as-of", "2021-11-20", "--json"]);
+        let mut rows = rows_of(&st, "cv-417-syt-vp");
+        rows.sort();
+        assert_eq!(rows, vec![("BVA", "submitted_on_time"), ("CC-C", "overdue"), ("TTYT-B", "overdue")], "{st}");
+        assert_eq!(rows_of(&st, "cv-417-syt-vp-2").len(), 3, "the second deadline is owed too");
+
+        // Called off: its obligations end, what was received stays.
+        let cancelled: Value = o.json(&["request", "cancel", &id, "--reason", "Sở đã có văn bản thay thế", "--json"]);
+        assert_eq!(cancelled["state"], "cancelled");
+        let st = o.json(&["status", "--as-of", "2021-11-20", "--json"]);
+        assert!(rows_of(&st, "cv-417-syt-vp").is_empty(), "{st}");
+        assert_eq!(o.json(&["submissions", "--json"]).as_array().unwrap().len(), 1);
+        let list = o.json(&["request", "list", "--json"]);
+        assert_eq!(list[0]["state"], "cancelled", "{list}");
+        o.ok(&["audit", "verify"]);
+        let trail = o.ok(&["audit"]);
+        for kind in ["request_added", "request_confirmed", "request_cancelled"] {
+            assert!(trail.contains(kind), "{kind} in the trail");
+        }
+    }
 }

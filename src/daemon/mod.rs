@@ -24,6 +24,8 @@ use tokio::sync::watch;
 /// when new messages (and so acknowledgements) were committed.
 pub struct Shared {
     pub health: Arc<Health>,
+    /// The rules, with the confirmed requests' read again as they change.
+    pub rules: Arc<crate::office::requests::Live>,
 }
 
 /// The scheduled jobs and the config key that times each.
@@ -115,8 +117,8 @@ async fn intake_loop(cfg: Arc<Config>, store: Store, parser: Arc<Parser>, shared
     let pace = Pace::of(&cfg);
     let health = &shared.health;
     Ok(match &cfg.intake.source {
-        Source::Maildir(dir) => drive(MaildirSource::new(&cfg, dir), &cfg, &store, &parser, health, shutdown, once, pace).await?,
-        Source::Imap { .. } => drive(ImapSource::new(&cfg)?, &cfg, &store, &parser, health, shutdown, once, pace).await?,
+        Source::Maildir(dir) => drive(MaildirSource::new(&cfg, dir), &shared.rules, &store, &parser, health, shutdown, once, pace).await?,
+        Source::Imap { .. } => drive(ImapSource::new(&cfg)?, &shared.rules, &store, &parser, health, shutdown, once, pace).await?,
     })
 }
 
@@ -144,9 +146,10 @@ impl std::fmt::Display for OnePass {
 /// The daemon. Returns when `shutdown` turns true (each task finishes its current message
 /// first), or after one pass of each task with `once`.
 pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown: watch::Receiver<bool>) -> anyhow::Result<Option<OnePass>> {
-    let cfg = Arc::new(cfg);
+    let rules = Arc::new(crate::office::requests::Live::new(cfg));
+    let cfg = rules.refresh(&store).await?;
     let parser = Arc::new(parser);
-    let shared = Arc::new(Shared { health: Arc::new(Health::default()) });
+    let shared = Arc::new(Shared { health: Arc::new(Health::default()), rules });
     let source = match &cfg.intake.source {
         Source::Maildir(d) => format!("Maildir {}", d.display()),
         Source::Imap { host, port, mailbox, user, .. } => format!("IMAP {user}@{host}:{port}/{mailbox}"),
@@ -184,6 +187,11 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
         tasks.spawn(async move {
             loop {
                 let now = chrono::Utc::now().timestamp();
+                // A request confirmed since the last turn is owed, reminded and digested from now.
+                let cfg = shared.rules.refresh(&store).await.unwrap_or_else(|e| {
+                    tracing::warn!("cannot read the requests again: {e}");
+                    cfg.clone()
+                });
                 if let Err(e) = scheduled_pass(&cfg, &store, now).await {
                     tracing::error!("schedules: {e:#}");
                 }

@@ -169,11 +169,38 @@ pub struct Report {
     pub catch_up_days: i64,
     pub once_for: Option<i32>,
     pub expected_commitments: usize,
+    /// A request set by the office's letter (SPEC §15): only these units owe it (empty: the
+    /// groups of `applies_to` decide), and what its reports must hold.
+    pub letter: Option<LetterTerms>,
+}
+
+/// What a request's letter sets besides its deadline: who owes it, the letter it is cited by,
+/// the outline (*đề cương*) and annexes (*phụ lục*) a report must follow.
+#[derive(Debug, Clone, Default)]
+pub struct LetterTerms {
+    /// The request's own number in the store.
+    pub request: i64,
+    pub units: Vec<UnitId>,
+    /// The letter's number (`2503/SYT-VP`) and its *V/v* line, as written.
+    pub number: Option<String>,
+    pub subject: Option<String>,
+    pub outline: Vec<String>,
+    pub annexes: Vec<String>,
+    /// Message-IDs of the mails that carried the letter: a reply to one of them answers it.
+    pub threads: Vec<String>,
 }
 
 impl Report {
     pub fn applies_to_group(&self, group: &str) -> bool {
         self.applies_to.is_empty() || self.applies_to.iter().any(|g| g == group)
+    }
+
+    /// Whether `unit` owes this report: a request's own list of units, else its group.
+    pub fn applies_to_unit(&self, unit: &Unit) -> bool {
+        match &self.letter {
+            Some(l) if !l.units.is_empty() => l.units.contains(&unit.id),
+            _ => self.applies_to_group(&unit.group),
+        }
     }
 
     /// The periods owed in `year` (a quarterly report limited to some quarters owes only those).

@@ -134,7 +134,7 @@ async fn pass<S: Source>(src: &mut S, cfg: &Config, store: &Store, parser: &Pars
 /// `health` and reopened with backoff.
 pub async fn drive<S: Source>(
     mut src: S,
-    cfg: &Config,
+    rules: &crate::office::requests::Live,
     store: &Store,
     parser: &Parser,
     health: &Health,
@@ -156,7 +156,13 @@ pub async fn drive<S: Source>(
                 return Ok(false);
             }
             loop {
-                let n = pass(&mut src, cfg, store, parser, health, &shutdown).await?;
+                // Each pass reads messages against the rules as they are now (a request
+                // confirmed meanwhile is matched from this pass on).
+                let cfg = rules.refresh(store).await.unwrap_or_else(|e| {
+                    tracing::warn!("cannot read the requests again: {e}");
+                    rules.current()
+                });
+                let n = pass(&mut src, &cfg, store, parser, health, &shutdown).await?;
                 total += n;
                 health.ok();
                 health.messages.fetch_add(n as u64, Ordering::Relaxed);
@@ -265,7 +271,7 @@ mod tests {
         src.queue.push_back(message("k0", 0)); // handed over again (a crash before settling)
         let health = Health::default();
         let (_tx, rx) = watch::channel(false);
-        let n = drive(&mut src, &cfg, &store, &parser, &health, rx, true, quick()).await.unwrap();
+        let n = drive(&mut src, &crate::office::requests::Live::new(cfg.clone()), &store, &parser, &health, rx, true, quick()).await.unwrap();
         assert_eq!(n, 3, "the repeated source key is recorded once");
         assert_eq!(src.settled, vec!["k0", "k1", "k2", "k0"], "every message is settled, the repeat too");
         assert_eq!(store.count_messages().await.unwrap(), 3);
@@ -279,7 +285,7 @@ mod tests {
         let mut src = Scripted { queue: (0..2).map(|i| message(&format!("k{i}"), i)).collect(), fail_opens: 2, ..Default::default() };
         let health = Health::default();
         let (_tx, rx) = watch::channel(false);
-        let n = drive(&mut src, &cfg, &store, &parser, &health, rx, false, quick()).await.unwrap();
+        let n = drive(&mut src, &crate::office::requests::Live::new(cfg.clone()), &store, &parser, &health, rx, false, quick()).await.unwrap();
         assert_eq!((n, src.opened), (2, 3), "two failed opens, then one that reads both");
     }
 
@@ -290,7 +296,7 @@ mod tests {
         let mut src = Scripted { fail_opens: 1, ..Default::default() };
         let health = Health::default();
         let (_tx, rx) = watch::channel(false);
-        let e = drive(&mut src, &cfg, &store, &parser, &health, rx, true, quick()).await.unwrap_err();
+        let e = drive(&mut src, &crate::office::requests::Live::new(cfg.clone()), &store, &parser, &health, rx, true, quick()).await.unwrap_err();
         assert_eq!(e.to_string(), "connection reset");
         assert_eq!(health.last_error.lock().unwrap().as_deref(), Some("connection reset"));
     }

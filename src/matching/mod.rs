@@ -211,17 +211,28 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
         }
     }
     let errors: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Error).collect();
-    if ok.is_empty() {
-        if !errors.is_empty() {
+    // Nothing read: broken or refused files only are sent back; whole files that could not be
+    // read here (a scan without legible text, a password, an unknown format) leave the
+    // message's own words to place it (SPEC §6).
+    let unread = ok.is_empty();
+    if unread {
+        let names: Vec<&str> = docs.iter().filter(|d| d.format != Format::Zip || d.parse == ParseStatus::Error).map(|d| d.filename.as_str()).collect();
+        if !errors.is_empty() && errors.iter().all(|d| d.broken) && docs.iter().all(|d| d.parse != ParseStatus::Skipped) {
             // Each file's own reason is told once, beside its name in the list of files.
             m.decision = Decision::Rejected;
-            let names: Vec<&str> = errors.iter().map(|d| d.filename.as_str()).collect();
             m.reasons.push(format!("không đọc được tệp đính kèm nào ({})", names.join(", ")));
             return m;
         }
-        // Only .doc/.pdf/images: kept as evidence; a person decides, the sender is asked for .docx/.xlsx.
-        m.reasons.push("thư không kèm văn bản đọc được (chỉ có tệp được lưu nhưng không đọc nội dung)".into());
+        m.evidence.push(format!("không đọc được nội dung tệp nào ({}); xét theo người gửi, tiêu đề và nội dung thư", names.join(", ")));
     }
+    // With no document read, the mail's own text is read as its subject is.
+    let widened;
+    let eff = if unread && !eff.body_text.trim().is_empty() {
+        widened = MailFacts { subject: format!("{}\n{}", eff.subject, prefix(&eff.body_text, 2048)), ..eff.clone() };
+        &widened
+    } else {
+        eff
+    };
 
     // Some files read, others not: the others are worth a word.
     for d in &errors {
@@ -309,7 +320,8 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     }
 
     // ----- kind -----
-    let unit_group = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| u.group.clone());
+    let the_unit = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str()));
+    let unit_group = the_unit.map(|u| u.group.clone());
     let before = m.reasons.len();
     let report = match (choose_kind(cfg, eff, docs, &ok, unit_group.as_deref(), &mut m), thread) {
         // The reminder answered says which report, where the words did not (or only weakly).
@@ -328,15 +340,23 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
         return m;
     };
     m.report = Some(report.id.clone());
-    if let Some(g) = &unit_group {
-        if !report.applies_to_group(g) {
+    if let (Some(g), Some(u)) = (&unit_group, the_unit) {
+        if !report.applies_to_unit(u) {
             m.reasons.push(format!("{} không thuộc diện phải nộp {} (nhóm {})", m.unit.as_ref().unwrap(), report.id, g));
         }
     }
 
     // ----- period -----
     let thread_period = thread.filter(|(_, r, _)| r.id == report.id).map(|(_, _, p)| p);
-    let period = choose_period(cfg, report, eff, &ok, docs, arrival, thread_period, &mut m);
+    // A letter's request is owed once, for the letter: its period is not read from the text
+    // (a report on 2021's work due with next year's plans names both years).
+    let period = match (&report.letter, report.once_for) {
+        (Some(l), Some(y)) => {
+            m.evidence.push(format!("kỳ báo cáo theo {}", l.number.as_deref().map(|n| format!("Công văn số {n}")).unwrap_or_else(|| "công văn".into())));
+            Some(Period::Once(y))
+        }
+        _ => choose_period(cfg, report, eff, &ok, docs, arrival, thread_period, &mut m),
+    };
     if let Some(p) = period {
         m.period = Some(p);
         match schedule::deadline_of(cfg, report, p) {
@@ -367,13 +387,82 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
             }
         }
     }
+    if let Some(l) = report.letter.as_ref().filter(|_| !ok.is_empty()) {
+        m.findings.extend(outline_missing(l, &ok));
+    }
     if report.extract == Extract::ScoreTable && !ok.iter().any(|d| d.score.is_some()) && !ok.is_empty() {
         m.findings.push("không tìm thấy bảng tự chấm điểm trong tệp đính kèm".into());
+    }
+    if unread {
+        if m.reasons.is_empty() {
+            m.findings.push(
+                "không đọc được nội dung tệp đính kèm; Văn phòng tạm tiếp nhận theo người gửi, tiêu đề và nội dung thư, đề nghị gửi lại bản đọc được (.docx, .xlsx hoặc bản quét rõ nét)".into(),
+            );
+        } else {
+            m.reasons.push("không đọc được nội dung tệp đính kèm, và thư không nêu rõ đủ đơn vị, loại báo cáo và kỳ báo cáo".into());
+        }
     }
     if !m.reasons.is_empty() {
         m.decision = Decision::NeedsReview;
     }
     m
+}
+
+fn replies_to(facts: &MailFacts, id: &str) -> bool {
+    let norm = |s: &str| s.trim().trim_matches(|c| c == '<' || c == '>').to_ascii_lowercase();
+    let want = norm(id);
+    !want.is_empty() && facts.in_reply_to.iter().chain(facts.references.iter()).any(|x| norm(x) == want)
+}
+
+/// The outline's sections and the annexes a report for a letter's request lacks, each a
+/// finding. A section is there when its heading's first words follow one another in the
+/// documents, or when one line holds most of the heading's words (units number and word their
+/// headings their own way).
+pub fn outline_missing(l: &crate::domain::rules::LetterTerms, ok: &[&Document]) -> Vec<String> {
+    let lines: Vec<String> = ok.iter().flat_map(|d| d.text.lines().map(fold).collect::<Vec<_>>()).filter(|l| !l.is_empty()).collect();
+    let whole = lines.join("\n");
+    let files = fold(&ok.iter().map(|d| d.filename.as_str()).collect::<Vec<_>>().join(" "));
+    let words_of = |heading: &str| -> Vec<String> {
+        let f = fold(heading);
+        let mut w: Vec<&str> = f.split(' ').filter(|w| !w.is_empty()).collect();
+        // The numbering ("1", "ii", "a") is the letter's, not the report's.
+        while w.first().is_some_and(|x| x.len() <= 4 && (x.chars().all(|c| c.is_ascii_digit()) || x.chars().all(|c| "ivxl".contains(c)) || x.len() == 1)) {
+            w.remove(0);
+        }
+        w.into_iter().map(str::to_string).collect()
+    };
+    let present = |heading: &str| -> bool {
+        let w = words_of(heading);
+        if w.is_empty() {
+            return true;
+        }
+        let head = w[..w.len().min(4)].join(" ");
+        if contains_words(&whole, &head) {
+            return true;
+        }
+        let need = ((w.len() as f64) * 0.6).ceil() as usize;
+        lines.iter().any(|line| {
+            let have: std::collections::HashSet<&str> = line.split(' ').collect();
+            w.iter().filter(|x| have.contains(x.as_str())).count() >= need.max(2)
+        })
+    };
+    let cited = l.number.as_deref().map(|n| format!("Công văn số {n}")).unwrap_or_else(|| "công văn".into());
+    let mut out = Vec::new();
+    for s in &l.outline {
+        if !present(s) {
+            out.push(format!("thiếu mục «{}» của đề cương theo {cited}", s.trim()));
+        }
+    }
+    for a in &l.annexes {
+        // "Phụ lục 1" named in a file name or the text, or the annex's title.
+        let f = fold(a);
+        let label: String = f.split(' ').take(3).collect::<Vec<_>>().join(" ");
+        let named = f.starts_with("phu luc") && (contains_words(&whole, &label) || contains_words(&files, &label));
+        if !named && !present(a) {
+            out.push(format!("thiếu {} theo {cited}", a.trim()));
+        }
+    }
+    out
 }
 
 fn unit_named_in(u: &Unit, folded: &str) -> bool {
@@ -503,6 +592,11 @@ fn choose_kind<'a>(
         if keyword_hit(r, &bodies) {
             s += 5;
             why.push("nội dung văn bản");
+        }
+        // A reply to the mail that carried the office's letter answers that letter.
+        if r.letter.as_ref().is_some_and(|l| l.threads.iter().any(|t| replies_to(eff, t))) {
+            s += 40;
+            why.push("trả lời thư gửi công văn");
         }
         let types: Vec<String> = r.doc_types.iter().map(|t| fold(t)).collect();
         if !types.is_empty() && ok.iter().any(|d| d.header.doc_type.as_ref().is_some_and(|t| types.contains(&fold(t)))) {

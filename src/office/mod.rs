@@ -36,6 +36,8 @@ pub enum OfficeError {
     Account(String),
     #[error("the stored raw message of submission {0} is damaged: {1}")]
     DamagedRaw(i64, std::io::Error),
+    #[error("request {id} {why}")]
+    Request { id: i64, why: String },
 }
 
 pub type Result<T> = std::result::Result<T, OfficeError>;
@@ -148,7 +150,7 @@ fn read_documents(cfg: &Config, parser: &Parser, facts: &MailFacts) -> (Vec<Docu
             None
         };
         match refused {
-            Some(why) => docs.push(Document::empty(&a.filename, crate::parse::container::sniff(&a.data), &a.data).failed(why)),
+            Some(why) => docs.push(Document::empty(&a.filename, crate::parse::container::sniff(&a.data), &a.data).refused(why)),
             None => {
                 for mut d in parser.read(&a.filename, &a.data) {
                     budget.keep(&mut d);
@@ -369,6 +371,66 @@ pub async fn assign(cfg: &Config, store: &Store, id: i64, unit: &str, report: &s
         done.warnings.push(format!("submission {id} carries no readable document; it counts as submitted without figures"));
     }
     Ok(done)
+}
+
+/// Takes document `doc` (counted from 1 in the submission's list) out of submission `id` into
+/// a report of its own, accepted for an obligation that exists: a message whose files the
+/// machine grouped wrongly is put right file by file. The rest of the message stays as it was,
+/// waiting for its own decision; both are kept apart from reprocessing from then on.
+#[allow(clippy::too_many_arguments)]
+pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, unit: &str, report: &str, period: Period, by: &str, tell: bool) -> Result<Done> {
+    let ob = schedule::obligation(cfg, unit, report, period)?;
+    let was = store.message(id).await?;
+    decidable(&was)?;
+    if was.documents.len() < 2 {
+        return Err(OfficeError::Refused { id, why: "carries a single document; assign the whole message instead".into() });
+    }
+    let Some(d) = doc.checked_sub(1).and_then(|i| was.documents.get(i)).cloned() else {
+        return Err(OfficeError::Refused { id, why: format!("has no document {doc} (it has {})", was.documents.len()) });
+    };
+    let root = match was.part_of {
+        Some(r) => store.message(r).await?,
+        None => was.clone(),
+    };
+    let mut part = Submission {
+        id: 0,
+        source_key: format!("{}#{}-{}", root.source_key, &d.sha256[..d.sha256.len().min(16)], doc),
+        part_of: Some(root.id),
+        version: None,
+        also: vec![],
+        documents: vec![d.clone()],
+        ..was.clone()
+    };
+    accept_for(&mut part, &ob);
+    part.manual_by = Some(by.to_string());
+    part.findings.retain(|f| f.starts_with(&format!("{}:", d.filename)));
+    part.evidence = vec![format!("tách từ thư số {id}: tệp {}", d.filename)];
+    let mut rest = was.clone();
+    rest.documents.remove(doc - 1);
+    rest.findings.retain(|f| !f.starts_with(&format!("{}:", d.filename)));
+    rest.manual_by = Some(by.to_string());
+    let mut tx = store.begin().await?;
+    tx.update_decision(&rest).await?;
+    let Some(pid) = tx.insert_message(&part).await? else {
+        return Err(OfficeError::Refused { id, why: format!("document {doc} was already taken out of it") });
+    };
+    part.id = pid;
+    let versions = renumber(&mut tx, &[was.obligation(), part.obligation()]).await?;
+    part.version = versions.get(&pid).copied();
+    let mut event = decision_event(&part);
+    event["document"] = json!(d.filename);
+    event["taken_from"] = json!(id.to_string());
+    tx.audit("review_assign", by, &format!("submission:{pid}"), &event).await?;
+    let told = if tell { notify::queue_decision_notice(cfg, &mut tx, &part).await? } else { None };
+    tx.commit().await?;
+    let mut warnings = Vec::new();
+    if d.parse != crate::domain::ParseStatus::Ok {
+        warnings.push(format!("document {doc} ({}) could not be read; it counts as submitted without figures", d.filename));
+    }
+    if tell && told.is_none() {
+        warnings.push("the unit was not told: the message has no address to answer (a list, an auto-reply or the office itself)".into());
+    }
+    Ok(Done { submission: part, warnings, told })
 }
 
 /// Accepts the best guess of a submission waiting in review.

@@ -2,13 +2,25 @@
 //! with its addressees resolved to the config's units and groups, in the JSON shape of SPEC §15,
 //! and the periodic rules it sets proposed as `[[report]]` entries for the IT person.
 //!
-//! Storing a request, a clerk's confirmation and the obligations it then makes are not built yet
-//! (issue 16); this is the reading that `request add --dry-run` prints.
+//!
+//! A request is stored `pending` ([`add`]) until a clerk confirms it ([`confirm`]) or calls it
+//! off ([`cancel`]) — each an audited action, from the command line or the console alike. A
+//! confirmed request's deadlines for the units become report kinds of their own
+//! ([`reports_of`]): one-off (`period = once`), owed by the addressed units only, cited by the
+//! letter's number and *V/v* words, with the outline and annexes a report must follow. They
+//! join the config's reports wherever the rules are read ([`with_requests`], [`Live`]), so
+//! matching, status, reminders, the digest and the workbook treat them like any other.
 
+use super::{OfficeError, Result};
 use crate::config::Config;
+use crate::domain::rules::{DueRule, Extract, LetterTerms, Report};
+use crate::domain::{PeriodKind, ReportId, UnitId};
 use crate::parse::letter::{Letter, PeriodicRule};
+use crate::store::{Store, StoreError, StoredRequest};
 use crate::text::{contains_words, fold};
+use chrono::NaiveDate;
 use serde_json::{json, Value};
+use std::sync::{Arc, RwLock};
 
 /// The units an addressee line names: "trong ngành", "các đơn vị trực thuộc" = every unit; a unit's
 /// name or alias; a group's id in words (`benh-vien` = "bệnh viện"); "các Trung tâm Y tế tuyến
@@ -100,6 +112,247 @@ pub fn request_json(cfg: &Config, l: &Letter) -> Value {
         "annexes": l.annexes,
         "proposed_reports": l.periodic.iter().map(|r| proposed_report(l, r)).collect::<Vec<_>>(),
     })
+}
+
+/// The report id a letter's request carries: `cv-` and the letter's number (`2503/SYT-VP` →
+/// `cv-2503-syt-vp`), else its date and V/v.
+pub fn report_id(l: &Letter) -> String {
+    let slug = |s: &str| {
+        let f = fold(s);
+        let words: Vec<&str> = f.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        words.join("-")
+    };
+    let base = match (&l.number, &l.date, &l.subject) {
+        (Some(n), _, _) if !slug(n).is_empty() => slug(n),
+        (_, d, s) => {
+            let words: Vec<String> = slug(s.as_deref().unwrap_or("")).split('-').filter(|w| *w != "v").take(6).map(str::to_string).collect();
+            format!("{}-{}", d.as_deref().unwrap_or("khong-ngay"), words.join("-"))
+        }
+    };
+    let mut id = format!("cv-{base}");
+    id.truncate(60);
+    id.trim_end_matches('-').to_string()
+}
+
+/// Stores what was read from a letter as a request waiting for a clerk. Refused when the same
+/// letter (the same report id) is already stored.
+pub async fn add(cfg: &Config, store: &Store, l: &Letter, source: &str, message_id: Option<&str>, by: &str) -> Result<StoredRequest> {
+    let mut r = StoredRequest {
+        id: 0,
+        report: report_id(l),
+        number: l.number.clone(),
+        letter_date: l.date.clone(),
+        subject: l.subject.clone(),
+        state: "pending".into(),
+        reading: request_json(cfg, l),
+        source: source.to_string(),
+        message_id: message_id.map(str::to_string),
+        created_at: chrono::Utc::now().timestamp(),
+        created_by: by.to_string(),
+        decided_at: None,
+        decided_by: None,
+    };
+    let mut tx = store.begin().await?;
+    let Some(id) = tx.insert_request(&r).await? else {
+        let had = store.requests().await?.into_iter().find(|x| x.report == r.report).map(|x| x.id).unwrap_or(0);
+        return Err(OfficeError::Request { id: had, why: format!("already holds this letter ({}, {})", r.number.as_deref().unwrap_or("không số"), r.report) });
+    };
+    r.id = id;
+    tx.audit("request_added", by, &format!("request:{id}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?;
+    tx.commit().await?;
+    r.reading["id"] = json!(id.to_string());
+    Ok(r)
+}
+
+/// The deadlines a confirmation makes obligations of: those set for the units.
+fn unit_deadlines(reading: &Value) -> Vec<&Value> {
+    reading["deadlines"].as_array().map(|d| d.iter().filter(|d| d["for_units"] == true && d["date"].is_string()).collect()).unwrap_or_default()
+}
+
+/// Confirms a pending request: its deadlines for the units become obligations of the units its
+/// letter addresses, or of `units` when the clerk names them (a letter whose addressees the
+/// config cannot resolve).
+pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by: &str) -> Result<StoredRequest> {
+    let mut r = store.request(id).await?.ok_or_else(|| OfficeError::Request { id, why: "does not exist".into() })?;
+    if r.state != "pending" {
+        return Err(OfficeError::Request { id, why: format!("is {}, not waiting for confirmation", state_vi(&r.state)) });
+    }
+    if unit_deadlines(&r.reading).is_empty() {
+        return Err(OfficeError::Request { id, why: "sets no deadline for the units: nothing to confirm (cancel it instead)".into() });
+    }
+    let chosen: Vec<String> = if units.is_empty() {
+        let mut all: Vec<String> = r.reading["addressees"].as_array().into_iter().flatten().flat_map(|a| a["units"].as_array().cloned().unwrap_or_default()).filter_map(|u| u.as_str().map(str::to_string)).collect();
+        all.sort();
+        all.dedup();
+        all
+    } else {
+        for u in units {
+            if cfg.unit(u).is_none() {
+                return Err(OfficeError::Request { id, why: format!("cannot be confirmed for {u}: no such unit") });
+            }
+        }
+        units.to_vec()
+    };
+    if chosen.is_empty() {
+        return Err(OfficeError::Request { id, why: "addresses no unit the config knows; name the units (--unit)".into() });
+    }
+    r.reading["units"] = json!(chosen);
+    let mut tx = store.begin().await?;
+    if !tx.decide_request(id, "pending", "confirmed", &r.reading, by).await? {
+        return Err(OfficeError::Request { id, why: "was decided by someone else meanwhile".into() });
+    }
+    let reports: Vec<String> = reports_of(&r).iter().map(|x| x.id.to_string()).collect();
+    tx.audit("request_confirmed", by, &format!("request:{id}"), &json!({"report": r.report, "units": chosen, "reports": reports})).await?;
+    tx.commit().await?;
+    r.state = "confirmed".into();
+    r.decided_by = Some(by.to_string());
+    Ok(r)
+}
+
+/// Calls a request off: a pending one is never confirmed, a confirmed one's obligations end
+/// (submissions already recorded for it stay, as every message does).
+pub async fn cancel(store: &Store, id: i64, reason: &str, by: &str) -> Result<StoredRequest> {
+    let mut r = store.request(id).await?.ok_or_else(|| OfficeError::Request { id, why: "does not exist".into() })?;
+    if r.state == "cancelled" {
+        return Err(OfficeError::Request { id, why: "is already cancelled".into() });
+    }
+    r.reading["cancel_reason"] = json!(reason);
+    let mut tx = store.begin().await?;
+    if !tx.decide_request(id, &r.state, "cancelled", &r.reading, by).await? {
+        return Err(OfficeError::Request { id, why: "was decided by someone else meanwhile".into() });
+    }
+    tx.audit("request_cancelled", by, &format!("request:{id}"), &json!({"report": r.report, "was": r.state, "reason": reason})).await?;
+    tx.commit().await?;
+    r.state = "cancelled".into();
+    Ok(r)
+}
+
+pub fn state_vi(state: &str) -> &'static str {
+    match state {
+        "pending" => "chờ xác nhận",
+        "confirmed" => "đã xác nhận",
+        _ => "đã hủy",
+    }
+}
+
+/// A deadline "trước ngày 15/11" is met by the 14th; "chậm nhất ngày 25/11", "hạn cuối" by the day.
+fn due_of(d: &Value) -> Option<NaiveDate> {
+    let date = NaiveDate::parse_from_str(d["date"].as_str()?, "%Y-%m-%d").ok()?;
+    let t = fold(d["text"].as_str().unwrap_or(""));
+    let strict = contains_words(&t, "truoc ngay") && !contains_words(&t, "cham nhat");
+    Some(if strict { date.pred_opt().unwrap_or(date) } else { date })
+}
+
+/// The report kinds a confirmed request makes: one per deadline set for the units.
+pub fn reports_of(r: &StoredRequest) -> Vec<Report> {
+    let units: Vec<UnitId> = r.reading["units"].as_array().into_iter().flatten().filter_map(|u| u.as_str()).filter_map(|u| UnitId::parse(u).ok()).collect();
+    let strings = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect() };
+    let cited = r.number.as_deref().map(|n| format!("Công văn số {n}")).unwrap_or_else(|| "Công văn của Sở".into());
+    let mut out = Vec::new();
+    for (k, d) in unit_deadlines(&r.reading).into_iter().enumerate() {
+        let Some(due) = due_of(d) else { continue };
+        let id = if k == 0 { r.report.clone() } else { format!("{}-{}", r.report, k + 1) };
+        let Ok(id) = ReportId::parse(&id) else { continue };
+        let year = chrono::Datelike::year(&due);
+        // "… năm 2017" is said once: the period's label adds it back.
+        let what = d["report"].as_str().or(r.subject.as_deref()).unwrap_or("báo cáo").trim().to_string();
+        let what = what.strip_suffix(&format!(" năm {year}")).unwrap_or(&what).to_string();
+        let mut keywords: Vec<String> = Vec::new();
+        if let Some(n) = &r.number {
+            keywords.push(n.clone());
+        }
+        // The V/v line names the whole letter: it tells its report apart only when it asks one.
+        if let Some(s) = r.subject.as_ref().filter(|_| unit_deadlines(&r.reading).len() == 1) {
+            let t = s.trim();
+            let s = ["V/v", "v/v", "V/V", "Về việc", "về việc"].iter().find_map(|p| t.strip_prefix(p)).unwrap_or(t).trim();
+            if fold(s).split(' ').count() >= 3 {
+                keywords.push(s.to_string());
+            }
+        }
+        if fold(&what).split(' ').count() >= 3 {
+            keywords.push(what.clone());
+        }
+        if keywords.is_empty() {
+            keywords.push(cited.clone());
+        }
+        out.push(Report {
+            id,
+            name: format!("{cited}: {what}"),
+            keywords,
+            doc_types: vec![],
+            period: PeriodKind::Once,
+            quarters: None,
+            due: DueRule::Date(due),
+            applies_to: vec![],
+            extract: Extract::Report,
+            remind_before_days: vec![3],
+            remind_after_days: vec![1, 7],
+            escalate_after_days: None,
+            catch_up_days: 1,
+            once_for: Some(year),
+            expected_commitments: 0,
+            letter: Some(LetterTerms {
+                request: r.id,
+                units: units.clone(),
+                number: r.number.clone(),
+                subject: r.subject.clone(),
+                outline: strings(&d["outline"]),
+                annexes: strings(&r.reading["annexes"]),
+                threads: r.message_id.iter().cloned().collect(),
+            }),
+        });
+    }
+    out
+}
+
+/// The config with the confirmed requests' report kinds added (a kind of the config file with
+/// the same id wins, and is warned about); the store learns that they are owed once.
+pub async fn with_requests(base: &Config, store: &Store) -> std::result::Result<Config, StoreError> {
+    let mut cfg = base.clone();
+    for r in store.requests().await?.iter().filter(|r| r.state == "confirmed") {
+        for rep in reports_of(r) {
+            if cfg.rules.report(rep.id.as_str()).is_some() {
+                tracing::warn!("request {}: the config already has a report `{}`; the request's is left out", r.id, rep.id);
+                continue;
+            }
+            store.owe_once([rep.id.to_string()]);
+            cfg.rules.reports.push(rep);
+        }
+    }
+    Ok(cfg)
+}
+
+/// The rules a running daemon reads: the config file's and the confirmed requests', read again
+/// whenever a request is confirmed or cancelled (by the console, or a command beside it).
+pub struct Live {
+    base: Config,
+    current: RwLock<((i64, i64), Arc<Config>)>,
+}
+
+impl Live {
+    pub fn new(base: Config) -> Live {
+        let cfg = Arc::new(base.clone());
+        Live { base, current: RwLock::new(((-1, -1), cfg)) }
+    }
+
+    /// The rules as last read.
+    pub fn current(&self) -> Arc<Config> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// The rules, read again if the requests changed since.
+    pub async fn refresh(&self, store: &Store) -> std::result::Result<Arc<Config>, StoreError> {
+        let stamp = store.requests_stamp().await?;
+        {
+            let cur = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if cur.0 == stamp {
+                return Ok(cur.1.clone());
+            }
+        }
+        let cfg = Arc::new(with_requests(&self.base, store).await?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (stamp, cfg.clone());
+        Ok(cfg)
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,12 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// sectors 512 or 4096, so every entry starts at a multiple of 128 after the 512-byte header: each
 /// such slot holding a plausible stream entry (type 2, a name length that fits, UTF-16 text ending
 /// in NUL) is read, without following the allocation tables a damaged file may have wrong.
+/// An Office file saved with a password: OOXML encrypted into an OLE2 wrapper
+/// ("EncryptedPackage", MS-OFFCRYPTO), which no reader opens without the password.
+pub fn password_protected(data: &[u8]) -> bool {
+    data.starts_with(&OLE_MAGIC) && ole_streams(data).iter().any(|s| s.eq_ignore_ascii_case("EncryptedPackage"))
+}
+
 fn ole_streams(data: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut at = 512;

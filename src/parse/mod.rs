@@ -129,6 +129,11 @@ pub struct Document {
     /// the evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converted_by: Option<String>,
+    /// The file itself is at fault — broken, or over a limit — so only a new file helps; not
+    /// set for a whole file that could not be read here (a scan without legible text, a
+    /// password, a format without a reader), which the message's own words may still place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub broken: bool,
 }
 
 impl Document {
@@ -152,6 +157,7 @@ impl Document {
             ocr: false,
             legacy_encoding: None,
             converted_by: None,
+            broken: false,
         }
     }
 
@@ -167,7 +173,14 @@ impl Document {
         self.failed(why)
     }
 
-    fn failed_on(self, e: ParseError) -> Document {
+    /// Failed because the file is broken or over a limit (see `broken`).
+    pub fn refused(mut self, why: impl Into<String>) -> Document {
+        self.broken = true;
+        self.failed(why)
+    }
+
+    fn failed_on(mut self, e: ParseError) -> Document {
+        self.broken = matches!(e, ParseError::Corrupt(_) | ParseError::ReaderFailed(_) | ParseError::Limit(_));
         match e.detail() {
             Some(d) => self.failed_with(e.to_string(), d),
             None => self.failed(e.to_string()),
@@ -234,7 +247,7 @@ fn bound(docs: &mut [Document], limits: &Limits) {
         if i > limits.documents {
             let name = d.filename.clone();
             *d = Document { filename: name, container: d.container.take(), format: d.format, size: d.size, sha256: std::mem::take(&mut d.sha256), ..Document::empty("", d.format, &[]) }
-                .failed(format!("từ chối: tệp nén có quá {} tệp, tệp này không được đọc", limits.documents));
+                .refused(format!("từ chối: tệp nén có quá {} tệp, tệp này không được đọc", limits.documents));
             continue;
         }
         d.keep_within(&mut left);
@@ -274,7 +287,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
     let mut doc = Document::empty(filename, format, data);
     doc.container = container.map(str::to_string);
     if data.len() as u64 > limits.attachment_mb * 1024 * 1024 {
-        out.push(doc.failed(format!("từ chối: tệp đính kèm {} MB, vượt giới hạn {} MB", data.len() / (1024 * 1024), limits.attachment_mb)));
+        out.push(doc.refused(format!("từ chối: tệp đính kèm {} MB, vượt giới hạn {} MB", data.len() / (1024 * 1024), limits.attachment_mb)));
         return;
     }
     match format {
@@ -298,7 +311,7 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
         }),
         Format::Zip => {
             if depth >= 2 {
-                out.push(doc.failed("từ chối: tệp zip lồng trong zip nhiều lớp"));
+                out.push(doc.refused("từ chối: tệp zip lồng trong zip nhiều lớp"));
                 return;
             }
             match guarded(|| container::unzip_all(data, limits)) {
@@ -344,6 +357,9 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
             })
         }
         Format::Pdf | Format::Image => out.push(read_page_text(doc, data, limits)),
+        Format::Other if container::password_protected(data) => {
+            out.push(doc.failed("tệp Word/Excel được đặt mật khẩu nên không mở được; đề nghị gửi bản không đặt mật khẩu"));
+        }
         Format::Other => {
             // Kept as evidence, not parsed (SPEC §5); the reason says so.
             doc.error = Some("không phải văn bản Word, Excel, PDF hay ảnh chụp: đã lưu, không đọc nội dung".into());

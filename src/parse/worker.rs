@@ -137,6 +137,12 @@ impl WorkerPool {
 
     pub fn read(&self, filename: &str, data: &[u8]) -> Vec<Document> {
         let fail = |why: &str, detail: String| vec![Document::empty(filename, super::container::sniff(data), data).failed_with(why, detail)];
+        // Over the memory or time allowed: the file's own fault, as a limit in the reader is.
+        let refuse = |why: &str, detail: String| {
+            let mut d = fail(why, detail);
+            d[0].broken = true;
+            d
+        };
         let mut w = match self.checkout() {
             Ok(w) => w,
             Err(e) => return fail("hệ thống chưa đọc được tệp này (trình đọc không khởi động được)", format!("cannot start a parse worker: {e}")),
@@ -170,14 +176,14 @@ impl WorkerPool {
                 };
                 *self.spawned.lock().unwrap() -= 1;
                 self.cv.notify_one();
-                fail(
+                refuse(
                     &format!("từ chối: đọc tệp này cần quá {} MB bộ nhớ, hoặc trình đọc gặp lỗi", self.limits.worker_memory_mb),
                     format!("the parse worker died or timed out ({})", status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into())),
                 )
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.retire(w);
-                fail(&format!("từ chối: đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds), "the parse worker timed out".into())
+                refuse(&format!("từ chối: đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds), "the parse worker timed out".into())
             }
         }
     }

@@ -101,8 +101,11 @@ pub enum NotOwed {
 pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Result<Obligation, NotOwed> {
     let u = cfg.unit(unit).ok_or_else(|| NotOwed::UnknownUnit(unit.to_string()))?;
     let r = cfg.report(report).ok_or_else(|| NotOwed::UnknownReport(report.to_string()))?;
-    if !r.applies_to_group(&u.group) {
-        return Err(NotOwed::GroupDoesNotOwe { unit: unit.into(), group: u.group.clone(), report: report.into(), groups: r.applies_to.join(", ") });
+    if !r.applies_to_unit(u) {
+        return Err(NotOwed::GroupDoesNotOwe { unit: unit.into(), group: u.group.clone(), report: report.into(), groups: match &r.letter {
+            Some(l) if !l.units.is_empty() => l.units.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", "),
+            _ => r.applies_to.join(", "),
+        } });
     }
     // A one-off report's period is written as its year.
     let period = match (r.period, period) {
@@ -133,7 +136,7 @@ pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Resu
 
 /// Every unit that owes `report`.
 pub fn owing_units<'a>(cfg: &'a Rules, report: &'a Report) -> impl Iterator<Item = &'a Unit> + 'a {
-    cfg.units.iter().filter(move |u| report.applies_to_group(&u.group))
+    cfg.units.iter().filter(move |u| report.applies_to_unit(u))
 }
 
 /// The obligations that exist in the years around `from..=to` (inclusive years).

@@ -81,7 +81,49 @@ pub struct Store {
     pub office: String,
     /// Report kinds owed once (`period = "once"`): their period is stored as its year and read
     /// back as a one-off period.
-    once_reports: std::sync::Arc<std::collections::HashSet<String>>,
+    once_reports: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+}
+
+/// A request read from one of the office's letters (SPEC §15), as stored: `pending` until a
+/// clerk confirms it (`confirmed`) or calls it off (`cancelled`). `reading` is the JSON of
+/// SPEC §15 with, once confirmed, the units and deadlines the clerk settled.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredRequest {
+    pub id: i64,
+    pub report: String,
+    pub number: Option<String>,
+    pub letter_date: Option<String>,
+    pub subject: Option<String>,
+    pub state: String,
+    pub reading: serde_json::Value,
+    /// The file or the message it was read from.
+    pub source: String,
+    pub message_id: Option<String>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+const REQUEST_COLS: &str = "id, report, number, letter_date, subject, state, reading, source, message_id, created_at, created_by, decided_at, decided_by";
+
+fn stored_request(r: &sqlx::any::AnyRow) -> Result<StoredRequest> {
+    let reading: String = r.try_get("reading")?;
+    Ok(StoredRequest {
+        id: r.try_get("id")?,
+        report: r.try_get("report")?,
+        number: r.try_get("number")?,
+        letter_date: r.try_get("letter_date")?,
+        subject: r.try_get("subject")?,
+        state: r.try_get("state")?,
+        reading: serde_json::from_str(&reading).unwrap_or(serde_json::Value::Null),
+        source: r.try_get("source")?,
+        message_id: r.try_get("message_id")?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+        decided_at: r.try_get("decided_at")?,
+        decided_by: r.try_get("decided_by")?,
+    })
 }
 
 /// One received message and what was decided about it, decoded: the decision, the obligation
@@ -225,7 +267,7 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let once_reports = cfg.reports.iter().filter(|r| r.period == PeriodKind::Once).map(|r| r.id.to_string()).collect();
-        let store = Store { pool, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(once_reports) };
+        let store = Store { pool, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(std::sync::RwLock::new(once_reports)) };
         store.index_missing().await?;
         Ok(store)
     }
@@ -458,6 +500,33 @@ impl Store {
             .collect()
     }
 
+    /// Report kinds owed once that are not in the config file (a confirmed request's): their
+    /// periods are read back as one-off periods too.
+    pub fn owe_once(&self, reports: impl IntoIterator<Item = String>) {
+        self.once_reports.write().unwrap_or_else(|e| e.into_inner()).extend(reports);
+    }
+
+    /// Every request of the office, oldest first.
+    pub async fn requests(&self) -> Result<Vec<StoredRequest>> {
+        let rows = sqlx::query(&format!("SELECT {REQUEST_COLS} FROM requests WHERE office = $1 ORDER BY id")).bind(&self.office).fetch_all(&self.pool).await?;
+        rows.iter().map(stored_request).collect()
+    }
+
+    pub async fn request(&self, id: i64) -> Result<Option<StoredRequest>> {
+        let row = sqlx::query(&format!("SELECT {REQUEST_COLS} FROM requests WHERE office = $1 AND id = $2")).bind(&self.office).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(stored_request).transpose()
+    }
+
+    /// Changes whenever a request is added, confirmed or cancelled: a running daemon reads the
+    /// requests again only then.
+    pub async fn requests_stamp(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(decided_at), 0) AS t FROM requests WHERE office = $1 AND state <> 'pending'")
+            .bind(&self.office)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get("n")?, row.try_get("t")?))
+    }
+
     pub async fn exemptions(&self) -> Result<Vec<Exemption>> {
         let rows = sqlx::query("SELECT unit, report, period, reason, by_whom, at FROM exemptions WHERE office = $1 ORDER BY at")
             .bind(&self.office)
@@ -531,13 +600,18 @@ impl Store {
     /// leaves such rows behind.
     pub async fn unaudited(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for kind in ["message_received", "decision"] {
-            let rows = sqlx::query(
-                "SELECT m.id AS id FROM messages m WHERE m.office = $1 AND NOT EXISTS \
-                 (SELECT 1 FROM audit a WHERE a.office = m.office AND a.subject = 'submission:' || CAST(m.id AS TEXT) AND a.kind = $2) ORDER BY m.id LIMIT 20",
-            )
+        // A further report of a message (`part_of`) was received with it; its decision is the
+        // machine's, or a person's where a clerk took a file out of a message into its own.
+        let checks = [
+            ("message_received", "m.part_of IS NULL AND ", "a.kind = 'message_received'"),
+            ("decision", "", "a.kind IN ('decision', 'review_assign', 'reprocessed')"),
+        ];
+        for (kind, which, has) in checks {
+            let rows = sqlx::query(&format!(
+                "SELECT m.id AS id FROM messages m WHERE {which}m.office = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM audit a WHERE a.office = m.office AND a.subject = 'submission:' || CAST(m.id AS TEXT) AND {has}) ORDER BY m.id LIMIT 20",
+            ))
             .bind(&self.office)
-            .bind(kind)
             .fetch_all(&self.pool)
             .await?;
             for r in rows {
@@ -770,7 +844,7 @@ impl Store {
     fn period_of(&self, report: Option<&str>, text: &str, what: &str) -> Result<Period> {
         let p: Period = text.parse().map_err(|_| corrupt(what, "period", text))?;
         Ok(match p {
-            Period::Year(y) if report.is_some_and(|r| self.once_reports.contains(r)) => Period::Once(y),
+            Period::Year(y) if report.is_some_and(|r| self.once_reports.read().unwrap_or_else(|e| e.into_inner()).contains(r)) => Period::Once(y),
             p => p,
         })
     }
@@ -844,6 +918,44 @@ impl Tx<'_> {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores a request read from a letter, waiting for a clerk; None when a request with this
+    /// report id is already stored (the same letter added again).
+    pub async fn insert_request(&mut self, r: &StoredRequest) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "INSERT INTO requests (office, report, number, letter_date, subject, state, reading, source, message_id, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (office, report) DO NOTHING RETURNING id",
+        )
+        .bind(self.office)
+        .bind(&r.report)
+        .bind(&r.number)
+        .bind(&r.letter_date)
+        .bind(&r.subject)
+        .bind(&r.state)
+        .bind(r.reading.to_string())
+        .bind(&r.source)
+        .bind(&r.message_id)
+        .bind(r.created_at)
+        .bind(&r.created_by)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| r.try_get::<i64, _>("id")).transpose().map_err(Into::into)
+    }
+
+    /// Sets a request's state (and what was confirmed) if it is still `from`; false otherwise.
+    pub async fn decide_request(&mut self, id: i64, from: &str, to: &str, reading: &serde_json::Value, by: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE requests SET state = $3, reading = $4, decided_at = $5, decided_by = $6 WHERE office = $1 AND id = $2 AND state = $7")
+            .bind(self.office)
+            .bind(id)
+            .bind(to)
+            .bind(reading.to_string())
+            .bind(now())
+            .bind(by)
+            .bind(from)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Appends one audit event, chained to the office's previous one.

@@ -41,7 +41,7 @@ pub async fn accept(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
         Ok(x) => x,
         Err(r) => return r,
     };
-    let r = office::accept(&app.cfg, &app.store, id, &s.account.name, f.checked("tell")).await;
+    let r = office::accept(&app.cfg(), &app.store, id, &s.account.name, f.checked("tell")).await;
     back(&review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
 }
 
@@ -55,8 +55,15 @@ pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
     let Ok(period) = period.parse::<Period>() else {
         return back(&review_back(&f, id), Err("Hãy chọn một nghĩa vụ báo cáo trong danh sách.".into()));
     };
-    let r = office::assign(&app.cfg, &app.store, id, unit, report, period, &s.account.name, f.checked("tell")).await;
-    back(&review_back(&f, id), r.map(|d| format!("Đã gán bài nộp số {id} cho {}.{}", period.title(&app.cfg.report(report).map(|r| r.name.clone()).unwrap_or_default()), told(&d))).map_err(|e| explain(&e)))
+    let title = period.title(&app.cfg().report(report).map(|r| r.name.clone()).unwrap_or_default());
+    // One file of the message, or the whole of it.
+    let r = match f.get("document").parse::<usize>() {
+        Ok(doc) if doc > 0 => office::assign_document(&app.cfg(), &app.store, id, doc, unit, report, period, &s.account.name, f.checked("tell"))
+            .await
+            .map(|d| format!("Đã tách tệp {} của thư số {id} thành bài nộp số {} cho {title}.{}", d.submission.documents.first().map(|x| x.filename.as_str()).unwrap_or("?"), d.submission.id, told(&d))),
+        _ => office::assign(&app.cfg(), &app.store, id, unit, report, period, &s.account.name, f.checked("tell")).await.map(|d| format!("Đã gán bài nộp số {id} cho {title}.{}", told(&d))),
+    };
+    back(&review_back(&f, id), r.map_err(|e| explain(&e)))
 }
 
 pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
@@ -68,7 +75,7 @@ pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
     if reason.is_empty() {
         return back(&review_back(&f, id), Err("Hãy ghi lý do từ chối: đơn vị sẽ đọc lý do này.".into()));
     }
-    let r = office::reject(&app.cfg, &app.store, id, reason, &s.account.name, f.checked("tell")).await;
+    let r = office::reject(&app.cfg(), &app.store, id, reason, &s.account.name, f.checked("tell")).await;
     back(&review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
 }
 
@@ -85,9 +92,9 @@ pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
     let r = match obligation_of(&f) {
         Err(e) => Err(e),
         Ok(_) if f.get("reason").is_empty() => Err("Hãy ghi lý do miễn nộp.".into()),
-        Ok((u, rep, p)) => office::exempt(&app.cfg, &app.store, &u, &rep, p, f.get("reason"), &s.account.name)
+        Ok((u, rep, p)) => office::exempt(&app.cfg(), &app.store, &u, &rep, p, f.get("reason"), &s.account.name)
             .await
-            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg.report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), u))
+            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), u))
             .map_err(|e| explain(&e)),
     };
     back("/exemptions", r)
@@ -100,7 +107,7 @@ pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form):
     };
     let r = match obligation_of(&f) {
         Err(e) => Err(e),
-        Ok((u, rep, p)) => match office::withdraw_exemption(&app.cfg, &app.store, &u, &rep, p, &s.account.name).await {
+        Ok((u, rep, p)) => match office::withdraw_exemption(&app.cfg(), &app.store, &u, &rep, p, &s.account.name).await {
             Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {u}.")),
             Ok(false) => Err("Nghĩa vụ này không được miễn nộp.".into()),
             Err(e) => Err(explain(&e)),

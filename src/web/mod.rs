@@ -30,7 +30,6 @@ use tokio::sync::watch;
 
 /// What every request handler shares.
 pub struct App {
-    pub cfg: Arc<Config>,
     pub store: Store,
     pub shared: Arc<Shared>,
     env: Environment<'static>,
@@ -64,7 +63,13 @@ impl App {
             env.add_template(name, text).expect("the console's templates parse");
         }
         let secure = cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-        Arc::new(App { cfg, store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default(), states: Default::default() })
+        Arc::new(App { store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default(), states: Default::default() })
+    }
+
+    /// The office's rules as the daemon last read them: the config file's and the confirmed
+    /// requests'.
+    pub fn cfg(&self) -> Arc<Config> {
+        self.shared.rules.current()
     }
 
     /// The audit chain's verification for a chain of `events`: a short chain is checked on the
@@ -116,7 +121,7 @@ impl App {
                 return Ok((*at, states.clone()));
             }
         }
-        let states = Arc::new(crate::schedule::status::states_as_of(&self.cfg, &self.store, now).await?);
+        let states = Arc::new(crate::schedule::status::states_as_of(&self.cfg(), &self.store, now).await?);
         *cache = Some((events, now, states.clone()));
         Ok((now, states))
     }
@@ -148,7 +153,7 @@ impl App {
         }
         let nav: Vec<Value> = nav.into_iter().map(|(href, label, badge)| json!({"href": href, "label": label, "badge": badge, "active": href == active})).collect();
         let mut m = serde_json::Map::new();
-        m.insert("office".into(), json!(self.cfg.office.name));
+        m.insert("office".into(), json!(self.cfg().office.name));
         m.insert("title".into(), json!(title));
         m.insert("me".into(), json!(s.account.name));
         m.insert("role".into(), json!(s.account.role.label_vi()));
@@ -248,7 +253,7 @@ async fn not_found(State(app): State<AppRef>, headers: HeaderMap) -> Response {
 }
 
 async fn healthz(State(app): State<AppRef>) -> Response {
-    let (code, body) = crate::daemon::http::healthz(&app.cfg, &app.store, &app.shared).await;
+    let (code, body) = crate::daemon::http::healthz(&app.cfg(), &app.store, &app.shared).await;
     let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -374,7 +379,7 @@ async fn login_page(State(app): State<AppRef>, headers: HeaderMap) -> Response {
     if who(&app, &headers).await.is_ok() {
         return Redirect::to("/").into_response();
     }
-    app.render("login.html", json!({"office": app.cfg.office.name, "title": "Đăng nhập"}))
+    app.render("login.html", json!({"office": app.cfg().office.name, "title": "Đăng nhập"}))
 }
 
 /// The address a login comes from: the peer, or — when the peer is the office's reverse proxy on
@@ -394,7 +399,7 @@ async fn login(State(app): State<AppRef>, ConnectInfo(peer): ConnectInfo<SocketA
     let addr = client_address(&headers, peer);
     let now = chrono::Utc::now().timestamp();
     let again = |code: StatusCode, why: &str| {
-        let mut r = app.render("login.html", json!({"office": app.cfg.office.name, "title": "Đăng nhập", "name": name, "error": why}));
+        let mut r = app.render("login.html", json!({"office": app.cfg().office.name, "title": "Đăng nhập", "name": name, "error": why}));
         *r.status_mut() = code;
         r
     };

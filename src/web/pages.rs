@@ -34,16 +34,16 @@ fn ctx(mut m: serde_json::Map<String, Value>, extra: Value) -> Value {
 
 impl App {
     fn when(&self, t: i64) -> String {
-        schedule::fmt_human(self.cfg.office.timezone, t)
+        schedule::fmt_human(self.cfg().office.timezone, t)
     }
     fn day(&self, t: i64) -> String {
-        schedule::date_of(self.cfg.office.timezone, t).format("%d/%m/%Y").to_string()
+        schedule::date_of(self.cfg().office.timezone, t).format("%d/%m/%Y").to_string()
     }
     fn unit_name(&self, id: &str) -> String {
-        self.cfg.unit(id).map(|u| u.name.clone()).unwrap_or_else(|| id.to_string())
+        self.cfg().unit(id).map(|u| u.name.clone()).unwrap_or_else(|| id.to_string())
     }
     fn report_name(&self, id: &str) -> String {
-        self.cfg.report(id).map(|r| r.name.clone()).unwrap_or_else(|| id.to_string())
+        self.cfg().report(id).map(|r| r.name.clone()).unwrap_or_else(|| id.to_string())
     }
     /// "Báo cáo … quý I năm 2021" for an obligation.
     fn title_of(&self, report: &str, period: Period) -> String {
@@ -99,7 +99,7 @@ const COLUMNS_PER_PAGE: usize = 6;
 
 pub async fn overview(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
     let s = who(&app, &headers).await?;
-    let cfg = &app.cfg;
+    let cfg = &app.cfg();
     let (t, states) = app.states().await.map_err(db)?;
     let this_year = schedule::date_of(cfg.office.timezone, t).year();
     let mut years: Vec<i32> = states.iter().map(|(o, _, _)| o.period.year()).collect();
@@ -280,7 +280,7 @@ pub struct Flash {
 /// unit its sender is registered to (every unit when neither is known), due within about a year
 /// before and half a year after it arrived — only obligations that exist.
 fn choices(app: &App, m: &Submission, around: &[Obligation]) -> Vec<Value> {
-    let cfg = &app.cfg;
+    let cfg = &app.cfg();
     let mut units: Vec<&str> = vec![];
     if let Some(u) = &m.unit {
         units.push(u.as_str());
@@ -320,9 +320,9 @@ pub async fn review(State(app): State<AppRef>, headers: HeaderMap, Query(f): Que
     let filter = SubmissionFilter { decision: Some(Decision::NeedsReview), ..Default::default() };
     let (subs, total) = app.store.find_submissions(&filter, REVIEW_PER_PAGE, (page - 1) * REVIEW_PER_PAGE).await.map_err(db)?;
     // The obligations the page's messages could be assigned to, computed once for all of them.
-    let years: Vec<i32> = subs.iter().map(|m| schedule::date_of(app.cfg.office.timezone, m.received_at).year()).collect();
+    let years: Vec<i32> = subs.iter().map(|m| schedule::date_of(app.cfg().office.timezone, m.received_at).year()).collect();
     let around = match (years.iter().min(), years.iter().max()) {
-        (Some(a), Some(b)) if s.account.role >= Role::Clerk => schedule::obligations_in_years(&app.cfg, a - 1, b + 1),
+        (Some(a), Some(b)) if s.account.role >= Role::Clerk => schedule::obligations_in_years(&app.cfg(), a - 1, b + 1),
         _ => vec![],
     };
     let items: Vec<Value> = subs
@@ -369,7 +369,7 @@ const SUBMISSIONS_PER_PAGE: i64 = 50;
 /// A date typed in a filter: 2021-04-01 (what a date field sends) or 01/04/2021.
 fn day_start(app: &App, s: &str) -> Option<i64> {
     let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").or_else(|_| chrono::NaiveDate::parse_from_str(s.trim(), "%d/%m/%Y")).ok()?;
-    let local = d.and_hms_opt(0, 0, 0)?.and_local_timezone(app.cfg.office.timezone).earliest()?;
+    let local = d.and_hms_opt(0, 0, 0)?.and_local_timezone(app.cfg().office.timezone).earliest()?;
     Some(local.timestamp())
 }
 
@@ -405,8 +405,8 @@ pub async fn submissions(State(app): State<AppRef>, headers: HeaderMap, Query(q)
                 "prev": (page > 1).then(|| format!("/submissions?page={}{keep}", page - 1)),
                 "next": (page < pages).then(|| format!("/submissions?page={}{keep}", page + 1)),
                 "q": q.q, "unit": q.unit, "report": q.report, "period": q.period, "decision": q.decision, "from": q.from, "to": q.to,
-                "units": app.cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
-                "reports": app.cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
+                "units": app.cfg().units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
+                "reports": app.cfg().reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
                 "decisions": decisions.iter().map(|d| json!({"id": d.as_str(), "name": d.label_vi()})).collect::<Vec<_>>(),
             }),
         ),
@@ -559,7 +559,7 @@ pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
         }
     }
     let list: Vec<Value> = app
-        .cfg
+        .cfg()
         .units
         .iter()
         .map(|u| json!({"id": u.id.as_str(), "name": u.name, "group": u.group, "rate": rate.get(u.id.as_str()).copied().unwrap_or_default().json(), "overdue": overdue.get(u.id.as_str()).copied().unwrap_or(0)}))
@@ -570,7 +570,8 @@ pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
 
 pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<String>) -> Page {
     let s = who(&app, &headers).await?;
-    let Some(u) = app.cfg.unit(&id) else {
+    let cfg = app.cfg();
+    let Some(u) = cfg.unit(&id) else {
         return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có đơn vị này trong cấu hình.").await);
     };
     let (_, states) = app.states().await.map_err(db)?;
@@ -624,10 +625,10 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f):
             })
         })
         .collect();
-    let y = schedule::date_of(app.cfg.office.timezone, now()).year();
+    let y = schedule::date_of(app.cfg().office.timezone, now()).year();
     let mut periods: Vec<Value> = vec![];
     for year in (y - 1..=y + 1).rev() {
-        let mut kinds: Vec<crate::domain::PeriodKind> = app.cfg.reports.iter().map(|r| r.period).collect();
+        let mut kinds: Vec<crate::domain::PeriodKind> = app.cfg().reports.iter().map(|r| r.period).collect();
         kinds.sort_by_key(|k| format!("{k:?}"));
         kinds.dedup();
         for k in kinds {
@@ -643,8 +644,8 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f):
             base,
             json!({
                 "rows": rows, "flash_ok": f.ok, "flash_err": f.err, "periods": periods,
-                "units": app.cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
-                "reports": app.cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
+                "units": app.cfg().units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
+                "reports": app.cfg().reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
             }),
         ),
     ))
