@@ -792,6 +792,7 @@ fn request_row(r: &crate::store::StoredRequest) -> Value {
     v["state"] = json!(r.state);
     v["report"] = json!(r.report);
     v["source"] = json!(r.source);
+    v["message_id"] = json!(r.message_id);
     v["reports"] = json!(crate::office::requests::reports_of(r).iter().map(|x| json!({"id": x.id, "name": x.name, "due": match x.due { crate::domain::rules::DueRule::Date(d) => d.to_string(), _ => String::new() }})).collect::<Vec<_>>());
     v
 }

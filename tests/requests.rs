@@ -153,3 +153,38 @@ fn a_confirmed_request_is_owed_by_the_units_it_addresses_and_a_report_citing_it_
         }
     }
 }
+
+#[test]
+fn a_letter_mailed_by_the_offices_staff_waits_as_a_request_and_a_reply_to_it_answers_it() {
+    let o = Office::new(Db::Sqlite);
+    let (d, t) = at(2021, 11, 4, 15);
+    o.deliver(t, "l", &mail("chanhvanphong@so.test", "Công văn 417/SYT-VP", "<cv417-out@so.test>", &d, "", &[("417-SYT-VP.docx", &letter_docx())]));
+    o.ok(&["ingest", "inbox"]);
+    let s = o.json(&["submissions", "--json"]);
+    let m = &s.as_array().unwrap()[0];
+    assert_eq!(m["decision"], "not_submission", "{m}");
+    assert!(m["reasons"].to_string().contains("yêu cầu báo cáo"), "{m}");
+    assert!(o.outbox().is_empty(), "the office is not acknowledged its own letter");
+    let list = o.json(&["request", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!((list[0]["state"].as_str(), list[0]["report"].as_str(), list[0]["message_id"].as_str()), (Some("pending"), Some("cv-417-syt-vp"), Some("<cv417-out@so.test>")), "the mail that carried it is kept: {list}");
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    o.ok(&["request", "confirm", &id, "--unit", "BVA", "--unit", "TTYT-B"]);
+
+    // BVA answers the mail that carried the letter; its subject and file name say nothing, its
+    // title says which of the letter's two asks it answers.
+    let (d2, t2) = at(2021, 11, 12, 9);
+    let plain = report_docx("BỆNH VIỆN ĐA KHOA AN BÌNH", "90/BC-BVA", "Kiểm Thử, ngày 12 tháng 11 năm 2021", "BÁO CÁO", "Kết quả công tác phòng chống dịch năm 2021", &["Bệnh viện báo cáo."], None);
+    o.deliver(t2, "r", &mail("bva@test.example", "Re: Công văn", "<reply417@test>", &d2, "In-Reply-To: <cv417-out@so.test>\r\nReferences: <cv417-out@so.test>\r\n", &[("bao cao.docx", &plain)]));
+    o.ok(&["ingest", "inbox"]);
+    let s = o.json(&["submissions", "--json"]);
+    let r = s.as_array().unwrap().iter().find(|x| x["message_id"] == "<reply417@test>").unwrap();
+    assert_eq!((r["decision"].as_str(), r["report"].as_str(), r["unit"].as_str()), (Some("accepted"), Some("cv-417-syt-vp"), Some("BVA")), "{r}");
+    assert!(r["evidence"].to_string().contains("trả lời thư gửi công văn"), "{r}");
+    // Only the units confirmed owe it.
+    let st = o.json(&["status", "--as-of", "2021-11-20", "--json"]);
+    let mut rows = rows_of(&st, "cv-417-syt-vp");
+    rows.sort();
+    assert_eq!(rows, vec![("BVA", "submitted_on_time"), ("TTYT-B", "overdue")], "{st}");
+    o.ok(&["audit", "verify"]);
+}

@@ -39,6 +39,10 @@ pub struct Match {
     /// With `also`: the indices of the first report's own documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_documents: Option<Vec<usize>>,
+    /// The office's own letter setting a request (SPEC §15), sent or forwarded by its staff:
+    /// the index of the document that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub letter: Option<usize>,
 }
 
 impl Match {
@@ -57,6 +61,7 @@ impl Match {
             evidence: vec![],
             also: vec![],
             own_documents: None,
+            letter: None,
             reply: true,
         }
     }
@@ -68,6 +73,26 @@ pub fn effective<'a>(cfg: &Rules, facts: &'a MailFacts) -> &'a MailFacts {
         (Some(inner), Some(from)) if cfg.is_staff(from) => inner,
         _ => facts,
     }
+}
+
+/// The document holding the office's own letter that sets a request (SPEC §15), when a member
+/// of its staff sent or forwarded it (not a unit's mail forwarded, nor a sender whose
+/// authentication failed): a read document with the letter's number and a deadline for the units.
+pub fn office_letter(cfg: &Rules, facts: &MailFacts, docs: &[Document]) -> Option<usize> {
+    let from = facts.from.as_deref()?;
+    if !cfg.is_staff(from) || facts.auth_suspect(cfg.office.authserv_id.as_deref()).is_some() {
+        return None;
+    }
+    let eff = effective(cfg, facts);
+    if eff.from.as_deref().is_some_and(|f| cfg.unit_by_email(f).is_some()) {
+        return None;
+    }
+    docs.iter().position(|d| {
+        d.parse == ParseStatus::Ok && {
+            let l = crate::parse::letter::read(&d.text, Some(&d.header));
+            l.number.is_some() && l.deadlines.iter().any(|x| x.for_units)
+        }
+    })
 }
 
 /// The report kind one document names by itself (its title, file name and the extractor that

@@ -98,6 +98,13 @@ pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64, replied_
     let mut facts = mime::parse(raw);
     facts.replied_to = replied_to;
     let (docs, notes) = read_documents(cfg, parser, &facts);
+    if let Some(i) = matching::office_letter(cfg, &facts, &docs) {
+        let mut m = Match::new(Decision::NotSubmission);
+        m.reply = false;
+        m.reasons.push(format!("công văn của Sở do cán bộ Văn phòng gửi ({}): đã lưu thành yêu cầu báo cáo, chờ Văn phòng xác nhận", docs[i].filename));
+        m.letter = Some(i);
+        return (facts, docs, m);
+    }
     let groups = matching::split_reports(cfg, &docs);
     let mut m = if groups.len() < 2 {
         matching::decide(cfg, &facts, &docs, arrival)
@@ -260,6 +267,7 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
     };
     apply(&mut sub, &a.decision);
 
+    let letter = a.decision.letter.and_then(|i| all_docs.get(i)).map(|d| crate::parse::letter::read(&d.text, Some(&d.header)));
     let mut tx = store.begin().await?;
     tx.put_blob(&sha, a.raw.len() as i64, &store::compress(a.raw)).await?;
     let Some(id) = tx.insert_message(&sub).await? else {
@@ -290,6 +298,14 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
         tx.audit("documents_parsed", "baocao", &subject, &json!(summary)).await?;
     }
     tx.audit("decision", "baocao", &subject, &decision_event(&sub)).await?;
+    // The office's letter becomes a request waiting for a clerk, with the message that carried it.
+    if let Some(l) = &letter {
+        let r = requests::pending(cfg, l, &format!("thư số {id}"), sub.message_id.as_deref(), "baocao");
+        match tx.insert_request(&r).await? {
+            Some(rid) => tx.audit("request_added", "baocao", &format!("request:{rid}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?,
+            None => tracing::info!("submission {id}: the letter {} is already a request", r.report),
+        }
+    }
     if sub.decision == Decision::Accepted {
         sub.version = renumber(&mut tx, &[sub.obligation()]).await?.get(&id).copied();
     }

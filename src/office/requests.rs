@@ -137,7 +137,21 @@ pub fn report_id(l: &Letter) -> String {
 /// Stores what was read from a letter as a request waiting for a clerk. Refused when the same
 /// letter (the same report id) is already stored.
 pub async fn add(cfg: &Config, store: &Store, l: &Letter, source: &str, message_id: Option<&str>, by: &str) -> Result<StoredRequest> {
-    let mut r = StoredRequest {
+    let mut r = pending(cfg, l, source, message_id, by);
+    let mut tx = store.begin().await?;
+    let Some(id) = tx.insert_request(&r).await? else {
+        let had = store.requests().await?.into_iter().find(|x| x.report == r.report).map(|x| x.id).unwrap_or(0);
+        return Err(OfficeError::Request { id: had, why: format!("already holds this letter ({}, {})", r.number.as_deref().unwrap_or("không số"), r.report) });
+    };
+    r.id = id;
+    tx.audit("request_added", by, &format!("request:{id}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// A letter's request as it is stored, waiting for a clerk.
+pub fn pending(cfg: &Config, l: &Letter, source: &str, message_id: Option<&str>, by: &str) -> StoredRequest {
+    StoredRequest {
         id: 0,
         report: report_id(l),
         number: l.number.clone(),
@@ -151,17 +165,7 @@ pub async fn add(cfg: &Config, store: &Store, l: &Letter, source: &str, message_
         created_by: by.to_string(),
         decided_at: None,
         decided_by: None,
-    };
-    let mut tx = store.begin().await?;
-    let Some(id) = tx.insert_request(&r).await? else {
-        let had = store.requests().await?.into_iter().find(|x| x.report == r.report).map(|x| x.id).unwrap_or(0);
-        return Err(OfficeError::Request { id: had, why: format!("already holds this letter ({}, {})", r.number.as_deref().unwrap_or("không số"), r.report) });
-    };
-    r.id = id;
-    tx.audit("request_added", by, &format!("request:{id}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?;
-    tx.commit().await?;
-    r.reading["id"] = json!(id.to_string());
-    Ok(r)
+    }
 }
 
 /// The deadlines a confirmation makes obligations of: those set for the units.

@@ -182,3 +182,37 @@ pub async fn password(State(app): State<AppRef>, headers: HeaderMap, Form(form):
         Err(e) => back("/password", Err(explain(&e))),
     }
 }
+
+/// Confirms a request read from a letter, for the units ticked (those its letter addresses,
+/// unless the clerk changed them); the daemon owes, reminds and matches it from now on.
+pub async fn confirm_request(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let units = f.ticked("unit:");
+    if units.is_empty() {
+        return back("/requests", Err("Hãy chọn ít nhất một đơn vị phải nộp.".into()));
+    }
+    let r = office::requests::confirm(&app.cfg(), &app.store, id, &units, &s.account.name).await;
+    if r.is_ok() {
+        if let Err(e) = app.shared.rules.refresh(&app.store).await {
+            tracing::warn!("cannot read the requests again: {e}");
+        }
+    }
+    back("/requests", r.map(|x| format!("Đã xác nhận yêu cầu số {id} ({}): {} đơn vị phải nộp.", x.number.as_deref().unwrap_or("công văn không số"), units.len())).map_err(|e| explain(&e)))
+}
+
+pub async fn cancel_request(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = office::requests::cancel(&app.store, id, f.get("reason"), &s.account.name).await;
+    if r.is_ok() {
+        if let Err(e) = app.shared.rules.refresh(&app.store).await {
+            tracing::warn!("cannot read the requests again: {e}");
+        }
+    }
+    back("/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| explain(&e)))
+}

@@ -145,6 +145,7 @@ impl App {
             ("/submissions", "Bài nộp", 0),
             ("/units", "Đơn vị", 0),
             ("/exemptions", "Miễn nộp", 0),
+            ("/requests", "Công văn", 0),
             ("/outbox", "Thư đi", 0),
             ("/audit", "Nhật ký", 0),
         ];
@@ -196,6 +197,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("units.html", include_str!("templates/units.html")),
     ("unit.html", include_str!("templates/unit.html")),
     ("exemptions.html", include_str!("templates/exemptions.html")),
+    ("requests.html", include_str!("templates/requests.html")),
     ("outbox.html", include_str!("templates/outbox.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
@@ -233,6 +235,9 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/units/{id}", get(pages::unit))
         .route("/exemptions", get(pages::exemptions).post(actions::exempt))
         .route("/exemptions/withdraw", post(actions::withdraw))
+        .route("/requests", get(pages::requests))
+        .route("/requests/{id}/confirm", post(actions::confirm_request))
+        .route("/requests/{id}/cancel", post(actions::cancel_request))
         .route("/outbox", get(pages::outbox))
         .route("/outbox/retry", post(actions::retry))
         .route("/audit", get(pages::audit))
@@ -308,6 +313,12 @@ impl Posted {
     fn checked(&self, k: &str) -> bool {
         !self.get(k).is_empty()
     }
+    /// The ticked boxes named `prefix` + a value (`unit:BVA`), their values sorted.
+    fn ticked(&self, prefix: &str) -> Vec<String> {
+        let mut v: Vec<String> = self.0.iter().filter(|(k, x)| k.starts_with(prefix) && !x.trim().is_empty()).map(|(k, _)| k[prefix.len()..].to_string()).collect();
+        v.sort();
+        v
+    }
 }
 
 /// The checks every form passes before its action: a session, the session's CSRF token, and a
@@ -362,6 +373,13 @@ fn explain(e: &OfficeError) -> String {
             NotOwed::BeforeStart { report, period, .. } => format!("Kỳ {period} của báo cáo {report} có hạn trước ngày bắt đầu theo dõi."),
         },
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
+        OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
+        OfficeError::Refused { id, why } if why.contains("already taken") => format!("Tệp này đã được tách khỏi bài nộp số {id}."),
+        OfficeError::Refused { id, why } if why.contains("has no document") => format!("Bài nộp số {id} không có tệp này."),
+        OfficeError::Request { why, .. } if why.contains("no unit") => "Công văn không gửi đơn vị nào có trong cấu hình: hãy chọn các đơn vị phải nộp.".into(),
+        OfficeError::Request { why, .. } if why.contains("no deadline") => "Công văn không đặt hạn nào cho các đơn vị: không có gì để xác nhận (hãy hủy yêu cầu).".into(),
+        OfficeError::Request { id, why } if why.contains("no such unit") => format!("Yêu cầu số {id}: có đơn vị không có trong cấu hình."),
+        OfficeError::Request { id, .. } => format!("Yêu cầu số {id} đã được xử lý trước đó hoặc không còn."),
         OfficeError::Refused { id, .. } => format!("Bài nộp số {id} chưa có dự đoán đủ đơn vị, loại báo cáo và kỳ; hãy dùng «Gán cho nghĩa vụ»."),
         OfficeError::Store(crate::store::StoreError::NotFound(_)) => "Không tìm thấy bài nộp này.".into(),
         OfficeError::Account(why) if why.contains("too short") => format!("Mật khẩu mới quá ngắn: cần ít nhất {} ký tự.", office::accounts::MIN_PASSWORD_CHARS),

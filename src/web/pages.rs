@@ -651,6 +651,44 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f):
     ))
 }
 
+/// The requests read from the office's letters: waiting ones to confirm (for the units the
+/// letter addresses, changeable) or cancel, confirmed ones with the report kinds they made.
+pub async fn requests(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+    let s = who(&app, &headers).await?;
+    let cfg = app.cfg();
+    let list = app.store.requests().await.map_err(db)?;
+    let fmt_date = |d: Option<&str>| d.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).map(|d| d.format("%d/%m/%Y").to_string());
+    let rows: Vec<Value> = list
+        .iter()
+        .rev()
+        .map(|r| {
+            let v = &r.reading;
+            let addressed: Vec<String> = v["addressees"].as_array().into_iter().flatten().flat_map(|a| a["units"].as_array().cloned().unwrap_or_default()).filter_map(|u| u.as_str().map(str::to_string)).collect();
+            let chosen: Vec<String> = v["units"].as_array().map(|u| u.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or(addressed);
+            json!({
+                "id": r.id, "number": r.number, "date": fmt_date(r.letter_date.as_deref()), "subject": r.subject, "state": r.state,
+                "state_vi": crate::office::requests::state_vi(&r.state), "source": r.source,
+                "added": app.when(r.created_at), "added_by": r.created_by,
+                "decided": r.decided_at.map(|t| app.when(t)), "decided_by": r.decided_by,
+                "addressees": v["addressees"].as_array().into_iter().flatten().map(|a| json!({
+                    "text": a["text"], "units": a["units"].as_array().into_iter().flatten().filter_map(|u| u.as_str()).map(|u| app.unit_name(u)).collect::<Vec<_>>().join(", "),
+                })).collect::<Vec<_>>(),
+                "deadlines": v["deadlines"].as_array().into_iter().flatten().map(|d| json!({
+                    "date": fmt_date(d["date"].as_str()), "text": d["text"], "for_units": d["for_units"],
+                })).collect::<Vec<_>>(),
+                "outline": v["outline"], "annexes": v["annexes"],
+                "units": cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name, "on": chosen.iter().any(|c| c == u.id.as_str())})).collect::<Vec<_>>(),
+                "reports": crate::office::requests::reports_of(r).iter().map(|x| json!({
+                    "name": x.name, "due": match x.due { crate::domain::rules::DueRule::Date(d) => d.format("%d/%m/%Y").to_string(), _ => String::new() },
+                })).collect::<Vec<_>>(),
+                "cancel_reason": v["cancel_reason"],
+            })
+        })
+        .collect();
+    let base = app.base(&s, "/requests", "Công văn yêu cầu báo cáo").await;
+    Ok(app.render("requests.html", ctx(base, json!({"rows": rows, "flash_ok": f.ok, "flash_err": f.err}))))
+}
+
 #[derive(Deserialize, Default)]
 pub struct OutboxQuery {
     state: Option<String>,
