@@ -123,7 +123,8 @@ pub fn report_id(l: &Letter) -> String {
         words.join("-")
     };
     let base = match (&l.number, &l.date, &l.subject) {
-        (Some(n), _, _) if !slug(n).is_empty() => slug(n),
+        // A number left blank for the clerk to fill in ("Số:    /SYT-VP") is no number.
+        (Some(n), _, _) if slug(n).chars().any(|c| c.is_ascii_digit()) => slug(n),
         (_, d, s) => {
             let words: Vec<String> = slug(s.as_deref().unwrap_or("")).split('-').filter(|w| *w != "v").take(6).map(str::to_string).collect();
             format!("{}-{}", d.as_deref().unwrap_or("khong-ngay"), words.join("-"))
@@ -140,6 +141,8 @@ pub async fn add(cfg: &Config, store: &Store, l: &Letter, source: &str, message_
     let mut r = pending(cfg, l, source, message_id, by);
     let mut tx = store.begin().await?;
     let Some(id) = tx.insert_request(&r).await? else {
+        // The transaction holds the connection (SQLite has one): let it go before looking.
+        drop(tx);
         let had = store.requests().await?.into_iter().find(|x| x.report == r.report).map(|x| x.id).unwrap_or(0);
         return Err(OfficeError::Request { id: had, why: format!("already holds this letter ({}, {})", r.number.as_deref().unwrap_or("không số"), r.report) });
     };

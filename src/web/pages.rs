@@ -666,7 +666,9 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap, Query(f): Q
             let addressed: Vec<String> = v["addressees"].as_array().into_iter().flatten().flat_map(|a| a["units"].as_array().cloned().unwrap_or_default()).filter_map(|u| u.as_str().map(str::to_string)).collect();
             let chosen: Vec<String> = v["units"].as_array().map(|u| u.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or(addressed);
             json!({
-                "id": r.id, "number": r.number, "date": fmt_date(r.letter_date.as_deref()), "subject": r.subject, "state": r.state,
+                "id": r.id, "number": r.number.as_ref().filter(|n| n.chars().any(|c| c.is_ascii_digit())), "date": fmt_date(r.letter_date.as_deref()),
+                "confirmable": v["deadlines"].as_array().is_some_and(|d| d.iter().any(|d| d["for_units"] == true)),
+                "periodic": v["proposed_reports"].as_array().map(|p| p.len()).unwrap_or(0), "subject": r.subject, "state": r.state,
                 "state_vi": crate::office::requests::state_vi(&r.state), "source": r.source,
                 "added": app.when(r.created_at), "added_by": r.created_by,
                 "decided": r.decided_at.map(|t| app.when(t)), "decided_by": r.decided_by,
