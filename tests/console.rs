@@ -14,7 +14,8 @@ const PASSWORD: &str = "mat-khau-du-dai-2021";
 /// a daemon serving the console; accounts: a clerk, a viewer and an admin.
 fn office_with_console(extra_units: &str) -> (Office, Daemon, u16) {
     let port = free_port();
-    let cfg = format!("{CONFIG}{extra_units}\n[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    // The inbox is looked at every 2 s: a test that mails the running daemon does not wait a minute.
+    let cfg = format!("{CONFIG}{extra_units}\n[http]\nlisten = \"127.0.0.1:{port}\"\n").replace("source = \"maildir:inbox\"", "source = \"maildir:inbox\"\npoll_seconds = 2");
     let o = Office::with_config(Db::Sqlite, &cfg);
     let (d, t) = at(2021, 4, 5, 9);
     o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<bva-q1@test>", &d, "", &[("BC quy I - BVA.docx", &bva_q1("12/BC-BVĐK", 5))]));
@@ -201,6 +202,7 @@ fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
         ("bai-nop-chi-tiet", format!("/submissions/{id}")),
         ("don-vi", "/units/BVA".to_string()),
         ("mien-nop", "/exemptions".to_string()),
+        ("cong-van", "/requests".to_string()),
         ("thu-di", "/outbox".to_string()),
         ("nhat-ky", "/audit".to_string()),
         ("tai-khoan", "/accounts".to_string()),
@@ -293,5 +295,56 @@ fn a_person_changes_their_own_password_only_by_knowing_the_current_one() {
     assert!(Login::new(port, "giamdoc", new).is_ok());
     let audit = o.json(&["audit", "--json"]);
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "account_password" && e["actor"] == "giamdoc" && e["subject"] == "account:giamdoc"));
+    assert!(daemon.stop().success());
+}
+
+const LETTER: &str = "SỞ Y TẾ\nSố: 88/SYT-VP\nV/v báo cáo công tác tiêm chủng năm 2021\nKiểm Thử, ngày 01 tháng 12 năm 2021\nKính gửi:\n- Thủ trưởng các đơn vị y tế trong ngành.\nTrước ngày 15/12/2021 các đơn vị gửi báo cáo công tác tiêm chủng năm 2021 về Văn phòng Sở.\nVăn phòng Sở tổng hợp, báo cáo Giám đốc Sở trước ngày 25/12/2021.\n";
+
+#[test]
+fn a_clerk_confirms_a_letters_request_for_the_units_ticked_and_the_running_daemon_owes_and_matches_it() {
+    let (o, daemon, port) = office_with_console("");
+    let letter = o.path().join("cv88.txt");
+    std::fs::write(&letter, LETTER).unwrap();
+    o.ok(&["request", "add", letter.to_str().unwrap()]);
+    let b = Browser::start(1280, 900);
+    b.login(port, "lan", PASSWORD);
+    b.click("nav a[href='/requests']");
+    assert!(b.wait_for_url("/requests", 10), "{}", b.url());
+    let page = b.source();
+    assert!(page.contains("Công văn số 88/SYT-VP ngày 01/12/2021") && page.contains("chờ xác nhận"), "{page}");
+    assert!(page.contains("việc của Văn phòng, không tạo nghĩa vụ"), "the office's own deadline is told apart");
+    // The clerk leaves CC-C out and confirms.
+    b.click("input[name='unit:CC-C']");
+    b.click("form[action='/requests/1/confirm'] button");
+    assert!(b.wait_for_url("ok=", 10), "{}", b.url());
+    assert!(b.text(".flash.ok").contains("Đã xác nhận yêu cầu số 1"), "{}", b.source());
+    assert!(b.source().contains("hạn 14/12/2021"), "the obligation and its due day (trước ngày 15 = by the 14th)");
+    assert!(b.text("#r1 .owing").contains("Trung tâm Y tế huyện Bắc Sơn") && !b.text("#r1 .owing").contains("Chi cục"), "who owes it: {}", b.source());
+    let audit = o.json(&["audit", "--json"]);
+    let ev = audit.as_array().unwrap().iter().find(|e| e["kind"] == "request_confirmed").expect("the confirmation is in the trail");
+    assert_eq!(ev["actor"], "lan", "{ev}");
+
+    // The running daemon matches a report citing the letter at once, without a restart.
+    let (d, t) = at(2021, 12, 10, 9);
+    let doc = report_docx("BỆNH VIỆN ĐA KHOA AN BÌNH", "95/BC-BVA", "Kiểm Thử, ngày 10 tháng 12 năm 2021", "BÁO CÁO", "Công tác tiêm chủng năm 2021", &["Đã tiêm 10.000 liều."], None);
+    o.deliver(t, "cv", &mail("bva@test.example", "Báo cáo theo Công văn 88/SYT-VP", "<cv88@test>", &d, "", &[("BC tiêm chủng.docx", &doc)]));
+    let mut last = serde_json::Value::Null;
+    wait_until(30, "the daemon records the report", || {
+        last = o.json(&["submissions", "--json"]);
+        last.as_array().unwrap().iter().any(|s| s["message_id"] == "<cv88@test>")
+    });
+    let s = last.as_array().unwrap().iter().find(|s| s["message_id"] == "<cv88@test>").unwrap().clone();
+    assert_eq!((s["decision"].as_str(), s["report"].as_str(), s["timeliness"].as_str()), (Some("accepted"), Some("cv-88-syt-vp"), Some("on_time")), "{s}");
+    let st = o.json(&["status", "--as-of", "2021-12-20", "--json"]);
+    let mut rows: Vec<(String, String)> = st.as_array().unwrap().iter().filter(|r| r["report"] == "cv-88-syt-vp").map(|r| (r["unit"].as_str().unwrap().to_string(), r["state"].as_str().unwrap().to_string())).collect();
+    rows.sort();
+    assert_eq!(rows, vec![("BVA".to_string(), "submitted_on_time".to_string()), ("TTYT-B".to_string(), "overdue".to_string())], "CC-C was left out: {st}");
+    // Photographed at a phone's width.
+    b.resize(420, 900);
+    b.go(&format!("http://127.0.0.1:{port}/requests"));
+    let wide = b.eval("return document.documentElement.scrollWidth").as_u64().unwrap_or(0);
+    assert!(wide <= 420, "the requests page fits a phone: {wide} px");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    b.screenshot(&root.join("target/visual/console/cong-van-da-xac-nhan-420.png"));
     assert!(daemon.stop().success());
 }

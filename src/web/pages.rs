@@ -684,6 +684,7 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap, Query(f): Q
                     "name": x.name, "due": match x.due { crate::domain::rules::DueRule::Date(d) => d.format("%d/%m/%Y").to_string(), _ => String::new() },
                 })).collect::<Vec<_>>(),
                 "cancel_reason": v["cancel_reason"],
+                "owing": v["units"].as_array().into_iter().flatten().filter_map(|u| u.as_str()).map(|u| app.unit_name(u)).collect::<Vec<_>>().join(", "),
             })
         })
         .collect();
