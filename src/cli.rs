@@ -7,7 +7,7 @@
 
 use crate::config::{Config, Source};
 use crate::domain::{Decision, ObligationState, Period};
-use crate::intake::{self, pipeline};
+use crate::intake;
 use crate::office;
 use crate::parse::worker::{Parser, WorkerPool};
 use crate::schedule;
@@ -569,7 +569,7 @@ fn parser_with(limits: crate::config::Limits) -> Parser {
     if std::env::var_os("BAOCAO_IN_PROCESS_PARSE").is_none() {
         if let Ok(exe) = std::env::current_exe() {
             if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("baocao")) {
-                return Parser::Pool(WorkerPool::new(exe, limits));
+                return Parser::Pool(std::sync::Arc::new(WorkerPool::new(exe, limits)));
             }
         }
     }
@@ -961,28 +961,19 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
     } else {
         None
     };
-    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    let mut known = 0;
-    let mut unreadable = Vec::new();
-    for e in &entries {
-        match intake::read_entry(e, cfg.intake.max_message_bytes) {
-            Ok(raw) => match pipeline::process(cfg, store, &parser, &raw).await {
-                Ok(pipeline::Outcome::Recorded { decision, .. }) => *counts.entry(decision.as_str()).or_default() += 1,
-                Ok(pipeline::Outcome::AlreadyKnown) => known += 1,
-                Ok(pipeline::Outcome::SetAside) => unreadable.push(format!("{}: could not be recorded; set aside (see `audit`)", e.path.display())),
-                // The database is away: nothing after this message could be recorded either.
-                Err(err) if err.is_transient() => return Err(err).with_context(|| format!("cannot record {}", e.path.display())),
-                Err(err) => unreadable.push(format!("{}: {err}", e.path.display())),
-            },
-            Err(err) => unreadable.push(err.to_string()),
-        }
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
+    // The daemon's own pipeline: several files read at once, recorded in batches.
+    let mut src = intake::FilesSource::new(entries, cfg.intake.max_message_bytes);
+    if let Some(b) = bar.clone() {
+        src.progress = Box::new(move || b.inc(1));
     }
+    let health = intake::source::Health::default();
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let shared = std::sync::Arc::new(cfg.clone());
+    intake::source::pass(&mut src, &shared, store, &parser, &health, &shutdown).await?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let (counts, known, unreadable) = (src.decisions, src.known, src.unreadable);
     if let Parser::Pool(p) = &parser {
         tracing::info!(peak_rss_kb = p.peak_rss_kb(), "parse workers");
     }

@@ -72,9 +72,10 @@ fn a_clerk_logs_in_sees_the_matrix_and_resolves_a_review_item_by_clicking() {
     b.go(&format!("http://127.0.0.1:{port}/submissions"));
     b.type_into("input[name=q]", "ket qua cong tac bac son");
     b.click("form.filters button");
+    assert!(b.wait_for_url("q=ket", 10), "the search is sent: {}", b.url());
     let found = b.source();
     assert!(found.contains(&format!("/submissions/{id}\"")), "found by folded words: {found}");
-    assert!(!found.contains("Báo cáo quý I năm 2021</a>"), "BVA's report does not hold those words");
+    assert!(!found.contains("Báo cáo quý I năm 2021</a>"), "BVA's report does not hold those words: {found}");
 
     b.go(&format!("http://127.0.0.1:{port}/submissions/{id}"));
     let detail = b.source();

@@ -337,7 +337,8 @@ fn a_full_disk_stops_intake_with_its_reason_and_once_there_is_room_every_message
     assert_eq!(first.status.code(), Some(1), "intake stops: {err}");
     assert!(err.contains("disk is full"), "and says why: {err}");
     let before = subs_of(&o).len();
-    assert!(before > 0 && before < 40, "some recorded before the disk filled: {before}");
+    // Messages are committed in batches: the batch the disk could not hold is not recorded at all.
+    assert!(before < 40, "not all recorded before the disk filled: {before}");
 
     disk.grow("64m");
     o.ok(&["ingest", "--no-deliver", "inbox"]);

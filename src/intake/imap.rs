@@ -147,7 +147,15 @@ pub struct ImapSource<'a> {
     session: Option<Session>,
     lock: Option<crate::store::MailboxLock>,
     idle: bool,
+    /// What the server offers, read once per connection: MOVE, UIDPLUS.
+    caps: Caps,
     pass: Option<Pass>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Caps {
+    mv: bool,
+    uidplus: bool,
 }
 
 /// The state of one pass over the mailbox.
@@ -162,12 +170,15 @@ struct Pass {
     metas: VecDeque<Meta>,
     /// Messages ready to hand over, with their bodies (None: only to settle).
     ready: VecDeque<(Meta, Option<Vec<u8>>, bool)>,
+    /// Everything is handed over; the last messages may still be settled (they are recorded
+    /// in batches after the source has said it has no more).
+    done: bool,
 }
 
 impl<'a> ImapSource<'a> {
     pub fn new(cfg: &'a Config) -> Result<ImapSource<'a>, ImapError> {
         let acc = Account::of(cfg).ok_or_else(|| ImapError::Protocol("the intake source is not IMAP".into()))?;
-        Ok(ImapSource { cfg, acc, poll: Duration::from_secs(cfg.intake.poll_seconds.max(1)), session: None, lock: None, idle: false, pass: None })
+        Ok(ImapSource { cfg, acc, poll: Duration::from_secs(cfg.intake.poll_seconds.max(1)), session: None, lock: None, idle: false, caps: Caps::default(), pass: None })
     }
 
     fn session(&mut self) -> Result<&mut Session, ImapError> {
@@ -203,7 +214,7 @@ impl<'a> ImapSource<'a> {
         let found = timed("UID SEARCH", session.uid_search(format!("UID {}:*", last + 1))).await?;
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
         uids.sort_unstable();
-        Ok(Some(Pass { validity, resync, last, uids: uids.into(), metas: VecDeque::new(), ready: VecDeque::new() }))
+        Ok(Some(Pass { validity, resync, last, uids: uids.into(), metas: VecDeque::new(), ready: VecDeque::new(), done: false }))
     }
 
     /// Fetches the metadata of the next (up to) 200 UIDs.
@@ -308,7 +319,9 @@ impl Source for ImapSource<'_> {
             // Created once if missing; an existing folder makes this fail harmlessly.
             let _ = timed("CREATE", session.create(folder)).await;
         }
-        self.idle = timed("CAPABILITY", session.capabilities()).await?.has_str("IDLE");
+        let caps = timed("CAPABILITY", session.capabilities()).await?;
+        self.idle = caps.has_str("IDLE");
+        self.caps = Caps { mv: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS") };
         // IDLE reports changes of the selected mailbox only: select it even when the first
         // STATUS finds nothing new.
         timed("SELECT", session.select(&self.acc.mailbox)).await?;
@@ -318,8 +331,8 @@ impl Source for ImapSource<'_> {
 
     async fn next(&mut self, store: &Store, health: &Health) -> Result<Option<Incoming<Settle>>, ImapError> {
         let mut pass = match self.pass.take() {
-            Some(p) => p,
-            None => match self.begin_pass(store).await? {
+            Some(p) if !p.done => p,
+            _ => match self.begin_pass(store).await? {
                 Some(p) => p,
                 None => return Ok(None),
             },
@@ -342,18 +355,31 @@ impl Source for ImapSource<'_> {
                 self.fetch_metas(&mut pass).await?;
             } else {
                 store.set_mailbox_state(&self.acc.mailbox, pass.validity as i64, pass.last as i64).await?;
+                pass.done = true;
+                self.pass = Some(pass);
                 return Ok(None);
             }
         }
     }
 
     async fn settle(&mut self, store: &Store, t: Settle) -> Result<(), ImapError> {
-        if t.mark {
-            let after = self.cfg.intake.after.clone();
-            mark_done(self.session()?, &after, t.uid, t.ours).await?;
+        self.settle_all(store, vec![t]).await
+    }
+
+    async fn settle_all(&mut self, store: &Store, tokens: Vec<Settle>) -> Result<(), ImapError> {
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let after = self.cfg.intake.after.clone();
+        let caps = self.caps;
+        // One command for the whole batch: the flags (or the move) of every message in it.
+        let mut uids: Vec<u32> = tokens.iter().filter(|t| t.mark && !(t.ours && after == After::Flag)).map(|t| t.uid).collect();
+        uids.sort_unstable();
+        if !uids.is_empty() {
+            mark_done(self.session()?, &after, caps, &uid_set(&uids)).await?;
         }
         let pass = self.pass.as_mut().ok_or_else(|| ImapError::Protocol("a message settled outside a pass".into()))?;
-        pass.last = pass.last.max(t.uid);
+        pass.last = tokens.iter().map(|t| t.uid).fold(pass.last, u32::max);
         store.set_mailbox_state(&self.acc.mailbox, pass.validity as i64, pass.last as i64).await?;
         Ok(())
     }
@@ -383,26 +409,23 @@ impl Source for ImapSource<'_> {
     }
 }
 
-async fn mark_done(session: &mut Session, after: &After, uid: u32, already_flagged: bool) -> Result<(), ImapError> {
-    let set = uid.to_string();
+/// Flags or moves the messages of `set` (a UID set) as processed.
+async fn mark_done(session: &mut Session, after: &After, caps: Caps, set: &str) -> Result<(), ImapError> {
     match after {
         After::Flag => {
-            if !already_flagged {
-                let s = timed("UID STORE", session.uid_store(&set, format!("+FLAGS.SILENT (\\Seen {KEYWORD})"))).await?;
-                timed("UID STORE", s.try_collect::<Vec<_>>()).await?;
-            }
+            let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT (\\Seen {KEYWORD})"))).await?;
+            timed("UID STORE", s.try_collect::<Vec<_>>()).await?;
         }
         After::Move(folder) => {
-            let caps = timed("CAPABILITY", session.capabilities()).await?;
-            if caps.has_str("MOVE") {
-                timed("UID MOVE", session.uid_mv(&set, folder)).await?;
+            if caps.mv {
+                timed("UID MOVE", session.uid_mv(set, folder)).await?;
             } else {
-                timed("UID COPY", session.uid_copy(&set, folder)).await?;
-                let s = timed("UID STORE", session.uid_store(&set, format!("+FLAGS.SILENT (\\Seen \\Deleted {KEYWORD})"))).await?;
+                timed("UID COPY", session.uid_copy(set, folder)).await?;
+                let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT (\\Seen \\Deleted {KEYWORD})"))).await?;
                 timed("UID STORE", s.try_collect::<Vec<_>>()).await?;
                 // Without UIDPLUS an EXPUNGE would also remove messages people marked deleted.
-                if caps.has_str("UIDPLUS") {
-                    let s = timed("UID EXPUNGE", session.uid_expunge(&set)).await?;
+                if caps.uidplus {
+                    let s = timed("UID EXPUNGE", session.uid_expunge(set)).await?;
                     timed("UID EXPUNGE", s.try_collect::<Vec<_>>()).await?;
                 }
             }

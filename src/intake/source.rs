@@ -1,8 +1,10 @@
 //! The shape every intake source has, and the one loop that drives them.
 //!
-//! A [`Source`] hands over the messages it has not settled, one at a time; the driver records
-//! each through the pipeline (exactly once, by its source key) and only then tells the source to
-//! settle it (flag, move, remember the UID). Between passes the source waits for a change (IMAP
+//! A [`Source`] hands over the messages it has not settled, one at a time; the driver reads
+//! several at once (a bounded window: one per parse worker and one more), records them in
+//! batches — one transaction for up to [`BATCH`] messages, or for what is ready after
+//! [`BATCH_WAIT`] — while the next messages are read, and only after a batch's commit tells the
+//! source to settle its messages (flag or move them with one command, remember the UID). Between passes the source waits for a change (IMAP
 //! IDLE, or the poll interval) or the shutdown signal. Connection trouble ends the pass and the
 //! driver opens the source again with capped exponential backoff; a source held by another
 //! instance (a PostgreSQL advisory lock) is asked again within `min(poll_seconds, 20)` seconds.
@@ -13,10 +15,21 @@ use super::{pipeline, RawMessage};
 use crate::config::Config;
 use crate::parse::worker::Parser;
 use crate::store::{Store, StoreError};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// The most messages one transaction records.
+pub const BATCH: usize = 64;
+/// How long a batch waits for more messages once its first one is read: a slow trickle is
+/// still committed (and acknowledged) promptly.
+pub const BATCH_WAIT: Duration = Duration::from_millis(50);
+/// How much is read ahead of the batch being committed: messages, and their bytes (memory
+/// stays bounded whatever the mailbox holds).
+const AHEAD: usize = 2 * BATCH;
+const AHEAD_BYTES: usize = 64 * 1024 * 1024;
 
 /// What the daemon's health and metrics report about intake.
 #[derive(Default)]
@@ -78,6 +91,16 @@ pub trait Source {
     async fn next(&mut self, store: &Store, health: &Health) -> Result<Option<Incoming<Self::Token>>, Self::Error>;
     /// Marks a message processed at the source. Called only after its results are committed.
     async fn settle(&mut self, store: &Store, token: Self::Token) -> Result<(), Self::Error>;
+    /// Marks the messages of a committed batch processed, in the order handed over; a source
+    /// that can (IMAP) does it with one command.
+    async fn settle_all(&mut self, store: &Store, tokens: Vec<Self::Token>) -> Result<(), Self::Error> {
+        for t in tokens {
+            self.settle(store, t).await?;
+        }
+        Ok(())
+    }
+    /// What recording a message did, once its batch is committed (the command line counts).
+    fn recorded(&mut self, _token: &Self::Token, _outcome: &pipeline::Outcome) {}
     /// A message could not be recorded: Ok to go on with the next (it is handed over again in a
     /// later pass), or Err to end the pass and reopen.
     fn unrecorded(&mut self, token: Self::Token, error: StoreError) -> Result<(), Self::Error>;
@@ -102,29 +125,125 @@ impl Pace {
     }
 }
 
-/// One pass: every message the source hands over, recorded then settled. Returns how many were
-/// recorded now.
-async fn pass<S: Source>(src: &mut S, cfg: &Config, store: &Store, parser: &Parser, health: &Health, shutdown: &watch::Receiver<bool>) -> Result<usize, S::Error> {
+type Reading = tokio::task::JoinHandle<Result<pipeline::Prepared, StoreError>>;
+
+/// One pass: every message the source hands over, read (several at once), recorded in
+/// batches, then settled. Returns how many were recorded now. Shutdown stops the reading of
+/// new messages; those already read are recorded and settled first.
+pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, parser: &Parser, health: &Health, shutdown: &watch::Receiver<bool>) -> Result<usize, S::Error> {
+    let cpu = Arc::new(tokio::sync::Semaphore::new(parser.width()));
+    let mut reading: VecDeque<(S::Token, String, usize, Option<Reading>)> = VecDeque::new();
+    let (mut ahead_bytes, mut batch_bytes) = (0, 0);
+    let mut recent = pipeline::Recent::default();
+    let mut batch: Batch<S::Token> = Vec::new();
+    let mut first = Instant::now();
+    let mut more = true;
     let mut recorded = 0;
-    while !*shutdown.borrow() {
-        let Some(inc) = src.next(store, health).await? else { break };
-        if let Some(raw) = &inc.raw {
-            match pipeline::process(cfg, store, parser, raw).await {
-                Ok(pipeline::Outcome::Recorded { .. }) => {
-                    recorded += 1;
-                    // The deliverer sends its acknowledgement now, not after the whole pass: a
-                    // flood from one address must not hold back the answers to everyone else.
-                    health.recorded.notify_one();
+    loop {
+        while more && (reading.is_empty() || (reading.len() < AHEAD && ahead_bytes < AHEAD_BYTES)) {
+            if *shutdown.borrow() {
+                more = false;
+                break;
+            }
+            // A source that fails drops what is read and not committed: it is handed over again.
+            match src.next(store, health).await? {
+                Some(inc) => {
+                    let key = inc.raw.as_ref().map(|r| r.source_key.clone()).unwrap_or_default();
+                    let size = inc.raw.as_ref().map_or(0, |r| r.bytes.len());
+                    ahead_bytes += size;
+                    let job = inc.raw.map(|raw| tokio::spawn(pipeline::prepare(cfg.clone(), store.clone(), parser.clone(), cpu.clone(), raw)));
+                    reading.push_back((inc.token, key, size, job));
                 }
-                Ok(pipeline::Outcome::AlreadyKnown | pipeline::Outcome::SetAside) => {}
-                Err(e) => {
-                    tracing::error!("cannot record {}: {e}", raw.source_key);
-                    src.unrecorded(inc.token, e)?;
-                    continue;
-                }
+                None => more = false,
             }
         }
-        src.settle(store, inc.token).await?;
+        let Some((token, key, size, job)) = reading.pop_front() else { break };
+        ahead_bytes -= size;
+        let prepared = match job {
+            None => None,
+            Some(j) => Some(j.await.unwrap_or_else(|e| Err(StoreError::Interrupted(format!("reading a message stopped: {e}"))))),
+        };
+        if batch.is_empty() {
+            first = Instant::now();
+            batch_bytes = 0;
+        }
+        batch_bytes += size;
+        batch.push((token, key, prepared));
+        if batch.len() >= BATCH || batch_bytes >= AHEAD_BYTES / 2 || (!more && reading.is_empty()) || first.elapsed() >= BATCH_WAIT {
+            recorded += commit(src, cfg, store, health, &mut recent, std::mem::take(&mut batch)).await?;
+        }
+    }
+    if !batch.is_empty() {
+        recorded += commit(src, cfg, store, health, &mut recent, batch).await?;
+    }
+    Ok(recorded)
+}
+
+/// Messages read for one transaction: the token, the source key, and the reading (None: only
+/// to settle).
+type Batch<T> = Vec<(T, String, Option<Result<pipeline::Prepared, StoreError>>)>;
+
+/// Records a batch in one transaction, then settles its messages; one that could not be
+/// recorded is told to the source (which goes on, or ends the pass).
+async fn commit<S: Source>(src: &mut S, cfg: &Config, store: &Store, health: &Health, recent: &mut pipeline::Recent, batch: Batch<S::Token>) -> Result<usize, S::Error> {
+    let mut ready = Vec::new();
+    let mut items = Vec::with_capacity(batch.len());
+    for (token, key, p) in batch {
+        // Ok(true): recorded with the batch; Ok(false): only to settle; Err: not read.
+        let slot = match p {
+            Some(Ok(p)) => {
+                ready.push(p);
+                Ok(true)
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(false),
+        };
+        items.push((token, key, slot));
+    }
+    let n = ready.len();
+    let mut results = match pipeline::record_batch(cfg, store, recent, ready).await {
+        Ok(r) => r,
+        // Nothing of the batch was committed: every message in it is handed over again.
+        Err(e) => {
+            let why = e.to_string();
+            let mut all: Vec<Result<pipeline::Outcome, StoreError>> = (0..n).map(|_| Err(StoreError::Interrupted(why.clone()))).collect();
+            if let Some(f) = all.first_mut() {
+                *f = Err(e);
+            }
+            all
+        }
+    }
+    .into_iter();
+    let mut recorded = 0;
+    let mut settle = Vec::new();
+    for (token, key, slot) in items {
+        let result = match slot {
+            Ok(true) => results.next().unwrap_or(Ok(pipeline::Outcome::AlreadyKnown)).map(Some),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(o)) => {
+                if matches!(o, pipeline::Outcome::Recorded { .. }) {
+                    recorded += 1;
+                }
+                src.recorded(&token, &o);
+                settle.push(token);
+            }
+            Ok(None) => settle.push(token),
+            Err(e) => {
+                tracing::error!("cannot record {key}: {e}");
+                // What was committed before it is settled before the source hears of it.
+                src.settle_all(store, std::mem::take(&mut settle)).await?;
+                src.unrecorded(token, e)?;
+            }
+        }
+    }
+    src.settle_all(store, settle).await?;
+    if recorded > 0 {
+        // The deliverer sends the acknowledgements now, not after the whole pass: a flood
+        // from one address must not hold back the answers to everyone else.
+        health.recorded.notify_one();
     }
     Ok(recorded)
 }

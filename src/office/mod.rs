@@ -64,6 +64,9 @@ pub struct Arrival<'a> {
     pub documents: Vec<Document>,
     pub decision: Match,
     pub duplicate_of: Option<i64>,
+    /// `raw` compressed for the raw store, when the caller did it already (off the commit's
+    /// path); otherwise it is compressed here.
+    pub blob: Option<&'a [u8]>,
 }
 
 /// The summary of the facts kept with a message (threading for replies, loop flags).
@@ -240,7 +243,21 @@ pub enum Recorded {
 
 /// Records a message on arrival: its raw bytes, the decision, its obligation's versions, the
 /// acknowledgement (saying which version it is) and the audit events, in one transaction.
-pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> std::result::Result<Recorded, StoreError> {
+pub async fn record_arrival(cfg: &Config, store: &Store, a: Arrival<'_>) -> std::result::Result<Recorded, StoreError> {
+    let mut tx = store.begin().await?;
+    let r = record_in(cfg, &mut tx, a).await?;
+    // Nothing written is kept unless the message was recorded (dropping the transaction
+    // rolls it back).
+    if matches!(r, Recorded::New(_)) {
+        tx.commit().await?;
+    }
+    Ok(r)
+}
+
+/// Records a message on arrival inside `tx` (intake's group commit records a batch of messages
+/// in one transaction, each inside a savepoint). When it answers `AlreadyKnown` or
+/// `DuplicateOf`, what it wrote must be rolled back by the caller.
+pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std::result::Result<Recorded, StoreError> {
     let sha = a.sha256.clone();
     // A message carrying several reports: its own row holds the first, each further one a row
     // of its own (its obligation, timeliness and version), written in the same transaction.
@@ -268,8 +285,11 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
     apply(&mut sub, &a.decision);
 
     let letter = a.decision.letter.and_then(|i| all_docs.get(i)).map(|d| crate::parse::letter::read(&d.text, Some(&d.header)));
-    let mut tx = store.begin().await?;
-    tx.put_blob(&sha, a.raw.len() as i64, &store::compress(a.raw)).await?;
+    let blob = match a.blob {
+        Some(b) => b.to_vec(),
+        None => store::compress(a.raw),
+    };
+    tx.put_blob(&sha, a.raw.len() as i64, blob).await?;
     let Some(id) = tx.insert_message(&sub).await? else {
         // Recorded meanwhile by another run: the transaction is dropped, nothing changes.
         return Ok(Recorded::AlreadyKnown);
@@ -307,7 +327,7 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
         }
     }
     if sub.decision == Decision::Accepted {
-        sub.version = renumber(&mut tx, &[sub.obligation()]).await?.get(&id).copied();
+        sub.version = renumber(tx, &[sub.obligation()]).await?.get(&id).copied();
     }
     for (k, (pm, ix)) in also.iter().enumerate() {
         let mut part = new_part(&sub, k);
@@ -319,14 +339,13 @@ pub async fn record_arrival(cfg: &Config, store: &Store, mut a: Arrival<'_>) -> 
         event["part_of"] = json!(id.to_string());
         tx.audit("decision", "baocao", &format!("submission:{pid}"), &event).await?;
         if part.decision == Decision::Accepted {
-            part.version = renumber(&mut tx, &[part.obligation()]).await?.get(&pid).copied();
+            part.version = renumber(tx, &[part.obligation()]).await?.get(&pid).copied();
         }
         sub.also.push(part);
     }
     if a.decision.reply {
-        notify::queue_ack(cfg, &mut tx, &sub, &ReplyTo::of_mail(cfg, &a.facts)).await?;
+        notify::queue_ack(cfg, tx, &sub, &ReplyTo::of_mail(cfg, &a.facts)).await?;
     }
-    tx.commit().await?;
     Ok(Recorded::New(sub))
 }
 

@@ -18,9 +18,11 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 /// How documents get read: in this process (tests, tools) or in worker processes (the daemon).
+/// Cloning shares the pool: the intake pipeline reads several messages at once from it.
+#[derive(Clone)]
 pub enum Parser {
     InProcess(Limits),
-    Pool(WorkerPool),
+    Pool(std::sync::Arc<WorkerPool>),
 }
 
 impl Parser {
@@ -28,6 +30,15 @@ impl Parser {
         match self {
             Parser::InProcess(l) => read_attachment(filename, data, l),
             Parser::Pool(p) => p.read(filename, data),
+        }
+    }
+
+    /// How many messages are worth reading at once: one per worker, and one more being
+    /// unpacked (MIME, hashes) while the workers read.
+    pub fn width(&self) -> usize {
+        match self {
+            Parser::InProcess(_) => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            Parser::Pool(p) => p.limits.workers.max(1) + 1,
         }
     }
 }

@@ -70,16 +70,23 @@ pub fn search_body(m: &Submission) -> String {
 }
 
 impl Tx<'_> {
-    /// Puts a submission's text in the full-text index (replacing what was there).
+    /// Puts a submission's text in the full-text index (replacing what was there), at once.
     pub async fn index_search(&mut self, id: i64, m: &Submission) -> Result<()> {
-        let body = search_body(m);
+        self.drop_pending_search(id);
         sqlx::query("DELETE FROM search WHERE rowid = $1").bind(id).execute(&mut *self.tx).await?;
         sqlx::query("INSERT INTO search (rowid, office, body) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(self.office)
-            .bind(storable(&body).into_owned())
+            .bind(storable(&search_body(m)).into_owned())
             .execute(&mut *self.tx)
             .await?;
+        Ok(())
+    }
+
+    /// Indexes a message inserted now (it has no entry to replace).
+    pub async fn add_search(&mut self, id: i64, m: &Submission) -> Result<()> {
+        let body = storable(&search_body(m)).into_owned();
+        self.pending_search(id, body);
         Ok(())
     }
 

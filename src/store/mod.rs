@@ -36,6 +36,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
+    /// The work around a database step was cut short (the runtime shutting down): nothing
+    /// was written, and it is tried again.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl StoreError {
@@ -60,7 +64,7 @@ impl StoreError {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
                 _ => false,
             },
-            StoreError::Folder(..) => true,
+            StoreError::Folder(..) | StoreError::Interrupted(_) => true,
             _ => false,
         }
     }
@@ -77,6 +81,10 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pub pool: AnyPool,
+    /// For the intake's reads of committed state (is this message known, a duplicate, a reply
+    /// to a reminder), made while a batch is being written: with SQLite, connections of their
+    /// own (WAL readers do not wait for the writer); with PostgreSQL, the same pool.
+    read: AnyPool,
     pub backend: Backend,
     pub office: String,
     /// Report kinds owed once (`period = "once"`): their period is stored as its year and read
@@ -266,14 +274,30 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
+        let read = match &cfg.database {
+            Database::Sqlite(path) => {
+                let p = path.display().to_string().replace('%', "%25").replace(' ', "%20").replace('?', "%3F").replace('#', "%23");
+                AnyPoolOptions::new()
+                    .max_connections(2)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout=15000").await?;
+                            conn.execute("PRAGMA query_only=ON").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy(&format!("sqlite://{p}?mode=rw"))?
+            }
+            Database::Postgres(_) => pool.clone(),
+        };
         let once_reports = cfg.reports.iter().filter(|r| r.period == PeriodKind::Once).map(|r| r.id.to_string()).collect();
-        let store = Store { pool, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(std::sync::RwLock::new(once_reports)) };
+        let store = Store { pool, read, backend, office: cfg.tenant().to_string(), once_reports: std::sync::Arc::new(std::sync::RwLock::new(once_reports)) };
         store.index_missing().await?;
         Ok(store)
     }
 
     pub async fn begin(&self) -> Result<Tx<'_>> {
-        Ok(Tx { tx: self.transaction().await?, backend: self.backend, office: &self.office })
+        Ok(Tx { tx: self.transaction().await?, backend: self.backend, office: &self.office, head: None, pending: Pending::default(), savepoints: Vec::new() })
     }
 
     /// A write transaction. SQLite's starts IMMEDIATE: it takes the write lock at once (waiting
@@ -310,7 +334,7 @@ impl Store {
         )
         .bind(&self.office)
         .bind(source_key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?;
         Ok(r.is_some())
     }
@@ -318,57 +342,33 @@ impl Store {
     /// Sets aside a message that cannot be recorded at all, with an audit event; its raw bytes
     /// are kept when they can be.
     pub async fn set_aside(&self, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> Result<()> {
-        let keep_raw = async {
-            let mut tx = self.begin().await?;
-            tx.put_blob(sha256, raw.len() as i64, &compress(raw)).await?;
-            tx.commit().await
-        };
-        let kept = keep_raw.await.is_ok();
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO set_aside (office, source_key, sha256, at, error) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (office, source_key) DO NOTHING")
-            .bind(&self.office)
-            .bind(storable(source_key).as_ref())
-            .bind(sha256)
-            .bind(now())
-            .bind(storable(error).as_ref())
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.audit("message_set_aside", "baocao", &storable(source_key), &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()}))
-            .await?;
+        tx.set_aside(source_key, sha256, raw, error).await?;
         tx.commit().await
     }
 
     /// The processed message these bytes duplicate: equal raw bytes, or equal Message-ID and body.
     pub async fn find_duplicate(&self, sha256: &str, message_id: Option<&str>, body_sha256: &str) -> Result<Option<i64>> {
-        if let Some(r) = sqlx::query("SELECT id FROM messages WHERE office = $1 AND sha256 = $2 AND decision <> 'duplicate' ORDER BY id LIMIT 1")
-            .bind(&self.office)
-            .bind(sha256)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            return Ok(Some(r.try_get::<i64, _>("id")?));
-        }
-        if let Some(mid) = message_id {
-            if let Some(r) = sqlx::query(
-                "SELECT id FROM messages WHERE office = $1 AND message_id = $2 AND body_sha256 = $3 AND decision <> 'duplicate' ORDER BY id LIMIT 1",
-            )
-            .bind(&self.office)
-            .bind(mid)
-            .bind(body_sha256)
-            .fetch_optional(&self.pool)
-            .await?
-            {
-                return Ok(Some(r.try_get::<i64, _>("id")?));
-            }
-        }
-        Ok(None)
+        // Equal bytes first, then equal Message-ID and body: one round trip for both.
+        let r = sqlx::query(
+            "SELECT id FROM messages WHERE office = $1 AND decision <> 'duplicate' AND (sha256 = $2 OR (message_id = $3 AND body_sha256 = $4)) \
+             ORDER BY CASE WHEN sha256 = $2 THEN 0 ELSE 1 END, id LIMIT 1",
+        )
+        .bind(&self.office)
+        .bind(sha256)
+        .bind(message_id)
+        .bind(body_sha256)
+        .fetch_optional(&self.read)
+        .await?;
+        r.map(|r| r.try_get::<i64, _>("id")).transpose().map_err(Into::into)
     }
 
+    /// Whether a message with this Message-ID was recorded (read from committed state).
     pub async fn message_id_seen(&self, message_id: &str) -> Result<bool> {
         let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND message_id = $2 LIMIT 1")
             .bind(&self.office)
-            .bind(message_id)
-            .fetch_optional(&self.pool)
+            .bind(storable(message_id).as_ref())
+            .fetch_optional(&self.read)
             .await?;
         Ok(r.is_some())
     }
@@ -765,16 +765,33 @@ fn storable_opt(s: &Option<String>) -> Option<String> {
     s.as_deref().map(|t| storable(t).into_owned())
 }
 
-/// The raw store's codec: zlib, so a message's bytes are kept whole and compressed.
+/// The raw store's codec: zstd at level 1, so a message's bytes are kept whole and compressed
+/// for a few per cent of intake's CPU (zlib's default level cost a quarter of it, mostly spent
+/// on base64 of already-compressed zip parts, where a slower level gains nothing).
 pub fn compress(raw: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    let _ = e.write_all(raw);
-    e.finish().unwrap_or_default()
+    zstd::bulk::compress(raw, 1).unwrap_or_else(|_| {
+        // Never expected (level 1 is always valid); keep the bytes readable all the same.
+        let mut v = ZSTD_STORED.to_vec();
+        v.extend_from_slice(raw);
+        v
+    })
 }
+
+/// A blob's codec is told by its first bytes: zstd's frame magic, zlib's header (blobs written
+/// before zstd), or the uncompressed marker above.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+const ZSTD_STORED: &[u8] = b"BAOCAO-RAW\0";
 
 pub fn decompress(z: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
+    if z.starts_with(&ZSTD_MAGIC) {
+        let mut out = Vec::new();
+        zstd::stream::read::Decoder::with_buffer(z)?.read_to_end(&mut out)?;
+        return Ok(out);
+    }
+    if let Some(raw) = z.strip_prefix(ZSTD_STORED) {
+        return Ok(raw.to_vec());
+    }
     let mut d = flate2::read::ZlibDecoder::new(z);
     let mut out = Vec::new();
     d.read_to_end(&mut out)?;
@@ -912,12 +929,201 @@ pub struct Tx<'a> {
     tx: Transaction<'static, Any>,
     backend: Backend,
     office: &'a str,
+    /// The audit chain's head as this transaction left it, once read: events appended in one
+    /// transaction chain in memory and the head row is written once, at commit (it is locked
+    /// for the whole transaction: FOR UPDATE on PostgreSQL, the write lock on SQLite).
+    head: Option<AuditHead>,
+    /// Rows appended and not yet written (audit events, raw blobs, search entries): written
+    /// together, in order, a few dozen per statement, at commit or when a savepoint is kept —
+    /// a batch of messages costs a few statements instead of several per message. The audit
+    /// chain is computed as events come.
+    pending: Pending,
+    /// The audit head and how many rows were pending as each open savepoint found them,
+    /// restored when one is rolled back.
+    savepoints: Vec<(Option<AuditHead>, [usize; 3])>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    audit: Vec<AuditRow>,
+    blobs: Vec<(String, i64, Vec<u8>)>,
+    search: Vec<(i64, String)>,
+}
+
+impl Pending {
+    fn marks(&self) -> [usize; 3] {
+        [self.audit.len(), self.blobs.len(), self.search.len()]
+    }
+    fn truncate(&mut self, m: [usize; 3]) {
+        self.audit.truncate(m[0]);
+        self.blobs.truncate(m[1]);
+        self.search.truncate(m[2]);
+    }
+}
+
+/// `INSERT INTO … VALUES` with `rows` rows of `cols` placeholders.
+fn values_sql(head: &str, rows: usize, cols: usize, tail: &str) -> String {
+    let mut sql = String::from(head);
+    for r in 0..rows {
+        sql.push_str(if r > 0 { ",(" } else { " VALUES (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+#[derive(Debug)]
+struct AuditRow {
+    at: i64,
+    kind: String,
+    actor: String,
+    subject: String,
+    data: String,
+    prev: String,
+    hash: String,
+}
+
+#[derive(Debug, Clone)]
+struct AuditHead {
+    hash: String,
+    /// Events appended since the head was read.
+    added: i64,
 }
 
 impl Tx<'_> {
-    pub async fn commit(self) -> Result<()> {
+    pub async fn commit(mut self) -> Result<()> {
+        self.write_pending().await?;
+        if let Some(h) = self.head.take().filter(|h| h.added > 0) {
+            sqlx::query("UPDATE audit_head SET last_hash = $2, n = n + $3 WHERE office = $1")
+                .bind(self.office)
+                .bind(&h.hash)
+                .bind(h.added)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         Ok(())
+    }
+
+    /// Opens a savepoint: what follows can be undone alone ([`Tx::rollback_to_savepoint`])
+    /// while the rest of the transaction stands. Group commit records each message of a batch
+    /// inside one, so a message the database refuses does not take its batch with it.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        // Rows appended before it belong to what it does not undo: written now.
+        self.write_pending().await?;
+        let name = format!("m{}", self.savepoints.len());
+        sqlx::query(&format!("SAVEPOINT {name}")).execute(&mut *self.tx).await?;
+        self.savepoints.push((self.head.clone(), self.pending.marks()));
+        Ok(())
+    }
+
+    /// Writes the pending rows; audit events oldest first (their `seq` follows the order
+    /// written).
+    async fn write_pending(&mut self) -> Result<()> {
+        // Few rows per statement: binding looks parameters up by name, so long lists cost more.
+        const ROWS: usize = 32;
+        let p = std::mem::take(&mut self.pending);
+        for chunk in p.audit.chunks(ROWS) {
+            let sql = values_sql("INSERT INTO audit (office, at, kind, actor, subject, data, prev_hash, hash)", chunk.len(), 8, "");
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(self.office).bind(r.at).bind(&r.kind).bind(&r.actor).bind(&r.subject).bind(&r.data).bind(&r.prev).bind(&r.hash);
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        // Blobs by the dozen, and at most a few MB per statement.
+        let mut seen = std::collections::HashSet::new();
+        let blobs: Vec<_> = p.blobs.iter().filter(|b| seen.insert(b.0.as_str())).collect();
+        let mut start = 0;
+        while start < blobs.len() {
+            let (mut end, mut bytes) = (start, 0);
+            while end < blobs.len() && end - start < 16 && (end == start || bytes + blobs[end].2.len() <= 8 << 20) {
+                bytes += blobs[end].2.len();
+                end += 1;
+            }
+            let sql = values_sql("INSERT INTO blobs (key, size, data)", end - start, 3, " ON CONFLICT (key) DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for (key, size, data) in &blobs[start..end] {
+                q = q.bind(key.as_str()).bind(*size).bind(data.as_slice());
+            }
+            q.execute(&mut *self.tx).await?;
+            start = end;
+        }
+        for chunk in p.search.chunks(ROWS) {
+            let sql = values_sql("INSERT INTO search (rowid, office, body)", chunk.len(), 3, "");
+            let mut q = sqlx::query(&sql);
+            for (id, body) in chunk {
+                q = q.bind(*id).bind(self.office).bind(body.as_str());
+            }
+            q.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps what was written since the last savepoint.
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        if self.savepoints.is_empty() {
+            return Ok(());
+        }
+        // What it holds is written inside the savepoint: a row the database refuses is undone
+        // with the rest of it.
+        self.write_pending().await?;
+        self.savepoints.pop();
+        let name = format!("m{}", self.savepoints.len());
+        sqlx::query(&format!("RELEASE SAVEPOINT {name}")).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since the last savepoint, the audit events too.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        let Some((head, marks)) = self.savepoints.pop() else { return Ok(()) };
+        self.pending.truncate(marks);
+        let name = format!("m{}", self.savepoints.len());
+        sqlx::query(&format!("ROLLBACK TO SAVEPOINT {name}")).execute(&mut *self.tx).await?;
+        sqlx::query(&format!("RELEASE SAVEPOINT {name}")).execute(&mut *self.tx).await?;
+        self.head = head;
+        Ok(())
+    }
+
+    /// Sets aside, inside this transaction, a message that cannot be recorded at all, with an
+    /// audit event; its raw bytes are kept when the database takes them.
+    pub async fn set_aside(&mut self, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> Result<()> {
+        self.savepoint().await?;
+        self.put_blob(sha256, raw.len() as i64, compress(raw)).await?;
+        let kept = match self.release_savepoint().await {
+            Ok(()) => true,
+            Err(e) if e.is_transient() => return Err(e),
+            Err(_) => {
+                self.rollback_to_savepoint().await?;
+                false
+            }
+        };
+        sqlx::query("INSERT INTO set_aside (office, source_key, sha256, at, error) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (office, source_key) DO NOTHING")
+            .bind(self.office)
+            .bind(storable(source_key).as_ref())
+            .bind(sha256)
+            .bind(now())
+            .bind(storable(error).as_ref())
+            .execute(&mut *self.tx)
+            .await?;
+        let key = storable(source_key).into_owned();
+        self.audit("message_set_aside", "baocao", &key, &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()})).await
+    }
+
+    /// Whether a message with this Message-ID was recorded, in this transaction or before.
+    pub async fn message_id_seen(&mut self, message_id: &str) -> Result<bool> {
+        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND message_id = $2 LIMIT 1")
+            .bind(self.office)
+            .bind(storable(message_id).as_ref())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(r.is_some())
     }
 
     /// Stores a request read from a letter, waiting for a clerk; None when a request with this
@@ -960,48 +1166,44 @@ impl Tx<'_> {
 
     /// Appends one audit event, chained to the office's previous one.
     pub async fn audit(&mut self, kind: &str, actor: &str, subject: &str, data: &serde_json::Value) -> Result<()> {
-        sqlx::query("INSERT INTO audit_head (office, last_hash, n) VALUES ($1, '', 0) ON CONFLICT (office) DO NOTHING")
-            .bind(self.office)
-            .execute(&mut *self.tx)
-            .await?;
-        let head = match self.backend {
-            Backend::Postgres => {
-                sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1 FOR UPDATE").bind(self.office).fetch_one(&mut *self.tx).await?
+        let prev = match &self.head {
+            Some(h) => h.hash.clone(),
+            None => {
+                sqlx::query("INSERT INTO audit_head (office, last_hash, n) VALUES ($1, '', 0) ON CONFLICT (office) DO NOTHING")
+                    .bind(self.office)
+                    .execute(&mut *self.tx)
+                    .await?;
+                let row = match self.backend {
+                    Backend::Postgres => {
+                        sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1 FOR UPDATE").bind(self.office).fetch_one(&mut *self.tx).await?
+                    }
+                    Backend::Sqlite => sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1").bind(self.office).fetch_one(&mut *self.tx).await?,
+                };
+                row.try_get("last_hash")?
             }
-            Backend::Sqlite => sqlx::query("SELECT last_hash FROM audit_head WHERE office = $1").bind(self.office).fetch_one(&mut *self.tx).await?,
         };
-        let prev: String = head.try_get("last_hash")?;
         let at = now();
         let data = storable(&data.to_string()).into_owned();
         let (actor, subject) = (storable(actor), storable(subject));
         let (actor, subject) = (actor.as_ref(), subject.as_ref());
         let hash = audit::hash(&prev, self.office, at, kind, actor, subject, &data);
-        sqlx::query("INSERT INTO audit (office, at, kind, actor, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(self.office)
-            .bind(at)
-            .bind(kind)
-            .bind(actor)
-            .bind(subject)
-            .bind(&data)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *self.tx)
-            .await?;
-        sqlx::query("UPDATE audit_head SET last_hash = $2, n = n + 1 WHERE office = $1")
-            .bind(self.office)
-            .bind(&hash)
-            .execute(&mut *self.tx)
-            .await?;
+        self.pending.audit.push(AuditRow { at, kind: kind.to_string(), actor: actor.to_string(), subject: subject.to_string(), data, prev, hash: hash.clone() });
+        let added = self.head.as_ref().map_or(0, |h| h.added) + 1;
+        self.head = Some(AuditHead { hash, added });
         Ok(())
     }
 
-    pub async fn put_blob(&mut self, key: &str, size: i64, data: &[u8]) -> Result<()> {
-        sqlx::query("INSERT INTO blobs (key, size, data) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(size)
-            .bind(data.to_vec())
-            .execute(&mut *self.tx)
-            .await?;
+    /// A search entry written with the transaction's other pending rows.
+    fn pending_search(&mut self, id: i64, body: String) {
+        self.pending.search.push((id, body));
+    }
+
+    fn drop_pending_search(&mut self, id: i64) {
+        self.pending.search.retain(|(i, _)| *i != id);
+    }
+
+    pub async fn put_blob(&mut self, key: &str, size: i64, data: Vec<u8>) -> Result<()> {
+        self.pending.blobs.push((key.to_string(), size, data));
         Ok(())
     }
 
@@ -1030,7 +1232,7 @@ impl Tx<'_> {
             Some(r) => r.try_get::<i64, _>("id")?,
             None => return Ok(None),
         };
-        self.index_search(id, m).await?;
+        self.add_search(id, m).await?;
         Ok(Some(id))
     }
 
@@ -1042,17 +1244,16 @@ impl Tx<'_> {
         if let Some(mid) = message_id {
             keys.push(storable(&format!("mid:{mid}:{body_sha256}")).into_owned());
         }
-        for k in keys {
-            let r = sqlx::query("INSERT INTO content_keys (office, key, message) VALUES ($1, $2, $3) ON CONFLICT (office, key) DO NOTHING RETURNING message")
-                .bind(self.office)
-                .bind(&k)
-                .bind(id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-            if r.is_none() {
-                let held = sqlx::query("SELECT message FROM content_keys WHERE office = $1 AND key = $2").bind(self.office).bind(&k).fetch_one(&mut *self.tx).await?;
-                return Ok(Some(held.try_get("message")?));
-            }
+        // One statement for every key; a key it did not insert is held by another message.
+        let sql = values_sql("INSERT INTO content_keys (office, key, message)", keys.len(), 3, " ON CONFLICT (office, key) DO NOTHING RETURNING key");
+        let mut q = sqlx::query(&sql);
+        for k in &keys {
+            q = q.bind(self.office).bind(k.as_str()).bind(id);
+        }
+        let claimed: Vec<String> = q.fetch_all(&mut *self.tx).await?.iter().map(|r| r.try_get("key")).collect::<std::result::Result<_, _>>()?;
+        for k in keys.iter().filter(|k| !claimed.contains(k)) {
+            let held = sqlx::query("SELECT message FROM content_keys WHERE office = $1 AND key = $2").bind(self.office).bind(k).fetch_one(&mut *self.tx).await?;
+            return Ok(Some(held.try_get("message")?));
         }
         Ok(None)
     }
@@ -1526,7 +1727,7 @@ impl Store {
         if wanted.is_empty() {
             return Ok(None);
         }
-        let rows = sqlx::query("SELECT key FROM outbox WHERE office = $1 AND kind = 'reminder' ORDER BY id DESC").bind(&self.office).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT key FROM outbox WHERE office = $1 AND kind = 'reminder' ORDER BY id DESC").bind(&self.office).fetch_all(&self.read).await?;
         for r in rows {
             let key: String = r.try_get("key")?;
             if wanted.contains(&crate::parse::sha256_hex(key.as_bytes())[..32].to_string()) {
@@ -1539,5 +1740,23 @@ impl Store {
     pub async fn outbox_keys(&self) -> Result<Vec<(String, String, String)>> {
         let rows = sqlx::query("SELECT key, kind, state FROM outbox WHERE office = $1 ORDER BY id").bind(&self.office).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((r.try_get("key")?, r.try_get("kind")?, r.try_get("state")?))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_messages_round_trip_through_zstd_and_blobs_written_with_zlib_are_still_read() {
+        let raw = b"From: a@x.example\r\nSubject: hello\r\n\r\nUEsDBBQAAAAIAA==\r\n".repeat(50);
+        let z = compress(&raw);
+        assert!(z.starts_with(&ZSTD_MAGIC) && z.len() < raw.len(), "zstd, and smaller");
+        assert_eq!(decompress(&z).unwrap(), raw);
+        use std::io::Write;
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&raw).unwrap();
+        assert_eq!(decompress(&e.finish().unwrap()).unwrap(), raw, "an older database's blob");
+        assert!(decompress(b"not a blob").is_err(), "garbage is an error, not empty bytes");
     }
 }
