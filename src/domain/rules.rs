@@ -181,7 +181,7 @@ pub struct LetterTerms {
     /// The request's own number in the store.
     pub request: i64,
     pub units: Vec<UnitId>,
-    /// The letter's number (`2503/SYT-VP`) and its *V/v* line, as written.
+    /// The letter's number (`45/SYT-KHTC`) and its *V/v* line, as written.
     pub number: Option<String>,
     pub subject: Option<String>,
     pub outline: Vec<String>,

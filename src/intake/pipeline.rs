@@ -128,13 +128,6 @@ pub async fn prepare(cfg: Arc<Config>, store: Store, parser: Parser, cpu: Arc<to
     Ok(Prepared { raw, sha, body_sha, arrival, reading, blob, mid_seen })
 }
 
-/// Records one message exactly once, in a transaction of its own.
-pub async fn process(cfg: &Config, store: &Store, parser: &Parser, raw: RawMessage) -> Result<Outcome, StoreError> {
-    let p = prepare(Arc::new(cfg.clone()), store.clone(), parser.clone(), Arc::new(tokio::sync::Semaphore::new(1)), raw).await?;
-    let mut out = record_batch(cfg, store, &mut Recent::default(), vec![p]).await?;
-    out.pop().expect("one result per message")
-}
-
 /// What the messages recorded lately hold — their source keys, content keys and Message-IDs —
 /// for the reads made while preparing, which could not see what was committed after them (a
 /// message read ahead while its original's batch was being written). Kept for the last
@@ -264,7 +257,7 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
     if matches!(p.reading, Reading::Known) || seen.source(&raw.source_key) {
         return Ok(Ok(Outcome::AlreadyKnown));
     }
-    let (facts, docs, mut m, mut duplicate_of) = match &p.reading {
+    let (facts, docs, mut m, duplicate_of) = match &p.reading {
         Reading::Known => unreachable!("answered above"),
         Reading::Duplicate(head, orig) => {
             let (facts, m) = duplicate(head.clone(), sha, *orig);
@@ -287,8 +280,7 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
     if m.decision == Decision::Rejected && docs.iter().all(|d| d.format != Format::Zip) && m.reasons.is_empty() {
         m.reasons.push("không đọc được nội dung nào".into());
     }
-    let dup = duplicate_of.take();
-    let refused = match attempt(cfg, tx, mode, arrival_for(p, &raw.bytes, sha.clone(), facts, docs, m, dup, &p.blob)).await? {
+    let refused = match attempt(cfg, tx, mode, arrival_for(p, &raw.bytes, sha.clone(), facts, docs, m, duplicate_of, &p.blob)).await? {
         Ok(Ok(r)) => return outcome(cfg, tx, p, seen, mode, r).await,
         Ok(Err(Redo)) => return Ok(Err(Redo)),
         Err(e) => e,

@@ -114,8 +114,8 @@ pub fn request_json(cfg: &Config, l: &Letter) -> Value {
     })
 }
 
-/// The report id a letter's request carries: `cv-` and the letter's number (`2503/SYT-VP` →
-/// `cv-2503-syt-vp`), else its date and V/v.
+/// The report id a letter's request carries: `cv-` and the letter's number (`45/SYT-KHTC` →
+/// `cv-45-syt-khtc`), else its date and V/v.
 pub fn report_id(l: &Letter) -> String {
     let slug = |s: &str| {
         let f = fold(s);

@@ -235,6 +235,12 @@ pub struct Exemption {
 /// The versions of one obligation after renumbering: (submission id, version), oldest first.
 pub type Versions = Vec<(i64, i64)>;
 
+/// A SQLite file's URL, its path escaped where a URL would read it otherwise.
+fn sqlite_url(path: &std::path::Path) -> String {
+    let p = path.display().to_string().replace('%', "%25").replace(' ', "%20").replace('?', "%3F").replace('#', "%23");
+    format!("sqlite://{p}")
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -247,8 +253,7 @@ impl Store {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Folder(dir.display().to_string(), e))?;
                 }
-                let p = path.display().to_string().replace('%', "%25").replace(' ', "%20").replace('?', "%3F").replace('#', "%23");
-                let url = format!("sqlite://{p}?mode=rwc");
+                let url = format!("{}?mode=rwc", sqlite_url(path));
                 // One connection: SQLite has one writer, and one connection keeps the audit
                 // chain's read-then-append inside a process strictly ordered.
                 let pool = AnyPoolOptions::new()
@@ -276,7 +281,6 @@ impl Store {
         }
         let read = match &cfg.database {
             Database::Sqlite(path) => {
-                let p = path.display().to_string().replace('%', "%25").replace(' ', "%20").replace('?', "%3F").replace('#', "%23");
                 AnyPoolOptions::new()
                     .max_connections(2)
                     .after_connect(|conn, _| {
@@ -286,7 +290,7 @@ impl Store {
                             Ok(())
                         })
                     })
-                    .connect_lazy(&format!("sqlite://{p}?mode=rw"))?
+                    .connect_lazy(&format!("{}?mode=rw", sqlite_url(path)))?
             }
             Database::Postgres(_) => pool.clone(),
         };
@@ -1114,16 +1118,6 @@ impl Tx<'_> {
             .await?;
         let key = storable(source_key).into_owned();
         self.audit("message_set_aside", "baocao", &key, &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()})).await
-    }
-
-    /// Whether a message with this Message-ID was recorded, in this transaction or before.
-    pub async fn message_id_seen(&mut self, message_id: &str) -> Result<bool> {
-        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND message_id = $2 LIMIT 1")
-            .bind(self.office)
-            .bind(storable(message_id).as_ref())
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(r.is_some())
     }
 
     /// Stores a request read from a letter, waiting for a clerk; None when a request with this
