@@ -69,18 +69,11 @@ fn run(mut cmd: Command, budget: Budget, what: &str) -> Result<Vec<u8>, ParseErr
         let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut err, 64 * 1024), &mut v);
         v
     });
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| ParseError::Corrupt(format!("{what}: {e}")))? {
-            break s;
-        }
-        if t0.elapsed() > Duration::from_secs(budget.seconds) {
-            // SAFETY: kill(2) on the process group this function created.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            return Err(ParseError::Limit(format!("đọc tệp quá {} giây nên đã dừng", budget.seconds)));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let status = wait_within(&mut child, Duration::from_secs(budget.seconds)).map_err(|e| ParseError::Corrupt(format!("{what}: {e}")))?;
+    let Some(status) = status else {
+        // The pipe readers are left to end with the pipes: something outside the group
+        // could still hold them, and this document has waited long enough.
+        return Err(ParseError::Limit(format!("đọc tệp quá {} giây nên đã dừng", budget.seconds)));
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
@@ -89,6 +82,89 @@ fn run(mut cmd: Command, budget: Budget, what: &str) -> Result<Vec<u8>, ParseErr
         return Err(ParseError::Corrupt(format!("{what} failed ({status}): {}", e.trim().chars().take(300).collect::<String>())));
     }
     Ok(stdout)
+}
+
+/// Waits for `child` to end, killing its process group once `limit` has passed (None then).
+///
+/// Why not a polling loop: a converter such as pdftotext often ends in a few milliseconds, and
+/// a 20 ms poll made every PDF cost at least that. Here the waiting thread is woken the instant
+/// the child ends. The child is not reaped until the watchdog can no longer kill: `waitid` with
+/// `WNOWAIT` sees the end while the process (and so its pid and group id) still exists, so the
+/// watchdog never signals a group whose id the system has handed to someone else.
+#[cfg(target_os = "linux")]
+fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
+    use std::sync::{Arc, Condvar, Mutex};
+    let pid = child.id() as libc::pid_t;
+    // (ended, killed): set under the lock, so the kill and the reaping never cross.
+    let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
+    let watch = {
+        let state = state.clone();
+        std::thread::spawn(move || {
+            let (lock, cv) = &*state;
+            let t0 = Instant::now();
+            let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+            while !s.0 {
+                let Some(left) = limit.checked_sub(t0.elapsed()).filter(|d| !d.is_zero()) else {
+                    // SAFETY: kill(2) on the process group made for this child, which is not
+                    // reaped while `ended` is false.
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                    s.1 = true;
+                    return;
+                };
+                s = cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        })
+    };
+    loop {
+        // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if r == 0 {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            // Cannot watch it this way: end it rather than leave it running unwatched.
+            let (lock, cv) = &*state;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).0 = true;
+            cv.notify_all();
+            let _ = watch.join();
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    }
+    let killed = {
+        let (lock, cv) = &*state;
+        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 = true;
+        cv.notify_all();
+        s.1
+    };
+    let _ = watch.join();
+    let status = child.wait()?;
+    if killed {
+        // What the group left behind (soffice's forks) goes with it.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        return Ok(None);
+    }
+    Ok(Some(status))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wait_within(child: &mut std::process::Child, limit: Duration) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait()? {
+            return Ok(Some(s));
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Writes `data` into a fresh private folder as `name`.
@@ -178,4 +254,42 @@ pub fn ocr_pdf(data: &[u8], pages: usize, budget: Budget) -> Result<String, Pars
         text.push('\u{c}');
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script);
+        c
+    }
+
+    const BUDGET: Budget = Budget { seconds: 1, memory_mb: 512 };
+
+    #[test]
+    fn a_program_that_ends_gives_its_output_and_a_failing_one_its_words() {
+        assert_eq!(run(sh("printf 'xin chào'"), BUDGET, "sh").unwrap(), "xin chào".as_bytes());
+        let e = format!("{:?}", run(sh("echo 'tệp hỏng' >&2; exit 3"), BUDGET, "sh").unwrap_err());
+        assert!(e.contains("tệp hỏng") && e.contains("exit status: 3"), "{e}");
+    }
+
+    #[test]
+    fn a_program_past_its_time_is_killed_with_everything_it_started() {
+        // The child starts a grandchild in its group and writes its pid, then waits for ever.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+        let e = run(sh(&script), BUDGET, "sh").unwrap_err();
+        assert!(matches!(e, ParseError::Limit(_)), "{e}");
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // The grandchild was killed; once its parent (init) reaps it, it is gone.
+        let gone = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.is_empty() || stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'))
+        });
+        assert!(gone, "the grandchild {pid} still runs");
+    }
 }
