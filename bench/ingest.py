@@ -4,10 +4,12 @@ python-docx + openpyxl into SQLite), on the public corpus's mailbox scaled ×N; 
 private Dovecot, `baocao run --once` against the floor of one ranged `UID FETCH 1:* BODY.PEEK[]`.
 Prints wall time, messages per second, CPU and peak RSS of each, in one run. No timed tests.
 
-    python3 bench/ingest.py [--scale 20] [--corpus ../shared/corpus/thanhhoa] [--no-imap] [--backfill 0]
+    python3 bench/ingest.py [--scale 20] [--distinct] [--corpus ../shared/corpus/thanhhoa] [--no-imap] [--backfill 0]
 
 Each copy of a corpus message gets its own Message-ID and its own delivery name, so every copy is
-a new message to both programs (its attachments are the same bytes as the original's). `--backfill
+a new message to both programs (its attachments are the same bytes as the original's; with
+`--distinct` they are other bytes of the same content, so nothing is parsed or stored once for
+many copies). `--backfill
 N` also ingests a mailbox of N messages (the scaled corpus repeated) and prints the peak RSS, to
 show memory stays bounded. IMAP needs root (Dovecot's login runs as nobody), `dovecot-imapd` and
 `postfix` (smtp-sink).
@@ -19,8 +21,30 @@ BIN = os.path.join(ROOT, "target", "release", "baocao")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 
-def scaled_mailbox(corpus, dest, scale):
-    """The corpus inbox ×scale as a Maildir: each copy renamed and its Message-ID made unique."""
+def distinct(raw, k):
+    """The message with each attachment's bytes made its own (the same content, other bytes):
+    a comment in a zip package (.docx, .xlsx, .zip), a trailing line elsewhere. Nothing a
+    program may cache by content or store once is shared between copies."""
+    import base64, zipfile
+    m = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for part in m.walk():
+        if part.is_multipart() or not part.get_filename() or (part.get("Content-Transfer-Encoding") or "").lower() != "base64":
+            continue
+        data = part.get_payload(decode=True) or b""
+        try:
+            buf = io.BytesIO(data)
+            with zipfile.ZipFile(buf, "a") as z:
+                z.comment = b"copy %d" % k
+            new = buf.getvalue()
+        except Exception:
+            new = data + b"\n%% copy %d\n" % k
+        part.set_payload(base64.encodebytes(new).decode("ascii"))
+    return m.as_bytes()
+
+
+def scaled_mailbox(corpus, dest, scale, unique=False):
+    """The corpus inbox ×scale as a Maildir: each copy renamed and its Message-ID made unique
+    (with `unique`, its attachments' bytes too)."""
     for sub in ("new", "cur", "tmp"):
         os.makedirs(os.path.join(dest, sub), exist_ok=True)
     files = sorted(glob.glob(os.path.join(corpus, "inbox", "new", "*")) + glob.glob(os.path.join(corpus, "inbox", "cur", "*")))
@@ -32,6 +56,8 @@ def scaled_mailbox(corpus, dest, scale):
             secs = re.match(rb"\d+", name.encode()).group(0).decode()
             if k:
                 raw = re.sub(rb"(?im)^(message-id:\s*<)([^>\r\n]*)>", lambda m: m.group(1) + m.group(2) + b".copy%d>" % k, raw, count=1)
+                if unique:
+                    raw = distinct(raw, k)
             open(os.path.join(dest, "new", "%s.B%dC%d.bench" % (secs, i, k)), "wb").write(raw)
             n += 1
     return n
@@ -112,14 +138,15 @@ def main():
     ap.add_argument("--no-imap", action="store_true")
     ap.add_argument("--no-python", action="store_true")
     ap.add_argument("--backfill", type=int, default=0)
+    ap.add_argument("--distinct", action="store_true", help="every copy's attachments are other bytes (no content repeats)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the best is printed")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="baocao-ingest-")
     os.chmod(tmp, 0o755)  # Dovecot's processes (nobody) reach their folder inside it
     box = os.path.join(tmp, "box")
-    n = scaled_mailbox(a.corpus, box, a.scale)
+    n = scaled_mailbox(a.corpus, box, a.scale, a.distinct)
     mb = sum(os.path.getsize(f) for f in glob.glob(os.path.join(box, "new", "*"))) / 1e6
-    print("mailbox: %d messages (the corpus ×%d), %.1f MB" % (n, a.scale, mb))
+    print("mailbox: %d messages (the corpus ×%d%s), %.1f MB" % (n, a.scale, ", attachments distinct" if a.distinct else "", mb))
 
     best = None
     for r in range(a.repeat):

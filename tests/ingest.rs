@@ -217,6 +217,36 @@ fn tamper(o: &Office, sql: &str) {
 }
 
 #[test]
+fn versions_follow_arrival_within_one_batch_and_when_an_older_report_is_ingested_later() {
+    for db in databases() {
+        let o = Office::new(db);
+        let send = |day: u32, mid: &str| {
+            let (d, t) = at(2021, 4, day, 9);
+            o.deliver(t, mid, &mail("bva@test.example", "Báo cáo quý I năm 2021", &format!("<{mid}@test>"), &d, "", &[("BC quý I.docx", &bva_q1(&format!("{day}/BC-BVA"), day))]));
+        };
+        // Three versions in one transaction: numbered as they are inserted.
+        send(6, "v6");
+        send(7, "v7");
+        send(8, "v8");
+        o.ok(&["ingest", "inbox"]);
+        // Then a report that had reached the mailbox before all of them, found in a backfill.
+        send(5, "v5");
+        o.ok(&["ingest", "inbox"]);
+        let subs = o.json(&["submissions", "--json"]);
+        let version = |mid: &str| find(&subs, &format!("<{mid}@test>"))[0]["version"].as_i64();
+        assert_eq!([version("v5"), version("v6"), version("v7"), version("v8")], [Some(1), Some(2), Some(3), Some(4)], "{subs}");
+        // One more, newest: the numbering read ahead sees the renumbered versions.
+        send(9, "v9");
+        o.ok(&["ingest", "inbox"]);
+        let subs = o.json(&["submissions", "--json"]);
+        assert_eq!(find(&subs, "<v9@test>")[0]["version"], 5);
+        let status = o.json(&["status", "--json", "--unit", "BVA", "--report", "q-report", "--period", "2021-Q1"]);
+        assert_eq!(status[0]["version"], 5, "{status}");
+        assert!(o.run(&["audit", "verify"]).status.success());
+    }
+}
+
+#[test]
 fn a_killed_ingest_records_every_message_exactly_once() {
     for db in databases() {
         let o = Office::new(db);

@@ -79,38 +79,46 @@ fn header_of(raw: &[u8]) -> &[u8] {
 /// Reads one message for recording: no writes, the CPU work on a blocking thread so that the
 /// caller's loop (fetching, committing) goes on meanwhile.
 pub async fn prepare(cfg: Arc<Config>, store: Store, parser: Parser, cpu: Arc<tokio::sync::Semaphore>, raw: RawMessage) -> Result<Prepared, StoreError> {
-    if store.source_known(&raw.source_key).await? {
-        return Ok(Prepared { raw: Arc::new(raw), sha: String::new(), body_sha: String::new(), arrival: 0, reading: Reading::Known, blob: vec![], mid_seen: false });
-    }
     let raw = Arc::new(raw);
     let r = raw.clone();
     // Many messages are read ahead (while a batch commits), but only `cpu` of them at once.
     let permit = cpu.acquire_owned().await.map_err(|e| StoreError::Interrupted(e.to_string()))?;
-    let (sha, body_sha, head, blob) = tokio::task::spawn_blocking(move || {
+    let stopped = |e: tokio::task::JoinError| StoreError::Interrupted(format!("reading {} stopped: {e}", raw.source_key));
+    let (sha, body_sha, head) = tokio::task::spawn_blocking(move || {
         let sha = sha256_hex(&r.bytes);
         let body_sha = sha256_hex(mime::body_bytes(&r.bytes));
         // The duplicate check needs only the Message-ID: the header block, not the body.
         let head = mime::parse(header_of(&r.bytes));
-        (sha, body_sha, head, crate::store::compress(&r.bytes))
+        (sha, body_sha, head)
     })
     .await
-    .map_err(|e| StoreError::Interrupted(format!("reading {} stopped: {e}", raw.source_key)))?;
+    .map_err(stopped)?;
+    // One question for what the database knows of it: its source key, its content, its Message-ID.
+    let known = store.known_content(&raw.source_key, &sha, head.message_id.as_deref(), &body_sha).await?;
+    if known.source {
+        return Ok(Prepared { raw, sha: String::new(), body_sha: String::new(), arrival: 0, reading: Reading::Known, blob: vec![], mid_seen: false });
+    }
     let arrival = arrival_of(&raw, &head);
-    if let Some(orig) = store.find_duplicate(&sha, head.message_id.as_deref(), &body_sha).await? {
+    if let Some(orig) = known.duplicate_of {
+        let r = raw.clone();
+        let blob = tokio::task::spawn_blocking(move || crate::store::compress(&r.bytes)).await.map_err(stopped)?;
         return Ok(Prepared { raw, sha, body_sha, arrival, reading: Reading::Duplicate(head, orig), blob, mid_seen: false });
     }
-    let mid_seen = match &head.message_id {
-        Some(mid) => store.message_id_seen(mid).await?,
-        None => false,
-    };
+    let mid_seen = known.message_id_seen;
     // A source that knows the size (IMAP) hands over only the head of an oversized message.
     if let Some(n) = raw.declared_size.filter(|n| *n > cfg.intake.max_message_bytes) {
         let (facts, docs, m) = office::too_big(&cfg, &raw.bytes, n);
+        let blob = crate::store::compress(&raw.bytes);
         return Ok(Prepared { raw, sha, body_sha, arrival, reading: Reading::New(facts, docs, m), blob, mid_seen });
     }
     let replied = office::thread_of(&cfg, &store, &head).await?;
     let r = raw.clone();
-    let reading = match tokio::task::spawn_blocking(move || office::analyse(&cfg, &parser, &r.bytes, arrival, replied)).await {
+    let read = tokio::task::spawn_blocking(move || (crate::store::compress(&r.bytes), office::analyse(&cfg, &parser, &r.bytes, arrival, replied))).await;
+    let (blob, read) = match read {
+        Ok((blob, read)) => (blob, Ok(read)),
+        Err(e) => (crate::store::compress(&raw.bytes), Err(e)),
+    };
+    let reading = match read {
         Ok((facts, docs, m)) => Reading::New(facts, docs, m),
         Err(e) if e.is_panic() => {
             // A reader bug must not stop the daemon nor make the message come back forever:
@@ -232,6 +240,9 @@ type Written = (Vec<Result<Outcome, StoreError>>, Keys);
 
 async fn record_all(cfg: &Config, store: &Store, recent: &Recent, batch: &[Prepared], mode: Mode) -> Result<Result<Written, Redo>, StoreError> {
     let mut tx = store.begin().await?;
+    if mode == Mode::Fast {
+        tx.fast(&touched(batch)).await?;
+    }
     let mut seen = Seen { recent, batch: Keys::default() };
     let mut out = Vec::with_capacity(batch.len());
     for p in batch {
@@ -248,6 +259,22 @@ async fn record_all(cfg: &Config, store: &Store, recent: &Recent, batch: &[Prepa
         // A pending row the database refused: the careful mode finds whose it is.
         Err(_) => Ok(Err(Redo)),
     }
+}
+
+/// The obligations a batch's accepted reports are about (the fast path reads their versions
+/// at once).
+fn touched(batch: &[Prepared]) -> Vec<crate::domain::ObligationKey> {
+    let mut out = Vec::new();
+    for p in batch {
+        if let Reading::New(_, _, m) = &p.reading {
+            for m in std::iter::once(m).chain(m.also.iter().map(|(a, _)| a)) {
+                if let (Decision::Accepted, Some(unit), Some(report), Some(period)) = (m.decision, &m.unit, &m.report, m.period) {
+                    out.push(crate::domain::ObligationKey { unit: unit.clone(), report: report.clone(), period });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Records one message of a batch.

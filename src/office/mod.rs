@@ -230,6 +230,15 @@ async fn renumber(tx: &mut Tx<'_>, touched: &[Option<ObligationKey>]) -> std::re
     Ok(versions)
 }
 
+/// The version of a newly inserted accepted submission: as the fast path numbered it on
+/// insert, or by renumbering its obligation.
+async fn version_of(tx: &mut Tx<'_>, sub: &Submission) -> std::result::Result<Option<i64>, StoreError> {
+    if let Some(v) = sub.obligation().and_then(|ob| tx.numbered(&ob, sub.id)) {
+        return Ok(Some(v));
+    }
+    Ok(renumber(tx, &[sub.obligation()]).await?.get(&sub.id).copied())
+}
+
 /// What recording an arrival did.
 #[derive(Debug)]
 pub enum Recorded {
@@ -327,7 +336,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         }
     }
     if sub.decision == Decision::Accepted {
-        sub.version = renumber(tx, &[sub.obligation()]).await?.get(&id).copied();
+        sub.version = version_of(tx, &sub).await?;
     }
     for (k, (pm, ix)) in also.iter().enumerate() {
         let mut part = new_part(&sub, k);
@@ -339,7 +348,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         event["part_of"] = json!(id.to_string());
         tx.audit("decision", "baocao", &format!("submission:{pid}"), &event).await?;
         if part.decision == Decision::Accepted {
-            part.version = renumber(tx, &[part.obligation()]).await?.get(&pid).copied();
+            part.version = version_of(tx, &part).await?;
         }
         sub.also.push(part);
     }

@@ -55,11 +55,59 @@ pub struct WorkerPool {
     idle: Mutex<Vec<Worker>>,
     spawned: Mutex<usize>,
     cv: Condvar,
+    read: Mutex<Recent>,
+}
+
+/// What the workers read lately, by content: the same file arriving again — a unit sending it
+/// once more after a reminder, the office's staff forwarding a unit's mail, a copy to a second
+/// address of the office — is not read again (a Word 97 file costs LibreOffice a second or
+/// more, a PDF a process). Only answers a worker gave are kept; a worker that died or ran out
+/// of time is asked again next time. Bounded by entries and by the size of what is kept.
+///
+/// The lookup key is the file's name, length and CRC-32 (cheap, so a file never seen costs
+/// next to nothing); a hit is confirmed by the SHA-256 the worker reported for the file.
+#[derive(Default)]
+struct Recent {
+    entries: std::collections::HashMap<(String, usize, u32), (String, Vec<Document>, usize)>,
+    order: std::collections::VecDeque<(String, usize, u32)>,
+    bytes: usize,
+}
+
+/// The documents of a candidate, when `data` is the very file it was read from.
+fn confirmed(candidate: Option<(String, Vec<Document>)>, data: &[u8]) -> Option<Vec<Document>> {
+    let (sha, docs) = candidate?;
+    (super::sha256_hex(data) == sha).then_some(docs)
+}
+
+impl Recent {
+    const ENTRIES: usize = 512;
+    const BYTES: usize = 32 * 1024 * 1024;
+
+    /// What was read of a file with this key: the SHA-256 it had, and its documents.
+    fn candidate(&self, key: &(String, usize, u32)) -> Option<(String, Vec<Document>)> {
+        self.entries.get(key).map(|(sha, docs, _)| (sha.clone(), docs.clone()))
+    }
+
+    fn put(&mut self, key: (String, usize, u32), docs: &[Document], size: usize) {
+        let Some(sha) = docs.first().map(|d| d.sha256.clone()) else { return };
+        if size > Self::BYTES / 8 || self.entries.contains_key(&key) {
+            return;
+        }
+        while self.entries.len() >= Self::ENTRIES || self.bytes + size > Self::BYTES {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some((_, _, n)) = self.entries.remove(&old) {
+                self.bytes -= n;
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(key.clone());
+        self.entries.insert(key, (sha, docs.to_vec(), size));
+    }
 }
 
 impl WorkerPool {
     pub fn new(exe: PathBuf, limits: Limits) -> WorkerPool {
-        WorkerPool { exe, limits, idle: Mutex::new(Vec::new()), spawned: Mutex::new(0), cv: Condvar::new() }
+        WorkerPool { exe, limits, idle: Mutex::new(Vec::new()), spawned: Mutex::new(0), cv: Condvar::new(), read: Mutex::new(Recent::default()) }
     }
 
     fn spawn(&self) -> std::io::Result<Worker> {
@@ -147,6 +195,23 @@ impl WorkerPool {
     }
 
     pub fn read(&self, filename: &str, data: &[u8]) -> Vec<Document> {
+        let key = (filename.to_string(), data.len(), crc32fast::hash(data));
+        let candidate = self.read.lock().unwrap_or_else(|e| e.into_inner()).candidate(&key);
+        // Confirmed outside the lock: hashing a large file must not hold up the others.
+        if let Some(docs) = confirmed(candidate, data) {
+            return docs;
+        }
+        let docs = self.ask(filename, data);
+        if let Some((docs, size)) = &docs.1 {
+            self.read.lock().unwrap_or_else(|e| e.into_inner()).put(key, docs, *size);
+        }
+        docs.0
+    }
+
+    /// Has a worker read the file: the documents, and, when a worker answered (not died or
+    /// ran out of time), the answer again with its size, to be kept.
+    #[allow(clippy::type_complexity)]
+    fn ask(&self, filename: &str, data: &[u8]) -> (Vec<Document>, Option<(Vec<Document>, usize)>) {
         let fail = |why: &str, detail: String| vec![Document::empty(filename, super::container::sniff(data), data).failed_with(why, detail)];
         // Over the memory or time allowed: the file's own fault, as a limit in the reader is.
         let refuse = |why: &str, detail: String| {
@@ -156,7 +221,7 @@ impl WorkerPool {
         };
         let mut w = match self.checkout() {
             Ok(w) => w,
-            Err(e) => return fail("hệ thống chưa đọc được tệp này (trình đọc không khởi động được)", format!("cannot start a parse worker: {e}")),
+            Err(e) => return (fail("hệ thống chưa đọc được tệp này (trình đọc không khởi động được)", format!("cannot start a parse worker: {e}")), None),
         };
         let sent = (|| -> std::io::Result<()> {
             let name = filename.as_bytes();
@@ -168,7 +233,7 @@ impl WorkerPool {
         })();
         if let Err(e) = sent {
             self.retire(w);
-            return fail("hệ thống chưa đọc được tệp này (trình đọc dừng giữa chừng)", format!("the parse worker stopped before reading the file ({e})"));
+            return (fail("hệ thống chưa đọc được tệp này (trình đọc dừng giữa chừng)", format!("the parse worker stopped before reading the file ({e})")), None);
         }
         match w.rx.recv_timeout(Duration::from_secs(self.limits.worker_seconds.max(1))) {
             Ok(Ok(json)) => {
@@ -176,8 +241,8 @@ impl WorkerPool {
                 self.idle.lock().unwrap().push(w);
                 self.cv.notify_one();
                 match docs {
-                    Ok(d) => d,
-                    Err(e) => fail("hệ thống chưa đọc được tệp này (trình đọc trả lời sai)", format!("the parse worker answered nonsense ({e})")),
+                    Ok(d) => (d.clone(), Some((d, json.len()))),
+                    Err(e) => (fail("hệ thống chưa đọc được tệp này (trình đọc trả lời sai)", format!("the parse worker answered nonsense ({e})")), None),
                 }
             }
             Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
@@ -187,14 +252,15 @@ impl WorkerPool {
                 };
                 *self.spawned.lock().unwrap() -= 1;
                 self.cv.notify_one();
-                refuse(
+                let docs = refuse(
                     &format!("từ chối: đọc tệp này cần quá {} MB bộ nhớ, hoặc trình đọc gặp lỗi", self.limits.worker_memory_mb),
                     format!("the parse worker died or timed out ({})", status.map(|s| s.to_string()).unwrap_or_else(|| "no status".into())),
-                )
+                );
+                (docs, None)
             }
             Err(RecvTimeoutError::Timeout) => {
                 self.retire(w);
-                refuse(&format!("từ chối: đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds), "the parse worker timed out".into())
+                (refuse(&format!("từ chối: đọc tệp quá {} giây nên đã dừng", self.limits.worker_seconds), "the parse worker timed out".into()), None)
             }
         }
     }
@@ -288,5 +354,50 @@ pub fn serve(limits_json: &str) -> std::io::Result<()> {
         out.write_all(&(json.len() as u64).to_le_bytes())?;
         out.write_all(&json)?;
         out.flush()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(name: &str, data: &[u8]) -> ((String, usize, u32), Vec<Document>) {
+        ((name.to_string(), data.len(), crc32fast::hash(data)), read_attachment(name, data, &Limits::default()))
+    }
+
+    #[test]
+    fn a_file_read_before_is_answered_again_only_when_its_bytes_are_the_same() {
+        let mut recent = Recent::default();
+        let a = b"%PDF-1.4 a file the office received once".to_vec();
+        let (key, docs) = read("bc.pdf", &a);
+        recent.put(key.clone(), &docs, 100);
+        assert_eq!(confirmed(recent.candidate(&key), &a), Some(docs), "the same bytes: the same documents");
+        // Another file under the same key (a forged CRC-32, say) is not taken for it.
+        let b = b"%PDF-1.4 a file the office received anew".to_vec();
+        assert_eq!(a.len(), b.len());
+        assert_eq!(confirmed(recent.candidate(&key), &b), None);
+        assert_eq!(recent.candidate(&(key.0.clone(), key.1, key.2 ^ 1)), None, "another key is another file");
+    }
+
+    #[test]
+    fn what_is_kept_stays_within_its_entries_and_bytes() {
+        let mut recent = Recent::default();
+        for i in 0..2000 {
+            let data = format!("tệp số {i}").into_bytes();
+            let (key, docs) = read(&format!("{i}.txt"), &data);
+            recent.put(key, &docs, 64 * 1024);
+            assert!(recent.entries.len() <= Recent::ENTRIES && recent.bytes <= Recent::BYTES);
+            assert_eq!(recent.entries.len(), recent.order.len());
+        }
+        assert_eq!(recent.bytes, recent.entries.values().map(|e| e.2).sum::<usize>());
+        // The newest stay, the oldest went.
+        let (newest, _) = read("1999.txt", "tệp số 1999".as_bytes());
+        assert!(recent.candidate(&newest).is_some());
+        let (oldest, _) = read("0.txt", "tệp số 0".as_bytes());
+        assert!(recent.candidate(&oldest).is_none());
+        // Something too large to be worth keeping is not kept.
+        let (key, docs) = read("big.txt", b"x");
+        recent.put(key.clone(), &docs, Recent::BYTES);
+        assert!(recent.candidate(&key).is_none());
     }
 }

@@ -232,6 +232,17 @@ pub struct Exemption {
     pub at: i64,
 }
 
+/// What [`Store::known_content`] found of a message being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    /// Its source key was recorded (or set aside).
+    pub source: bool,
+    /// The processed message with the same content.
+    pub duplicate_of: Option<i64>,
+    /// Another message with its Message-ID was recorded.
+    pub message_id_seen: bool,
+}
+
 /// The versions of one obligation after renumbering: (submission id, version), oldest first.
 pub type Versions = Vec<(i64, i64)>;
 
@@ -301,7 +312,7 @@ impl Store {
     }
 
     pub async fn begin(&self) -> Result<Tx<'_>> {
-        Ok(Tx { tx: self.transaction().await?, backend: self.backend, office: &self.office, head: None, pending: Pending::default(), savepoints: Vec::new() })
+        Ok(Tx { tx: self.transaction().await?, backend: self.backend, office: &self.office, head: None, pending: Pending::default(), savepoints: Vec::new(), fast: None })
     }
 
     /// A write transaction. SQLite's starts IMMEDIATE: it takes the write lock at once (waiting
@@ -351,30 +362,27 @@ impl Store {
         tx.commit().await
     }
 
-    /// The processed message these bytes duplicate: equal raw bytes, or equal Message-ID and body.
-    pub async fn find_duplicate(&self, sha256: &str, message_id: Option<&str>, body_sha256: &str) -> Result<Option<i64>> {
-        // Equal bytes first, then equal Message-ID and body: one round trip for both.
+    /// What the committed state says of a message being read, in one round trip: whether its
+    /// source key was recorded (or set aside), the processed message it duplicates (equal raw
+    /// bytes first, then equal Message-ID and body), and whether another message with its
+    /// Message-ID was recorded.
+    pub async fn known_content(&self, source_key: &str, sha256: &str, message_id: Option<&str>, body_sha256: &str) -> Result<Known> {
         let r = sqlx::query(
-            "SELECT id FROM messages WHERE office = $1 AND decision <> 'duplicate' AND (sha256 = $2 OR (message_id = $3 AND body_sha256 = $4)) \
-             ORDER BY CASE WHEN sha256 = $2 THEN 0 ELSE 1 END, id LIMIT 1",
+            "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM messages WHERE office = $1 AND source_key = $6) \
+                           OR EXISTS (SELECT 1 FROM set_aside WHERE office = $1 AND source_key = $6) THEN 1 ELSE 0 END AS BIGINT) AS known, \
+                    (SELECT id FROM messages WHERE office = $1 AND decision <> 'duplicate' AND (sha256 = $2 OR (message_id = $3 AND body_sha256 = $4)) \
+                     ORDER BY CASE WHEN sha256 = $2 THEN 0 ELSE 1 END, id LIMIT 1) AS dup, \
+                    CAST(CASE WHEN EXISTS (SELECT 1 FROM messages WHERE office = $1 AND message_id = $5) THEN 1 ELSE 0 END AS BIGINT) AS seen",
         )
         .bind(&self.office)
         .bind(sha256)
         .bind(message_id)
         .bind(body_sha256)
-        .fetch_optional(&self.read)
+        .bind(message_id.map(|m| storable(m).into_owned()))
+        .bind(source_key)
+        .fetch_one(&self.read)
         .await?;
-        r.map(|r| r.try_get::<i64, _>("id")).transpose().map_err(Into::into)
-    }
-
-    /// Whether a message with this Message-ID was recorded (read from committed state).
-    pub async fn message_id_seen(&self, message_id: &str) -> Result<bool> {
-        let r = sqlx::query("SELECT id FROM messages WHERE office = $1 AND message_id = $2 LIMIT 1")
-            .bind(&self.office)
-            .bind(storable(message_id).as_ref())
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(r.is_some())
+        Ok(Known { source: r.try_get::<i64, _>("known")? != 0, duplicate_of: r.try_get::<Option<i64>, _>("dup")?, message_id_seen: r.try_get::<i64, _>("seen")? != 0 })
     }
 
     /// Every received message with its further reports (`also`), oldest arrival first.
@@ -773,7 +781,18 @@ fn storable_opt(s: &Option<String>) -> Option<String> {
 /// for a few per cent of intake's CPU (zlib's default level cost a quarter of it, mostly spent
 /// on base64 of already-compressed zip parts, where a slower level gains nothing).
 pub fn compress(raw: &[u8]) -> Vec<u8> {
-    zstd::bulk::compress(raw, 1).unwrap_or_else(|_| {
+    thread_local! {
+        // One context per thread, kept: making one costs more than compressing a small mail.
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+    }
+    let z = ZSTD.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(1).ok();
+        }
+        c.as_mut().map(|z| z.compress(raw))
+    });
+    z.and_then(|r| r.ok()).unwrap_or_else(|| {
         // Never expected (level 1 is always valid); keep the bytes readable all the same.
         let mut v = ZSTD_STORED.to_vec();
         v.extend_from_slice(raw);
@@ -945,6 +964,22 @@ pub struct Tx<'a> {
     /// The audit head and how many rows were pending as each open savepoint found them,
     /// restored when one is rolled back.
     savepoints: Vec<(Option<AuditHead>, [usize; 3])>,
+    /// Group commit's fast path ([`Tx::fast`]): what it knows ahead, so a new message costs
+    /// one statement instead of four.
+    fast: Option<Fast>,
+}
+
+/// What a fast batch knows ahead of its messages. Only a transaction that never rolls back to
+/// a savepoint may hold it (the fast path abandons the whole transaction on any surprise).
+#[derive(Debug, Default)]
+struct Fast {
+    /// The accepted messages of the obligations the batch touches, as (arrival, id) in version
+    /// order, each numbered 1, 2, … (an obligation whose stored versions are not in that order
+    /// is left out: the full renumbering deals with it).
+    versions: HashMap<ObligationKey, Vec<(i64, i64)>>,
+    /// Content keys claimed by the batch, written with the pending rows: a key another process
+    /// holds makes the commit fail, and the careful path finds out whose it is.
+    keys: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Default)]
@@ -1019,6 +1054,7 @@ impl Tx<'_> {
     /// while the rest of the transaction stands. Group commit records each message of a batch
     /// inside one, so a message the database refuses does not take its batch with it.
     pub async fn savepoint(&mut self) -> Result<()> {
+        debug_assert!(self.fast.is_none(), "a fast transaction has no savepoints");
         // Rows appended before it belong to what it does not undo: written now.
         self.write_pending().await?;
         let name = format!("m{}", self.savepoints.len());
@@ -1058,6 +1094,17 @@ impl Tx<'_> {
             }
             q.execute(&mut *self.tx).await?;
             start = end;
+        }
+        if let Some(f) = self.fast.as_mut() {
+            let keys = std::mem::take(&mut f.keys);
+            for chunk in keys.chunks(ROWS) {
+                let sql = values_sql("INSERT INTO content_keys (office, key, message)", chunk.len(), 3, "");
+                let mut q = sqlx::query(&sql);
+                for (k, id) in chunk {
+                    q = q.bind(self.office).bind(k.as_str()).bind(*id);
+                }
+                q.execute(&mut *self.tx).await?;
+            }
         }
         for chunk in p.search.chunks(ROWS) {
             let sql = values_sql("INSERT INTO search (rowid, office, body)", chunk.len(), 3, "");
@@ -1205,10 +1252,12 @@ impl Tx<'_> {
     /// concurrent or earlier run), in which case the caller rolls back. The version is left to
     /// [`Tx::renumber`].
     pub async fn insert_message(&mut self, m: &Submission) -> Result<Option<i64>> {
+        // The fast path numbers a message that is its obligation's newest as it inserts it.
+        let version = self.next_version(m);
         let q = sqlx::query(
             "INSERT INTO messages (office, source_key, sha256, body_sha256, message_id, received_at, from_addr, subject, raw_key, size, \
              decision, reasons, unit, report, period, due, deadline, timeliness, version, findings, evidence, documents, facts, duplicate_of, manual_by, processed_at, part_of) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, NULL, $19, $20, $21, $22, $23, $24, $25, $26) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $27, $19, $20, $21, $22, $23, $24, $25, $26) \
              ON CONFLICT (office, source_key) DO NOTHING RETURNING id",
         )
         .bind(self.office)
@@ -1221,13 +1270,86 @@ impl Tx<'_> {
         .bind(storable_opt(&m.subject))
         .bind(&m.raw_key)
         .bind(m.size);
-        let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).bind(m.part_of).fetch_optional(&mut *self.tx).await?;
+        let r = bind_decision(q, m).bind(m.duplicate_of).bind(&m.manual_by).bind(now()).bind(m.part_of).bind(version).fetch_optional(&mut *self.tx).await?;
         let id = match r {
             Some(r) => r.try_get::<i64, _>("id")?,
             None => return Ok(None),
         };
+        if let (Some(_), Some(f), Some(ob)) = (version, self.fast.as_mut(), m.obligation()) {
+            f.versions.entry(ob).or_default().push((m.received_at, id));
+        }
         self.add_search(id, m).await?;
         Ok(Some(id))
+    }
+
+    /// Makes this a fast transaction (group commit's first attempt, which never rolls back to
+    /// a savepoint): the versions of the obligations `touched` are read at once, and content
+    /// keys are written with the pending rows.
+    pub async fn fast(&mut self, touched: &[ObligationKey]) -> Result<()> {
+        let mut f = Fast::default();
+        let mut obs: Vec<&ObligationKey> = Vec::new();
+        for k in touched {
+            if !obs.contains(&k) {
+                obs.push(k);
+            }
+        }
+        for chunk in obs.chunks(16) {
+            let mut sql = String::from("SELECT unit, report, period, id, received_at, version FROM messages WHERE office = $1 AND decision = $2 AND (");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push_str(&format!("(unit = ${} AND report = ${} AND period = ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i));
+            }
+            sql.push_str(") ORDER BY received_at, id");
+            let mut q = sqlx::query(&sql).bind(self.office).bind(Decision::Accepted.as_str());
+            for k in chunk {
+                q = q.bind(k.unit.as_str()).bind(k.report.as_str()).bind(k.period.to_string());
+            }
+            let rows = q.fetch_all(&mut *self.tx).await?;
+            let mut got: HashMap<&ObligationKey, (Vec<(i64, i64)>, bool)> = chunk.iter().map(|k| (*k, (Vec::new(), true))).collect();
+            for r in &rows {
+                let (unit, report, period): (String, String, String) = (r.try_get("unit")?, r.try_get("report")?, r.try_get("period")?);
+                let Some((list, in_order)) = chunk.iter().find(|k| k.unit.as_str() == unit && k.report.as_str() == report && k.period.to_string() == period).and_then(|k| got.get_mut(*k)) else {
+                    continue;
+                };
+                list.push((r.try_get("received_at")?, r.try_get("id")?));
+                if r.try_get::<Option<i64>, _>("version")? != Some(list.len() as i64) {
+                    *in_order = false;
+                }
+            }
+            for (k, (list, in_order)) in got {
+                if in_order {
+                    f.versions.insert(k.clone(), list);
+                }
+            }
+        }
+        self.fast = Some(f);
+        Ok(())
+    }
+
+    /// The version a fast transaction gives an accepted message as it inserts it: one more
+    /// than its obligation's, when it arrived after all of them. None otherwise (the caller
+    /// renumbers the obligation in full).
+    fn next_version(&mut self, m: &Submission) -> Option<i64> {
+        if m.decision != Decision::Accepted {
+            return None;
+        }
+        let ob = m.obligation()?;
+        let f = self.fast.as_mut()?;
+        let list = f.versions.get(&ob)?;
+        if list.last().is_some_and(|(at, _)| *at > m.received_at) {
+            // Arrived before a version already stored: every later one moves up.
+            f.versions.remove(&ob);
+            return None;
+        }
+        Some(list.len() as i64 + 1)
+    }
+
+    /// Whether the fast path numbered this message as it inserted it.
+    pub fn numbered(&self, ob: &ObligationKey, id: i64) -> Option<i64> {
+        let list = self.fast.as_ref()?.versions.get(ob)?;
+        list.iter().position(|(_, i)| *i == id).map(|p| p as i64 + 1)
     }
 
     /// Takes a new message's content keys for it. `Some(original)` when another message already
@@ -1237,6 +1359,10 @@ impl Tx<'_> {
         let mut keys = vec![format!("sha:{sha256}")];
         if let Some(mid) = message_id {
             keys.push(storable(&format!("mid:{mid}:{body_sha256}")).into_owned());
+        }
+        if let Some(f) = self.fast.as_mut() {
+            f.keys.extend(keys.into_iter().map(|k| (k, id)));
+            return Ok(None);
         }
         // One statement for every key; a key it did not insert is held by another message.
         let sql = values_sql("INSERT INTO content_keys (office, key, message)", keys.len(), 3, " ON CONFLICT (office, key) DO NOTHING RETURNING key");
@@ -1267,6 +1393,10 @@ impl Tx<'_> {
 
     /// Numbers the accepted versions of one obligation by arrival and returns them.
     pub async fn renumber(&mut self, ob: &ObligationKey) -> Result<Versions> {
+        // The fast path's numbers of this obligation no longer hold once it is renumbered.
+        if let Some(f) = self.fast.as_mut() {
+            f.versions.remove(ob);
+        }
         let rows = sqlx::query(
             "SELECT id, version FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = $5 ORDER BY received_at, id",
         )
