@@ -68,10 +68,14 @@ pub struct WorkerPool {
 /// next to nothing); a hit is confirmed by the SHA-256 the worker reported for the file.
 #[derive(Default)]
 struct Recent {
-    entries: std::collections::HashMap<(String, usize, u32), (String, Vec<Document>, usize)>,
-    order: std::collections::VecDeque<(String, usize, u32)>,
+    /// By key: the file's SHA-256, its documents, and the size they count for.
+    entries: std::collections::HashMap<Key, (String, Vec<Document>, usize)>,
+    order: std::collections::VecDeque<Key>,
     bytes: usize,
 }
+
+/// A file's name, length and CRC-32.
+type Key = (String, usize, u32);
 
 /// The documents of a candidate, when `data` is the very file it was read from.
 fn confirmed(candidate: Option<(String, Vec<Document>)>, data: &[u8]) -> Option<Vec<Document>> {
@@ -84,11 +88,11 @@ impl Recent {
     const BYTES: usize = 32 * 1024 * 1024;
 
     /// What was read of a file with this key: the SHA-256 it had, and its documents.
-    fn candidate(&self, key: &(String, usize, u32)) -> Option<(String, Vec<Document>)> {
+    fn candidate(&self, key: &Key) -> Option<(String, Vec<Document>)> {
         self.entries.get(key).map(|(sha, docs, _)| (sha.clone(), docs.clone()))
     }
 
-    fn put(&mut self, key: (String, usize, u32), docs: &[Document], size: usize) {
+    fn put(&mut self, key: Key, docs: &[Document], size: usize) {
         let Some(sha) = docs.first().map(|d| d.sha256.clone()) else { return };
         if size > Self::BYTES / 8 || self.entries.contains_key(&key) {
             return;
@@ -361,7 +365,7 @@ pub fn serve(limits_json: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    fn read(name: &str, data: &[u8]) -> ((String, usize, u32), Vec<Document>) {
+    fn read(name: &str, data: &[u8]) -> (Key, Vec<Document>) {
         ((name.to_string(), data.len(), crc32fast::hash(data)), read_attachment(name, data, &Limits::default()))
     }
 

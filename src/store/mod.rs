@@ -1307,7 +1307,9 @@ impl Tx<'_> {
                 q = q.bind(k.unit.as_str()).bind(k.report.as_str()).bind(k.period.to_string());
             }
             let rows = q.fetch_all(&mut *self.tx).await?;
-            let mut got: HashMap<&ObligationKey, (Vec<(i64, i64)>, bool)> = chunk.iter().map(|k| (*k, (Vec::new(), true))).collect();
+            // Each obligation's (arrival, id) list, and whether its stored versions are 1, 2, ….
+            type Read = (Vec<(i64, i64)>, bool);
+            let mut got: HashMap<&ObligationKey, Read> = chunk.iter().map(|k| (*k, (Vec::new(), true))).collect();
             for r in &rows {
                 let (unit, report, period): (String, String, String) = (r.try_get("unit")?, r.try_get("report")?, r.try_get("period")?);
                 let Some((list, in_order)) = chunk.iter().find(|k| k.unit.as_str() == unit && k.report.as_str() == report && k.period.to_string() == period).and_then(|k| got.get_mut(*k)) else {
