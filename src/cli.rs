@@ -920,12 +920,18 @@ async fn probe_intake(cfg: &Config) -> std::result::Result<String, String> {
             let acc = imap::Account::of(cfg).ok_or("no IMAP account")?;
             let result = async {
                 let mut s = imap::connect(&acc).await?;
-                let st = s.status(mailbox, "(MESSAGES UIDVALIDITY)").await.map_err(|e| ImapError::Protocol(format!("STATUS {mailbox}: {e}")))?;
+                let st = s.status(imap::wire(mailbox), "(MESSAGES UIDVALIDITY)").await.map_err(|e| ImapError::Protocol(format!("STATUS {mailbox}: {e}")))?;
                 let _ = s.logout().await;
                 Ok::<_, ImapError>(st.exists)
             };
             match tokio::time::timeout(std::time::Duration::from_secs(60), result).await {
-                Ok(Ok(n)) => Ok(format!("IMAP {host}:{port} accepts the login; {mailbox} holds {n} message(s)")),
+                Ok(Ok(n)) => {
+                    let how = match &acc.auth {
+                        crate::secrets::Auth::OAuth2 { mechanism, token } => format!(" of {} ({}, {})", acc.user, mechanism.name(), token.describe()),
+                        _ => format!(" of {}", acc.user),
+                    };
+                    Ok(format!("IMAP {host}:{port} accepts the login{how}; {mailbox} holds {n} message(s)"))
+                }
                 Ok(Err(e)) => Err(format!("IMAP {host}:{port}: {e}")),
                 Err(_) => Err(format!("IMAP {host}:{port}: no answer within 60 s")),
             }
@@ -938,7 +944,11 @@ async fn probe_outbound(cfg: &Config) -> std::result::Result<String, String> {
         crate::config::Transport::File(d) => Ok(format!("file outbox {}", d.display())),
         crate::config::Transport::Smtp { host, port, .. } => {
             let ep = crate::notify::smtp_endpoint(cfg)?;
-            let login = if ep.credentials.is_some() { " and accepts the login" } else { "" };
+            let login = match &ep.login {
+                Some((user, crate::secrets::Auth::OAuth2 { mechanism, token })) => format!(" and accepts the login of {user} ({}, {})", mechanism.name(), token.describe()),
+                Some((user, _)) => format!(" and accepts the login of {user}"),
+                None => String::new(),
+            };
             let s = crate::notify::smtp::Session::open(&ep).await.map_err(|e| format!("SMTP server {host}:{port}: {e}"))?;
             s.quit().await;
             Ok(format!("SMTP server {host}:{port} answers{login}"))

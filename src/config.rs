@@ -12,6 +12,7 @@ use crate::text::fold;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Deserialize;
+use crate::secrets::{Auth, Mechanism, Secret, TokenSource};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -99,7 +100,29 @@ struct RawIntake {
     /// The authserv-id of the office's own mail server in Authentication-Results.
     #[serde(default)]
     authserv_id: Option<String>,
+    // How the server is logged in to: the same keys in [intake] and [outbound] (login_of).
+    /// "password" (default), "xoauth2" or "oauthbearer".
+    #[serde(default)]
+    auth: Option<String>,
+    /// A command printing the password (a secret store), instead of `password_env`.
+    #[serde(default)]
+    password_command: Option<String>,
+    /// A command printing an OAuth2 access token (or JSON with `access_token`, `expires_in`).
+    #[serde(default)]
+    token_command: Option<String>,
+    /// The provider's token URL, where a refresh token is exchanged for access tokens.
+    #[serde(default)]
+    token_url: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    refresh_token_env: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
+
 fn default_after() -> String {
     "flag".into()
 }
@@ -132,6 +155,33 @@ struct RawOutbound {
     /// Extra trusted certificate authorities (PEM) for an SMTP server with a private CA.
     #[serde(default)]
     ca_file: Option<String>,
+    /// The login name, when it is not secret (else `user_env`; for OAuth2 the From address).
+    #[serde(default)]
+    user: Option<String>,
+    /// Recipients per rolling 24 hours the server takes from this account (Gmail: about 500).
+    #[serde(default)]
+    daily_limit: Option<i64>,
+    // How the server is logged in to: the same keys in [intake] and [outbound] (login_of).
+    /// "password" (default), "xoauth2" or "oauthbearer".
+    #[serde(default)]
+    auth: Option<String>,
+    /// A command printing the password (a secret store), instead of `password_env`.
+    #[serde(default)]
+    password_command: Option<String>,
+    /// A command printing an OAuth2 access token (or JSON with `access_token`, `expires_in`).
+    #[serde(default)]
+    token_command: Option<String>,
+    /// The provider's token URL, where a refresh token is exchanged for access tokens.
+    #[serde(default)]
+    token_url: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    refresh_token_env: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +348,9 @@ pub enum After {
 #[derive(Debug, Clone)]
 pub struct Intake {
     pub source: Source,
+    /// How the IMAP server is logged in to (a password from `password_env`, by default
+    /// BAOCAO_IMAP_PASSWORD, or `password_command`; or an OAuth2 token).
+    pub auth: Auth,
     pub password_env: Option<String>,
     pub after: After,
     pub poll_seconds: u64,
@@ -326,6 +379,12 @@ pub struct Outbound {
     pub transport: Transport,
     pub from: String,
     pub user_env: Option<String>,
+    /// The login name written in the config (not secret), instead of `user_env`.
+    pub user: Option<String>,
+    /// How the SMTP server is logged in to; None: no login (a relay that trusts the host).
+    pub auth: Option<Auth>,
+    /// Recipients per rolling 24 hours the server takes from this account; None: no limit.
+    pub daily_limit: Option<i64>,
     pub password_env: Option<String>,
     /// Seconds a claimed mail stays with its sender; after a crash it is retried (or, when it
     /// was being handed over, settled) once this has passed.
@@ -363,6 +422,78 @@ impl Config {
         let loc = Locator { text, path: &p };
         build(raw, &loc, path, &dir)
     }
+}
+
+/// The login keys of `[intake]` or `[outbound]`.
+struct LoginKeys<'a> {
+    auth: &'a Option<String>,
+    password_env: &'a Option<String>,
+    password_command: &'a Option<String>,
+    token_command: &'a Option<String>,
+    token_url: &'a Option<String>,
+    client_id: &'a Option<String>,
+    client_secret_env: &'a Option<String>,
+    refresh_token_env: &'a Option<String>,
+    scope: &'a Option<String>,
+}
+
+macro_rules! login_keys {
+    ($r:expr) => {
+        LoginKeys {
+            auth: &$r.auth,
+            password_env: &$r.password_env,
+            password_command: &$r.password_command,
+            token_command: &$r.token_command,
+            token_url: &$r.token_url,
+            client_id: &$r.client_id,
+            client_secret_env: &$r.client_secret_env,
+            refresh_token_env: &$r.refresh_token_env,
+            scope: &$r.scope,
+        }
+    };
+}
+
+/// How the server of `table` is logged in to; None when nothing is said (and no default).
+fn login_of(k: LoginKeys<'_>, table: &str, loc: &Locator<'_>, default_password_env: Option<&str>) -> Result<Option<Auth>, ConfigError> {
+    let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let token_keys = [("token_command", k.token_command), ("token_url", k.token_url), ("client_id", k.client_id), ("client_secret_env", k.client_secret_env), ("refresh_token_env", k.refresh_token_env), ("scope", k.scope)];
+    let mechanism = match set(k.auth).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("password") => None,
+        Some("xoauth2") => Some(Mechanism::XOAuth2),
+        Some("oauthbearer") => Some(Mechanism::OAuthBearer),
+        Some(other) => return Err(loc.err(table, None, "auth", format!("`{other}`: expected \"password\", \"xoauth2\" or \"oauthbearer\""))),
+    };
+    let Some(mechanism) = mechanism else {
+        if let Some((key, _)) = token_keys.iter().find(|(_, v)| set(v).is_some()) {
+            return Err(loc.err(table, None, key, "an OAuth2 setting: set auth = \"xoauth2\" or \"oauthbearer\" too".into()));
+        }
+        return match (set(k.password_env), set(k.password_command)) {
+            (Some(_), Some(_)) => Err(loc.err(table, None, "password_command", "give password_env or password_command, not both".into())),
+            (Some(v), None) => Ok(Some(Auth::Password(Secret::Env(v)))),
+            (None, Some(c)) => Ok(Some(Auth::Password(Secret::Command(c)))),
+            (None, None) => Ok(default_password_env.map(|v| Auth::Password(Secret::Env(v.to_string())))),
+        };
+    };
+    for (key, v) in [("password_env", k.password_env), ("password_command", k.password_command)] {
+        if set(v).is_some() {
+            return Err(loc.err(table, None, key, "an OAuth2 login takes no password: remove it, or set auth = \"password\"".into()));
+        }
+    }
+    let token = match (set(k.token_command), set(k.token_url)) {
+        (Some(_), Some(_)) => return Err(loc.err(table, None, "token_url", "give token_command or token_url, not both".into())),
+        (None, None) => return Err(loc.err(table, None, "auth", "an OAuth2 login needs token_command, or token_url with client_id and refresh_token_env".into())),
+        (Some(c), None) => TokenSource::Command(c),
+        (None, Some(url)) => {
+            let loopback = url.strip_prefix("http://").map(|r| r.split(['/', ':']).next().unwrap_or("")).is_some_and(|h| crate::tls::is_loopback(h.trim_matches(['[', ']'])));
+            if !url.starts_with("https://") && !loopback {
+                return Err(loc.err(table, None, "token_url", format!("`{url}`: expected an https:// URL")));
+            }
+            let client_id = set(k.client_id).ok_or_else(|| loc.err(table, None, "token_url", "needs client_id (the OAuth2 client registered for baocao)".into()))?;
+            let refresh = set(k.refresh_token_env).ok_or_else(|| loc.err(table, None, "token_url", "needs refresh_token_env (the variable holding the refresh token)".into()))?;
+            TokenSource::Refresh { url, client_id, client_secret: set(k.client_secret_env).map(Secret::Env), refresh_token: Secret::Env(refresh), scope: set(k.scope) }
+        }
+    };
+    Ok(Some(Auth::OAuth2 { mechanism, token }))
 }
 
 struct Locator<'a> {
@@ -476,6 +607,14 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         acknowledge_within_days: None,
         ca_file: None,
         authserv_id: None,
+        auth: None,
+        password_command: None,
+        token_command: None,
+        token_url: None,
+        client_id: None,
+        client_secret_env: None,
+        refresh_token_env: None,
+        scope: None,
     });
     let source = parse_source(&i.source, dir).map_err(|m| loc.err("intake", None, "source", m))?;
     let after = if i.after == "flag" {
@@ -491,8 +630,11 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     if i.poll_seconds == 0 {
         return Err(loc.err("intake", None, "poll_seconds", "must be at least 1".into()));
     }
+    // SPEC §3 names BAOCAO_IMAP_PASSWORD; a config may name another variable, or a command.
+    let auth = login_of(login_keys!(i), "intake", loc, Some("BAOCAO_IMAP_PASSWORD"))?.expect("a default is given");
     let intake = Intake {
         source,
+        auth,
         password_env: i.password_env,
         after,
         poll_seconds: i.poll_seconds,
@@ -502,12 +644,41 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), from: None, user_env: None, password_env: None, lease_seconds: None, give_up_days: None, acks_per_sender_hour: None, ca_file: None });
+    let ob = raw.outbound.unwrap_or(RawOutbound {
+        transport: "file:var/outbox".into(),
+        from: None,
+        user_env: None,
+        password_env: None,
+        lease_seconds: None,
+        give_up_days: None,
+        acks_per_sender_hour: None,
+        ca_file: None,
+        user: None,
+        daily_limit: None,
+        auth: None,
+        password_command: None,
+        token_command: None,
+        token_url: None,
+        client_id: None,
+        client_secret_env: None,
+        refresh_token_env: None,
+        scope: None,
+    });
+    let ob_auth = login_of(login_keys!(ob), "outbound", loc, None)?;
+    if ob.user.is_some() && ob.user_env.is_some() {
+        return Err(loc.err("outbound", None, "user", "give user or user_env, not both".into()));
+    }
+    if ob.daily_limit.is_some_and(|n| n < 1) {
+        return Err(loc.err("outbound", None, "daily_limit", "must be at least 1 (leave it out for no limit)".into()));
+    }
     let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
     let outbound = Outbound {
         transport,
         from: ob.from.unwrap_or_else(|| format!("{} <{}>", office.name, office.address)),
         user_env: ob.user_env,
+        user: ob.user.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
+        auth: ob_auth,
+        daily_limit: ob.daily_limit,
         password_env: ob.password_env,
         lease_seconds: ob.lease_seconds.unwrap_or(300).clamp(1, 86_400) as i64,
         give_up_days: ob.give_up_days.unwrap_or(3).clamp(1, 365),
@@ -821,6 +992,49 @@ applies_to = ["benh-vien"]
 
     fn load(s: &str) -> Result<Config, ConfigError> {
         Config::from_str_at(s, Path::new("/etc/baocao/test.toml"))
+    }
+
+    fn with(section: &str) -> String {
+        format!("{GOOD}\n{section}")
+    }
+
+    #[test]
+    fn logins_are_a_password_from_a_variable_or_command_or_an_oauth2_token() {
+        let c = load(&with("[intake]\nsource = \"imaps://vp@mail.x.vn/INBOX\"\n")).unwrap();
+        assert_eq!(c.intake.auth, Auth::Password(Secret::Env("BAOCAO_IMAP_PASSWORD".into())), "SPEC §3's variable by default");
+        let c = load(&with("[intake]\nsource = \"imaps://vp@mail.x.vn/INBOX\"\npassword_command = \"pass show vp\"\n")).unwrap();
+        assert_eq!(c.intake.auth, Auth::Password(Secret::Command("pass show vp".into())));
+        let c = load(&with("[intake]\nsource = \"imaps://vp@gmail.com@imap.gmail.com/INBOX\"\nauth = \"xoauth2\"\ntoken_url = \"https://oauth2.googleapis.com/token\"\nclient_id = \"123.apps\"\nclient_secret_env = \"S\"\nrefresh_token_env = \"R\"\n\n[outbound]\ntransport = \"smtps://smtp.gmail.com:465\"\nauth = \"oauthbearer\"\ntoken_command = \"oauth2l fetch\"\ndaily_limit = 450\n")).unwrap();
+        assert_eq!(
+            c.intake.auth,
+            Auth::OAuth2 {
+                mechanism: Mechanism::XOAuth2,
+                token: TokenSource::Refresh { url: "https://oauth2.googleapis.com/token".into(), client_id: "123.apps".into(), client_secret: Some(Secret::Env("S".into())), refresh_token: Secret::Env("R".into()), scope: None }
+            }
+        );
+        assert_eq!(c.outbound.auth, Some(Auth::OAuth2 { mechanism: Mechanism::OAuthBearer, token: TokenSource::Command("oauth2l fetch".into()) }));
+        assert_eq!(c.outbound.daily_limit, Some(450));
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.outbound.auth, None, "no login unless one is configured");
+    }
+
+    #[test]
+    fn a_login_that_cannot_work_is_an_error_naming_its_key() {
+        for (section, key, words) in [
+            ("[intake]\nsource = \"maildir:in\"\nauth = \"kerberos\"\n", "auth", "expected"),
+            ("[intake]\nsource = \"maildir:in\"\nauth = \"xoauth2\"\n", "auth", "token_command"),
+            ("[intake]\nsource = \"maildir:in\"\ntoken_command = \"x\"\n", "token_command", "auth = "),
+            ("[intake]\nsource = \"maildir:in\"\npassword_env = \"P\"\npassword_command = \"x\"\n", "password_command", "not both"),
+            ("[intake]\nsource = \"maildir:in\"\nauth = \"xoauth2\"\ntoken_command = \"x\"\npassword_env = \"P\"\n", "password_env", "no password"),
+            ("[outbound]\ntransport = \"smtp://s:587\"\nauth = \"xoauth2\"\ntoken_url = \"http://login.example/token\"\nclient_id = \"c\"\nrefresh_token_env = \"R\"\n", "token_url", "https"),
+            ("[outbound]\ntransport = \"smtp://s:587\"\nauth = \"xoauth2\"\ntoken_url = \"https://login.example/token\"\nrefresh_token_env = \"R\"\n", "token_url", "client_id"),
+            ("[outbound]\ntransport = \"smtp://s:587\"\ndaily_limit = 0\n", "daily_limit", "at least 1"),
+        ] {
+            let e = load(&with(section)).unwrap_err().to_string();
+            assert!(e.contains(&format!("key `{key}`")) && e.contains(words), "{section}: {e}");
+        }
+        // A token URL on this machine may be plain http (a local token helper, the tests).
+        assert!(load(&with("[outbound]\ntransport = \"smtp://s:587\"\nauth = \"xoauth2\"\ntoken_url = \"http://127.0.0.1:8081/token\"\nclient_id = \"c\"\nrefresh_token_env = \"R\"\n")).is_ok());
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod notify;
 pub mod office;
 pub mod parse;
 pub mod schedule;
+pub mod secrets;
 pub mod store;
 pub mod text;
 pub mod tls;

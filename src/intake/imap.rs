@@ -16,6 +16,7 @@
 use super::source::{Incoming, Opened, Source};
 use super::RawMessage;
 use crate::config::{self, After, Config};
+use crate::secrets::{self, Auth, Mechanism, TokenSource};
 use crate::store::Store;
 use crate::tls::Io;
 use async_imap::types::Flag;
@@ -60,7 +61,8 @@ pub struct Account {
     pub host: String,
     pub port: u16,
     pub user: String,
-    pub password: String,
+    pub auth: Auth,
+    /// The mailbox as the config names it (UTF-8); on the wire in modified UTF-7.
     pub mailbox: String,
     pub ca_file: Option<std::path::PathBuf>,
 }
@@ -68,10 +70,7 @@ pub struct Account {
 impl Account {
     pub fn of(cfg: &Config) -> Option<Account> {
         let config::Source::Imap { tls, user, host, port, mailbox } = &cfg.intake.source else { return None };
-        // SPEC §3 names BAOCAO_IMAP_PASSWORD; a config may name another variable.
-        let var = cfg.intake.password_env.clone().unwrap_or_else(|| "BAOCAO_IMAP_PASSWORD".into());
-        let password = std::env::var(var).unwrap_or_default();
-        Some(Account { tls: *tls, host: host.clone(), port: *port, user: user.clone(), password, mailbox: mailbox.clone(), ca_file: cfg.intake.ca_file.clone() })
+        Some(Account { tls: *tls, host: host.clone(), port: *port, user: user.clone(), auth: cfg.intake.auth.clone(), mailbox: mailbox.clone(), ca_file: cfg.intake.ca_file.clone() })
     }
 }
 
@@ -98,8 +97,71 @@ pub async fn connect(acc: &Account) -> Result<Session, ImapError> {
             Err(_) => {}
         }
     }
-    let session = timed("LOGIN", async { client.login(&acc.user, &acc.password).await.map_err(|(e, _)| e) }).await?;
-    Ok(session)
+    match &acc.auth {
+        Auth::Password(secret) => {
+            let password = secrets::reveal(secret).await.map_err(|e| ImapError::Protocol(format!("LOGIN: {e}")))?;
+            timed("LOGIN", async { client.login(&acc.user, &password).await.map_err(|(e, _)| e) }).await
+        }
+        Auth::OAuth2 { mechanism, token } => login_oauth2(client, acc, *mechanism, token).await,
+    }
+}
+
+/// The SASL exchange of XOAUTH2 and OAUTHBEARER: the token first; a server refusing it sends
+/// its reasons as a challenge, which the client answers with an empty response (XOAUTH2) or
+/// %x01 (OAUTHBEARER, RFC 7628 §3.2.3) to get the final NO.
+struct Bearer {
+    first: Option<String>,
+    mechanism: Mechanism,
+    /// What the server said when it refused (its JSON status), for the error.
+    said: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl async_imap::Authenticator for Bearer {
+    type Response = Vec<u8>;
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        if let Some(first) = self.first.take() {
+            return first.into_bytes();
+        }
+        *self.said.lock().unwrap_or_else(|e| e.into_inner()) = String::from_utf8_lossy(challenge).into_owned();
+        match self.mechanism {
+            Mechanism::XOAuth2 => Vec::new(),
+            Mechanism::OAuthBearer => vec![1],
+        }
+    }
+}
+
+/// Logs in with an OAuth2 token; a refused token is forgotten and a fresh one tried once on the
+/// same connection.
+async fn login_oauth2(mut client: async_imap::Client<Box<dyn Io>>, acc: &Account, mechanism: Mechanism, src: &TokenSource) -> Result<Session, ImapError> {
+    let name = mechanism.name();
+    for attempt in 0..2 {
+        let token = secrets::token(src).await.map_err(|e| ImapError::Protocol(format!("AUTHENTICATE {name}: {e}")))?;
+        let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let bearer = Bearer { first: Some(mechanism.initial_response(&acc.user, &token, &acc.host, acc.port)), mechanism, said: said.clone() };
+        let result = tokio::time::timeout(CMD_TIMEOUT, client.authenticate(name, bearer)).await.map_err(|_| ImapError::Timeout("AUTHENTICATE", CMD_TIMEOUT))?;
+        match result {
+            Ok(session) => return Ok(session),
+            Err((e, c)) => {
+                client = c;
+                let said = said.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let refused = matches!(e, async_imap::error::Error::No(_));
+                if refused && secrets::forget(src, &token) && attempt == 0 {
+                    tracing::info!("{}: the {name} token was refused ({e}); trying a fresh one", acc.host);
+                    continue;
+                }
+                let said = if said.is_empty() { String::new() } else { format!(" — {said}") };
+                let what = if refused { format!("the server refused the token ({})", src.describe()) } else { "failed".into() };
+                return Err(ImapError::Protocol(format!("AUTHENTICATE {name}: {what}: {e}{said}")));
+            }
+        }
+    }
+    unreachable!("the second attempt returns")
+}
+
+/// A mailbox name as IMAP writes it (modified UTF-7, RFC 3501 §5.1.3): `Đã xử lý` is
+/// `&ARAA4w- x&Hu0- l&AP0-`. The config, the logs and the database keep the UTF-8 name.
+pub fn wire(mailbox: &str) -> String {
+    super::utf7::encode(mailbox)
 }
 
 fn source_key(mailbox: &str, validity: u32, uid: u32) -> String {
@@ -194,7 +256,7 @@ impl<'a> ImapSource<'a> {
         }
         let mailbox = self.acc.mailbox.clone();
         let session = self.session()?;
-        let status = timed("STATUS", session.status(&mailbox, "(UIDNEXT UIDVALIDITY)")).await?;
+        let status = timed("STATUS", session.status(wire(&mailbox), "(UIDNEXT UIDVALIDITY)")).await?;
         let validity = status.uid_validity.unwrap_or(0);
         let state = store.mailbox_state(&mailbox).await?;
         let resync = matches!(state, Some((v, _, _)) if v != validity as i64);
@@ -210,7 +272,7 @@ impl<'a> ImapSource<'a> {
             store.set_mailbox_state(&mailbox, validity as i64, last as i64).await?;
             return Ok(None);
         }
-        timed("SELECT", session.select(&mailbox)).await?;
+        timed("SELECT", session.select(wire(&mailbox))).await?;
         let found = timed("UID SEARCH", session.uid_search(format!("UID {}:*", last + 1))).await?;
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
         uids.sort_unstable();
@@ -317,14 +379,14 @@ impl Source for ImapSource<'_> {
         let mut session = connect(&self.acc).await?;
         if let After::Move(folder) = &self.cfg.intake.after {
             // Created once if missing; an existing folder makes this fail harmlessly.
-            let _ = timed("CREATE", session.create(folder)).await;
+            let _ = timed("CREATE", session.create(wire(folder))).await;
         }
         let caps = timed("CAPABILITY", session.capabilities()).await?;
         self.idle = caps.has_str("IDLE");
         self.caps = Caps { mv: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS") };
         // IDLE reports changes of the selected mailbox only: select it even when the first
         // STATUS finds nothing new.
-        timed("SELECT", session.select(&self.acc.mailbox)).await?;
+        timed("SELECT", session.select(wire(&self.acc.mailbox))).await?;
         self.session = Some(session);
         Ok(Opened::Ready)
     }
@@ -418,9 +480,9 @@ async fn mark_done(session: &mut Session, after: &After, caps: Caps, set: &str) 
         }
         After::Move(folder) => {
             if caps.mv {
-                timed("UID MOVE", session.uid_mv(set, folder)).await?;
+                timed("UID MOVE", session.uid_mv(set, wire(folder))).await?;
             } else {
-                timed("UID COPY", session.uid_copy(set, folder)).await?;
+                timed("UID COPY", session.uid_copy(set, wire(folder))).await?;
                 let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT (\\Seen \\Deleted {KEYWORD})"))).await?;
                 timed("UID STORE", s.try_collect::<Vec<_>>()).await?;
                 // Without UIDPLUS an EXPUNGE would also remove messages people marked deleted.

@@ -10,6 +10,7 @@
 pub mod imap;
 pub mod pipeline;
 pub mod source;
+pub mod utf7;
 
 use std::path::{Path, PathBuf};
 

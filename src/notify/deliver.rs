@@ -244,22 +244,27 @@ async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<Str
 /// without it would have the server refuse every recipient for good.
 pub fn smtp_endpoint(cfg: &Config) -> Result<smtp::Endpoint, String> {
     let Transport::Smtp { mode, host, port } = &cfg.outbound.transport else { return Err("no SMTP server configured".into()) };
-    let var = |name: &Option<String>, key: &str| -> Result<Option<String>, String> {
-        match name {
-            None => Ok(None),
-            Some(n) => std::env::var(n).map(Some).map_err(|_| format!("outbound.{key} names the environment variable {n}, which is not set")),
+    let login = match &cfg.outbound.auth {
+        None => None,
+        Some(auth) => {
+            let user = match (&cfg.outbound.user, &cfg.outbound.user_env) {
+                (Some(u), _) => u.clone(),
+                (None, Some(n)) => std::env::var(n).map_err(|_| format!("outbound.user_env names the environment variable {n}, which is not set"))?,
+                // An OAuth2 account is the mailbox it sends from.
+                (None, None) if matches!(auth, crate::secrets::Auth::OAuth2 { .. }) => {
+                    cfg.outbound.from.parse::<Mailbox>().map_err(|e| format!("outbound.from: {e}"))?.email.to_string()
+                }
+                (None, None) => return Err("outbound has a password but no user (user or user_env)".into()),
+            };
+            Some((user, auth.clone()))
         }
-    };
-    let credentials = match (var(&cfg.outbound.user_env, "user_env")?, var(&cfg.outbound.password_env, "password_env")?) {
-        (Some(u), Some(p)) => Some((u, p)),
-        _ => None,
     };
     let helo = cfg.office.address.split('@').nth(1).unwrap_or("localhost").to_string();
     Ok(smtp::Endpoint {
         mode: *mode,
         host: host.clone(),
         port: *port,
-        credentials,
+        login,
         helo,
         timeout: std::time::Duration::from_secs(30),
         ca_file: cfg.outbound.ca_file.clone(),

@@ -12,6 +12,7 @@
 //! whole round trip plus a commit as the gap.)
 
 use crate::config::SmtpMode;
+use crate::secrets::{self, Auth, Mechanism, TokenSource};
 use base64::Engine;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -37,7 +38,8 @@ pub struct Endpoint {
     pub mode: SmtpMode,
     pub host: String,
     pub port: u16,
-    pub credentials: Option<(String, String)>,
+    /// The login name and how it logs in; None: no login.
+    pub login: Option<(String, crate::secrets::Auth)>,
     /// The name this client greets with (EHLO).
     pub helo: String,
     pub timeout: Duration,
@@ -100,19 +102,67 @@ impl Session {
             s = Session { io: BufReader::new(wrap_tls(ep, inner).await?), timeout: ep.timeout };
             caps = s.ehlo(&ep.helo).await?;
         }
-        if let Some((user, pass)) = &ep.credentials {
-            let auth = caps.iter().find(|c| c.to_ascii_uppercase().starts_with("AUTH")).cloned().unwrap_or_default().to_ascii_uppercase();
-            let b64 = base64::engine::general_purpose::STANDARD;
-            if auth.contains("PLAIN") || !auth.contains("LOGIN") {
-                let token = b64.encode(format!("\0{user}\0{pass}"));
-                s.command(&format!("AUTH PLAIN {token}")).await?.check("login", &[235])?;
-            } else {
-                s.command("AUTH LOGIN").await?.check("login", &[334])?;
-                s.command(&b64.encode(user)).await?.check("login", &[334])?;
-                s.command(&b64.encode(pass)).await?.check("login", &[235])?;
+        if let Some((user, auth)) = &ep.login {
+            match auth {
+                Auth::Password(secret) => {
+                    let pass = secrets::reveal(secret).await.map_err(|e| SmtpError::Permanent(format!("login: {e}")))?;
+                    let auth = caps.iter().find(|c| c.to_ascii_uppercase().starts_with("AUTH")).cloned().unwrap_or_default().to_ascii_uppercase();
+                    let b64 = base64::engine::general_purpose::STANDARD;
+                    if auth.contains("PLAIN") || !auth.contains("LOGIN") {
+                        let token = b64.encode(format!("\0{user}\0{pass}"));
+                        s.command(&format!("AUTH PLAIN {token}")).await?.check("login", &[235])?;
+                    } else {
+                        s.command("AUTH LOGIN").await?.check("login", &[334])?;
+                        s.command(&b64.encode(user)).await?.check("login", &[334])?;
+                        s.command(&b64.encode(&pass)).await?.check("login", &[235])?;
+                    }
+                }
+                Auth::OAuth2 { mechanism, token } => s.login_oauth2(ep, user, *mechanism, token).await?,
             }
         }
         Ok(s)
+    }
+
+    /// SASL XOAUTH2 or OAUTHBEARER (RFC 4954, RFC 7628). A refused token is forgotten and a
+    /// fresh one tried once; refused again, it is a connection error naming where the token
+    /// came from (every mail stays queued).
+    async fn login_oauth2(&mut self, ep: &Endpoint, user: &str, mechanism: Mechanism, src: &TokenSource) -> Result<(), SmtpError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let name = mechanism.name();
+        for attempt in 0..2 {
+            let token = secrets::token(src).await.map_err(|e| SmtpError::Transient(format!("login ({name}): {e}")))?;
+            let ir = b64.encode(mechanism.initial_response(user, &token, &ep.host, ep.port));
+            // A long token goes on a line of its own: some servers cut command lines at 512.
+            let mut r = if ir.len() <= 400 {
+                self.command(&format!("AUTH {name} {ir}")).await?
+            } else {
+                self.command(&format!("AUTH {name}")).await?.check("login", &[334])?;
+                self.command(&ir).await?
+            };
+            if r.code == 334 {
+                // The server's error, as a challenge: the client ends the exchange (XOAUTH2
+                // with an empty line, OAUTHBEARER with %x01) and gets the final refusal.
+                let why = r.lines.first().and_then(|l| b64.decode(l.trim()).ok()).map(|j| String::from_utf8_lossy(&j).into_owned()).unwrap_or_default();
+                let end = match mechanism {
+                    Mechanism::XOAuth2 => String::new(),
+                    Mechanism::OAuthBearer => b64.encode([1u8]),
+                };
+                r = self.command(&end).await?;
+                if !why.is_empty() {
+                    r.lines.push(why);
+                }
+            }
+            if r.code == 235 {
+                return Ok(());
+            }
+            if (500..600).contains(&r.code) && secrets::forget(src, &token) && attempt == 0 {
+                tracing::info!("{}: the {name} token was refused ({}); trying a fresh one", ep.host, r.text());
+                continue;
+            }
+            let what = format!("login ({name}, {}): the server refused the token", src.describe());
+            return Err(if (400..500).contains(&r.code) { SmtpError::Transient(format!("{what}: {}", r.text())) } else { SmtpError::Permanent(format!("{what}: {}", r.text())) });
+        }
+        unreachable!("the second attempt returns")
     }
 
     async fn ehlo(&mut self, helo: &str) -> Result<Vec<String>, SmtpError> {
