@@ -504,6 +504,143 @@ pub struct Dovecot {
     child: Option<std::process::Child>,
 }
 
+/// Dovecot's auth settings for OAuth2 (when a provider is given): its mechanisms, and the
+/// `oauth2` passdb checking tokens at the provider's introspection endpoint.
+fn oauth2_passdb(dir: &Path, provider: Option<&OAuthProvider>) -> (String, String) {
+    let Some(p) = provider else { return ("plain login".into(), String::new()) };
+    let ext = dir.join("dovecot-oauth2.conf.ext");
+    std::fs::write(
+        &ext,
+        format!(
+            "introspection_mode = post\nintrospection_url = {}\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n",
+            p.url("/introspect")
+        ),
+    )
+    .unwrap();
+    ("plain login xoauth2 oauthbearer".into(), format!("passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n", ext.display()))
+}
+
+/// A small OAuth2 provider on loopback, as Google's or Microsoft's are to a mail server and to
+/// a client: a token endpoint exchanging the refresh token `refresh` for access tokens
+/// (`tok-1`, `tok-2`, …), and an introspection endpoint (RFC 7662) saying which are active and
+/// whose. With `first_expired`, the first token it issues is already dead when used.
+pub struct OAuthProvider {
+    pub port: u16,
+    pub state: std::sync::Arc<std::sync::Mutex<OAuthState>>,
+}
+
+#[derive(Default, Debug)]
+pub struct OAuthState {
+    pub user: String,
+    pub refresh: String,
+    /// Active tokens.
+    pub good: std::collections::HashSet<String>,
+    pub issued: usize,
+    pub first_expired: bool,
+    /// Every token the mail servers asked about.
+    pub introspected: Vec<String>,
+}
+
+impl OAuthProvider {
+    pub fn start(user: &str, refresh: &str, first_expired: bool) -> OAuthProvider {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(OAuthState { user: user.into(), refresh: refresh.into(), first_expired, ..Default::default() }));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let st = st.clone();
+                std::thread::spawn(move || OAuthProvider::serve(conn, &st));
+            }
+        });
+        OAuthProvider { port, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Makes `token` active.
+    pub fn grant(&self, token: &str) {
+        self.state.lock().unwrap().good.insert(token.to_string());
+    }
+
+    fn serve(mut conn: std::net::TcpStream, st: &std::sync::Mutex<OAuthState>) {
+        use std::io::{Read, Write};
+        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let (head, body) = loop {
+            let Ok(n) = conn.read(&mut chunk) else { return };
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..i]).to_string();
+                let len: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
+                while buf.len() < i + 4 + len {
+                    let Ok(n) = conn.read(&mut chunk) else { return };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                break (head, String::from_utf8_lossy(&buf[i + 4..]).to_string());
+            }
+        };
+        let form: std::collections::HashMap<String, String> = body
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), percent_decode_form(v)))
+            .collect();
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        let (status, json) = {
+            let mut s = st.lock().unwrap();
+            match path.as_str() {
+                "/introspect" => {
+                    let token = form.get("token").cloned().unwrap_or_default();
+                    s.introspected.push(token.clone());
+                    if s.good.contains(&token) {
+                        (200, format!("{{\"active\": true, \"username\": \"{}\"}}", s.user))
+                    } else {
+                        (200, "{\"active\": false}".to_string())
+                    }
+                }
+                "/token" if form.get("grant_type").map(String::as_str) == Some("refresh_token") && form.get("refresh_token") == Some(&s.refresh) => {
+                    s.issued += 1;
+                    let t = format!("tok-{}", s.issued);
+                    if !(s.first_expired && s.issued == 1) {
+                        s.good.insert(t.clone());
+                    }
+                    (200, format!("{{\"access_token\": \"{t}\", \"expires_in\": 3599, \"token_type\": \"Bearer\"}}"))
+                }
+                "/token" => (400, "{\"error\": \"invalid_grant\", \"error_description\": \"Token has been expired or revoked.\"}".to_string()),
+                _ => (404, "{}".to_string()),
+            }
+        };
+        let _ = conn.write_all(format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}", json.len()).as_bytes());
+    }
+}
+
+fn percent_decode_form(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
 /// A private certificate authority and a server certificate for localhost / 127.0.0.1, made
 /// with openssl in `dir`: returns (CA file, server certificate, server key).
 pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -527,6 +664,16 @@ impl Dovecot {
     /// With `tls`: STARTTLS on the plain port and implicit TLS on `tls_port`, with a certificate
     /// from a private CA (`ca.pem` in the server's folder).
     pub fn start_with(tls: bool) -> Dovecot {
+        Dovecot::start_opts(tls, None)
+    }
+
+    /// With OAuth2 besides the password: XOAUTH2 and OAUTHBEARER checked at `provider`'s
+    /// introspection endpoint (Dovecot's `oauth2` passdb).
+    pub fn start_with_oauth2(provider: &OAuthProvider) -> Dovecot {
+        Dovecot::start_opts(false, Some(provider))
+    }
+
+    fn start_opts(tls: bool, oauth2: Option<&OAuthProvider>) -> Dovecot {
         let dir = tempfile::Builder::new().prefix("dovecot").tempdir().unwrap();
         let r = dir.path();
         for d in ["mail", "run", "state"] {
@@ -544,10 +691,11 @@ impl Dovecot {
             "ssl = no\n".to_string()
         };
         let rs = r.display();
+        let (mechanisms, oauth_passdb) = oauth2_passdb(r, oauth2);
         let conf = format!(
             "base_dir = {rs}/run\nstate_dir = {rs}/state\nlog_path = {rs}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\n{ssl}\
-             disable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{rs}/mail/%u\nfirst_valid_uid = 1\n\
-             passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {rs}/users\n}}\n\
+             disable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\nmail_location = maildir:{rs}/mail/%u\nfirst_valid_uid = 1\n\
+             passdb {{\n  driver = passwd-file\n  mechanisms = plain login\n  args = scheme=PLAIN username_format=%u {rs}/users\n}}\n{oauth_passdb}\
              userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={rs}/mail/%u\n}}\n\
              service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n  }}\n}}\n",
             tls_port.unwrap_or(0)
@@ -778,6 +926,15 @@ pub struct Postfix {
 
 impl Postfix {
     pub fn start() -> Postfix {
+        Postfix::start_opts(None)
+    }
+
+    /// With XOAUTH2 and OAUTHBEARER besides the passwords, tokens checked at `provider`.
+    pub fn start_with_oauth2(provider: &OAuthProvider) -> Postfix {
+        Postfix::start_opts(Some(provider))
+    }
+
+    fn start_opts(oauth2: Option<&OAuthProvider>) -> Postfix {
         let sink = SmtpSink::start();
         let dir = tempfile::Builder::new().prefix("postfix").tempdir().unwrap();
         let r = dir.path().to_path_buf();
@@ -793,12 +950,13 @@ impl Postfix {
 
         let rs = r.display();
         std::fs::write(r.join("auth/users"), "sender:{PLAIN}secret\n").unwrap();
+        let (mechanisms, oauth_passdb) = oauth2_passdb(&r.join("auth"), oauth2);
         std::fs::write(
             r.join("auth/dovecot.conf"),
             format!(
                 "base_dir = {rs}/auth/run\nstate_dir = {rs}/auth/state\nlog_path = {rs}/auth/dovecot.log\nprotocols =\nlisten = 127.0.0.1\nssl = no\n\
-                 disable_plaintext_auth = no\nauth_mechanisms = plain login\n\
-                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {rs}/auth/users\n}}\n\
+                 disable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\n\
+                 passdb {{\n  driver = passwd-file\n  mechanisms = plain login\n  args = scheme=PLAIN username_format=%u {rs}/auth/users\n}}\n{oauth_passdb}\
                  userdb {{\n  driver = static\n  args = uid=65534 gid=65534 home={rs}/auth\n}}\n\
                  service auth {{\n  inet_listener {{\n    address = 127.0.0.1\n    port = {auth_port}\n  }}\n}}\n"
             ),
