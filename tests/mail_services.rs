@@ -140,3 +140,39 @@ fn smtp_sends_through_postfix_with_an_oauth2_token_and_a_refused_token_keeps_eve
     assert!(pf.log().contains("sasl_method=XOAUTH2, sasl_username=sender"), "{}", pf.log());
     assert!(provider.state.lock().unwrap().introspected.contains(&"smtp-token".to_string()));
 }
+
+#[test]
+fn a_daily_limit_keeps_what_is_over_it_queued_takes_the_kinds_in_turn_and_tells_the_office_first() {
+    for db in databases() {
+        // A consumer Gmail account: a few hundred recipients a day; here four.
+        let cfg = CONFIG.replace("acks_per_sender_hour = 1000\n", "acks_per_sender_hour = 1000\ndaily_limit = 4\n");
+        let o = Office::with_config(db, &cfg);
+        for i in 0..3 {
+            let (t, m) = report(i);
+            o.deliver(t, &format!("{i}"), &m);
+        }
+        o.ok(&["ingest", "--no-deliver", "inbox"]);
+        // The next morning's reminder run: TTYT-B is late; queued after the three answers.
+        o.ok(&["remind", "--as-of", "2021-04-10T09:00"]);
+        let list = o.json(&["outbox", "list", "--json"]);
+        let mails = list["mails"].as_array().unwrap().clone();
+        let state = |kind: &str| -> Vec<String> { mails.iter().filter(|m| m["kind"] == kind).map(|m| m["state"].as_str().unwrap().to_string()).collect() };
+        assert_eq!(state("reminder"), ["sent"], "the reminder took its turn before the older answers: {list}");
+        let acks = state("ack");
+        assert_eq!((acks.iter().filter(|s| *s == "sent").count(), acks.iter().filter(|s| *s == "queued").count()), (2, 1), "{list}");
+        // The office was told before the day was used up, and that notice went out.
+        let notice: Vec<&serde_json::Value> = mails.iter().filter(|m| m["key"].as_str().unwrap().starts_with("daily-limit:")).collect();
+        assert_eq!(notice.len(), 1, "{list}");
+        assert_eq!(notice[0]["state"], "sent");
+        assert_eq!(notice[0]["recipients"][0], "chanhvanphong@so.test");
+        let text = o.outbox().iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).find(|t| t.contains("X-Baocao-Key: daily-limit:")).unwrap();
+        assert!(text.contains("X-Baocao-Kind: status"), "{text}");
+        // Nothing more today: what waits stays queued, not failed, and is not counted as tried.
+        let out = o.ok(&["deliver"]);
+        assert!(out.contains("0 mail(s) delivered, 0 failed, 1 still queued"), "{out}");
+        let list = o.json(&["outbox", "list", "--json"]);
+        let waiting: Vec<&serde_json::Value> = list["mails"].as_array().unwrap().iter().filter(|m| m["state"] == "queued").collect();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0]["attempts"], 0);
+    }
+}

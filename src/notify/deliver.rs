@@ -96,14 +96,73 @@ pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), Noti
     for key in store.settle_handed_over().await? {
         tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
     }
+    // Told before sending, so that the notice takes its turn ahead of what would use the day up.
+    if let Some(limit) = cfg.outbound.daily_limit {
+        warn_of_limit(cfg, store, limit).await?;
+    }
+    let pace = Pace { lease: cfg.outbound.lease_seconds, give_up_days: cfg.outbound.give_up_days, daily_limit: cfg.outbound.daily_limit };
     let done = match &cfg.outbound.transport {
-        Transport::File(dir) => deliver_with(store, FileTransport(dir.clone()), cfg.outbound.lease_seconds, cfg.outbound.give_up_days).await?,
-        Transport::Smtp { .. } => deliver_with(store, SmtpTransport::new(cfg), cfg.outbound.lease_seconds, cfg.outbound.give_up_days).await?,
+        Transport::File(dir) => deliver_with(store, FileTransport(dir.clone()), pace).await?,
+        Transport::Smtp { .. } => deliver_with(store, SmtpTransport::new(cfg), pace).await?,
     };
     if let Some(b) = store.outbox_block().await?.filter(|b| !b.notified) {
         tell_staff_of_block(cfg, store, &b).await?;
     }
-    Ok(done)
+    Ok(done.0)
+}
+
+/// How delivery paces itself, from `[outbound]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Seconds a claimed mail stays with its sender.
+    pub lease: i64,
+    /// Days after which a mail refused for now fails for good.
+    pub give_up_days: i64,
+    /// Recipients per rolling 24 hours the account may send to (Gmail: about 500).
+    pub daily_limit: Option<i64>,
+}
+
+/// Share of the daily limit past which the office is told.
+const NEAR_LIMIT: f64 = 0.8;
+
+/// Tells office.staff, once a day, when the account's daily limit is near: what it sent in the
+/// last 24 hours and what waits would use most of it. Mail beyond the limit waits
+/// (acknowledgements late, reminders a day late); the office may send from another account
+/// or ask the provider for more. Queued before the others are sent, the notice takes its turn
+/// ahead of what would use the day up.
+async fn warn_of_limit(cfg: &Config, store: &Store, limit: i64) -> Result<(), NotifyError> {
+    let now = chrono::Utc::now().timestamp();
+    let used = store.recipients_sent_since(now - 86_400).await?;
+    let (waiting, waiting_to) = store.queued_recipients().await?;
+    if ((used + waiting_to) as f64) < NEAR_LIMIT * limit as f64 || cfg.office.staff.is_empty() {
+        return Ok(());
+    }
+    let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().with_timezone(&cfg.office.timezone).format("%Y-%m-%d").to_string();
+    let text = format!(
+        "Kính gửi Văn phòng,\n\nTài khoản thư của {} được gửi đến tối đa {limit} người nhận trong 24 giờ (giới hạn của nhà cung cấp). \
+         Trong 24 giờ qua đã gửi đến {used} người nhận; đang chờ gửi {waiting} thư ({waiting_to} người nhận).\n\
+         Thư vượt giới hạn được giữ lại và tự gửi khi hạn mức được giải phóng; thư xác nhận và thư nhắc nộp được gửi xen kẽ \
+         để không loại nào phải chờ hết loại kia.\n\
+         Nếu việc này lặp lại, người quản trị nên dùng tài khoản thư có hạn mức cao hơn (xem deploy/RUNBOOK.md).\n\n{}\n",
+        cfg.office.name, cfg.office.name
+    );
+    let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
+    let o = super::Outgoing {
+        kind: "status",
+        key: format!("daily-limit:{day}"),
+        to: cfg.office.staff.clone(),
+        cc: vec![],
+        subject: format!("[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày ({} trên {limit} người nhận)", used + waiting_to),
+        text,
+        html,
+        in_reply_to: None,
+        references: vec![],
+        attachment: None,
+    };
+    let mut tx = store.begin().await?;
+    super::queue(cfg, &mut tx, &o, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Tells office.staff, once per outage, that mail is waiting for its server. The notice waits in
@@ -142,20 +201,41 @@ async fn tell_staff_of_block(cfg: &Config, store: &Store, b: &crate::store::Outb
 /// outlives a claim that covers many mails), until none is due, the server refuses this run's
 /// mail temporarily, or the connection fails (then every mail stays queued and the outbox
 /// waits as a whole, see [`Store::block_outbox`]).
-pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64, give_up_days: i64) -> Result<(usize, usize), NotifyError> {
+///
+/// With a daily limit, the mail beyond it stays queued (claimed in turns by kind, see
+/// [`Store::claim_mail`]) and is sent once the last 24 hours leave room; the third number
+/// returned counts the mails that waited for it in this run (0 or 1: the run stops there).
+pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, pace: Pace) -> Result<((usize, usize), usize), NotifyError> {
+    let (lease, give_up_days) = (pace.lease, pace.give_up_days);
     let mut sent = 0;
     let mut failed = 0;
+    let mut held = 0;
     let now = || chrono::Utc::now().timestamp();
     if store.outbox_block().await?.is_some_and(|b| b.next_try > now()) {
-        return Ok((0, 0));
+        return Ok(((0, 0), 0));
     }
+    // What the account may still send to in the rolling day.
+    let mut room = match pace.daily_limit {
+        Some(limit) => Some(limit - store.recipients_sent_since(now() - 86_400).await?),
+        None => None,
+    };
     loop {
-        let Some(m) = store.claim_mail(1, lease).await?.pop() else { break };
+        let Some(m) = store.claim_mail(1, lease, room.is_some()).await?.pop() else { break };
+        let need = m.recipients.len().max(1) as i64;
+        if room.is_some_and(|r| r < need) {
+            tracing::info!("{}: waits for the daily limit of {} recipients ({} left)", m.key, pace.daily_limit.unwrap_or(0), room.unwrap_or(0).max(0));
+            store.release(&m).await?;
+            held += 1;
+            break;
+        }
         match t.send(store, &m).await {
             Ok(d) => {
                 store.mark_sent(&m, d.note.as_deref(), &d.refused).await?;
                 store.unblock_outbox().await?;
                 sent += 1;
+                if let Some(r) = room.as_mut() {
+                    *r -= need;
+                }
             }
             Err(Failure::Overtaken) => {
                 tracing::warn!("{}: another sender took this mail over after this one's claim lapsed; left to it", m.key);
@@ -179,7 +259,7 @@ pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, lease: i64,
         }
     }
     t.close().await;
-    Ok((sent, failed))
+    Ok(((sent, failed), held))
 }
 
 /// Records a refusal of one mail: for good when `permanent` or when the mail has waited
@@ -328,7 +408,10 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::config::Config;
+
+    const PACE: Pace = Pace { lease: 60, give_up_days: 3, daily_limit: None };
 
     /// A transport that refuses the mails whose key contains a word: for good, for now, or by
     /// failing the connection.
@@ -363,15 +446,53 @@ mod tests {
         (dir, store)
     }
 
+    /// Mails (key, kind, number of recipients) queued in this order.
+    async fn store_of(mails: &[(&str, &str, usize)]) -> (tempfile::TempDir, Store) {
+        let (d, store) = store_with(&[]).await;
+        let mut tx = store.begin().await.unwrap();
+        for (k, kind, n) in mails {
+            let to: Vec<String> = (0..*n).map(|i| format!("r{i}@x.example")).collect();
+            tx.queue_mail(k, kind, &to, b"Subject: x\r\n\r\nx\r\n", chrono::Utc::now().timestamp() - 1).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        (d, store)
+    }
+
+    #[tokio::test]
+    async fn under_a_daily_limit_the_kinds_take_turns_and_what_is_over_it_waits() {
+        // A morning's reminders were queued before the day's acknowledgements.
+        let (_d, store) = store_of(&[("rem-1", "reminder", 1), ("rem-2", "reminder", 1), ("rem-3", "reminder", 1), ("ack-1", "ack", 1), ("ack-2", "ack", 1), ("digest", "digest", 3)]).await;
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        let pace = Pace { daily_limit: Some(5), ..PACE };
+        let (done, held) = deliver_with(&store, Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() }, pace).await.unwrap();
+        assert_eq!(*seen.borrow(), vec!["rem-1", "ack-1", "digest"], "each kind in turn, not the oldest reminders first");
+        assert_eq!((done, held), ((3, 0), 1), "the next reminder does not fit in what is left");
+        assert_eq!(store.recipients_sent_since(0).await.unwrap(), 5);
+        // A later run with more room goes on with the turns: those that sent least first.
+        let (done, held) = deliver_with(&store, Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() }, Pace { daily_limit: Some(7), ..PACE }).await.unwrap();
+        assert_eq!(seen.borrow()[3..], ["rem-2", "ack-2"]);
+        assert_eq!((done, held), ((2, 0), 1));
+        // Nothing more until the day leaves room; what waits is still queued, not failed.
+        let (done, held) = deliver_with(&store, Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() }, Pace { daily_limit: Some(7), ..PACE }).await.unwrap();
+        assert_eq!((done, held), ((0, 0), 1));
+        let waiting: Vec<String> = store.outbox_keys().await.unwrap().into_iter().filter(|k| k.2 == "queued").map(|k| k.0).collect();
+        assert_eq!(waiting, ["rem-3"]);
+        // Without a limit, oldest first as always.
+        let (_d, store) = store_of(&[("rem-1", "reminder", 1), ("rem-2", "reminder", 1), ("ack-1", "ack", 1)]).await;
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        deliver_with(&store, Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() }, PACE).await.unwrap();
+        assert_eq!(*seen.borrow(), vec!["rem-1", "rem-2", "ack-1"]);
+    }
+
     #[tokio::test]
     async fn every_due_mail_is_handed_over_once_and_marked_sent() {
         let (_d, store) = store_with(&["k1", "k2", "k3"]).await;
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
         let fake = Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() };
-        assert_eq!(deliver_with(&store, fake, 60, 3).await.unwrap(), (3, 0));
+        assert_eq!(deliver_with(&store, fake, PACE).await.unwrap().0, (3, 0));
         assert_eq!(*seen.borrow(), vec!["k1", "k2", "k3"]);
         let fake = Fake { refuse: "none", how: Failure::Transient, seen: seen.clone() };
-        assert_eq!(deliver_with(&store, fake, 60, 3).await.unwrap(), (0, 0), "nothing is sent twice");
+        assert_eq!(deliver_with(&store, fake, PACE).await.unwrap().0, (0, 0), "nothing is sent twice");
         assert!(store.outbox_keys().await.unwrap().iter().all(|(_, _, s)| s == "sent"));
     }
 
@@ -379,11 +500,11 @@ mod tests {
     async fn a_transient_refusal_stays_queued_and_a_permanent_one_fails_for_good() {
         let (_d, store) = store_with(&["ok-1", "bad-2"]).await;
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen: seen.clone() }, 60, 3).await.unwrap();
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen: seen.clone() }, PACE).await.unwrap().0;
         let states: Vec<String> = store.outbox_keys().await.unwrap().into_iter().map(|(_, _, s)| s).collect();
         assert_eq!(states, vec!["sent", "queued"], "a 4xx is retried later");
         let (_d2, store) = store_with(&["bad-1"]).await;
-        deliver_with(&store, Fake { refuse: "bad", how: Failure::Permanent, seen }, 60, 3).await.unwrap();
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Permanent, seen }, PACE).await.unwrap().0;
         assert_eq!(store.outbox_keys().await.unwrap()[0].2, "failed");
     }
 
@@ -391,7 +512,7 @@ mod tests {
     async fn a_failing_connection_fails_no_mail_and_the_outbox_waits_as_a_whole() {
         let (_d, store) = store_with(&["bad-1", "bad-2"]).await;
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        let r = deliver_with(&store, Fake { refuse: "bad", how: Failure::Connection, seen: seen.clone() }, 60, 3).await.unwrap();
+        let r = deliver_with(&store, Fake { refuse: "bad", how: Failure::Connection, seen: seen.clone() }, PACE).await.unwrap().0;
         assert_eq!(r, (0, 0));
         assert_eq!(seen.borrow().len(), 1, "the first failure stops the run");
         let rows = store.outbox_rows(None, 10).await.unwrap();
@@ -399,10 +520,10 @@ mod tests {
         let block = store.outbox_block().await.unwrap().expect("blocked");
         assert!(block.error.contains("550"));
         // Within the wait nothing is tried; a person's retry lifts it at once.
-        deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen: seen.clone() }, 60, 3).await.unwrap();
+        deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen: seen.clone() }, PACE).await.unwrap().0;
         assert_eq!(seen.borrow().len(), 1);
         store.retry_mail(&[], true, "test").await.unwrap();
-        let r = deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen }, 60, 3).await.unwrap();
+        let r = deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen }, PACE).await.unwrap().0;
         assert_eq!(r, (2, 0));
         assert!(store.outbox_block().await.unwrap().is_none());
     }
@@ -412,7 +533,7 @@ mod tests {
         let (_d, store) = store_with(&["bad-1"]).await;
         store.execute_raw("UPDATE outbox SET created_at = 0").await.unwrap();
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen }, 60, 3).await.unwrap();
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen }, PACE).await.unwrap().0;
         let row = &store.outbox_rows(None, 1).await.unwrap()[0];
         assert_eq!(row.state, "failed");
         assert!(row.last_error.as_deref().unwrap().contains("after 3 days"), "{row:?}");

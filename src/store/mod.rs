@@ -362,7 +362,9 @@ impl Store {
         tx.commit().await
     }
 
-    /// What the committed state says of a message being read, in one round trip: whether its
+    /// What the committed state says of a message being read, in one round trip (each part an
+    /// index lookup: an OR across columns had SQLite walk every message of the office, which
+    /// made a 100,000-message backfill quadratic): whether its
     /// source key was recorded (or set aside), the processed message it duplicates (equal raw
     /// bytes first, then equal Message-ID and body), and whether another message with its
     /// Message-ID was recorded.
@@ -370,8 +372,9 @@ impl Store {
         let r = sqlx::query(
             "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM messages WHERE office = $1 AND source_key = $6) \
                            OR EXISTS (SELECT 1 FROM set_aside WHERE office = $1 AND source_key = $6) THEN 1 ELSE 0 END AS BIGINT) AS known, \
-                    (SELECT id FROM messages WHERE office = $1 AND decision <> 'duplicate' AND (sha256 = $2 OR (message_id = $3 AND body_sha256 = $4)) \
-                     ORDER BY CASE WHEN sha256 = $2 THEN 0 ELSE 1 END, id LIMIT 1) AS dup, \
+                    (SELECT id FROM (SELECT id, 0 AS pref FROM messages WHERE office = $1 AND sha256 = $2 AND decision <> 'duplicate' \
+                                     UNION ALL SELECT id, 1 AS pref FROM messages WHERE office = $1 AND message_id = $3 AND body_sha256 = $4 AND decision <> 'duplicate') d \
+                     ORDER BY pref, id LIMIT 1) AS dup, \
                     CAST(CASE WHEN EXISTS (SELECT 1 FROM messages WHERE office = $1 AND message_id = $5) THEN 1 ELSE 0 END AS BIGINT) AS seen",
         )
         .bind(&self.office)
@@ -1294,14 +1297,21 @@ impl Tx<'_> {
             }
         }
         for chunk in obs.chunks(16) {
-            let mut sql = String::from("SELECT unit, report, period, id, received_at, version FROM messages WHERE office = $1 AND decision = $2 AND (");
+            // One indexed lookup per obligation (an OR of them had the planner scan every
+            // accepted message).
+            let mut sql = String::new();
             for i in 0..chunk.len() {
                 if i > 0 {
-                    sql.push_str(" OR ");
+                    sql.push_str(" UNION ALL ");
                 }
-                sql.push_str(&format!("(unit = ${} AND report = ${} AND period = ${})", 3 + 3 * i, 4 + 3 * i, 5 + 3 * i));
+                sql.push_str(&format!(
+                    "SELECT unit, report, period, id, received_at, version FROM messages WHERE office = $1 AND unit = ${} AND report = ${} AND period = ${} AND decision = $2",
+                    3 + 3 * i,
+                    4 + 3 * i,
+                    5 + 3 * i
+                ));
             }
-            sql.push_str(") ORDER BY received_at, id");
+            sql.push_str(" ORDER BY received_at, id");
             let mut q = sqlx::query(&sql).bind(self.office).bind(Decision::Accepted.as_str());
             for k in chunk {
                 q = q.bind(k.unit.as_str()).bind(k.report.as_str()).bind(k.period.to_string());
@@ -1586,19 +1596,31 @@ impl Store {
     /// Claims up to `n` due mails for `lease` seconds. A claim that outlives a crashed sender
     /// expires and the mail is claimed again; the transport's idempotency (file name / key) and
     /// the `sent` mark make that a retry, not a second mail.
-    pub async fn claim_mail(&self, n: i64, lease: i64) -> Result<Vec<OutMail>> {
+    ///
+    /// Oldest first; with `fair` (an account whose provider limits mail per day), the kinds take
+    /// turns — each kind's next mail goes in the order of how many that kind has sent in the
+    /// last 24 hours, then by age — so that under the limit a morning's reminders never hold
+    /// back the day's acknowledgements, nor a flood of acknowledgements the reminders.
+    pub async fn claim_mail(&self, n: i64, lease: i64, fair: bool) -> Result<Vec<OutMail>> {
         let t = now();
         let mut tx = self.transaction().await?;
-        let sql = match self.backend {
-            Backend::Postgres => {
-                "SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
-                 AND claimed_until < $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
-            }
-            Backend::Sqlite => {
-                "SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE office = $1 AND state = 'queued' AND next_attempt_at <= $2 \
-                 AND claimed_until < $2 ORDER BY id LIMIT $3"
-            }
+        let due = "office = $1 AND state = 'queued' AND next_attempt_at <= $2 AND claimed_until < $2";
+        // A kind's turn counts what it sent in the rolling day, so the turns hold across runs.
+        let sent = "(SELECT COUNT(*) FROM outbox s WHERE s.office = $1 AND s.state = 'sent' AND s.sent_at >= $2 - 86400 AND s.kind = outbox.kind)";
+        let sql = match (self.backend, fair) {
+            (Backend::Postgres, false) => format!("SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE {due} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"),
+            (Backend::Sqlite, false) => format!("SELECT id, key, kind, recipients, message, attempts, created_at FROM outbox WHERE {due} ORDER BY id LIMIT $3"),
+            (Backend::Postgres, true) => format!(
+                "SELECT o.id, o.key, o.kind, o.recipients, o.message, o.attempts, o.created_at FROM outbox o \
+                 JOIN (SELECT id, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY id) + {sent} AS turn FROM outbox WHERE {due}) r ON r.id = o.id \
+                 ORDER BY r.turn, o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED"
+            ),
+            (Backend::Sqlite, true) => format!(
+                "SELECT id, key, kind, recipients, message, attempts, created_at FROM \
+                 (SELECT *, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY id) + {sent} AS turn FROM outbox WHERE {due}) ORDER BY turn, id LIMIT $3"
+            ),
         };
+        let sql = sql.as_str();
         let rows = sqlx::query(sql).bind(&self.office).bind(t).bind(n).fetch_all(&mut *tx).await?;
         let mut out = Vec::new();
         for r in rows {
@@ -1608,6 +1630,29 @@ impl Store {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The mails waiting in the outbox, and their recipients.
+    pub async fn queued_recipients(&self) -> Result<(i64, i64)> {
+        let rows = sqlx::query("SELECT recipients FROM outbox WHERE office = $1 AND state = 'queued'").bind(&self.office).fetch_all(&self.pool).await?;
+        let mut n = 0;
+        for r in &rows {
+            let rec: String = r.try_get("recipients")?;
+            n += serde_json::from_str::<Vec<String>>(&rec).map(|v| v.len() as i64).unwrap_or(1);
+        }
+        Ok((rows.len() as i64, n))
+    }
+
+    /// How many recipients the mail sent since `since` had: what a provider's daily limit
+    /// counts (refused recipients too: the provider counted them).
+    pub async fn recipients_sent_since(&self, since: i64) -> Result<i64> {
+        let rows = sqlx::query("SELECT recipients FROM outbox WHERE office = $1 AND state = 'sent' AND sent_at >= $2").bind(&self.office).bind(since).fetch_all(&self.pool).await?;
+        let mut n = 0;
+        for r in rows {
+            let rec: String = r.try_get("recipients")?;
+            n += serde_json::from_str::<Vec<String>>(&rec).map(|v| v.len() as i64).unwrap_or(1);
+        }
+        Ok(n)
     }
 
     /// Marks a mail delivered; `note` says why when delivery is assumed rather than confirmed;
