@@ -119,7 +119,10 @@ pub async fn prepare(cfg: Arc<Config>, store: Store, parser: Parser, cpu: Arc<to
         Err(e) => (crate::store::compress(&raw.bytes), Err(e)),
     };
     let reading = match read {
-        Ok((facts, docs, m)) => Reading::New(facts, docs, m),
+        Ok((mut facts, docs, m)) => {
+            facts.forget_attachment_bytes();
+            Reading::New(facts, docs, m)
+        }
         Err(e) if e.is_panic() => {
             // A reader bug must not stop the daemon nor make the message come back forever:
             // it is recorded as rejected, its raw bytes kept for reprocessing once fixed.

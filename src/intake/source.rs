@@ -29,7 +29,7 @@ pub const BATCH_WAIT: Duration = Duration::from_millis(50);
 /// How much is read ahead of the batch being committed: messages, and their bytes (memory
 /// stays bounded whatever the mailbox holds).
 const AHEAD: usize = 2 * BATCH;
-const AHEAD_BYTES: usize = 64 * 1024 * 1024;
+const AHEAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// What the daemon's health and metrics report about intake.
 #[derive(Default)]

@@ -59,6 +59,19 @@ pub struct MailFacts {
 const MAX_BODY_TEXT: usize = 64 * 1024;
 
 /// Parses a raw message. Never fails: what cannot be read is reported in the facts.
+impl MailFacts {
+    /// Lets go of the attachments' decoded bytes (their names stay): once the documents are
+    /// read, a message waiting for its batch's commit holds its raw bytes, not a second copy.
+    pub fn forget_attachment_bytes(&mut self) {
+        for a in &mut self.attachments {
+            a.data = Vec::new();
+        }
+        if let Some(f) = self.forwarded.as_mut() {
+            f.forget_attachment_bytes();
+        }
+    }
+}
+
 pub fn parse(raw: &[u8]) -> MailFacts {
     match MessageParser::default().parse(raw) {
         Some(m) => facts_of(&m, 0),
