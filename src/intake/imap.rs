@@ -168,6 +168,16 @@ fn source_key(mailbox: &str, validity: u32, uid: u32) -> String {
     format!("imap:{mailbox}:{validity}:{uid}")
 }
 
+/// A message's exactly-once key: on Gmail (X-GM-EXT-1) its X-GM-MSGID, which no UIDVALIDITY
+/// change, label or folder renumbers, so a re-scan after one re-reads nothing; elsewhere its
+/// UIDVALIDITY and UID.
+fn message_key(mailbox: &str, validity: u32, uid: u32, gmail_id: Option<u64>) -> String {
+    match gmail_id {
+        Some(id) => format!("imap:{mailbox}:gm:{id}"),
+        None => source_key(mailbox, validity, uid),
+    }
+}
+
 /// UIDs as compact IMAP ranges: `3:5,9,12:13`.
 pub fn uid_set(uids: &[u32]) -> String {
     let mut out = Vec::new();
@@ -187,6 +197,8 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 struct Meta {
     uid: u32,
+    /// Gmail's own id of the message (X-GM-MSGID), when the server is Gmail.
+    gmail_id: Option<u64>,
     size: u64,
     arrival: Option<i64>,
     ours: bool,
@@ -218,6 +230,10 @@ pub struct ImapSource<'a> {
 struct Caps {
     mv: bool,
     uidplus: bool,
+    /// Gmail's extensions (X-GM-EXT-1): X-GM-MSGID.
+    gmail: bool,
+    /// The selected mailbox keeps keywords such as `$Baocao`.
+    keywords: bool,
 }
 
 /// The state of one pass over the mailbox.
@@ -282,8 +298,10 @@ impl<'a> ImapSource<'a> {
     /// Fetches the metadata of the next (up to) 200 UIDs.
     async fn fetch_metas(&mut self, pass: &mut Pass) -> Result<(), ImapError> {
         let chunk: Vec<u32> = (0..200).map_while(|_| pass.uids.pop_front()).collect();
+        let gmail = self.caps.gmail;
         let session = self.session()?;
-        let stream = timed("UID FETCH", session.uid_fetch(uid_set(&chunk), "(UID RFC822.SIZE INTERNALDATE FLAGS)")).await?;
+        let items = if gmail { "(UID RFC822.SIZE INTERNALDATE FLAGS X-GM-MSGID)" } else { "(UID RFC822.SIZE INTERNALDATE FLAGS)" };
+        let stream = timed("UID FETCH", session.uid_fetch(uid_set(&chunk), items)).await?;
         let fetched: Vec<_> = timed("UID FETCH", stream.try_collect::<Vec<_>>()).await?;
         let mut v: Vec<Meta> = fetched
             .iter()
@@ -291,6 +309,7 @@ impl<'a> ImapSource<'a> {
                 let uid = f.uid?;
                 Some(Meta {
                     uid,
+                    gmail_id: f.gmail_msg_id().copied(),
                     size: f.size.unwrap_or(0) as u64,
                     arrival: f.internal_date().map(|d| d.timestamp()),
                     ours: f.flags().any(|fl| matches!(fl, Flag::Custom(ref c) if c.eq_ignore_ascii_case(KEYWORD))),
@@ -321,7 +340,7 @@ impl<'a> ImapSource<'a> {
         for m in &group {
             // After a UIDVALIDITY change our keyword tells what was recorded under the old UIDs;
             // a new database (no state yet) reads everything, flagged or not.
-            if (m.ours && pass.resync) || store.source_known(&source_key(&self.acc.mailbox, pass.validity, m.uid)).await? {
+            if (m.ours && pass.resync) || store.source_known(&message_key(&self.acc.mailbox, pass.validity, m.uid, m.gmail_id)).await? {
                 known.push(m.uid);
             } else if m.size > self.cfg.intake.max_message_bytes {
                 head_only.push(m.uid);
@@ -360,7 +379,7 @@ impl<'a> ImapSource<'a> {
 
     fn raw(&self, pass: &Pass, m: &Meta, bytes: Vec<u8>) -> RawMessage {
         RawMessage {
-            source_key: source_key(&self.acc.mailbox, pass.validity, m.uid),
+            source_key: message_key(&self.acc.mailbox, pass.validity, m.uid, m.gmail_id),
             arrival: m.arrival,
             path: None,
             declared_size: (m.size > self.cfg.intake.max_message_bytes).then_some(m.size),
@@ -383,10 +402,14 @@ impl Source for ImapSource<'_> {
         }
         let caps = timed("CAPABILITY", session.capabilities()).await?;
         self.idle = caps.has_str("IDLE");
-        self.caps = Caps { mv: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS") };
+        self.caps = Caps { mv: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS"), gmail: caps.has_str("X-GM-EXT-1"), keywords: true };
         // IDLE reports changes of the selected mailbox only: select it even when the first
         // STATUS finds nothing new.
-        timed("SELECT", session.select(wire(&self.acc.mailbox))).await?;
+        let selected = timed("SELECT", session.select(wire(&self.acc.mailbox))).await?;
+        // A server that keeps no keywords of its own choosing (no \* in PERMANENTFLAGS) would
+        // refuse a STORE naming ours: there only \Seen is set, and the UIDs remembered and the
+        // message's bytes tell what was processed.
+        self.caps.keywords = selected.permanent_flags.iter().any(|f| matches!(f, Flag::MayCreate) || matches!(f, Flag::Custom(c) if c.eq_ignore_ascii_case(KEYWORD)));
         self.session = Some(session);
         Ok(Opened::Ready)
     }
@@ -475,7 +498,8 @@ impl Source for ImapSource<'_> {
 async fn mark_done(session: &mut Session, after: &After, caps: Caps, set: &str) -> Result<(), ImapError> {
     match after {
         After::Flag => {
-            let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT (\\Seen {KEYWORD})"))).await?;
+            let flags = if caps.keywords { format!("(\\Seen {KEYWORD})") } else { "(\\Seen)".to_string() };
+            let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT {flags}"))).await?;
             timed("UID STORE", s.try_collect::<Vec<_>>()).await?;
         }
         After::Move(folder) => {
@@ -483,7 +507,8 @@ async fn mark_done(session: &mut Session, after: &After, caps: Caps, set: &str) 
                 timed("UID MOVE", session.uid_mv(set, wire(folder))).await?;
             } else {
                 timed("UID COPY", session.uid_copy(set, wire(folder))).await?;
-                let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT (\\Seen \\Deleted {KEYWORD})"))).await?;
+                let keyword = if caps.keywords { format!(" {KEYWORD}") } else { String::new() };
+                let s = timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT (\\Seen \\Deleted{keyword})"))).await?;
                 timed("UID STORE", s.try_collect::<Vec<_>>()).await?;
                 // Without UIDPLUS an EXPUNGE would also remove messages people marked deleted.
                 if caps.uidplus {
@@ -520,6 +545,14 @@ async fn wait_for_change(session: Session, idle: bool, poll: Duration, shutdown:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gmail_message_keeps_its_key_across_a_uidvalidity_change_and_others_key_by_uid() {
+        assert_eq!(message_key("INBOX", 7, 42, Some(1278455344230334865)), "imap:INBOX:gm:1278455344230334865");
+        assert_eq!(message_key("INBOX", 7, 42, Some(1278455344230334865)), message_key("INBOX", 9, 3, Some(1278455344230334865)));
+        assert_eq!(message_key("INBOX", 7, 42, None), "imap:INBOX:7:42");
+        assert_ne!(message_key("INBOX", 7, 42, None), message_key("INBOX", 8, 42, None));
+    }
 
     #[test]
     fn uids_are_sent_as_compact_ranges() {
