@@ -921,16 +921,28 @@ async fn probe_intake(cfg: &Config) -> std::result::Result<String, String> {
             let result = async {
                 let mut s = imap::connect(&acc).await?;
                 let st = s.status(imap::wire(mailbox), "(MESSAGES UIDVALIDITY)").await.map_err(|e| ImapError::Protocol(format!("STATUS {mailbox}: {e}")))?;
+                // Where processed mail goes: the server's folder names, read back from modified UTF-7.
+                let folder = match &cfg.intake.after {
+                    crate::config::After::Move(f) => {
+                        let names: Vec<String> = match s.list(None, Some("*")).await {
+                            Ok(stream) => futures_util::TryStreamExt::try_collect::<Vec<_>>(stream).await.map(|v| v.iter().map(|n| crate::intake::utf7::decode(n.name())).collect()).unwrap_or_default(),
+                            Err(_) => vec![],
+                        };
+                        let there = if names.iter().any(|n| n == f) { "exists" } else { "will be created" };
+                        format!("; processed mail moves to «{f}» ({there})")
+                    }
+                    crate::config::After::Flag => String::new(),
+                };
                 let _ = s.logout().await;
-                Ok::<_, ImapError>(st.exists)
+                Ok::<_, ImapError>((st.exists, folder))
             };
             match tokio::time::timeout(std::time::Duration::from_secs(60), result).await {
-                Ok(Ok(n)) => {
+                Ok(Ok((n, folder))) => {
                     let how = match &acc.auth {
                         crate::secrets::Auth::OAuth2 { mechanism, token } => format!(" of {} ({}, {})", acc.user, mechanism.name(), token.describe()),
                         _ => format!(" of {}", acc.user),
                     };
-                    Ok(format!("IMAP {host}:{port} accepts the login{how}; {mailbox} holds {n} message(s)"))
+                    Ok(format!("IMAP {host}:{port} accepts the login{how}; {mailbox} holds {n} message(s){folder}"))
                 }
                 Ok(Err(e)) => Err(format!("IMAP {host}:{port}: {e}")),
                 Err(_) => Err(format!("IMAP {host}:{port}: no answer within 60 s")),

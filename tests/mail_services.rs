@@ -60,6 +60,7 @@ fn imap_logs_in_with_an_xoauth2_token_from_a_command_and_moves_mail_to_a_vietnam
     let out = o.run(&["check-config", "--connect"]);
     let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("accepts the login of vanphong (XOAUTH2, token from token_command)"), "{said}");
+    assert!(said.contains("processed mail moves to «Đã xử lý» (exists)"), "the folder's name read back from the server: {said}");
     assert!(!said.contains("good-token-1"), "{said}");
 }
 
