@@ -342,16 +342,24 @@ impl Store {
 
     // ----- messages -----
 
-    /// Whether a message with this source key was recorded (or set aside as unrecordable).
-    pub async fn source_known(&self, source_key: &str) -> Result<bool> {
-        let r = sqlx::query(
-            "SELECT 1 AS k FROM messages WHERE office = $1 AND source_key = $2 UNION ALL SELECT 1 AS k FROM set_aside WHERE office = $1 AND source_key = $2",
-        )
-        .bind(&self.office)
-        .bind(source_key)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(r.is_some())
+    /// Which of these source keys were recorded (or set aside): one question for a range of
+    /// messages listed by the server.
+    pub async fn sources_known(&self, keys: &[String]) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in keys.chunks(200) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT source_key FROM messages WHERE office = $1 AND source_key IN ({list}) UNION ALL SELECT source_key FROM set_aside WHERE office = $1 AND source_key IN ({list})"
+            );
+            let mut q = sqlx::query(&sql).bind(&self.office);
+            for k in chunk {
+                q = q.bind(k.as_str());
+            }
+            for r in q.fetch_all(&self.read).await? {
+                out.insert(r.try_get::<String, _>("source_key")?);
+            }
+        }
+        Ok(out)
     }
 
     /// Sets aside a message that cannot be recorded at all, with an audit event; its raw bytes
