@@ -139,8 +139,7 @@ pub async fn token(src: &TokenSource) -> Result<String, SecretError> {
                 form.push(("scope", s.clone()));
             }
             let (status, body) = post_form(url, &form).await.map_err(|why| SecretError::TokenUrl { url: url.clone(), why })?;
-            let said = exchange_answer(status, &body).map_err(|why| SecretError::TokenUrl { url: url.clone(), why })?;
-            said
+            exchange_answer(status, &body).map_err(|why| SecretError::TokenUrl { url: url.clone(), why })?
         }
     };
     cache().lock().unwrap_or_else(|e| e.into_inner()).insert(key, (t.clone(), Instant::now() + lifetime.unwrap_or(UNSAID_LIFETIME)));

@@ -500,11 +500,11 @@ mod tests {
     async fn a_transient_refusal_stays_queued_and_a_permanent_one_fails_for_good() {
         let (_d, store) = store_with(&["ok-1", "bad-2"]).await;
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen: seen.clone() }, PACE).await.unwrap().0;
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen: seen.clone() }, PACE).await.unwrap();
         let states: Vec<String> = store.outbox_keys().await.unwrap().into_iter().map(|(_, _, s)| s).collect();
         assert_eq!(states, vec!["sent", "queued"], "a 4xx is retried later");
         let (_d2, store) = store_with(&["bad-1"]).await;
-        deliver_with(&store, Fake { refuse: "bad", how: Failure::Permanent, seen }, PACE).await.unwrap().0;
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Permanent, seen }, PACE).await.unwrap();
         assert_eq!(store.outbox_keys().await.unwrap()[0].2, "failed");
     }
 
@@ -520,7 +520,7 @@ mod tests {
         let block = store.outbox_block().await.unwrap().expect("blocked");
         assert!(block.error.contains("550"));
         // Within the wait nothing is tried; a person's retry lifts it at once.
-        deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen: seen.clone() }, PACE).await.unwrap().0;
+        deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen: seen.clone() }, PACE).await.unwrap();
         assert_eq!(seen.borrow().len(), 1);
         store.retry_mail(&[], true, "test").await.unwrap();
         let r = deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen }, PACE).await.unwrap().0;
@@ -533,7 +533,7 @@ mod tests {
         let (_d, store) = store_with(&["bad-1"]).await;
         store.execute_raw("UPDATE outbox SET created_at = 0").await.unwrap();
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
-        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen }, PACE).await.unwrap().0;
+        deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen }, PACE).await.unwrap();
         let row = &store.outbox_rows(None, 1).await.unwrap()[0];
         assert_eq!(row.state, "failed");
         assert!(row.last_error.as_deref().unwrap().contains("after 3 days"), "{row:?}");
