@@ -78,7 +78,7 @@ struct RawDatabase {
     url_env: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIntake {
     source: String,
@@ -133,7 +133,7 @@ fn default_max_mb() -> u64 {
     40
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutbound {
     transport: String,
@@ -598,23 +598,13 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // intake
+    // No [intake]: the Maildir beside the config, every other key at its default.
     let i = raw.intake.unwrap_or(RawIntake {
         source: "maildir:var/inbox".into(),
-        password_env: None,
         after: default_after(),
         poll_seconds: default_poll(),
         max_message_mb: default_max_mb(),
-        acknowledge_within_days: None,
-        ca_file: None,
-        authserv_id: None,
-        auth: None,
-        password_command: None,
-        token_command: None,
-        token_url: None,
-        client_id: None,
-        client_secret_env: None,
-        refresh_token_env: None,
-        scope: None,
+        ..RawIntake::default()
     });
     let source = parse_source(&i.source, dir).map_err(|m| loc.err("intake", None, "source", m))?;
     let after = if i.after == "flag" {
@@ -644,26 +634,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     };
 
     // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound {
-        transport: "file:var/outbox".into(),
-        from: None,
-        user_env: None,
-        password_env: None,
-        lease_seconds: None,
-        give_up_days: None,
-        acks_per_sender_hour: None,
-        ca_file: None,
-        user: None,
-        daily_limit: None,
-        auth: None,
-        password_command: None,
-        token_command: None,
-        token_url: None,
-        client_id: None,
-        client_secret_env: None,
-        refresh_token_env: None,
-        scope: None,
-    });
+    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), ..RawOutbound::default() });
     let ob_auth = login_of(login_keys!(ob), "outbound", loc, None)?;
     if ob.user.is_some() && ob.user_env.is_some() {
         return Err(loc.err("outbound", None, "user", "give user or user_env, not both".into()));

@@ -140,19 +140,26 @@ async fn warn_of_limit(cfg: &Config, store: &Store, limit: i64) -> Result<(), No
     let day = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default().with_timezone(&cfg.office.timezone).format("%Y-%m-%d").to_string();
     let text = format!(
         "Kính gửi Văn phòng,\n\nTài khoản thư của {} được gửi đến tối đa {limit} người nhận trong 24 giờ (giới hạn của nhà cung cấp). \
-         Trong 24 giờ qua đã gửi đến {used} người nhận; đang chờ gửi {waiting} thư ({waiting_to} người nhận).\n\
+         Trong 24 giờ qua đã gửi đến {used} người nhận; đang chờ gửi {waiting} thư ({waiting_to} người nhận).\n\n\
          Thư vượt giới hạn được giữ lại và tự gửi khi hạn mức được giải phóng; thư xác nhận và thư nhắc nộp được gửi xen kẽ \
-         để không loại nào phải chờ hết loại kia.\n\
+         để không loại nào phải chờ hết loại kia.\n\n\
          Nếu việc này lặp lại, người quản trị nên dùng tài khoản thư có hạn mức cao hơn (xem deploy/RUNBOOK.md).\n\n{}\n",
         cfg.office.name, cfg.office.name
     );
+    let subject = format!("[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày ({} trên {limit} người nhận)", used + waiting_to);
+    tell_staff(cfg, store, &format!("daily-limit:{day}"), subject, text, now).await
+}
+
+/// Queues a notice to office.staff about the outbox itself (its key makes it once only): the
+/// text as written, and the same in HTML paragraphs.
+async fn tell_staff(cfg: &Config, store: &Store, key: &str, subject: String, text: String, at: i64) -> Result<(), NotifyError> {
     let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
     let o = super::Outgoing {
         kind: "status",
-        key: format!("daily-limit:{day}"),
+        key: key.to_string(),
         to: cfg.office.staff.clone(),
         cc: vec![],
-        subject: format!("[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày ({} trên {limit} người nhận)", used + waiting_to),
+        subject,
         text,
         html,
         in_reply_to: None,
@@ -160,7 +167,7 @@ async fn warn_of_limit(cfg: &Config, store: &Store, limit: i64) -> Result<(), No
         attachment: None,
     };
     let mut tx = store.begin().await?;
-    super::queue(cfg, &mut tx, &o, now).await?;
+    super::queue(cfg, &mut tx, &o, at).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -176,22 +183,7 @@ async fn tell_staff_of_block(cfg: &Config, store: &Store, b: &crate::store::Outb
              Người quản trị kiểm tra bằng lệnh: baocao check-config --connect; xem hàng đợi: baocao outbox list.\n\n{}\n",
             cfg.office.name, b.error, cfg.office.name
         );
-        let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
-        let o = super::Outgoing {
-            kind: "status",
-            key: format!("outbox-blocked:{}", b.since),
-            to: cfg.office.staff.clone(),
-            cc: vec![],
-            subject: format!("[Cảnh báo] Chưa gửi được thư đi từ {since}"),
-            text,
-            html,
-            in_reply_to: None,
-            references: vec![],
-            attachment: None,
-        };
-        let mut tx = store.begin().await?;
-        super::queue(cfg, &mut tx, &o, b.since).await?;
-        tx.commit().await?;
+        tell_staff(cfg, store, &format!("outbox-blocked:{}", b.since), format!("[Cảnh báo] Chưa gửi được thư đi từ {since}"), text, b.since).await?;
     }
     store.outbox_block_notified().await?;
     Ok(())
