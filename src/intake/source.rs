@@ -3,8 +3,9 @@
 //! A [`Source`] hands over the messages it has not settled, one at a time; the driver reads
 //! several at once (a bounded window: one per parse worker and one more), records them in
 //! batches — one transaction for up to [`BATCH`] messages, or for what is ready after
-//! [`BATCH_WAIT`] — while the next messages are read, and only after a batch's commit tells the
-//! source to settle its messages (flag or move them with one command, remember the UID). Between passes the source waits for a change (IMAP
+//! [`BATCH_WAIT`] — each committed on a task of its own while the next messages are fetched and
+//! read, and only after a batch's commit tells the source to settle its messages (flag or move
+//! them with one command, remember the UID). Between passes the source waits for a change (IMAP
 //! IDLE, or the poll interval) or the shutdown signal. Connection trouble ends the pass and the
 //! driver opens the source again with capped exponential backoff; a source held by another
 //! instance (a PostgreSQL advisory lock) is asked again within `min(poll_seconds, 20)` seconds.
@@ -130,11 +131,16 @@ type Reading = tokio::task::JoinHandle<Result<pipeline::Prepared, StoreError>>;
 /// One pass: every message the source hands over, read (several at once), recorded in
 /// batches, then settled. Returns how many were recorded now. Shutdown stops the reading of
 /// new messages; those already read are recorded and settled first.
+///
+/// A batch is committed on a task of its own while this loop goes on fetching and reading the
+/// next one (over IMAP the server sends the next range meanwhile); one batch is in flight at a
+/// time, and its messages are settled before the next batch starts committing.
 pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, parser: &Parser, health: &Health, shutdown: &watch::Receiver<bool>) -> Result<usize, S::Error> {
     let cpu = Arc::new(tokio::sync::Semaphore::new(parser.width()));
     let mut reading: VecDeque<(S::Token, String, usize, Option<Reading>)> = VecDeque::new();
     let (mut ahead_bytes, mut batch_bytes) = (0, 0);
-    let mut recent = pipeline::Recent::default();
+    let mut recent = Some(pipeline::Recent::default());
+    let mut flight: Option<InFlight<S::Token>> = None;
     let mut batch: Batch<S::Token> = Vec::new();
     let mut first = Instant::now();
     let mut more = true;
@@ -146,7 +152,17 @@ pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, pars
                 break;
             }
             // A source that fails drops what is read and not committed: it is handed over again.
-            match src.next(store, health).await? {
+            // The batch in flight is committed first (and settled in a later pass: it is known).
+            let next = match src.next(store, health).await {
+                Ok(n) => n,
+                Err(e) => {
+                    if let Some(f) = flight.take() {
+                        let _ = f.job.await;
+                    }
+                    return Err(e);
+                }
+            };
+            match next {
                 Some(inc) => {
                     let key = inc.raw.as_ref().map(|r| r.source_key.clone()).unwrap_or_default();
                     let size = inc.raw.as_ref().map_or(0, |r| r.bytes.len());
@@ -170,11 +186,23 @@ pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, pars
         batch_bytes += size;
         batch.push((token, key, prepared));
         if batch.len() >= BATCH || batch_bytes >= AHEAD_BYTES / 2 || (!more && reading.is_empty()) || first.elapsed() >= BATCH_WAIT {
-            recorded += commit(src, cfg, store, health, &mut recent, std::mem::take(&mut batch)).await?;
+            if let Some(f) = flight.take() {
+                let (r, n) = finish(src, store, health, f).await;
+                recent = Some(r);
+                recorded += n?;
+            }
+            let r = recent.take().unwrap_or_default();
+            flight = Some(start(cfg, store, r, std::mem::take(&mut batch)));
         }
     }
+    if let Some(f) = flight.take() {
+        let (r, n) = finish(src, store, health, f).await;
+        recent = Some(r);
+        recorded += n?;
+    }
     if !batch.is_empty() {
-        recorded += commit(src, cfg, store, health, &mut recent, batch).await?;
+        let f = start(cfg, store, recent.take().unwrap_or_default(), batch);
+        recorded += finish(src, store, health, f).await.1?;
     }
     Ok(recorded)
 }
@@ -183,13 +211,22 @@ pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, pars
 /// to settle).
 type Batch<T> = Vec<(T, String, Option<Result<pipeline::Prepared, StoreError>>)>;
 
-/// Records a batch in one transaction, then settles its messages; one that could not be
-/// recorded is told to the source (which goes on, or ends the pass).
-async fn commit<S: Source>(src: &mut S, cfg: &Config, store: &Store, health: &Health, recent: &mut pipeline::Recent, batch: Batch<S::Token>) -> Result<usize, S::Error> {
+/// What a batch's commit gives back: the memory of recent messages, and one result per
+/// recorded message (or Err: nothing was committed).
+type Committed = (pipeline::Recent, Result<Vec<Result<pipeline::Outcome, StoreError>>, StoreError>);
+
+/// A batch being committed: its messages' tokens and how each was read (Ok(true): recorded
+/// with the batch; Ok(false): only to settle; Err: not read), and the commit's task.
+struct InFlight<T> {
+    items: Vec<(T, String, Result<bool, StoreError>)>,
+    job: tokio::task::JoinHandle<Committed>,
+}
+
+/// Starts recording a batch in one transaction, on a task of its own.
+fn start<T>(cfg: &Arc<Config>, store: &Store, mut recent: pipeline::Recent, batch: Batch<T>) -> InFlight<T> {
     let mut ready = Vec::new();
     let mut items = Vec::with_capacity(batch.len());
     for (token, key, p) in batch {
-        // Ok(true): recorded with the batch; Ok(false): only to settle; Err: not read.
         let slot = match p {
             Some(Ok(p)) => {
                 ready.push(p);
@@ -200,8 +237,24 @@ async fn commit<S: Source>(src: &mut S, cfg: &Config, store: &Store, health: &He
         };
         items.push((token, key, slot));
     }
-    let n = ready.len();
-    let mut results = match pipeline::record_batch(cfg, store, recent, ready).await {
+    let (cfg, store) = (cfg.clone(), store.clone());
+    let job = tokio::spawn(async move {
+        let r = pipeline::record_batch(&cfg, &store, &mut recent, ready).await;
+        (recent, r)
+    });
+    InFlight { items, job }
+}
+
+/// Waits for a batch's commit, then settles its messages; one that could not be recorded is
+/// told to the source (which goes on, or ends the pass).
+async fn finish<S: Source>(src: &mut S, store: &Store, health: &Health, f: InFlight<S::Token>) -> (pipeline::Recent, Result<usize, S::Error>) {
+    let n = f.items.iter().filter(|i| matches!(i.2, Ok(true))).count();
+    let (recent, results) = match f.job.await {
+        Ok(done) => done,
+        // The commit's task panicked: its transaction was dropped, nothing of it committed.
+        Err(e) => (pipeline::Recent::default(), Err(StoreError::Interrupted(format!("recording a batch stopped: {e}")))),
+    };
+    let results = match results {
         Ok(r) => r,
         // Nothing of the batch was committed: every message in it is handed over again.
         Err(e) => {
@@ -212,8 +265,13 @@ async fn commit<S: Source>(src: &mut S, cfg: &Config, store: &Store, health: &He
             }
             all
         }
-    }
-    .into_iter();
+    };
+    (recent, settle(src, store, health, f.items, results).await)
+}
+
+/// Settles the messages of a committed batch, in order.
+async fn settle<S: Source>(src: &mut S, store: &Store, health: &Health, items: Vec<(S::Token, String, Result<bool, StoreError>)>, results: Vec<Result<pipeline::Outcome, StoreError>>) -> Result<usize, S::Error> {
+    let mut results = results.into_iter();
     let mut recorded = 0;
     let mut settle = Vec::new();
     for (token, key, slot) in items {
@@ -352,7 +410,9 @@ mod tests {
         async fn next(&mut self, _: &Store, _: &Health) -> Result<Option<Incoming<String>>, Fault> {
             Ok(self.queue.pop_front().map(|raw| Incoming { token: raw.source_key.clone(), raw: Some(raw) }))
         }
-        async fn settle(&mut self, _: &Store, token: String) -> Result<(), Fault> {
+        async fn settle(&mut self, store: &Store, token: String) -> Result<(), Fault> {
+            // The rule this driver keeps whatever runs alongside: settled only once committed.
+            assert!(store.sources_known(std::slice::from_ref(&token)).await?.contains(&token), "{token} settled before its batch was committed");
             self.settled.push(token);
             Ok(())
         }
@@ -395,6 +455,21 @@ mod tests {
         assert_eq!(src.settled, vec!["k0", "k1", "k2", "k0"], "every message is settled, the repeat too");
         assert_eq!(store.count_messages().await.unwrap(), 3);
         assert!(health.last_error.lock().unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn over_several_batches_each_message_is_settled_once_in_order_and_only_after_its_commit() {
+        let (_d, cfg, store) = office().await;
+        let parser = Parser::InProcess(cfg.limits.clone());
+        let n = BATCH * 3 + 5;
+        let mut src = Scripted { queue: (0..n).map(|i| message(&format!("k{i:04}"), i)).collect(), ..Default::default() };
+        let health = Health::default();
+        let (_tx, rx) = watch::channel(false);
+        let got = drive(&mut src, &crate::office::requests::Live::new(cfg.clone()), &store, &parser, &health, rx, true, quick()).await.unwrap();
+        assert_eq!(got, n);
+        let want: Vec<String> = (0..n).map(|i| format!("k{i:04}")).collect();
+        assert_eq!(src.settled, want, "every message settled once, in the order handed over");
+        assert_eq!(store.count_messages().await.unwrap() as usize, n);
     }
 
     #[tokio::test]
