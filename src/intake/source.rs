@@ -139,7 +139,7 @@ pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, pars
     let cpu = Arc::new(tokio::sync::Semaphore::new(parser.width()));
     let mut reading: VecDeque<(S::Token, String, usize, Option<Reading>)> = VecDeque::new();
     let (mut ahead_bytes, mut batch_bytes) = (0, 0);
-    let mut recent = Some(pipeline::Recent::default());
+    let mut recent = pipeline::Recent::default();
     let mut flight: Option<InFlight<S::Token>> = None;
     let mut batch: Batch<S::Token> = Vec::new();
     let mut first = Instant::now();
@@ -186,24 +186,36 @@ pub async fn pass<S: Source>(src: &mut S, cfg: &Arc<Config>, store: &Store, pars
         batch_bytes += size;
         batch.push((token, key, prepared));
         if batch.len() >= BATCH || batch_bytes >= AHEAD_BYTES / 2 || (!more && reading.is_empty()) || first.elapsed() >= BATCH_WAIT {
-            if let Some(f) = flight.take() {
-                let (r, n) = finish(src, store, health, f).await;
-                recent = Some(r);
-                recorded += n?;
-            }
-            let r = recent.take().unwrap_or_default();
-            flight = Some(start(cfg, store, r, std::mem::take(&mut batch)));
+            recorded += take_turn(src, cfg, store, health, &mut flight, &mut recent, std::mem::take(&mut batch)).await?;
         }
     }
-    if let Some(f) = flight.take() {
-        let (r, n) = finish(src, store, health, f).await;
-        recent = Some(r);
-        recorded += n?;
-    }
     if !batch.is_empty() {
-        let f = start(cfg, store, recent.take().unwrap_or_default(), batch);
+        recorded += take_turn(src, cfg, store, health, &mut flight, &mut recent, batch).await?;
+    }
+    if let Some(f) = flight.take() {
         recorded += finish(src, store, health, f).await.1?;
     }
+    Ok(recorded)
+}
+
+/// The batch in flight is finished (committed, then settled) and `batch` starts committing in
+/// its place. Returns how many the finished batch recorded.
+async fn take_turn<S: Source>(
+    src: &mut S,
+    cfg: &Arc<Config>,
+    store: &Store,
+    health: &Health,
+    flight: &mut Option<InFlight<S::Token>>,
+    recent: &mut pipeline::Recent,
+    batch: Batch<S::Token>,
+) -> Result<usize, S::Error> {
+    let mut recorded = 0;
+    if let Some(f) = flight.take() {
+        let (r, n) = finish(src, store, health, f).await;
+        *recent = r;
+        recorded = n?;
+    }
+    *flight = Some(start(cfg, store, std::mem::take(recent), batch));
     Ok(recorded)
 }
 
