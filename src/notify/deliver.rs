@@ -146,8 +146,18 @@ async fn warn_of_limit(cfg: &Config, store: &Store, limit: i64) -> Result<(), No
          Nếu việc này lặp lại, người quản trị nên dùng tài khoản thư có hạn mức cao hơn (xem deploy/RUNBOOK.md).\n\n{}\n",
         cfg.office.name, cfg.office.name
     );
-    let subject = format!("[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày ({} trên {limit} người nhận)", used + waiting_to);
+    let subject = limit_subject(used + waiting_to, limit);
     tell_staff(cfg, store, &format!("daily-limit:{day}"), subject, text, now).await
+}
+
+/// The limit notice's subject: what the day needs against the limit, said as "over" once it
+/// is (the notice goes out from 80% of the limit; "26 of 5" read as nonsense).
+fn limit_subject(demand: i64, limit: i64) -> String {
+    if demand > limit {
+        format!("[Cảnh báo] Thư đi vượt giới hạn gửi trong ngày: cần gửi đến {demand} người nhận, giới hạn {limit}")
+    } else {
+        format!("[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày: {demand} trên {limit} người nhận")
+    }
 }
 
 /// Queues a notice to office.staff about the outbox itself (its key makes it once only): the
@@ -404,6 +414,13 @@ mod tests {
     use crate::config::Config;
 
     const PACE: Pace = Pace { lease: 60, give_up_days: 3, daily_limit: None };
+
+    #[test]
+    fn the_limit_notice_says_over_the_limit_once_the_day_needs_more_than_it() {
+        assert_eq!(limit_subject(26, 5), "[Cảnh báo] Thư đi vượt giới hạn gửi trong ngày: cần gửi đến 26 người nhận, giới hạn 5");
+        assert_eq!(limit_subject(450, 500), "[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày: 450 trên 500 người nhận");
+        assert_eq!(limit_subject(500, 500), "[Cảnh báo] Sắp hết giới hạn gửi thư trong ngày: 500 trên 500 người nhận");
+    }
 
     /// A transport that refuses the mails whose key contains a word: for good, for now, or by
     /// failing the connection.
