@@ -136,7 +136,8 @@ enum TransferEncoding {
 /// A part's `Content-Transfer-Encoding`, read from its raw header (mail-parser was told to skip
 /// it). Anything but base64 and quoted-printable is taken as is, as mail-parser does.
 fn transfer_encoding(m: &Message, part: &MessagePart) -> TransferEncoding {
-    let Some(h) = part.headers.iter().find(|h| h.name == HeaderName::ContentTransferEncoding) else {
+    // The last one counts, as in mail-parser's own lookup.
+    let Some(h) = part.headers.iter().rev().find(|h| h.name == HeaderName::ContentTransferEncoding) else {
         return TransferEncoding::Identity;
     };
     let value = whole(m).get(h.offset_start as usize..h.offset_end as usize).unwrap_or_default();
@@ -605,6 +606,9 @@ mod tests {
         same_reading(&with_part("base64", "text/plain; charset=windows-1258", &base64::engine::general_purpose::STANDARD.encode(b"K\xEDnh")));
         same_reading(&with_part("quoted-printable", "application/octet-stream", "a=3Db=\r\nc = =ZZ"));
         same_reading(&with_part("7bit", "application/octet-stream", "plain"));
+        // Named twice: the last one counts, both ways.
+        let twice = same_reading(&with_part("7bit\r\nContent-Transfer-Encoding: base64", "application/octet-stream", "QUJD"));
+        assert_eq!(twice.attachments[0].data, b"ABC");
     }
 
     #[test]
