@@ -58,7 +58,6 @@ pub struct MailFacts {
 
 const MAX_BODY_TEXT: usize = 64 * 1024;
 
-/// Parses a raw message. Never fails: what cannot be read is reported in the facts.
 impl MailFacts {
     /// Lets go of the attachments' decoded bytes (their names stay): once the documents are
     /// read, a message waiting for its batch's commit holds its raw bytes, not a second copy.
@@ -72,6 +71,7 @@ impl MailFacts {
     }
 }
 
+/// Parses a raw message. Never fails: what cannot be read is reported in the facts.
 pub fn parse(raw: &[u8]) -> MailFacts {
     // mail-parser decodes base64 a byte at a time, a tenth of intake's CPU: its parts are taken
     // undecoded and decoded here. What that reading does not cover — a nested message sent in
@@ -218,9 +218,17 @@ fn text_of(part: &MessagePart, bytes: Vec<u8>) -> String {
     }
 }
 
+/// What is left to undo of a part's transfer encoding: nothing once mail-parser decoded it.
+fn left_to_undo(m: &Message, part: &MessagePart, bodies: Bodies) -> TransferEncoding {
+    match bodies {
+        Bodies::Decoded => TransferEncoding::Identity,
+        Bodies::Undecoded => transfer_encoding(m, part),
+    }
+}
+
 /// A text part's text, decoded here when mail-parser did not.
 fn part_text<'a>(m: &Message, part: &MessagePart, given: &'a str, bodies: Bodies) -> Result<std::borrow::Cow<'a, str>, NotClean> {
-    let enc = if bodies == Bodies::Undecoded { transfer_encoding(m, part) } else { TransferEncoding::Identity };
+    let enc = left_to_undo(m, part, bodies);
     if enc == TransferEncoding::Identity {
         return Ok(given.into());
     }
@@ -314,7 +322,7 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
             }
             PartType::Message(inner) => {
                 // Undecoded, a nested message in base64 was read as if it were plain text.
-                if bodies == Bodies::Undecoded && transfer_encoding(m, part) != TransferEncoding::Identity {
+                if left_to_undo(m, part, bodies) != TransferEncoding::Identity {
                     return Err(NotClean);
                 }
                 if depth < 3 && f.forwarded.is_none() {
@@ -326,11 +334,11 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
                 if name.is_none() && (ctype.starts_with("image/") || part.content_id().is_some()) {
                     continue;
                 }
-                let data = match bodies {
-                    Bodies::Undecoded => decoded(transfer_encoding(m, part), b)?,
-                    Bodies::Decoded => b.to_vec(),
-                };
-                f.attachments.push(Attachment { filename: name.unwrap_or_else(|| format!("attachment-{i}")), content_type: ctype, data });
+                f.attachments.push(Attachment {
+                    filename: name.unwrap_or_else(|| format!("attachment-{i}")),
+                    content_type: ctype,
+                    data: decoded(left_to_undo(m, part, bodies), b)?,
+                });
             }
             PartType::Text(t) | PartType::Html(t) => f.attachments.push(Attachment {
                 filename: name.unwrap_or_else(|| format!("attachment-{i}")),
