@@ -226,6 +226,37 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A form report's figures compiled (SPEC §16): every unit's figures and the totals for a
+    /// period; or one indicator over the periods of a year (--year, --row); or, with --confirm,
+    /// a clerk's confirmation of figures read by OCR.
+    Figures {
+        /// The report kind (its id); it must have a `form`.
+        #[arg(long, required_unless_present = "confirm")]
+        report: Option<String>,
+        /// The period: 2024-Q1, 2024-01, 2024-H1, 2024.
+        #[arg(long, conflicts_with = "year")]
+        period: Option<Period>,
+        /// Without --period: every period of this year, for the indicator --row.
+        #[arg(long, requires = "row")]
+        year: Option<i32>,
+        /// The indicator, by its numbering (`1.1`) or its label.
+        #[arg(long)]
+        row: Option<String>,
+        /// With --row: the column, by its name [default: the column of the period's own figures].
+        #[arg(long)]
+        column: Option<String>,
+        #[arg(long, help = AS_OF_HELP)]
+        as_of: Option<AsOf>,
+        /// Write the office's form filled with the totals, and a sheet of every unit, to this .xlsx.
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+        /// Confirm the figures read by OCR from this submission (checked against the scan): they count from now on.
+        #[arg(long)]
+        confirm: Option<i64>,
+        /// Print JSON (SPEC §16).
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run parsing and matching from the stored raw messages (decisions taken by a person stay).
     Reprocess {
         /// Submission ids [default: all].
@@ -706,6 +737,20 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Reprocess { ids } => reprocess(&cfg, &store, &ids, &by).await,
+        Cmd::Figures { report, period, year, row, column, as_of, xlsx, confirm, json } => {
+            if let Some(id) = confirm {
+                office::figures::confirm_ocr(&store, id, &by).await?;
+                if json {
+                    emit_json(&json!({"submission": id.to_string(), "confirmed_by": by}));
+                } else {
+                    say!("submission {id}: figures confirmed by {by}; they count from now on");
+                }
+                return Ok(0);
+            }
+            let report = report.expect("clap requires --report without --confirm");
+            let t = at(&cfg, &as_of);
+            figures(&cfg, &store, &report, period, year, row.as_deref(), column.as_deref(), t, xlsx.as_deref(), json).await
+        }
         Cmd::Audit { json, action } => audit(&store, json, action).await,
         Cmd::User { action } => user(&store, action, &by).await,
         Cmd::Run { once } => run(&base, &store, once).await,
@@ -869,6 +914,75 @@ fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
     Ok(())
 }
 
+/// `figures`: a period compiled (table, JSON, filled form), or one indicator over a year.
+#[allow(clippy::too_many_arguments)]
+async fn figures(cfg: &Config, store: &Store, report: &str, period: Option<Period>, year: Option<i32>, row: Option<&str>, column: Option<&str>, t: i64, xlsx: Option<&std::path::Path>, json: bool) -> Result<i32> {
+    use crate::compile::figures::{Compiled, Series};
+    let Some(period) = period else {
+        let (Some(year), Some(row)) = (year, row) else { bail!("give --period, or --year and --row") };
+        let s = Series::gather(cfg, store, report, year, row, column, t).await?;
+        if json {
+            emit_json(&s.to_json());
+            return Ok(0);
+        }
+        let r = &s.form.rows[s.row];
+        say!("{} — {} {}, cột «{}», năm {year}", cfg.report(report).map(|x| x.name.as_str()).unwrap_or(report), r.number.as_deref().unwrap_or(""), r.label, s.form.columns[s.column].name);
+        let head: Vec<String> = s.periods.iter().map(|p| p.label_vi()).collect();
+        say!("{:<40} {}", "Đơn vị", head.iter().map(|h| format!("{h:>18}")).collect::<String>());
+        for (u, vals) in &s.units {
+            let name = cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string());
+            say!("{:<40} {}", name, vals.iter().map(|v| format!("{:>18}", v.map(crate::text::num_vi).unwrap_or_default())).collect::<String>());
+        }
+        say!("{:<40} {}", "Tổng cộng", s.total.iter().map(|v| format!("{:>18}", v.map(crate::text::num_vi).unwrap_or_default())).collect::<String>());
+        return Ok(0);
+    };
+    let c = Compiled::gather(cfg, store, report, period, t).await?;
+    if let Some(file) = xlsx {
+        let bytes = crate::compile::form_xlsx::build(cfg, &c).map_err(|e| anyhow::anyhow!("cannot write the filled form: {e}"))?;
+        let tmp = file.with_extension("xlsx.tmp");
+        std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, file).with_context(|| format!("cannot write {}", file.display()))?;
+        if !json {
+            say!("wrote {} ({} bytes): the form {} filled with the totals of {} unit(s), and a sheet of every unit", file.display(), bytes.len(), c.form.shown, c.units.iter().filter(|u| u.counted).count());
+            return Ok(0);
+        }
+    }
+    if json {
+        emit_json(&c.to_json());
+        return Ok(0);
+    }
+    let name_of = |u: &crate::domain::UnitId| cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string());
+    say!("{} — biểu mẫu {}", period.title(&c.report_name), c.form.shown);
+    say!("Tổng hợp {} đơn vị: {}", c.units.iter().filter(|u| u.counted).count(), c.units.iter().filter(|u| u.counted).map(|u| name_of(&u.unit)).collect::<Vec<_>>().join(", "));
+    for (what, list) in [("Chưa gửi", &c.missing), ("Chờ xem xét", &c.waiting), ("Đã nộp nhưng không có bảng số liệu", &c.without_figures)] {
+        if !list.is_empty() {
+            say!("{what}: {}", list.iter().map(name_of).collect::<Vec<_>>().join(", "));
+        }
+    }
+    say!("");
+    say!("{:>5}  {:<46}{}", "STT", "Chỉ tiêu", c.form.columns.iter().map(|x| format!("{:>22}", truncate_chars(&x.name, 21))).collect::<String>());
+    for (ri, r) in c.form.rows.iter().enumerate() {
+        let vals: String = c.totals[ri].iter().map(|v| format!("{:>22}", v.map(crate::text::num_vi).unwrap_or_default())).collect();
+        say!("{:>5}  {:<46}{}", r.number.as_deref().unwrap_or(""), truncate_chars(&r.label, 45), if r.has_figures() { vals } else { String::new() });
+    }
+    for u in c.units.iter().filter(|u| !u.findings.is_empty()) {
+        say!("");
+        say!("{} (bài nộp số {}):", name_of(&u.unit), u.submission);
+        for f in &u.findings {
+            say!("  - {f}");
+        }
+    }
+    Ok(0)
+}
+
+fn truncate_chars(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n.saturating_sub(1)).chain(std::iter::once('…')).collect()
+    }
+}
+
 async fn check_config(cfg: &Config, connect: bool, json: bool) -> Result<i32> {
     let faults = crate::notify::templates::check(cfg);
     let mut probes: Vec<(&str, std::result::Result<String, String>)> = Vec::new();
@@ -879,9 +993,20 @@ async fn check_config(cfg: &Config, connect: bool, json: bool) -> Result<i32> {
     }
     let bad = faults.len() + probes.iter().filter(|(_, r)| r.is_err()).count();
     if json {
+        let forms: Vec<Value> = cfg
+            .reports
+            .iter()
+            .filter_map(|r| r.form.as_ref().map(|f| (r, f)))
+            .map(|(r, f)| {
+                json!({"report": r.id, "form": f.shown, "found": f.describe(),
+                       "rows": f.rows.iter().map(|x| json!({"number": x.number, "label": x.label, "unit": x.unit, "kind": x.kind})).collect::<Vec<_>>(),
+                       "columns": f.columns.iter().map(|c| json!({"name": c.name, "kind": c.kind})).collect::<Vec<_>>(),
+                       "rules": f.rules.iter().map(|x| x.text.clone()).collect::<Vec<_>>()})
+            })
+            .collect();
         let mut v = json!({
             "config": cfg.path, "valid": true, "units": cfg.units.len(), "reports": cfg.reports.len(),
-            "office": cfg.office.address, "template_faults": faults, "ok": bad == 0,
+            "office": cfg.office.address, "template_faults": faults, "ok": bad == 0, "forms": forms,
         });
         for (what, r) in &probes {
             v[*what] = match r {
@@ -892,6 +1017,17 @@ async fn check_config(cfg: &Config, connect: bool, json: bool) -> Result<i32> {
         emit_json(&v);
     } else {
         say!("config {} is valid: {} units, {} report kinds, office {}", cfg.path.display(), cfg.units.len(), cfg.reports.len(), cfg.office.address);
+        for r in &cfg.reports {
+            if let Some(f) = &r.form {
+                say!("report {}: form {} — {}", r.id, f.shown, f.describe());
+                for x in &f.rows {
+                    say!("  {:>6}  {}{}  [{}]", x.number.as_deref().unwrap_or(""), x.label, x.unit.as_deref().map(|u| format!(" ({u})")).unwrap_or_default(), x.kind.label_vi());
+                }
+                for rule in &f.rules {
+                    say!("  rule: {}", rule.text);
+                }
+            }
+        }
         for f in &faults {
             say!("template FAILED: {f}");
         }

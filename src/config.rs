@@ -260,6 +260,15 @@ struct RawReport {
     for_: Option<String>,
     #[serde(default)]
     expected_commitments: Option<usize>,
+    /// The office's blank form (SPEC §16), relative to the config's folder.
+    #[serde(default)]
+    form: Option<String>,
+    #[serde(default)]
+    form_sheet: Option<String>,
+    #[serde(default)]
+    form_rules: Vec<String>,
+    #[serde(default)]
+    outlier_factor: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -786,6 +795,25 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         if r.keywords.iter().all(|k| fold(k).is_empty()) {
             return Err(loc.err("report", Some(n), "keywords", "a report kind needs at least one keyword".into()));
         }
+        if let Some(f) = r.outlier_factor {
+            if !(f > 1.0 && f.is_finite()) {
+                return Err(loc.err("report", Some(n), "outlier_factor", format!("{f}: expected a number above 1 (e.g. 3)")));
+            }
+        }
+        let form = match &r.form {
+            Some(shown) => {
+                let path = resolve(dir, shown);
+                let f = crate::parse::form::load(&path, shown, r.form_sheet.as_deref(), &r.form_rules, r.outlier_factor).map_err(|e| {
+                    let key = if e.starts_with("form_rules") { "form_rules" } else { "form" };
+                    loc.err("report", Some(n), key, e)
+                })?;
+                Some(std::sync::Arc::new(f))
+            }
+            None if !r.form_rules.is_empty() || r.form_sheet.is_some() || r.outlier_factor.is_some() => {
+                return Err(loc.err("report", Some(n), "form", "form_sheet, form_rules and outlier_factor need `form` (the office's blank form)".into()));
+            }
+            None => None,
+        };
         let report = Report {
             id,
             name: r.name,
@@ -803,6 +831,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
             once_for,
             expected_commitments: r.expected_commitments.unwrap_or(10),
             letter: None,
+            form,
         };
         // A `due` that cannot be computed for some period (31 in a 30-day month) fails here,
         // not on the day it is first needed.

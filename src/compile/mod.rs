@@ -5,6 +5,8 @@
 //! [`Snapshot`] is gathered from the store once; everything after it is pure, so the digest,
 //! the workbook and the console all show the same facts for the same `as_of`.
 
+pub mod figures;
+pub mod form_xlsx;
 pub mod workbook;
 
 use crate::config::{Config, Extract};

@@ -5,6 +5,7 @@
 //! closed enums whose serde names are the words of SPEC §11.1. [`rules`] holds the office's
 //! validated rules (units, report kinds, deadlines, calendar) that the pure cores read.
 
+pub mod form;
 pub mod rules;
 
 use chrono::{Datelike, NaiveDate};

@@ -172,6 +172,8 @@ pub struct Report {
     /// A request set by the office's letter (SPEC §15): only these units owe it (empty: the
     /// groups of `applies_to` decide), and what its reports must hold.
     pub letter: Option<LetterTerms>,
+    /// The office's blank form its units fill in (SPEC §16), read when the config is loaded.
+    pub form: Option<std::sync::Arc<super::form::Form>>,
 }
 
 /// What a request's letter sets besides its deadline: who owes it, the letter it is cited by,

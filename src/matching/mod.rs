@@ -110,7 +110,7 @@ fn kind_of_document<'a>(cfg: &'a Rules, d: &Document) -> Option<&'a Report> {
                 Extract::TaskPlan => d.tasks.is_some(),
                 Extract::Report => false,
             };
-            words || content
+            words || content || d.form_of.as_deref() == Some(r.id.as_str())
         })
         .collect();
     match hits.as_slice() {
@@ -637,6 +637,11 @@ fn choose_kind<'a>(
         if recognised {
             s += 25;
             why.push("cấu trúc bảng biểu");
+        }
+        // A table that is the report's form names its kind as surely as a title (SPEC §16).
+        if ok.iter().any(|d| d.form_of.as_deref() == Some(r.id.as_str())) {
+            s += 30;
+            why.push("bảng số liệu đúng biểu mẫu");
         }
         if s > 0 && group.is_some_and(|g| r.applies_to_group(g)) {
             s += 3;

@@ -10,6 +10,7 @@
 //! `schedule`.
 
 pub mod accounts;
+pub mod figures;
 pub mod requests;
 
 use crate::config::Config;
@@ -100,7 +101,8 @@ pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64, replied_
     }
     let mut facts = mime::parse(raw);
     facts.replied_to = replied_to;
-    let (docs, notes) = read_documents(cfg, parser, &facts);
+    let (mut docs, notes) = read_documents(cfg, parser, &facts);
+    figures::recognise(cfg, &mut docs);
     if let Some(i) = matching::office_letter(cfg, &facts, &docs) {
         let mut m = Match::new(Decision::NotSubmission);
         m.reply = false;
@@ -292,6 +294,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         ..Default::default()
     };
     apply(&mut sub, &a.decision);
+    let figures = figures::read_for(cfg, tx, &mut sub, 0).await?;
 
     let letter = a.decision.letter.and_then(|i| all_docs.get(i)).map(|d| crate::parse::letter::read(&d.text, Some(&d.header)));
     let blob = match a.blob {
@@ -304,6 +307,9 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         return Ok(Recorded::AlreadyKnown);
     };
     sub.id = id;
+    if let (Some(r), Some(ob)) = (&figures, sub.obligation()) {
+        tx.put_figures(id, &ob, sub.received_at, r).await?;
+    }
     if sub.decision != Decision::Duplicate {
         if let Some(original) = tx.claim_content_keys(id, &sub.sha256, sub.message_id.as_deref(), &sub.body_sha256).await? {
             return Ok(Recorded::DuplicateOf(original));
@@ -342,8 +348,12 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         let mut part = new_part(&sub, k);
         apply(&mut part, pm);
         part.documents = pick(ix);
+        let part_figures = figures::read_for(cfg, tx, &mut part, 0).await?;
         let Some(pid) = tx.insert_message(&part).await? else { continue };
         part.id = pid;
+        if let (Some(r), Some(ob)) = (&part_figures, part.obligation()) {
+            tx.put_figures(pid, &ob, part.received_at, r).await?;
+        }
         let mut event = decision_event(&part);
         event["part_of"] = json!(id.to_string());
         tx.audit("decision", "baocao", &format!("submission:{pid}"), &event).await?;
@@ -375,6 +385,7 @@ fn decision_event(s: &Submission) -> serde_json::Value {
 async fn decide_by_hand(cfg: &Config, store: &Store, mut sub: Submission, was: &Submission, kind: &str, by: &str, tell: bool, extra: serde_json::Value) -> Result<Done> {
     sub.manual_by = Some(by.to_string());
     let mut tx = store.begin().await?;
+    figures::reread(cfg, &mut tx, &mut sub).await?;
     tx.update_decision(&sub).await?;
     let versions = renumber(&mut tx, &[was.obligation(), sub.obligation()]).await?;
     sub.version = versions.get(&sub.id).copied();
@@ -454,11 +465,17 @@ pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, u
     rest.findings.retain(|f| !f.starts_with(&format!("{}:", d.filename)));
     rest.manual_by = Some(by.to_string());
     let mut tx = store.begin().await?;
+    let mut rest = rest;
+    figures::reread(cfg, &mut tx, &mut rest).await?;
     tx.update_decision(&rest).await?;
+    let part_figures = figures::read_for(cfg, &mut tx, &mut part, 0).await?;
     let Some(pid) = tx.insert_message(&part).await? else {
         return Err(OfficeError::Refused { id, why: format!("document {doc} was already taken out of it") });
     };
     part.id = pid;
+    if let (Some(r), Some(ob)) = (&part_figures, part.obligation()) {
+        tx.put_figures(pid, &ob, part.received_at, r).await?;
+    }
     let versions = renumber(&mut tx, &[was.obligation(), part.obligation()]).await?;
     part.version = versions.get(&pid).copied();
     let mut event = decision_event(&part);
@@ -564,6 +581,7 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
         sub.facts = facts_json(&facts);
         let existing = store.parts_of(was.id).await?;
         let mut tx = store.begin().await?;
+        figures::reread(cfg, &mut tx, &mut sub).await?;
         tx.update_decision(&sub).await?;
         let mut touched = vec![was.obligation(), sub.obligation()];
         for (k, (pm, ix)) in also.iter().enumerate() {
@@ -573,9 +591,14 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
             apply(&mut part, pm);
             part.documents = pick(ix);
             if part.id == 0 {
+                let part_figures = figures::read_for(cfg, &mut tx, &mut part, 0).await?;
                 let Some(pid) = tx.insert_message(&part).await? else { continue };
                 part.id = pid;
+                if let (Some(r), Some(ob)) = (&part_figures, part.obligation()) {
+                    tx.put_figures(pid, &ob, part.received_at, r).await?;
+                }
             } else {
+                figures::reread(cfg, &mut tx, &mut part).await?;
                 tx.update_decision(&part).await?;
             }
             touched.push(part.obligation());

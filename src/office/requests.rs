@@ -298,6 +298,7 @@ pub fn reports_of(r: &StoredRequest) -> Vec<Report> {
             catch_up_days: 1,
             once_for: Some(year),
             expected_commitments: 0,
+            form: None,
             letter: Some(LetterTerms {
                 request: r.id,
                 units: units.clone(),

@@ -7,6 +7,7 @@ pub mod container;
 pub mod docx;
 pub mod external;
 pub mod extract;
+pub mod form;
 pub mod header;
 pub mod letter;
 pub mod mime;
@@ -32,6 +33,21 @@ pub enum Block {
 pub struct Sheet {
     pub name: String,
     pub rows: Vec<Vec<String>>,
+    /// (row, column, value) of number cells with a fraction, in `rows`' positions.
+    #[serde(default)]
+    pub fractions: Vec<(u32, u32, f64)>,
+}
+
+/// A workbook sheet kept among a document's `tables` (the figures of a form are read from it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SheetInfo {
+    /// Its index in `tables`.
+    pub table: usize,
+    pub name: String,
+    /// (row, column, value) of its number cells with a fraction: their text alone (`1.234`)
+    /// would read as thousands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fractions: Vec<(u32, u32, f64)>,
 }
 
 /// The administrative header of SPEC §5.1.
@@ -116,6 +132,9 @@ pub struct Document {
     /// Body text (bounded) for matching.
     pub text: String,
     pub tables: Vec<Vec<Vec<String>>>,
+    /// Which of `tables` are a workbook's sheets, with their names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sheets: Vec<SheetInfo>,
     pub score: Option<Score>,
     pub commitments: Option<Commitments>,
     pub tasks: Option<Tasks>,
@@ -134,6 +153,9 @@ pub struct Document {
     /// password, a format without a reader), which the message's own words may still place.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub broken: bool,
+    /// The report kind whose form (SPEC §16) this document's table is, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form_of: Option<String>,
 }
 
 impl Document {
@@ -151,6 +173,7 @@ impl Document {
             title: String::new(),
             text: String::new(),
             tables: vec![],
+            sheets: vec![],
             score: None,
             commitments: None,
             tasks: None,
@@ -158,6 +181,7 @@ impl Document {
             legacy_encoding: None,
             converted_by: None,
             broken: false,
+            form_of: None,
         }
     }
 
@@ -264,6 +288,7 @@ impl Document {
             return false;
         }
         self.tables.clear();
+        self.sheets.clear();
         truncate_at_char(&mut self.text, *left);
         *left -= self.text.len();
         true
@@ -553,6 +578,25 @@ fn fill_from_sheets(doc: &mut Document, sheets: &[Sheet]) {
         doc.title = [doc.header.doc_type.clone(), doc.header.summary.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
     }
     doc.text = text;
+    // Each sheet is kept as a table (trailing blanks trimmed) while the cells allow: a form's
+    // figures are read from it against the office's form once the report is known.
+    let mut cells = 0usize;
+    for s in sheets {
+        let mut rows: Vec<Vec<String>> = s.rows.iter().map(|r| {
+            let end = r.iter().rposition(|c| !c.trim().is_empty()).map_or(0, |i| i + 1);
+            r[..end].to_vec()
+        }).collect();
+        while rows.last().is_some_and(|r| r.is_empty()) {
+            rows.pop();
+        }
+        let n: usize = rows.iter().map(|r| r.len()).sum();
+        if n == 0 || cells + n > MAX_TABLE_CELLS {
+            continue;
+        }
+        cells += n;
+        doc.sheets.push(SheetInfo { table: doc.tables.len(), name: s.name.clone(), fractions: s.fractions.clone() });
+        doc.tables.push(rows);
+    }
     doc.score = sheets.iter().find_map(|s| extract::score_table(&s.rows));
     let tables: Vec<&Vec<Vec<String>>> = sheets.iter().map(|s| &s.rows).collect();
     doc.commitments = extract::commitments(&tables);

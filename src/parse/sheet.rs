@@ -90,6 +90,18 @@ pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, 
         };
         let (r0, c0) = range.start().unwrap_or((0, 0));
         let mut rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(cell_text).collect()).collect();
+        // A number with a fraction reads back ambiguously from its text (`1.234` is a thousand
+        // and more where offices write numbers): its exact value is kept beside it.
+        let mut fractions = Vec::new();
+        for (ri, r) in range.rows().enumerate() {
+            for (ci, d) in r.iter().enumerate() {
+                if let Data::Float(f) = d {
+                    if f.fract() != 0.0 && fractions.len() < 100_000 {
+                        fractions.push(((r0 as usize + ri) as u32, ci as u32, *f));
+                    }
+                }
+            }
+        }
         // Fill merged regions with the top-left value so every row reads whole. A hostile book
         // merges whole sheets by the thousand: the regions are counted and clipped to the cells
         // that exist, and the filling stops at the cell limit.
@@ -121,7 +133,7 @@ pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, 
         // Rows above the used range keep their place so row numbers in findings match Excel's.
         let mut padded = vec![Vec::new(); r0 as usize];
         padded.append(&mut rows);
-        out.push(Sheet { name: crate::text::nfc(&name), rows: padded });
+        out.push(Sheet { name: crate::text::nfc(&name), rows: padded, fractions });
     }
     Ok(out)
 }

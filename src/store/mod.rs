@@ -19,6 +19,8 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use std::collections::HashMap;
 
 mod console;
+mod figures;
+pub use figures::{PeriodUnits, StoredFigures};
 pub use console::{search_body, Account, Session, SubmissionFilter};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -1,0 +1,328 @@
+//! A form report's figures compiled for one period (SPEC §16): the form's indicators × the units
+//! whose figures count, each unit's from its latest accepted version; totals over those units;
+//! ratio columns and rows never summed but recomputed from the totals where the office's cell
+//! formula says how, else left empty; the units that owe the report and sent nothing, and those
+//! waiting in review. Gathered from the stored readings once ([`Compiled::gather`]); what
+//! follows is pure, so the command line, the workbook, the console and the digest agree.
+
+use crate::config::{Config, Report};
+use crate::domain::form::{Cells, ColumnKind, Figure, Form, RowKind, Value};
+use crate::domain::{Period, UnitId};
+use crate::parse::form::number;
+use crate::store::{Store, StoreError, StoredFigures};
+use serde_json::{json, Value as Json};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// One unit's figures in a compiled period.
+#[derive(Debug, Clone)]
+pub struct UnitFigures {
+    pub unit: UnitId,
+    pub submission: i64,
+    pub version: Option<i64>,
+    pub ocr: bool,
+    pub confirmed_by: Option<String>,
+    /// Its figures go into the totals (not read by OCR, or confirmed).
+    pub counted: bool,
+    pub findings: Vec<String>,
+    /// Cells with a finding: (form row index, form column index).
+    pub flagged: HashSet<(usize, usize)>,
+    pub document: String,
+    pub place: String,
+    /// Values by form row, then form column.
+    pub values: Vec<Vec<Option<Figure>>>,
+}
+
+/// A report's figures for one period.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub report: String,
+    pub report_name: String,
+    pub period: Period,
+    pub form: Arc<Form>,
+    /// Units with figures, in the config's order.
+    pub units: Vec<UnitFigures>,
+    /// Totals by form row, then form column.
+    pub totals: Vec<Vec<Option<f64>>>,
+    /// Owe the report and sent nothing accepted, not exempt, nothing waiting.
+    pub missing: Vec<UnitId>,
+    /// A message about it waits in review.
+    pub waiting: Vec<UnitId>,
+    /// Accepted, but no table of the form was found in what they sent.
+    pub without_figures: Vec<UnitId>,
+    pub exempt: Vec<UnitId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FiguresError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("report `{0}` does not exist")]
+    UnknownReport(String),
+    #[error("report `{0}` has no form (set `form` in its [[report]] entry)")]
+    NoForm(String),
+    #[error("report `{report}` is owed by {kind} periods, not `{period}`")]
+    WrongPeriod { report: String, kind: String, period: String },
+    #[error("{0}")]
+    NotOnForm(String),
+}
+
+/// The report and its form, or why figures cannot be compiled for it.
+pub fn form_report<'a>(cfg: &'a Config, report: &str) -> Result<(&'a Report, Arc<Form>), FiguresError> {
+    let r = cfg.report(report).ok_or_else(|| FiguresError::UnknownReport(report.to_string()))?;
+    let f = r.form.clone().ok_or_else(|| FiguresError::NoForm(report.to_string()))?;
+    Ok((r, f))
+}
+
+impl UnitFigures {
+    fn of(form: &Form, s: StoredFigures) -> UnitFigures {
+        let values = s.reading.on_form(form);
+        let rows: HashMap<&str, usize> = form.rows.iter().enumerate().map(|(i, r)| (r.key.as_str(), i)).collect();
+        let flagged = s.reading.flagged.iter().filter_map(|(k, c)| Some((*rows.get(k.as_str())?, form.column_by_name(c)?))).collect();
+        UnitFigures {
+            unit: s.unit.clone(),
+            submission: s.message,
+            version: s.version,
+            ocr: s.ocr,
+            counted: s.counted(),
+            confirmed_by: s.confirmed_by,
+            findings: s.reading.findings,
+            flagged,
+            document: s.reading.document,
+            place: s.reading.place,
+            values,
+        }
+    }
+
+    pub fn number(&self, row: usize, col: usize) -> Option<f64> {
+        self.values.get(row).and_then(|r| r.get(col)).and_then(|v| v.as_ref()).and_then(Figure::number)
+    }
+}
+
+/// The office's form filled with totals, for formulas to read.
+struct TotalsGrid<'a> {
+    form: &'a Form,
+    summed: HashMap<(usize, usize), f64>,
+    visiting: RefCell<HashSet<(usize, usize)>>,
+}
+
+impl Cells for TotalsGrid<'_> {
+    fn cell(&self, r: usize, c: usize) -> Value {
+        if let Some(v) = self.summed.get(&(r, c)) {
+            return Value::Num(*v);
+        }
+        if let Some(e) = self.form.formulas.get(&(r, c)) {
+            if !self.visiting.borrow_mut().insert((r, c)) {
+                return Value::Error;
+            }
+            let v = e.eval(self);
+            self.visiting.borrow_mut().remove(&(r, c));
+            return v;
+        }
+        // A figure cell with nothing summed is empty; elsewhere, what the form itself holds.
+        if self.form.rows.iter().any(|x| x.row == r) && self.form.columns.iter().any(|x| x.col == c) {
+            return Value::Blank;
+        }
+        match number::read(crate::parse::form::layout::cell(&self.form.grid, r, c)) {
+            number::Cell::Num(n) => Value::Num(n),
+            number::Cell::Blank => Value::Blank,
+            number::Cell::Text(t) => Value::Text(t),
+        }
+    }
+}
+
+/// Totals of `units` on `form`: summable figures added over the counted units; ratio cells
+/// recomputed by the form's formula or left empty.
+pub fn totals(form: &Form, units: &[UnitFigures]) -> Vec<Vec<Option<f64>>> {
+    let counted: Vec<&UnitFigures> = units.iter().filter(|u| u.counted).collect();
+    let ratio = |ri: usize, ci: usize| form.rows[ri].kind == RowKind::Ratio || form.columns[ci].kind == ColumnKind::Ratio;
+    let mut out = vec![vec![None; form.columns.len()]; form.rows.len()];
+    let mut summed = HashMap::new();
+    for (ri, r) in form.rows.iter().enumerate() {
+        if !r.has_figures() {
+            continue;
+        }
+        for (ci, c) in form.columns.iter().enumerate() {
+            if c.kind == ColumnKind::Text || ratio(ri, ci) {
+                continue;
+            }
+            let vals: Vec<f64> = counted.iter().filter_map(|u| u.number(ri, ci)).collect();
+            if !vals.is_empty() {
+                let s: f64 = vals.iter().sum();
+                let s = (s * 1e6).round() / 1e6;
+                out[ri][ci] = Some(s);
+                summed.insert((r.row, c.col), s);
+            }
+        }
+    }
+    let grid = TotalsGrid { form, summed, visiting: RefCell::new(HashSet::new()) };
+    for (ri, r) in form.rows.iter().enumerate() {
+        for (ci, c) in form.columns.iter().enumerate() {
+            if r.has_figures() && c.kind != ColumnKind::Text && ratio(ri, ci) {
+                if let Some(e) = form.formulas.get(&(r.row, c.col)) {
+                    out[ri][ci] = e.eval(&grid).as_number().map(|v| (v * 1e6).round() / 1e6);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The value a formula cell of the form takes over the totals (for the filled form's cached
+/// values).
+pub fn formula_values(form: &Form, totals: &[Vec<Option<f64>>]) -> HashMap<(usize, usize), Value> {
+    let mut summed = HashMap::new();
+    for (ri, r) in form.rows.iter().enumerate() {
+        for (ci, c) in form.columns.iter().enumerate() {
+            if let Some(v) = totals[ri][ci] {
+                if !form.formulas.contains_key(&(r.row, c.col)) {
+                    summed.insert((r.row, c.col), v);
+                }
+            }
+        }
+    }
+    let grid = TotalsGrid { form, summed, visiting: RefCell::new(HashSet::new()) };
+    form.formulas.iter().map(|(k, e)| (*k, e.eval(&grid))).collect()
+}
+
+impl Compiled {
+    /// The figures of `report` for `period` as of `as_of`.
+    pub async fn gather(cfg: &Config, store: &Store, report: &str, period: Period, as_of: i64) -> Result<Compiled, FiguresError> {
+        let (r, form) = form_report(cfg, report)?;
+        if period.kind() != r.period {
+            return Err(FiguresError::WrongPeriod { report: report.into(), kind: format!("{:?}", r.period).to_lowercase(), period: period.to_string() });
+        }
+        let stored = store.figures_of_period(report, period, as_of).await?;
+        let who = store.period_units(report, period, as_of).await?;
+        Ok(Self::build(cfg, r, form, period, stored, &who))
+    }
+
+    /// Pure: the compiled period from the stored readings and who did what.
+    pub fn build(cfg: &Config, r: &Report, form: Arc<Form>, period: Period, stored: Vec<StoredFigures>, who: &crate::store::PeriodUnits) -> Compiled {
+        let order: HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+        let mut units: Vec<UnitFigures> = stored.into_iter().map(|s| UnitFigures::of(&form, s)).collect();
+        units.sort_by_key(|u| order.get(u.unit.as_str()).copied().unwrap_or(usize::MAX));
+        let with: HashSet<&str> = units.iter().map(|u| u.unit.as_str()).collect();
+        let (mut missing, mut waiting, mut without, mut exempt) = (vec![], vec![], vec![], vec![]);
+        for u in crate::schedule::owing_units(cfg, r) {
+            if crate::schedule::obligation(cfg, u.id.as_str(), r.id.as_str(), period).is_err() {
+                continue;
+            }
+            let id = u.id.as_str();
+            if who.exempt.contains(id) {
+                exempt.push(u.id.clone());
+            } else if who.accepted.contains(id) {
+                if !with.contains(id) {
+                    without.push(u.id.clone());
+                }
+            } else if who.waiting.contains(id) {
+                waiting.push(u.id.clone());
+            } else {
+                missing.push(u.id.clone());
+            }
+        }
+        let totals = totals(&form, &units);
+        Compiled { report: r.id.to_string(), report_name: r.name.clone(), period, form, units, totals, missing, waiting, without_figures: without, exempt }
+    }
+
+    fn json_value(&self, v: &Option<Figure>, col: usize) -> Json {
+        match (v, self.form.columns[col].kind) {
+            (Some(Figure::Num(n)), _) => json!(n),
+            (Some(Figure::Text(t)), ColumnKind::Text) => json!(t),
+            _ => Json::Null,
+        }
+    }
+
+    /// SPEC §16's `figures --json`.
+    pub fn to_json(&self) -> Json {
+        let rows: Vec<Json> = self
+            .form
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(ri, r)| {
+                let mut values = serde_json::Map::new();
+                if r.has_figures() {
+                    for u in &self.units {
+                        values.insert(u.unit.to_string(), Json::Array((0..self.form.columns.len()).map(|ci| self.json_value(&u.values[ri][ci], ci)).collect()));
+                    }
+                }
+                json!({"number": r.number, "label": r.label, "unit": r.unit, "kind": r.kind, "values": values, "total": self.totals[ri]})
+            })
+            .collect();
+        let units: serde_json::Map<String, Json> = self
+            .units
+            .iter()
+            .map(|u| {
+                (u.unit.to_string(), json!({"submission": u.submission.to_string(), "version": u.version, "ocr": u.ocr, "counted": u.counted,
+                    "confirmed_by": u.confirmed_by, "document": u.document, "findings": u.findings}))
+            })
+            .collect();
+        json!({
+            "report": self.report, "period": self.period.to_string(), "form": self.form.shown,
+            "columns": self.form.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            "column_kinds": self.form.columns.iter().map(|c| c.kind).collect::<Vec<_>>(),
+            "rows": rows, "units": units,
+            "missing": self.missing, "waiting": self.waiting, "without_figures": self.without_figures, "exempt": self.exempt,
+        })
+    }
+}
+
+/// One indicator of a report over the periods of a year, unit by unit, in one column.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub report: String,
+    pub form: Arc<Form>,
+    pub row: usize,
+    pub column: usize,
+    pub periods: Vec<Period>,
+    /// (unit, its value in each period).
+    pub units: Vec<(UnitId, Vec<Option<f64>>)>,
+    /// The total of each period (the same rule as a period's totals).
+    pub total: Vec<Option<f64>>,
+}
+
+impl Series {
+    /// `row` names the indicator by its numbering or label; `column` a column by its name (or the
+    /// first column of this period's figures).
+    pub async fn gather(cfg: &Config, store: &Store, report: &str, year: i32, row: &str, column: Option<&str>, as_of: i64) -> Result<Series, FiguresError> {
+        let (r, form) = form_report(cfg, report)?;
+        let ri = crate::parse::form::find_row(&form.rows, row).map_err(FiguresError::NotOnForm)?;
+        let ci = match column {
+            Some(c) => {
+                let fc = crate::text::fold(c);
+                form.columns.iter().position(|x| crate::text::fold(&x.name) == fc).or_else(|| form.columns.iter().position(|x| crate::text::fold(&x.name).contains(&fc)))
+                    .ok_or_else(|| FiguresError::NotOnForm(format!("the form has no column «{c}» (columns: {})", form.columns.iter().map(|x| x.name.clone()).collect::<Vec<_>>().join("; "))))?
+            }
+            None => form.columns.iter().position(|x| x.kind == ColumnKind::Period).unwrap_or(0),
+        };
+        let periods = crate::schedule::periods_of(r, year);
+        let stored = store.figures_of_report(report, None, as_of).await?;
+        let mut by_period: HashMap<Period, Vec<UnitFigures>> = HashMap::new();
+        for s in stored.into_iter().filter(|s| periods.contains(&s.period)) {
+            by_period.entry(s.period).or_default().push(UnitFigures::of(&form, s));
+        }
+        let order: Vec<&UnitId> = cfg.units.iter().map(|u| &u.id).collect();
+        let mut units: Vec<(UnitId, Vec<Option<f64>>)> = Vec::new();
+        for id in order {
+            let vals: Vec<Option<f64>> = periods.iter().map(|p| by_period.get(p).and_then(|us| us.iter().find(|u| &u.unit == id)).and_then(|u| u.number(ri, ci))).collect();
+            if vals.iter().any(|v| v.is_some()) {
+                units.push((id.clone(), vals));
+            }
+        }
+        let total = periods.iter().map(|p| by_period.get(p).and_then(|us| totals(&form, us)[ri][ci])).collect();
+        Ok(Series { report: report.to_string(), form, row: ri, column: ci, periods, units, total })
+    }
+
+    pub fn to_json(&self) -> Json {
+        let r = &self.form.rows[self.row];
+        json!({
+            "report": self.report, "row": {"number": r.number, "label": r.label, "unit": r.unit},
+            "column": self.form.columns[self.column].name,
+            "periods": self.periods.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "values": self.units.iter().map(|(u, v)| (u.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "total": self.total,
+        })
+    }
+}
