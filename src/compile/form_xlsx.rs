@@ -307,6 +307,42 @@ fn edit_sheet(xml: &str, puts: &BTreeMap<(usize, usize), Put>) -> Result<String,
     Ok(format!("{}{}{}", &xml[..open], out, &xml[close..]))
 }
 
+/// A sheet that says nothing of pages is printed one page wide (A4), as a form goes on paper.
+fn fit_to_width(xml: &str) -> String {
+    if xml.contains("<pageSetup") {
+        return xml.to_string();
+    }
+    let mut x = xml.to_string();
+    // <pageSetup> follows <pageMargins>, or else precedes what comes after it in the schema.
+    let setup = r#"<pageSetup paperSize="9" fitToWidth="1" fitToHeight="0"/>"#;
+    static AFTER: Lazy<Regex> = Lazy::new(|| Regex::new(r"<pageMargins\b[^>]*/>").unwrap());
+    static BEFORE: Lazy<Regex> = Lazy::new(|| Regex::new(r"<(?:headerFooter|rowBreaks|colBreaks|customProperties|cellWatches|ignoredErrors|smartTags|drawing|legacyDrawing|legacyDrawingHF|picture|oleObjects|controls|webPublishItems|tableParts|extLst)\b|</worksheet>").unwrap());
+    if let Some(m) = AFTER.find(&x).map(|m| m.end()) {
+        x.insert_str(m, setup);
+    } else if let Some(m) = BEFORE.find(&x).map(|m| m.start()) {
+        x.insert_str(m, &format!(r#"<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>{setup}"#));
+    } else {
+        return xml.to_string();
+    }
+    static PR: Lazy<Regex> = Lazy::new(|| Regex::new(r"<pageSetUpPr\b[^>]*?/>").unwrap());
+    static SHEET_PR: Lazy<Regex> = Lazy::new(|| Regex::new(r"<sheetPr\b[^>]*?(/?)>").unwrap());
+    static ROOT: Lazy<Regex> = Lazy::new(|| Regex::new(r"<worksheet\b[^>]*>").unwrap());
+    if let Some(m) = PR.find(&x).map(|m| (m.range(), m.as_str().to_string())) {
+        if !m.1.contains("fitToPage") {
+            x.replace_range(m.0, &m.1.replacen("<pageSetUpPr", r#"<pageSetUpPr fitToPage="1""#, 1));
+        }
+    } else if let Some(c) = SHEET_PR.captures(&x).map(|c| (c.get(0).expect("match").range(), !c[1].is_empty(), c[0].to_string())) {
+        if c.1 {
+            x.replace_range(c.0, &format!(r#"{}><pageSetUpPr fitToPage="1"/></sheetPr>"#, c.2.trim_end_matches("/>")));
+        } else if let Some(end) = x.find("</sheetPr>") {
+            x.insert_str(end, r#"<pageSetUpPr fitToPage="1"/>"#);
+        }
+    } else if let Some(m) = ROOT.find(&x).map(|m| m.end()) {
+        x.insert_str(m, r#"<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>"#);
+    }
+    x
+}
+
 /// The heading's unit cell with the office's name: a label before a colon is kept
 /// (*Tên đơn vị: Văn phòng Sở Y tế …*), capitals where the form writes capitals.
 fn unit_text(original: &str, office: &str) -> String {
@@ -438,7 +474,7 @@ fn add_styles(styles: &mut String) -> Result<Styles, String> {
         )
     };
     let items: Vec<String> = [
-        xf(0, big, 0, false, r#"vertical="center""#),
+        xf(0, big, 0, false, r#"vertical="top" wrapText="1""#),
         xf(0, bold, blue, true, r#"horizontal="center" vertical="center" wrapText="1""#),
         xf(0, regular, 0, true, r#"vertical="center" wrapText="1""#),
         xf(0, regular, 0, true, r#"horizontal="center" vertical="center""#),
@@ -449,8 +485,8 @@ fn add_styles(styles: &mut String) -> Result<Styles, String> {
         xf(0, regular, red, true, r#"vertical="center""#),
         xf(3, bold, 0, true, r#"vertical="center""#),
         xf(0, bold, 0, true, r#"vertical="center""#),
-        xf(0, regular, 0, false, r#"vertical="center""#),
-        xf(0, bold, 0, false, r#"vertical="center""#),
+        xf(0, regular, 0, false, r#"vertical="top" wrapText="1""#),
+        xf(0, bold, 0, false, r#"vertical="top""#),
     ]
     .into_iter()
     .collect();
@@ -485,7 +521,11 @@ fn units_sheet(cfg: &Config, c: &Compiled, st: &Styles) -> String {
     let num = |r: usize, c: usize, v: f64, style: usize| format!(r#"<c r="{}" s="{style}"><v>{}</v></c>"#, cell_ref(r, c), num_text(v));
     let blank = |r: usize, c: usize, style: usize| format!(r#"<c r="{}" s="{style}"/>"#, cell_ref(r, c));
     let last_col = 2 + cols.len() * per;
-    rows.push(format!(r#"<row r="1">{}</row>"#, text(0, 0, &format!("{} — số liệu của từng đơn vị", c.period.title(&c.report_name)), st.title)));
+    // The heading lies over the columns repeated on every page (A:C), wrapped to fit them.
+    let lines = |text: &str, width: usize| text.chars().count().div_ceil(width.max(1)).max(1);
+    let title = format!("{} — số liệu của từng đơn vị", c.period.title(&c.report_name));
+    rows.push(format!(r#"<row r="1" ht="{}" customHeight="1">{}{}{}</row>"#, 19 * lines(&title, 48), text(0, 0, &title, st.title), blank(0, 1, st.title), blank(0, 2, st.title)));
+    merges.push("A1:C1".into());
     let mut said = format!("{}: tổng hợp {} đơn vị", cfg.office.name, c.units.iter().filter(|u| u.counted).count());
     let names = |v: &[crate::domain::UnitId]| v.iter().map(name_of).collect::<Vec<_>>().join(", ");
     if !c.missing.is_empty() {
@@ -498,7 +538,8 @@ fn units_sheet(cfg: &Config, c: &Compiled, st: &Styles) -> String {
     if !uncounted.is_empty() {
         said.push_str(&format!("; số liệu đọc bằng OCR chưa được xác nhận (chưa cộng vào tổng): {}", names(&uncounted)));
     }
-    rows.push(format!(r#"<row r="2">{}</row>"#, text(1, 0, &said, st.plain)));
+    rows.push(format!(r#"<row r="2" ht="{}" customHeight="1">{}{}{}</row>"#, 16 * lines(&said, 60), text(1, 0, &said, st.plain), blank(1, 1, st.plain), blank(1, 2, st.plain)));
+    merges.push("A2:C2".into());
     // Two header rows: the form's column, then the units and the total under it.
     let mut h1 = vec![text(2, 0, "STT", st.head), text(2, 1, "Chỉ tiêu", st.head), text(2, 2, "Đơn vị tính", st.head)];
     let mut h2 = vec![blank(3, 0, st.head), blank(3, 1, st.head), blank(3, 2, st.head)];
@@ -520,7 +561,8 @@ fn units_sheet(cfg: &Config, c: &Compiled, st: &Styles) -> String {
         h2.push(text(3, first + per - 1, "Tổng cộng", st.head));
     }
     rows.push(format!(r#"<row r="3" ht="32" customHeight="1">{}</row>"#, h1.concat()));
-    rows.push(format!(r#"<row r="4" ht="48" customHeight="1">{}</row>"#, h2.concat()));
+    let longest = c.units.iter().map(|u| name_of(&u.unit).chars().count()).max().unwrap_or(10);
+    rows.push(format!(r#"<row r="4" ht="{}" customHeight="1">{}</row>"#, 16 * longest.div_ceil(11).clamp(2, 6), h2.concat()));
     let mut r = 4usize;
     for (ri, fr) in form.rows.iter().enumerate() {
         let mut cells = vec![
@@ -557,9 +599,16 @@ fn units_sheet(cfg: &Config, c: &Compiled, st: &Styles) -> String {
         r += 1;
         rows.push(format!(r#"<row r="{}">{}</row>"#, r + 1, text(r, 1, "Số liệu cần đơn vị kiểm tra lại (ô tô màu):", st.plain_bold)));
         r += 1;
+        // Each over the label column and the first column group, wrapped.
+        let end = (2 + per).min(last_col);
+        let width = 42 + 9 + 13 * (end - 2);
         for u in with {
             for f in &u.findings {
-                rows.push(format!(r#"<row r="{}">{}</row>"#, r + 1, text(r, 1, &format!("{}: {f}", name_of(&u.unit)), st.plain)));
+                let said = format!("{}: {f}", name_of(&u.unit));
+                let mut cells = vec![text(r, 1, &said, st.plain)];
+                cells.extend((2..=end).map(|k| blank(r, k, st.plain)));
+                rows.push(format!(r#"<row r="{}" ht="{}" customHeight="1">{}</row>"#, r + 1, 16 * lines(&said, width), cells.concat()));
+                merges.push(format!("{}:{}", cell_ref(r, 1), cell_ref(r, end)));
                 r += 1;
             }
         }
@@ -569,8 +618,11 @@ fn units_sheet(cfg: &Config, c: &Compiled, st: &Styles) -> String {
         cols_xml.push_str(&format!(r#"<col min="4" max="{}" width="13" customWidth="1"/>"#, last_col + 1));
     }
     cols_xml.push_str("</cols>");
+    // On paper each column of the form starts a page of its own, the indicators repeated.
+    let breaks: Vec<String> = (1..cols.len()).map(|g| format!(r#"<brk id="{}" max="1048575" man="1"/>"#, 3 + g * per)).collect();
+    let col_breaks = if breaks.is_empty() { String::new() } else { format!(r#"<colBreaks count="{0}" manualBreakCount="{0}">{1}</colBreaks>"#, breaks.len(), breaks.concat()) };
     let xml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><sheetViews><sheetView workbookViewId="0"><pane xSplit="3" ySplit="4" topLeftCell="D5" activePane="bottomRight" state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>{cols_xml}<sheetData>{}</sheetData><mergeCells count="{}">{}</mergeCells><pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/><pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/></worksheet>"#,
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane xSplit="3" ySplit="4" topLeftCell="D5" activePane="bottomRight" state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>{cols_xml}<sheetData>{}</sheetData><mergeCells count="{}">{}</mergeCells><pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/><pageSetup paperSize="9" orientation="landscape" scale="80"/>{col_breaks}</worksheet>"#,
         rows.concat(),
         merges.len(),
         merges.iter().map(|m| format!(r#"<mergeCell ref="{m}"/>"#)).collect::<String>()
@@ -617,7 +669,7 @@ fn fill(package: &[u8], sheet: &str, cfg: &Config, c: &Compiled) -> Result<Vec<u
         None => format!("xl/{}", target.trim_start_matches("./")),
     };
     let sheet_xml = text_of(&part)?;
-    let filled = edit_sheet(&sheet_xml, &puts(cfg, c))?;
+    let filled = fit_to_width(&edit_sheet(&sheet_xml, &puts(cfg, c))?);
     // The sheet of every unit.
     let st = add_styles(&mut styles)?;
     let units_xml = units_sheet(cfg, c, &st);
@@ -639,7 +691,7 @@ fn fill(package: &[u8], sheet: &str, cfg: &Config, c: &Compiled) -> Result<Vec<u
     workbook.insert_str(close, &format!(r#"<sheet{r_ns} name="{title}" sheetId="{sheet_id}" r:id="{new_rid}"/>"#));
     // Print titles of the new sheet: its first columns and its two header rows on every page.
     let index = sheets.len();
-    let defined = format!(r#"<definedName name="_xlnm.Print_Titles" localSheetId="{index}">'{title}'!$A:$C,'{title}'!$3:$4</definedName>"#);
+    let defined = format!(r#"<definedName name="_xlnm.Print_Titles" localSheetId="{index}">'{title}'!$A:$C,'{title}'!$1:$4</definedName>"#);
     if let Some(at) = workbook.find("</definedNames>") {
         workbook.insert_str(at, &defined);
     } else if let Some(m) = Regex::new(r"<definedNames\s*/>").ok().and_then(|re| re.find(&workbook).map(|m| m.range())) {
