@@ -138,6 +138,36 @@ pub fn split_reports(cfg: &Rules, docs: &[Document]) -> Vec<Vec<usize>> {
             None => loose.push(i),
         }
     }
+    // Within one kind, files that each name another period are reports of their own (two
+    // months' forms sent in one mail); a file naming none goes with the first of them.
+    let mut by_period: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (kind, g) in groups {
+        let Some(report) = cfg.report(kind) else {
+            by_period.push((kind, g));
+            continue;
+        };
+        let own: Vec<Option<Period>> = g.iter().map(|&i| own_period(report, &docs[i])).collect();
+        let mut distinct: Vec<Period> = Vec::new();
+        for p in own.iter().flatten() {
+            if !distinct.contains(p) {
+                distinct.push(*p);
+            }
+        }
+        if distinct.len() < 2 {
+            by_period.push((kind, g));
+            continue;
+        }
+        let first = by_period.len();
+        for p in &distinct {
+            by_period.push((kind, g.iter().zip(&own).filter(|(_, o)| **o == Some(*p)).map(|(i, _)| *i).collect()));
+        }
+        for (i, o) in g.iter().zip(&own) {
+            if o.is_none() {
+                by_period[first].1.push(*i);
+            }
+        }
+    }
+    let mut groups = by_period;
     if groups.len() < 2 {
         return vec![];
     }
@@ -154,6 +184,19 @@ pub fn split_reports(cfg: &Rules, docs: &[Document]) -> Vec<Vec<usize>> {
         g.sort();
         g
     }).collect()
+}
+
+/// The one period a document's own title names (its body's first lines when it has no title), if
+/// exactly one: what tells two months' forms in one mail apart.
+fn own_period(report: &Report, d: &Document) -> Option<Period> {
+    let mut ps = periods_in(&fold(&d.title), report.period, true);
+    if ps.is_empty() {
+        ps = periods_in(&fold(prefix(&d.text, 1500)), report.period, false);
+    }
+    match ps.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// Decides about each report of a message carrying several: each group of documents judged on

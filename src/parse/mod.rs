@@ -553,7 +553,13 @@ fn fill_from_sheets(doc: &mut Document, sheets: &[Sheet]) {
     for s in sheets {
         // Title rows: the text rows above the first row that looks like a table header.
         for r in s.rows.iter().take(12) {
-            let filled: Vec<&String> = r.iter().filter(|c| !c.trim().is_empty()).collect();
+            // A merged title repeats its text over its cells: it is one text, not a table row.
+            let mut filled: Vec<&String> = Vec::new();
+            for c in r.iter().filter(|c| !c.trim().is_empty()) {
+                if !filled.contains(&c) {
+                    filled.push(c);
+                }
+            }
             if filled.len() >= 3 {
                 break;
             }
