@@ -960,7 +960,8 @@ async fn figures(cfg: &Config, store: &Store, report: &str, period: Option<Perio
         }
     }
     say!("");
-    say!("{:>5}  {:<46}{}", "STT", "Chỉ tiêu", c.form.columns.iter().map(|x| format!("{:>22}", truncate_chars(&x.name, 21))).collect::<String>());
+    // Columns headed by their own level (the full names are in --json and the filled form).
+    say!("{:>5}  {:<46}{}", "STT", "Chỉ tiêu", c.form.columns.iter().map(|x| format!("{:>22}", truncate_chars(x.levels.last().unwrap_or(&x.name), 21))).collect::<String>());
     for (ri, r) in c.form.rows.iter().enumerate() {
         let vals: String = c.totals[ri].iter().map(|v| format!("{:>22}", v.map(crate::text::num_vi).unwrap_or_default())).collect();
         say!("{:>5}  {:<46}{}", r.number.as_deref().unwrap_or(""), truncate_chars(&r.label, 45), if r.has_figures() { vals } else { String::new() });

@@ -213,6 +213,10 @@ pub fn against_history(form: &Form, period: Period, reading: &mut Reading, h: &H
             let Some(pc) = period_cols.get(k).or(period_cols.first()) else { break };
             for r in over_time(form) {
                 let (Some(cum), Some(this)) = (reading.number(&r.key, &cc.name), reading.number(&r.key, &pc.name)) else { continue };
+                // A figure found wrong already (a total that does not add up) is said once.
+                if reading.flagged.iter().any(|(k, c)| *k == r.key && *c == pc.name) {
+                    continue;
+                }
                 let said = if first_of_year(period) {
                     ((cum - this).abs() > tolerance(&[cum, this])).then(|| format!("dòng {}, cột «{}»: lũy kế ghi {}, nhưng {} là kỳ đầu năm nên lũy kế phải bằng số trong kỳ ({})", r.named(), cc.name, num_vi(cum), period.label_vi(), num_vi(this)))
                 } else {
