@@ -206,3 +206,82 @@ fn check_config_says_what_the_form_holds_or_why_it_cannot_be_read() {
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(!e.status.success() && err.contains("key `form_rules`") && err.contains("9.9"), "{err}");
 }
+
+/// The page *Số liệu* in a real browser: a clerk picks the report and period, reads the matrix
+/// with its totals and the cells that failed a check, follows a unit and an indicator over the
+/// year, downloads the filled form; a viewer sees the same; the page fits a phone. Screenshots
+/// at 1280 and 420 px go to target/visual/console (tests/visual/reference with
+/// BAOCAO_UPDATE_SCREENSHOTS=1).
+#[test]
+fn the_figures_page_shows_the_matrix_a_unit_and_an_indicator_over_the_year_and_the_filled_form() {
+    use common::browser::{Browser, Login};
+    const PASSWORD: &str = "mat-khau-du-dai-2023";
+    let port = free_port();
+    let cfg = format!("{}\n[http]\nlisten = \"127.0.0.1:{port}\"\n", forms::CONFIG);
+    let o = Office::with_config(Db::Sqlite, &cfg);
+    std::fs::create_dir_all(o.path().join("forms")).unwrap();
+    std::fs::write(o.path().join("forms/bieu-thang.xlsx"), forms::office_form()).unwrap();
+    let stations = [("tyt.anphu@test.example", "Trạm Y tế xã An Phú", 100.0), ("tyt.binhminh@test.example", "Trạm Y tế xã Bình Minh", 250.0), ("tyt.cauda@test.example", "Trạm Y tế xã Cầu Đá", 40.0)];
+    for month in 1..=2u32 {
+        for (i, (from, name, base)) in stations.iter().enumerate() {
+            let f = forms::figures(*base, month);
+            let h = if i == 2 && month == 2 { Habits { total_month: Some(f["Tổng"].1 + 7.0), ..Default::default() } } else { Habits::default() };
+            let (d, t) = at(2023, month + 1, 2 + i as u32, 9);
+            let x = forms::station_xlsx(name, month, &f, &h);
+            o.deliver(t, &format!("{i}-{month}"), &mail(from, &format!("Báo cáo hoạt động trạm y tế tháng {month} năm 2023"), &format!("<{i}-{month}@test>"), &d, "", &[("bc.xlsx", &x)]));
+        }
+    }
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    o.add_user("lan", "clerk", PASSWORD);
+    o.add_user("giamdoc", "viewer", PASSWORD);
+    let daemon = Daemon::start(&o, &[]);
+    wait_until(20, "the console", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    let b = Browser::start(1280, 900);
+    b.login(port, "lan", PASSWORD);
+    b.click("nav a[href='/figures']");
+    b.click("select[name=period] option[value='2023-02']");
+    b.click("form.filters button");
+    assert!(b.wait_for_url("period=2023-02", 10), "{}", b.url());
+    let page = b.source();
+    assert!(page.contains("Báo cáo kết quả hoạt động của trạm y tế tháng — tháng 2 năm 2023") || page.contains("tháng 2 năm 2023"), "the period as an office writes it");
+    let sum: f64 = stations.iter().map(|(_, _, base)| forms::figures(*base, 2)["1"].1).sum();
+    assert!(page.contains(&baocao::text::num_vi(sum)), "row 1's total {sum} is shown: {page}");
+    assert!(page.contains("Trạm Y tế xã Ea Kênh") && page.contains("Chưa gửi"), "the station that sent nothing is named");
+    assert_eq!(b.count("td.bad"), 1, "Cầu Đá's wrong total is marked in its cell");
+    assert!(page.contains("tổng các dòng 1–3"), "and its finding is listed");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = if std::env::var_os("BAOCAO_UPDATE_SCREENSHOTS").is_some() { root.join("tests/visual/reference/console") } else { root.join("target/visual/console") };
+    b.screenshot(&out.join("so-lieu-1280.png"));
+
+    // A unit over the year, then an indicator over the year.
+    b.click("table.figs thead a[href*='unit=TYT-AN']");
+    assert!(b.wait_for_url("unit=TYT-AN", 10));
+    let unit_page = b.source();
+    let (jan, feb) = (forms::figures(100.0, 1)["1"].1, forms::figures(100.0, 2)["1"].1);
+    assert!(unit_page.contains("tháng 1 năm 2023") && unit_page.contains(&baocao::text::num_vi(jan)) && unit_page.contains(&baocao::text::num_vi(feb)), "{unit_page}");
+    b.screenshot(&out.join("so-lieu-don-vi-1280.png"));
+    b.go(&format!("http://127.0.0.1:{port}/figures?report=tyt-thang&period=2023-02&col=1&row=1"));
+    let row_page = b.source();
+    assert!(row_page.contains("Số lượt khám tại trạm") && row_page.contains("Tổng cộng"), "{row_page}");
+
+    // The filled form, downloaded as the office would.
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let (code, body) = viewer.get("/figures?report=tyt-thang&period=2023-02");
+    assert_eq!(code, 200);
+    assert!(body.contains("Tải biểu mẫu đã điền"), "a viewer reads the page and the download");
+    let (code, hs, xlsx) = common::browser::http(port, "GET", "/figures/xlsx?report=tyt-thang&period=2023-02", &[("Cookie", &viewer.cookie)], b"");
+    assert_eq!(code, 200);
+    assert!(common::browser::header(&hs, "content-disposition").is_some_and(|d| d.contains("tong-hop-tyt-thang-2023-02.xlsx")));
+    assert_eq!(&xlsx[..2], b"PK", "an .xlsx package");
+
+    // A phone: nothing wider than the screen but the table, which scrolls in its frame.
+    b.resize(420, 900);
+    b.go(&format!("http://127.0.0.1:{port}/figures?report=tyt-thang&period=2023-02"));
+    let body_width = b.eval("return document.documentElement.scrollWidth").as_u64().unwrap_or(0);
+    let inner = b.eval("return window.innerWidth").as_u64().unwrap_or(420);
+    assert!(body_width <= inner, "the page is {body_width} px wide in a {inner} px window");
+    b.screenshot(&out.join("so-lieu-420.png"));
+    drop(b);
+    assert!(daemon.stop().success());
+}

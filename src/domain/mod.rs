@@ -149,6 +149,18 @@ impl Period {
         }
     }
 
+    /// The period within its year, for a column of a year's table: *Tháng 3*, *Quý II*,
+    /// *6 tháng đầu*, *Năm 2021*.
+    pub fn short_vi(&self) -> String {
+        match *self {
+            Period::Quarter(_, q) => format!("Quý {}", ["I", "II", "III", "IV"][(q as usize).saturating_sub(1).min(3)]),
+            Period::Half(_, 1) => "6 tháng đầu".into(),
+            Period::Half(..) => "6 tháng cuối".into(),
+            Period::Month(_, m) => format!("Tháng {m}"),
+            Period::Year(y) | Period::Once(y) => format!("Năm {y}"),
+        }
+    }
+
     /// A report's name followed by this period, as an office writes it: the name's closing
     /// period word is not repeated ("Báo cáo … quý" + "quý I năm 2021" reads "Báo cáo … quý I
     /// năm 2021"), whatever its diacritics.

@@ -154,6 +154,18 @@ impl Store {
         Ok(out)
     }
 
+    /// The periods of `report` some unit's figures are stored for, newest first.
+    pub async fn figures_periods(&self, report: &str) -> Result<Vec<Period>> {
+        let rows = sqlx::query("SELECT DISTINCT period FROM figures WHERE office = $1 AND report = $2").bind(&self.office).bind(report).fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let t: String = r.try_get("period")?;
+            out.push(self.period_of(Some(report), &t, "figures")?);
+        }
+        out.sort_by(|a, b| b.cmp(a));
+        Ok(out)
+    }
+
     /// The figures read from one submission, if any.
     pub async fn figures_of_message(&self, message: i64) -> Result<Option<StoredFigures>> {
         let row = sqlx::query(&format!("SELECT {COLS}, f.report FROM figures f JOIN messages m ON m.office = f.office AND m.id = f.message WHERE f.office = $1 AND f.message = $2"))

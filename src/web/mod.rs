@@ -8,6 +8,7 @@
 //! or reads SQL. Viewers read, clerks act, admins also manage accounts.
 
 mod actions;
+pub(crate) mod figures;
 mod pages;
 
 use crate::config::Config;
@@ -143,6 +144,7 @@ impl App {
             ("/", "Tổng quan", 0),
             ("/review", "Cần xem xét", waiting),
             ("/submissions", "Bài nộp", 0),
+            ("/figures", "Số liệu", 0),
             ("/units", "Đơn vị", 0),
             ("/exemptions", "Miễn nộp", 0),
             ("/requests", "Công văn", 0),
@@ -151,6 +153,10 @@ impl App {
         ];
         if s.account.role >= Role::Admin {
             nav.push(("/accounts", "Tài khoản", 0));
+        }
+        // The page of figures only where some report has a form.
+        if !self.cfg().reports.iter().any(|r| r.form.is_some()) {
+            nav.retain(|(href, _, _)| *href != "/figures");
         }
         let nav: Vec<Value> = nav.into_iter().map(|(href, label, badge)| json!({"href": href, "label": label, "badge": badge, "active": href == active})).collect();
         let mut m = serde_json::Map::new();
@@ -195,6 +201,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("submissions.html", include_str!("templates/submissions.html")),
     ("submission.html", include_str!("templates/submission.html")),
     ("units.html", include_str!("templates/units.html")),
+    ("figures.html", include_str!("templates/figures.html")),
     ("unit.html", include_str!("templates/unit.html")),
     ("exemptions.html", include_str!("templates/exemptions.html")),
     ("requests.html", include_str!("templates/requests.html")),
@@ -231,6 +238,9 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/submissions/{id}", get(pages::submission))
         .route("/submissions/{id}/raw", get(pages::raw))
         .route("/submissions/{id}/files/{n}", get(pages::file))
+        .route("/figures", get(figures::page))
+        .route("/figures/xlsx", get(figures::xlsx))
+        .route("/figures/{id}/confirm", post(figures::confirm))
         .route("/units", get(pages::units))
         .route("/units/{id}", get(pages::unit))
         .route("/exemptions", get(pages::exemptions).post(actions::exempt))

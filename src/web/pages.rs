@@ -25,7 +25,7 @@ fn db(e: impl std::fmt::Display) -> Response {
     super::unavailable(&e.to_string())
 }
 
-fn ctx(mut m: serde_json::Map<String, Value>, extra: Value) -> Value {
+pub(super) fn ctx(mut m: serde_json::Map<String, Value>, extra: Value) -> Value {
     if let Value::Object(x) = extra {
         m.extend(x);
     }
@@ -452,6 +452,10 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
     .iter()
     .map(|x| row(&app, x))
     .collect();
+    let figures = match app.store.figures_of_message(id).await.map_err(db)? {
+        Some(f) => m.report.as_ref().and_then(|r| app.cfg().report(r.as_str()).and_then(|r| r.form.clone())).map(|form| super::figures::reading_json(&form, &f)),
+        None => None,
+    };
     let raw = raw_of(&app, &m).await?;
     let files: Vec<Value> = attachments(&raw).iter().enumerate().map(|(i, a)| json!({"n": i, "name": a.filename, "size": size_vi(a.data.len() as u64)})).collect();
     let base = app.base(&s, "/submissions", &format!("Bài nộp số {id}")).await;
@@ -467,7 +471,7 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
                 "versions": versions,
                 "siblings": siblings, "is_part": m.part_of.is_some(),
                 "history": history.iter().map(|e| event(&app, e)).collect::<Vec<_>>(),
-                "files": files,
+                "files": files, "figures": figures,
                 "flash_ok": f.ok, "flash_err": f.err,
             }),
         ),
@@ -607,6 +611,7 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
                 "u": {"id": u.id.as_str(), "name": u.name, "group": u.group, "emails": u.emails, "aliases": u.aliases},
                 "rate": rate.json(), "years": years, "subs": subs.iter().map(|m| row(&app, m)).collect::<Vec<_>>(), "total": total,
                 "reminders": reminders,
+                "figure_reports": cfg.reports.iter().filter(|r| r.form.is_some() && r.applies_to_unit(u)).map(|r| json!({"name": r.name, "href": format!("/figures?report={}&unit={}", enc(r.id.as_str()), enc(u.id.as_str()))})).collect::<Vec<_>>(),
             }),
         ),
     ))
