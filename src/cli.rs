@@ -196,6 +196,9 @@ pub enum Cmd {
         file: PathBuf,
         #[arg(long, help = AS_OF_HELP)]
         as_of: Option<AsOf>,
+        /// The period of the form reports' figures (SPEC §16) [default: the latest with figures].
+        #[arg(long)]
+        period: Option<Period>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -699,14 +702,14 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             let c = crate::notify::office_status(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "office status", Some(&c), dry_run, json).await
         }
-        Cmd::Export { file, as_of, json } => {
+        Cmd::Export { file, as_of, period, json } => {
             let t = at(&cfg, &as_of);
-            let snap = crate::compile::Snapshot::gather(&cfg, &store, t).await?;
+            let snap = crate::compile::Snapshot::gather_for(&cfg, &store, t, period).await?;
             let bytes = crate::compile::workbook::build(&cfg, &snap).context("cannot build the workbook")?;
             let tmp = file.with_extension("xlsx.tmp");
             std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
             std::fs::rename(&tmp, &file).with_context(|| format!("cannot write {}", file.display()))?;
-            let sheets = crate::compile::workbook::sheet_names(&cfg);
+            let sheets = crate::compile::workbook::sheet_names(&cfg, &snap);
             if json {
                 emit_json(&json!({"file": file, "bytes": bytes.len(), "sheets": sheets}));
             } else {

@@ -159,6 +159,17 @@ fn monthly_forms_filled_every_way_are_read_checked_and_compiled() {
         let text: Vec<String> = side.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
         assert!(text.iter().any(|t| t == "Trạm Y tế xã An Phú"), "units named, not coded: {text:?}");
         assert!(text.iter().any(|t| t.contains("chưa tổng hợp")), "the findings are listed under the table");
+
+        // The compiled status workbook has the figures' sheet; the digest lists notable figures.
+        let out = o.ok(&["export", "wb.xlsx", "--period", "2023-01"]);
+        assert!(out.contains("Số liệu"), "{out}");
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(o.path().join("wb.xlsx")).unwrap();
+        let sheet = wb.worksheet_range("Số liệu").unwrap();
+        let cells: Vec<String> = sheet.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
+        assert!(cells.iter().any(|c| c == &sum("1", 1).to_string()), "row 1's January total in the workbook");
+        let digest = o.ok(&["digest", "--as-of", "2023-04-03", "--dry-run"]);
+        assert!(digest.contains("Số liệu: Báo cáo kết quả hoạt động của trạm y tế tháng 3 năm 2023"), "{digest}");
+        assert!(digest.contains("giống hệt tháng 2 năm 2023"), "the figures that failed a check: {digest}");
     }
 }
 

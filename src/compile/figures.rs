@@ -326,3 +326,178 @@ impl Series {
         })
     }
 }
+
+/// How a cell of a sheet of figures looks; each writer maps it to its own styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    Title,
+    /// Text under or over the table, without borders.
+    Plain,
+    PlainBold,
+    Head,
+    Text,
+    Center,
+    Section,
+    Int,
+    Dec,
+    IntFlag,
+    DecFlag,
+    IntTotal,
+    DecTotal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Num(f64),
+    Blank,
+}
+
+/// A sheet of figures as cells with their looks, merges, sizes and print settings: laid out
+/// once, written by the filled form's writer (into the office's own workbook) and by the
+/// status workbook's.
+#[derive(Debug, Clone, Default)]
+pub struct Sheet {
+    pub cells: Vec<(u32, u16, Cell, Look)>,
+    pub merges: Vec<(u32, u16, u32, u16)>,
+    pub heights: Vec<(u32, f64)>,
+    pub widths: Vec<(u16, f64)>,
+    /// Columns a printed page starts at.
+    pub breaks: Vec<u16>,
+    /// Rows and columns frozen on screen.
+    pub freeze: (u32, u16),
+    /// Rows and columns printed on every page.
+    pub repeat_rows: (u32, u32),
+    pub repeat_cols: (u16, u16),
+    /// Print scale (%).
+    pub scale: u16,
+}
+
+/// Every unit's figures side by side: per figure column of the form, one column per unit and
+/// the total; cells with a finding shaded; the findings listed under the table. On paper each
+/// column of the form starts a page, the indicators and headings repeated.
+pub fn side_by_side(cfg: &Config, c: &Compiled) -> Sheet {
+    let form = &c.form;
+    let cols: Vec<usize> = (0..form.columns.len()).filter(|i| form.columns[*i].kind != ColumnKind::Text).collect();
+    let per = c.units.len() + 1;
+    let name_of = |u: &UnitId| cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string());
+    let mut s = Sheet { freeze: (4, 3), repeat_rows: (0, 3), repeat_cols: (0, 2), scale: 80, ..Default::default() };
+    let mut put = |r: u32, c: u16, v: Cell, l: Look| s.cells.push((r, c, v, l));
+    let last_col = (2 + cols.len() * per) as u16;
+    // The heading lies over the columns repeated on every page (A:C), wrapped to fit them.
+    let lines = |text: &str, width: usize| text.chars().count().div_ceil(width.max(1)).max(1) as f64;
+    let title = format!("{} — số liệu của từng đơn vị", c.period.title(&c.report_name));
+    let mut said = format!("{}: tổng hợp {} đơn vị", cfg.office.name, c.units.iter().filter(|u| u.counted).count());
+    let names = |v: &[UnitId]| v.iter().map(name_of).collect::<Vec<_>>().join(", ");
+    if !c.missing.is_empty() {
+        said.push_str(&format!("; chưa gửi: {}", names(&c.missing)));
+    }
+    if !c.waiting.is_empty() {
+        said.push_str(&format!("; chờ xem xét: {}", names(&c.waiting)));
+    }
+    let uncounted: Vec<UnitId> = c.units.iter().filter(|u| !u.counted).map(|u| u.unit.clone()).collect();
+    if !uncounted.is_empty() {
+        said.push_str(&format!("; số liệu đọc bằng OCR chưa được xác nhận (chưa cộng vào tổng): {}", names(&uncounted)));
+    }
+    put(0, 0, Cell::Text(title.clone()), Look::Title);
+    put(0, 1, Cell::Blank, Look::Title);
+    put(0, 2, Cell::Blank, Look::Title);
+    put(1, 0, Cell::Text(said.clone()), Look::Plain);
+    put(1, 1, Cell::Blank, Look::Plain);
+    put(1, 2, Cell::Blank, Look::Plain);
+    // Two header rows: the form's column, then the units and the total under it.
+    for (k, h) in ["STT", "Chỉ tiêu", "Đơn vị tính"].iter().enumerate() {
+        put(2, k as u16, Cell::Text(h.to_string()), Look::Head);
+        put(3, k as u16, Cell::Blank, Look::Head);
+    }
+    for (g, &ci) in cols.iter().enumerate() {
+        let first = (3 + g * per) as u16;
+        put(2, first, Cell::Text(form.columns[ci].name.clone()), Look::Head);
+        for k in 1..per as u16 {
+            put(2, first + k, Cell::Blank, Look::Head);
+        }
+        for (k, u) in c.units.iter().enumerate() {
+            put(3, first + k as u16, Cell::Text(name_of(&u.unit)), Look::Head);
+        }
+        put(3, first + per as u16 - 1, Cell::Text("Tổng cộng".into()), Look::Head);
+    }
+    let mut r = 4u32;
+    for (ri, fr) in form.rows.iter().enumerate() {
+        put(r, 0, Cell::Text(fr.number.clone().unwrap_or_default()), Look::Center);
+        put(r, 1, Cell::Text(fr.label.clone()), if fr.kind == RowKind::Section { Look::Section } else { Look::Text });
+        put(r, 2, Cell::Text(fr.unit.clone().unwrap_or_default()), Look::Center);
+        for (g, &ci) in cols.iter().enumerate() {
+            let first = (3 + g * per) as u16;
+            for (k, u) in c.units.iter().enumerate() {
+                let flagged = u.flagged.contains(&(ri, ci));
+                let (v, l) = match u.values.get(ri).and_then(|v| v.get(ci)).cloned().flatten() {
+                    Some(Figure::Num(v)) => (Cell::Num(v), match (v.fract() == 0.0, flagged) {
+                        (true, false) => Look::Int,
+                        (false, false) => Look::Dec,
+                        (true, true) => Look::IntFlag,
+                        (false, true) => Look::DecFlag,
+                    }),
+                    Some(Figure::Text(t)) => (Cell::Text(t), Look::DecFlag),
+                    None => (Cell::Blank, if flagged { Look::DecFlag } else { Look::Dec }),
+                };
+                put(r, first + k as u16, v, l);
+            }
+            let (v, l) = match c.totals[ri][ci] {
+                Some(v) => (Cell::Num(v), if v.fract() == 0.0 { Look::IntTotal } else { Look::DecTotal }),
+                None => (Cell::Blank, Look::DecTotal),
+            };
+            put(r, first + per as u16 - 1, v, l);
+        }
+        r += 1;
+    }
+    // The findings, unit by unit, under the table, each over the label column and the first
+    // column group, wrapped.
+    let with: Vec<&UnitFigures> = c.units.iter().filter(|u| !u.findings.is_empty()).collect();
+    let mut notes = Vec::new();
+    if !with.is_empty() {
+        r += 1;
+        put(r, 1, Cell::Text("Số liệu cần đơn vị kiểm tra lại (ô tô màu):".into()), Look::PlainBold);
+        r += 1;
+        // (At most eight units wide: what a printed page holds at the smallest scale.)
+        let end = (2 + per.min(8) as u16).min(last_col.max(2));
+        let width = 42 + 9 + 13 * (end as usize - 2);
+        for u in with {
+            for f in &u.findings {
+                let text = format!("{}: {f}", name_of(&u.unit));
+                put(r, 1, Cell::Text(text.clone()), Look::Plain);
+                for k in 2..=end {
+                    put(r, k, Cell::Blank, Look::Plain);
+                }
+                notes.push((r, end, lines(&text, width)));
+                r += 1;
+            }
+        }
+    }
+    s.merges.push((0, 0, 0, 2));
+    s.merges.push((1, 0, 1, 2));
+    for k in 0..3u16 {
+        s.merges.push((2, k, 3, k));
+    }
+    for g in 0..cols.len() {
+        let first = (3 + g * per) as u16;
+        if per > 1 {
+            s.merges.push((2, first, 2, first + per as u16 - 1));
+        }
+    }
+    s.heights.push((0, 19.0 * lines(&title, 48)));
+    s.heights.push((1, 16.0 * lines(&said, 60)));
+    s.heights.push((2, 32.0));
+    let longest = c.units.iter().map(|u| name_of(&u.unit).chars().count()).max().unwrap_or(10);
+    s.heights.push((3, 16.0 * longest.div_ceil(11).clamp(2, 6) as f64));
+    for (row, end, n) in notes {
+        s.merges.push((row, 1, row, end));
+        s.heights.push((row, 16.0 * n));
+    }
+    s.widths = vec![(0, 6.0), (1, 42.0), (2, 9.0)];
+    s.widths.extend((3..=last_col).map(|c| (c, 13.0)));
+    s.breaks = (1..cols.len()).map(|g| (3 + g * per) as u16).collect();
+    // A4 landscape holds about 100 width units at 100%: a column group on one page where it can.
+    let wide = 57 + 13 * per;
+    s.scale = (100 * 98 / wide).clamp(50, 100) as u16;
+    s
+}

@@ -7,9 +7,9 @@
 //! a form in a Word table (or a workbook LibreOffice could not convert) is laid out in a
 //! workbook of its own with the same rows, columns, headings and merges.
 
-use super::figures::{formula_values, Compiled};
+use super::figures::{formula_values, side_by_side, Cell, Compiled, Look};
 use crate::config::Config;
-use crate::domain::form::{ColumnKind, Figure, Form, FormSource, RowKind, Value};
+use crate::domain::form::{Form, FormSource, RowKind, Value};
 use crate::domain::Format;
 use crate::text::fold;
 use once_cell::sync::Lazy;
@@ -508,126 +508,54 @@ fn add_styles(styles: &mut String) -> Result<Styles, String> {
     })
 }
 
-/// The sheet of every unit's figures side by side: per figure column of the form, one column
-/// per unit and the total; cells with a finding shaded; the findings listed below.
-fn units_sheet(cfg: &Config, c: &Compiled, st: &Styles) -> String {
-    let form = &c.form;
-    let cols: Vec<usize> = (0..form.columns.len()).filter(|i| form.columns[*i].kind != ColumnKind::Text).collect();
-    let per = c.units.len() + 1;
-    let name_of = |u: &crate::domain::UnitId| cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string());
-    let mut rows: Vec<String> = Vec::new();
-    let mut merges: Vec<String> = Vec::new();
-    let text = |r: usize, c: usize, s: &str, style: usize| format!(r#"<c r="{}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>"#, cell_ref(r, c), esc(s));
-    let num = |r: usize, c: usize, v: f64, style: usize| format!(r#"<c r="{}" s="{style}"><v>{}</v></c>"#, cell_ref(r, c), num_text(v));
-    let blank = |r: usize, c: usize, style: usize| format!(r#"<c r="{}" s="{style}"/>"#, cell_ref(r, c));
-    let last_col = 2 + cols.len() * per;
-    // The heading lies over the columns repeated on every page (A:C), wrapped to fit them.
-    let lines = |text: &str, width: usize| text.chars().count().div_ceil(width.max(1)).max(1);
-    let title = format!("{} — số liệu của từng đơn vị", c.period.title(&c.report_name));
-    rows.push(format!(r#"<row r="1" ht="{}" customHeight="1">{}{}{}</row>"#, 19 * lines(&title, 48), text(0, 0, &title, st.title), blank(0, 1, st.title), blank(0, 2, st.title)));
-    merges.push("A1:C1".into());
-    let mut said = format!("{}: tổng hợp {} đơn vị", cfg.office.name, c.units.iter().filter(|u| u.counted).count());
-    let names = |v: &[crate::domain::UnitId]| v.iter().map(name_of).collect::<Vec<_>>().join(", ");
-    if !c.missing.is_empty() {
-        said.push_str(&format!("; chưa gửi: {}", names(&c.missing)));
+/// The sheet of every unit's figures side by side ([`side_by_side`]) as worksheet XML, its
+/// looks mapped to the styles added to the office's workbook.
+fn units_sheet(sheet: &super::figures::Sheet, st: &Styles) -> String {
+    let style = |l: Look| match l {
+        Look::Title => st.title,
+        Look::Plain => st.plain,
+        Look::PlainBold => st.plain_bold,
+        Look::Head => st.head,
+        Look::Text => st.text,
+        Look::Center => st.center,
+        Look::Section => st.section,
+        Look::Int => st.int,
+        Look::Dec => st.dec,
+        Look::IntFlag => st.int_flag,
+        Look::DecFlag => st.dec_flag,
+        Look::IntTotal => st.int_total,
+        Look::DecTotal => st.dec_total,
+    };
+    let mut by_row: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for (r, col, put, look) in &sheet.cells {
+        let (r, col) = (*r as usize, *col as usize);
+        let s = style(*look);
+        by_row.entry(r as u32).or_default().push(match put {
+            Cell::Text(t) => format!(r#"<c r="{}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>"#, cell_ref(r, col), esc(t)),
+            Cell::Num(v) => format!(r#"<c r="{}" s="{s}"><v>{}</v></c>"#, cell_ref(r, col), num_text(*v)),
+            Cell::Blank => format!(r#"<c r="{}" s="{s}"/>"#, cell_ref(r, col)),
+        });
     }
-    if !c.waiting.is_empty() {
-        said.push_str(&format!("; chờ xem xét: {}", names(&c.waiting)));
-    }
-    let uncounted: Vec<crate::domain::UnitId> = c.units.iter().filter(|u| !u.counted).map(|u| u.unit.clone()).collect();
-    if !uncounted.is_empty() {
-        said.push_str(&format!("; số liệu đọc bằng OCR chưa được xác nhận (chưa cộng vào tổng): {}", names(&uncounted)));
-    }
-    rows.push(format!(r#"<row r="2" ht="{}" customHeight="1">{}{}{}</row>"#, 16 * lines(&said, 60), text(1, 0, &said, st.plain), blank(1, 1, st.plain), blank(1, 2, st.plain)));
-    merges.push("A2:C2".into());
-    // Two header rows: the form's column, then the units and the total under it.
-    let mut h1 = vec![text(2, 0, "STT", st.head), text(2, 1, "Chỉ tiêu", st.head), text(2, 2, "Đơn vị tính", st.head)];
-    let mut h2 = vec![blank(3, 0, st.head), blank(3, 1, st.head), blank(3, 2, st.head)];
-    for k in 0..3 {
-        merges.push(format!("{}:{}", cell_ref(2, k), cell_ref(3, k)));
-    }
-    for (g, &ci) in cols.iter().enumerate() {
-        let first = 3 + g * per;
-        h1.push(text(2, first, &form.columns[ci].name, st.head));
-        for k in 1..per {
-            h1.push(blank(2, first + k, st.head));
-        }
-        if per > 1 {
-            merges.push(format!("{}:{}", cell_ref(2, first), cell_ref(2, first + per - 1)));
-        }
-        for (k, u) in c.units.iter().enumerate() {
-            h2.push(text(3, first + k, &name_of(&u.unit), st.head));
-        }
-        h2.push(text(3, first + per - 1, "Tổng cộng", st.head));
-    }
-    rows.push(format!(r#"<row r="3" ht="32" customHeight="1">{}</row>"#, h1.concat()));
-    let longest = c.units.iter().map(|u| name_of(&u.unit).chars().count()).max().unwrap_or(10);
-    rows.push(format!(r#"<row r="4" ht="{}" customHeight="1">{}</row>"#, 16 * longest.div_ceil(11).clamp(2, 6), h2.concat()));
-    let mut r = 4usize;
-    for (ri, fr) in form.rows.iter().enumerate() {
-        let mut cells = vec![
-            text(r, 0, fr.number.as_deref().unwrap_or(""), st.center),
-            text(r, 1, &fr.label, if fr.kind == RowKind::Section { st.section } else { st.text }),
-            text(r, 2, fr.unit.as_deref().unwrap_or(""), st.center),
-        ];
-        for (g, &ci) in cols.iter().enumerate() {
-            let first = 3 + g * per;
-            for (k, u) in c.units.iter().enumerate() {
-                let flagged = u.flagged.contains(&(ri, ci));
-                cells.push(match u.values.get(ri).and_then(|v| v.get(ci)).cloned().flatten() {
-                    Some(Figure::Num(v)) => num(r, first + k, v, match (v.fract() == 0.0, flagged) {
-                        (true, false) => st.int,
-                        (false, false) => st.dec,
-                        (true, true) => st.int_flag,
-                        (false, true) => st.dec_flag,
-                    }),
-                    Some(Figure::Text(t)) => text(r, first + k, &t, st.dec_flag),
-                    None => blank(r, first + k, if flagged { st.dec_flag } else { st.dec }),
-                });
-            }
-            cells.push(match c.totals[ri][ci] {
-                Some(v) => num(r, first + per - 1, v, if v.fract() == 0.0 { st.int_total } else { st.dec_total }),
-                None => blank(r, first + per - 1, st.dec_total),
-            });
-        }
-        rows.push(format!(r#"<row r="{}">{}</row>"#, r + 1, cells.concat()));
-        r += 1;
-    }
-    // The findings, unit by unit, under the table.
-    let with: Vec<&super::figures::UnitFigures> = c.units.iter().filter(|u| !u.findings.is_empty()).collect();
-    if !with.is_empty() {
-        r += 1;
-        rows.push(format!(r#"<row r="{}">{}</row>"#, r + 1, text(r, 1, "Số liệu cần đơn vị kiểm tra lại (ô tô màu):", st.plain_bold)));
-        r += 1;
-        // Each over the label column and the first column group, wrapped.
-        let end = (2 + per).min(last_col);
-        let width = 42 + 9 + 13 * (end - 2);
-        for u in with {
-            for f in &u.findings {
-                let said = format!("{}: {f}", name_of(&u.unit));
-                let mut cells = vec![text(r, 1, &said, st.plain)];
-                cells.extend((2..=end).map(|k| blank(r, k, st.plain)));
-                rows.push(format!(r#"<row r="{}" ht="{}" customHeight="1">{}</row>"#, r + 1, 16 * lines(&said, width), cells.concat()));
-                merges.push(format!("{}:{}", cell_ref(r, 1), cell_ref(r, end)));
-                r += 1;
-            }
-        }
-    }
-    let mut cols_xml = String::from(r#"<cols><col min="1" max="1" width="6" customWidth="1"/><col min="2" max="2" width="42" customWidth="1"/><col min="3" max="3" width="9" customWidth="1"/>"#);
-    if last_col >= 3 {
-        cols_xml.push_str(&format!(r#"<col min="4" max="{}" width="13" customWidth="1"/>"#, last_col + 1));
-    }
-    cols_xml.push_str("</cols>");
-    // On paper each column of the form starts a page of its own, the indicators repeated.
-    let breaks: Vec<String> = (1..cols.len()).map(|g| format!(r#"<brk id="{}" max="1048575" man="1"/>"#, 3 + g * per)).collect();
+    let heights: BTreeMap<u32, f64> = sheet.heights.iter().copied().collect();
+    let rows: String = by_row
+        .iter()
+        .map(|(r, cells)| match heights.get(r) {
+            Some(h) => format!(r#"<row r="{}" ht="{h}" customHeight="1">{}</row>"#, r + 1, cells.concat()),
+            None => format!(r#"<row r="{}">{}</row>"#, r + 1, cells.concat()),
+        })
+        .collect();
+    let merges: Vec<String> = sheet.merges.iter().map(|(r0, c0, r1, c1)| format!(r#"<mergeCell ref="{}:{}"/>"#, cell_ref(*r0 as usize, *c0 as usize), cell_ref(*r1 as usize, *c1 as usize))).collect();
+    let cols: String = sheet.widths.iter().map(|(c, w)| format!(r#"<col min="{0}" max="{0}" width="{w}" customWidth="1"/>"#, c + 1)).collect();
+    let breaks: Vec<String> = sheet.breaks.iter().map(|c| format!(r#"<brk id="{c}" max="1048575" man="1"/>"#)).collect();
     let col_breaks = if breaks.is_empty() { String::new() } else { format!(r#"<colBreaks count="{0}" manualBreakCount="{0}">{1}</colBreaks>"#, breaks.len(), breaks.concat()) };
-    let xml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane xSplit="3" ySplit="4" topLeftCell="D5" activePane="bottomRight" state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>{cols_xml}<sheetData>{}</sheetData><mergeCells count="{}">{}</mergeCells><pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/><pageSetup paperSize="9" orientation="landscape" scale="80"/>{col_breaks}</worksheet>"#,
-        rows.concat(),
+    let (fr, fc) = sheet.freeze;
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheetViews><sheetView workbookViewId="0"><pane xSplit="{fc}" ySplit="{fr}" topLeftCell="{}" activePane="bottomRight" state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>{rows}</sheetData><mergeCells count="{}">{}</mergeCells><pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/><pageSetup paperSize="9" orientation="landscape" scale="{}"/>{col_breaks}</worksheet>"#,
+        cell_ref(fr as usize, fc as usize),
         merges.len(),
-        merges.iter().map(|m| format!(r#"<mergeCell ref="{m}"/>"#)).collect::<String>()
-    );
-    xml
+        merges.concat(),
+        sheet.scale
+    )
 }
 
 /// Fills the office's workbook `package` (its sheet `sheet`) and appends the sheet of every unit.
@@ -672,7 +600,8 @@ fn fill(package: &[u8], sheet: &str, cfg: &Config, c: &Compiled) -> Result<Vec<u
     let filled = fit_to_width(&edit_sheet(&sheet_xml, &puts(cfg, c))?);
     // The sheet of every unit.
     let st = add_styles(&mut styles)?;
-    let units_xml = units_sheet(cfg, c, &st);
+    let layout = side_by_side(cfg, c);
+    let units_xml = units_sheet(&layout, &st);
     let mut n = 1;
     while entries.iter().any(|(e, _)| e == &format!("xl/worksheets/sheet{n}.xml")) {
         n += 1;
@@ -691,7 +620,14 @@ fn fill(package: &[u8], sheet: &str, cfg: &Config, c: &Compiled) -> Result<Vec<u
     workbook.insert_str(close, &format!(r#"<sheet{r_ns} name="{title}" sheetId="{sheet_id}" r:id="{new_rid}"/>"#));
     // Print titles of the new sheet: its first columns and its two header rows on every page.
     let index = sheets.len();
-    let defined = format!(r#"<definedName name="_xlnm.Print_Titles" localSheetId="{index}">'{title}'!$A:$C,'{title}'!$1:$4</definedName>"#);
+    let (rows, cols) = (layout.repeat_rows, layout.repeat_cols);
+    let defined = format!(
+        r#"<definedName name="_xlnm.Print_Titles" localSheetId="{index}">'{title}'!${}:${},'{title}'!${}:${}</definedName>"#,
+        col_letters(cols.0 as usize),
+        col_letters(cols.1 as usize),
+        rows.0 + 1,
+        rows.1 + 1
+    );
     if let Some(at) = workbook.find("</definedNames>") {
         workbook.insert_str(at, &defined);
     } else if let Some(m) = Regex::new(r"<definedNames\s*/>").ok().and_then(|re| re.find(&workbook).map(|m| m.range())) {

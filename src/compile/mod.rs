@@ -17,16 +17,58 @@ use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// What the office knows at `as_of`: the visible obligations with their states, and every
-/// message that had arrived by then.
+/// What the office knows at `as_of`: the visible obligations with their states, every message
+/// that had arrived by then, and each form report's figures (SPEC §16).
 pub struct Snapshot {
     pub as_of: i64,
     pub obligations: Vec<(Obligation, ObligationFacts, ObligationState)>,
     pub messages: Vec<Submission>,
+    pub figures: Vec<FormFigures>,
+}
+
+/// A form report's figures compiled for a period, and for the period before it.
+pub struct FormFigures {
+    pub current: figures::Compiled,
+    pub previous: Option<figures::Compiled>,
+}
+
+/// Each form report's figures as of `as_of`: for `period` when given (and of the report's
+/// kind), else the latest period some unit's figures had arrived for.
+async fn form_figures(cfg: &Config, store: &Store, as_of: i64, period: Option<Period>) -> Result<Vec<FormFigures>, StoreError> {
+    let mut out = Vec::new();
+    for r in cfg.reports.iter().filter(|r| r.form.is_some()) {
+        let candidates: Vec<Period> = match period {
+            Some(p) if p.kind() == r.period => vec![p],
+            Some(_) => continue,
+            None => store.figures_periods(r.id.as_str()).await?,
+        };
+        for p in candidates {
+            let c = match figures::Compiled::gather(cfg, store, r.id.as_str(), p, as_of).await {
+                Ok(c) => c,
+                Err(figures::FiguresError::Store(e)) => return Err(e),
+                Err(_) => continue,
+            };
+            if c.units.is_empty() && period.is_none() {
+                continue;
+            }
+            let previous = match crate::parse::form::checks::previous_period(p) {
+                Some(pp) => figures::Compiled::gather(cfg, store, r.id.as_str(), pp, as_of).await.ok().filter(|c| !c.units.is_empty()),
+                None => None,
+            };
+            out.push(FormFigures { current: c, previous });
+            break;
+        }
+    }
+    Ok(out)
 }
 
 impl Snapshot {
     pub async fn gather(cfg: &Config, store: &Store, as_of: i64) -> Result<Snapshot, StoreError> {
+        Self::gather_for(cfg, store, as_of, None).await
+    }
+
+    /// As [`Snapshot::gather`], with the form reports' figures of `period` (`export --period`).
+    pub async fn gather_for(cfg: &Config, store: &Store, as_of: i64, period: Option<Period>) -> Result<Snapshot, StoreError> {
         let mut obligations = schedule::status::states_as_of(cfg, store, as_of).await?;
         let order: HashMap<&str, usize> = cfg.reports.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
         let unit_order: HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
@@ -34,7 +76,8 @@ impl Snapshot {
             (order.get(o.report.as_str()).copied().unwrap_or(usize::MAX), o.period, unit_order.get(o.unit.as_str()).copied().unwrap_or(usize::MAX))
         });
         let messages = store.messages().await?.into_iter().filter(|m| m.received_at <= as_of).collect();
-        Ok(Snapshot { as_of, obligations, messages })
+        let figures = form_figures(cfg, store, as_of, period).await?;
+        Ok(Snapshot { as_of, obligations, messages, figures })
     }
 
     /// The latest accepted version of each (unit, report, period) that had arrived by `as_of`.
@@ -123,6 +166,99 @@ pub struct Finding {
     pub text: String,
 }
 
+/// One indicator's total in the digest, against the period before.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DigestFigure {
+    pub number: String,
+    pub label: String,
+    pub unit: String,
+    pub total: String,
+    pub previous: String,
+    /// `+12,5%`, `−3%`, or empty when there is nothing to compare with.
+    pub change: String,
+}
+
+/// A form report's notable figures in the digest (SPEC §16): its totals against the previous
+/// period (the indicators that moved most), and the figures that failed a check.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DigestFigures {
+    /// The report with its period, as an office writes it.
+    pub title: String,
+    pub report: String,
+    pub period: String,
+    pub previous_period: String,
+    pub column: String,
+    pub units: usize,
+    /// Units counted in the previous period's totals (a change may come from more units sending).
+    pub previous_units: usize,
+    pub missing: usize,
+    pub rows: Vec<DigestFigure>,
+    /// Indicators not listed (they are in the attached workbook).
+    pub more: usize,
+    pub failed: Vec<UnitText>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnitText {
+    pub unit: String,
+    pub text: String,
+}
+
+/// How many indicators a form report shows in the digest.
+const DIGEST_FIGURES: usize = 8;
+
+fn digest_figures(cfg: &Config, f: &FormFigures) -> DigestFigures {
+    use crate::domain::form::{ColumnKind, RowKind};
+    let c = &f.current;
+    let form = &c.form;
+    let col = form.columns.iter().position(|x| x.kind == ColumnKind::Period).unwrap_or(0);
+    let prev_total = |ri: usize| f.previous.as_ref().and_then(|p| p.totals.get(ri).and_then(|r| r[col]));
+    let mut rows: Vec<(usize, f64, DigestFigure)> = Vec::new();
+    for (ri, r) in form.rows.iter().enumerate() {
+        if !matches!(r.kind, RowKind::Figure | RowKind::Total) {
+            continue;
+        }
+        let Some(t) = c.totals[ri][col] else { continue };
+        let before = prev_total(ri);
+        let (change, weight) = match before {
+            Some(b) if b != 0.0 => {
+                let pct = (t - b) / b * 100.0;
+                let sign = if pct > 0.0 { "+" } else if pct < 0.0 { "−" } else { "" };
+                (format!("{sign}{}%", crate::text::num_vi((pct.abs() * 10.0).round() / 10.0)), pct.abs())
+            }
+            _ => (String::new(), 0.0),
+        };
+        rows.push((ri, weight, DigestFigure {
+            number: r.number.clone().unwrap_or_default(),
+            label: r.label.clone(),
+            unit: r.unit.clone().unwrap_or_default(),
+            total: crate::text::num_vi(t),
+            previous: before.map(crate::text::num_vi).unwrap_or_default(),
+            change,
+        }));
+    }
+    let all = rows.len();
+    // The indicators that moved most, shown in the form's order.
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows.truncate(DIGEST_FIGURES);
+    rows.sort_by_key(|r| r.0);
+    let name = |u: &crate::domain::UnitId| cfg.unit(u.as_str()).map(|x| x.name.clone()).unwrap_or_else(|| u.to_string());
+    let failed: Vec<UnitText> = c.units.iter().flat_map(|u| u.findings.iter().map(move |t| (u, t))).take(20).map(|(u, t)| UnitText { unit: name(&u.unit), text: t.clone() }).collect();
+    DigestFigures {
+        title: c.period.title(&c.report_name),
+        report: c.report_name.clone(),
+        period: c.period.label_vi(),
+        previous_period: f.previous.as_ref().map(|p| p.period.label_vi()).unwrap_or_default(),
+        column: form.columns[col].name.clone(),
+        units: c.units.iter().filter(|u| u.counted).count(),
+        previous_units: f.previous.as_ref().map_or(0, |p| p.units.iter().filter(|u| u.counted).count()),
+        missing: c.missing.len(),
+        more: all - rows.len(),
+        rows: rows.into_iter().map(|r| r.2).collect(),
+        failed,
+    }
+}
+
 /// The digest for the week ending at `as_of`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Digest {
@@ -134,6 +270,8 @@ pub struct Digest {
     pub review: usize,
     pub groups: Vec<DigestGroup>,
     pub findings: Vec<Finding>,
+    /// Each form report's notable figures.
+    pub figures: Vec<DigestFigures>,
 }
 
 /// Days between two instants' office dates (how late a submission was, in calendar days).
@@ -218,6 +356,9 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
         g.overdue.sort_by(|a, b| b.days.cmp(&a.days));
         groups.push(g);
     }
+    // Figures that failed a check are listed with their report's figures, not twice.
+    let in_figures: std::collections::HashSet<String> =
+        snap.figures.iter().flat_map(|f| f.current.units.iter().flat_map(|u| u.findings.iter().map(move |t| format!("{}: {t}", u.document)))).collect();
     let mut findings = Vec::new();
     for m in &this_week {
         let unit = m
@@ -233,7 +374,7 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
             Some(p) if !report.is_empty() => p.title(&report),
             _ => format!("{report} {period}").trim().to_string(),
         };
-        let mut texts: Vec<String> = m.findings.clone();
+        let mut texts: Vec<String> = m.findings.iter().filter(|f| !in_figures.contains(*f)).cloned().collect();
         if m.decision == Decision::NeedsReview {
             texts.push(format!("chờ xem xét: {}", m.reasons.join("; ")));
         }
@@ -254,6 +395,7 @@ pub fn digest(cfg: &Config, snap: &Snapshot) -> Digest {
         review: this_week.iter().filter(|m| m.decision == Decision::NeedsReview).count(),
         groups,
         findings,
+        figures: snap.figures.iter().map(|f| digest_figures(cfg, f)).collect(),
     }
 }
 
@@ -304,6 +446,7 @@ remind_after_days = [1, 3]
             as_of,
             obligations: vec![(a, done, ObligationState::SubmittedOnTime), (b, ObligationFacts::default(), ObligationState::Overdue)],
             messages: vec![],
+            figures: vec![],
         };
         let d = digest(&cfg, &snap);
         assert_eq!(d.groups.len(), 1, "the quarter some unit still owes is listed");
@@ -320,7 +463,7 @@ remind_after_days = [1, 3]
         let a = ob(&cfg, "A", Period::Quarter(2021, 4));
         let as_of = a.deadline + 70 * 86_400;
         let done = ObligationFacts { first_accepted_at: Some(a.deadline - 86_400), ..Default::default() };
-        let snap = Snapshot { as_of, obligations: vec![(a, done, ObligationState::SubmittedOnTime)], messages: vec![] };
+        let snap = Snapshot { as_of, obligations: vec![(a, done, ObligationState::SubmittedOnTime)], messages: vec![], figures: vec![] };
         assert!(digest(&cfg, &snap).groups.is_empty());
     }
 }

@@ -10,15 +10,27 @@ use crate::schedule;
 use rust_xlsxwriter::{Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use std::collections::BTreeMap;
 
-/// The sheet names, in order, for the reports configured (the closing note and tests list them).
-pub fn sheet_names(cfg: &Config) -> Vec<&'static str> {
-    let mut v = vec!["Tổng hợp", "Bài nộp"];
+/// The sheet names, in order, for the reports configured and the snapshot's figures (the
+/// closing note and tests list them).
+pub fn sheet_names(cfg: &Config, snap: &Snapshot) -> Vec<String> {
+    let mut v = vec!["Tổng hợp".to_string(), "Bài nộp".to_string()];
     for (e, name) in EXTRACT_SHEETS {
         if !reports_with(cfg, *e).is_empty() {
-            v.push(name);
+            v.push(name.to_string());
         }
     }
+    v.extend((0..snap.figures.len()).map(|i| figures_sheet_name(i, snap.figures.len())));
     v
+}
+
+/// A form report's sheet: *Số liệu*, or *Số liệu (2)* when several reports have forms (the
+/// report and period are its heading).
+fn figures_sheet_name(i: usize, n: usize) -> String {
+    if n == 1 {
+        "Số liệu".into()
+    } else {
+        format!("Số liệu ({})", i + 1)
+    }
 }
 
 const EXTRACT_SHEETS: &[(Extract, &str)] =
@@ -113,7 +125,74 @@ pub fn build(cfg: &Config, snap: &Snapshot) -> Result<Vec<u8>, XlsxError> {
             Extract::TaskPlan => tasks_sheet(cfg, snap, ws, &st)?,
         }
     }
+    for (i, f) in snap.figures.iter().enumerate() {
+        let ws = wb.add_worksheet().set_name(figures_sheet_name(i, snap.figures.len()))?;
+        figures_sheet(&super::figures::side_by_side(cfg, &f.current), ws, &st)?;
+    }
     wb.save_to_buffer()
+}
+
+/// A form report's figures (SPEC §16): every unit side by side with the totals, as laid out for
+/// the filled form's own sheet of units.
+fn figures_sheet(s: &super::figures::Sheet, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
+    use super::figures::{Cell, Look};
+    let red = Color::RGB(0xFFC7CE);
+    let int = st.num.clone().set_num_format("#,##0").set_align(FormatAlign::VerticalCenter);
+    let dec = st.num.clone().set_align(FormatAlign::VerticalCenter);
+    let look = |l: Look| -> Format {
+        match l {
+            Look::Title => st.title.clone().set_text_wrap().set_align(FormatAlign::Top),
+            Look::Plain => Format::new().set_text_wrap().set_align(FormatAlign::Top),
+            Look::PlainBold => Format::new().set_bold(),
+            Look::Head => st.head.clone(),
+            Look::Text => st.wrap.clone(),
+            Look::Center => st.cell.clone().set_align(FormatAlign::Center),
+            Look::Section => st.wrap.clone().set_bold(),
+            Look::Int => int.clone(),
+            Look::Dec => dec.clone(),
+            Look::IntFlag => int.clone().set_background_color(red),
+            Look::DecFlag => dec.clone().set_background_color(red),
+            Look::IntTotal => int.clone().set_bold().set_background_color(Color::RGB(0xF2F2F2)),
+            Look::DecTotal => st.total.clone(),
+        }
+    };
+    let merged = |r: u32, c: u16| s.merges.iter().any(|m| r >= m.0 && r <= m.2 && c >= m.1 && c <= m.3 && (r, c) != (m.0, m.1));
+    for (r, c, v, l) in &s.cells {
+        if merged(*r, *c) {
+            continue;
+        }
+        let f = look(*l);
+        match v {
+            Cell::Text(t) => ws.write_string_with_format(*r, *c, t, &f)?,
+            Cell::Num(n) => ws.write_number_with_format(*r, *c, *n, &f)?,
+            Cell::Blank => ws.write_blank(*r, *c, &f)?,
+        };
+    }
+    for m in &s.merges {
+        let first = s.cells.iter().find(|(r, c, _, _)| (*r, *c) == (m.0, m.1));
+        let (text, l) = match first {
+            Some((_, _, Cell::Text(t), l)) => (t.clone(), *l),
+            Some((_, _, _, l)) => (String::new(), *l),
+            None => (String::new(), Look::Plain),
+        };
+        ws.merge_range(m.0, m.1, m.2, m.3, &text, &look(l))?;
+    }
+    for (c, w) in &s.widths {
+        ws.set_column_width(*c, *w)?;
+    }
+    for (r, h) in &s.heights {
+        ws.set_row_height(*r, *h)?;
+    }
+    ws.set_freeze_panes(s.freeze.0, s.freeze.1)?;
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_scale(s.scale);
+    ws.set_repeat_rows(s.repeat_rows.0, s.repeat_rows.1)?;
+    ws.set_repeat_columns(s.repeat_cols.0, s.repeat_cols.1)?;
+    if !s.breaks.is_empty() {
+        ws.set_vertical_page_breaks(&s.breaks.iter().map(|c| *c as u32).collect::<Vec<_>>())?;
+    }
+    Ok(())
 }
 
 fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
