@@ -19,3 +19,6 @@ CREATE TABLE IF NOT EXISTS figures (
 );
 CREATE INDEX IF NOT EXISTS figures_period ON figures (office, report, period);
 CREATE INDEX IF NOT EXISTS figures_unit ON figures (office, report, unit, period);
+-- Who has done what about one report and period (the units missing, waiting, exempt beside
+-- the figures): looked up by report and period, not by unit.
+CREATE INDEX IF NOT EXISTS messages_report_period ON messages (office, report, period, decision);

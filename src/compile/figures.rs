@@ -298,20 +298,43 @@ impl Series {
             None => form.columns.iter().position(|x| x.kind == ColumnKind::Period).unwrap_or(0),
         };
         let periods = crate::schedule::periods_of(r, year);
-        let stored = store.figures_of_report(report, None, as_of).await?;
-        let mut by_period: HashMap<Period, Vec<UnitFigures>> = HashMap::new();
-        for s in stored.into_iter().filter(|s| periods.contains(&s.period)) {
-            by_period.entry(s.period).or_default().push(UnitFigures::of(&form, s));
-        }
-        let order: Vec<&UnitId> = cfg.units.iter().map(|u| &u.id).collect();
+        let fr = &form.rows[ri];
+        let fc = &form.columns[ci];
         let mut units: Vec<(UnitId, Vec<Option<f64>>)> = Vec::new();
-        for id in order {
-            let vals: Vec<Option<f64>> = periods.iter().map(|p| by_period.get(p).and_then(|us| us.iter().find(|u| &u.unit == id)).and_then(|u| u.number(ri, ci))).collect();
-            if vals.iter().any(|v| v.is_some()) {
-                units.push((id.clone(), vals));
+        let total: Vec<Option<f64>>;
+        // A ratio cell's total follows the form's formula over the other totals: the periods'
+        // whole readings are needed. Any other cell is read alone from each reading.
+        if fr.kind == RowKind::Ratio || fc.kind == ColumnKind::Ratio {
+            let stored = store.figures_of_report(report, None, as_of).await?;
+            let mut by_period: HashMap<Period, Vec<UnitFigures>> = HashMap::new();
+            for s in stored.into_iter().filter(|s| periods.contains(&s.period)) {
+                by_period.entry(s.period).or_default().push(UnitFigures::of(&form, s));
             }
+            for u in &cfg.units {
+                let vals: Vec<Option<f64>> = periods.iter().map(|p| by_period.get(p).and_then(|us| us.iter().find(|x| x.unit == u.id)).and_then(|x| x.number(ri, ci))).collect();
+                if vals.iter().any(|v| v.is_some()) {
+                    units.push((u.id.clone(), vals));
+                }
+            }
+            total = periods.iter().map(|p| by_period.get(p).and_then(|us| totals(&form, us)[ri][ci])).collect();
+        } else {
+            let cells = store.figure_cells(report, &periods, &fr.key, &fc.name, as_of).await?;
+            let index: HashMap<(&UnitId, Period), &crate::store::FigureCell> = cells.iter().map(|c| ((&c.unit, c.period), c)).collect();
+            let at = |u: &UnitId, p: &Period| index.get(&(u, *p)).copied();
+            for u in &cfg.units {
+                let vals: Vec<Option<f64>> = periods.iter().map(|p| at(&u.id, p).and_then(|c| c.value.as_ref()).and_then(Figure::number)).collect();
+                if vals.iter().any(|v| v.is_some()) {
+                    units.push((u.id.clone(), vals));
+                }
+            }
+            total = periods
+                .iter()
+                .map(|p| {
+                    let vals: Vec<f64> = cells.iter().filter(|c| &c.period == p && c.counted).filter_map(|c| c.value.as_ref().and_then(Figure::number)).collect();
+                    (!vals.is_empty() && fc.kind != ColumnKind::Text && fr.has_figures()).then(|| (vals.iter().sum::<f64>() * 1e6).round() / 1e6)
+                })
+                .collect();
         }
-        let total = periods.iter().map(|p| by_period.get(p).and_then(|us| totals(&form, us)[ri][ci])).collect();
         Ok(Series { report: report.to_string(), form, row: ri, column: ci, periods, units, total })
     }
 

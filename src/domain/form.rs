@@ -543,6 +543,23 @@ pub struct Reading {
 }
 
 impl Reading {
+    /// The value of row `key` in column `name` of a reading stored as JSON, read without
+    /// parsing the rest of it (an indicator over a year reads one cell of thousands of
+    /// readings). None when the reading has no such row or column; Some(None) for a blank cell.
+    pub fn cell_in_json(json: &str, key: &str, name: &str) -> Option<Option<Figure>> {
+        fn array_at<T: serde::de::DeserializeOwned>(json: &str, at: usize) -> Option<T> {
+            serde_json::Deserializer::from_str(json.get(at..)?).into_iter::<T>().next()?.ok()
+        }
+        let cols_at = json.find("\"columns\":")? + "\"columns\":".len();
+        let columns: Vec<String> = array_at(json, cols_at)?;
+        let c = columns.iter().position(|x| x == name)?;
+        let needle = format!("[{},", serde_json::to_string(key).ok()?);
+        let rows_at = json.find("\"rows\":")?;
+        let at = json[rows_at..].find(&needle)? + rows_at + needle.len();
+        let values: Vec<Option<Figure>> = array_at(json, at)?;
+        Some(values.get(c).cloned().flatten())
+    }
+
     /// The value of row `key` in column `name`.
     pub fn get(&self, key: &str, name: &str) -> Option<&Figure> {
         let c = self.columns.iter().position(|c| c == name)?;
@@ -574,6 +591,21 @@ mod tests {
         fn cell(&self, r: usize, c: usize) -> Value {
             self.0.get(r).and_then(|row| row.get(c)).cloned().unwrap_or(Value::Blank)
         }
+    }
+
+    #[test]
+    fn one_cell_is_read_from_a_stored_reading_as_the_whole_reading_has_it() {
+        let r = Reading {
+            columns: vec!["Kế hoạch".into(), "Trong tháng".into()],
+            rows: vec![("1".into(), vec![Some(Figure::Num(100.0)), Some(Figure::Num(7.5))]), ("~tong \"so\"".into(), vec![None, Some(Figure::Text("x".into()))])],
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(Reading::cell_in_json(&json, "1", "Trong tháng"), Some(Some(Figure::Num(7.5))));
+        assert_eq!(Reading::cell_in_json(&json, "~tong \"so\"", "Kế hoạch"), Some(None));
+        assert_eq!(Reading::cell_in_json(&json, "~tong \"so\"", "Trong tháng"), Some(Some(Figure::Text("x".into()))));
+        assert_eq!(Reading::cell_in_json(&json, "2", "Kế hoạch"), None);
+        assert_eq!(Reading::cell_in_json(&json, "1", "Lũy kế"), None);
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub async fn read_for(cfg: &Config, tx: &mut Tx<'_>, sub: &mut Submission, own: 
         recent: before.iter().take(6).map(|(p, r)| (*p, r)).collect(),
     };
     checks::against_history(&form, ob.period, &mut reading, &history);
+    let expected = form.rows.iter().filter(|r| r.has_figures()).count();
+    let said = format!("{}: đọc số liệu {}/{expected} chỉ tiêu theo biểu mẫu ({})", reading.document, reading.rows.len(), reading.place);
+    if !sub.evidence.contains(&said) {
+        sub.evidence.push(said);
+    }
     sub.findings.extend(reading.findings.iter().map(|f| as_finding(&reading, f)));
     Ok(Some(reading))
 }

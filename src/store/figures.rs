@@ -24,6 +24,18 @@ pub struct StoredFigures {
     pub reading: Reading,
 }
 
+/// One cell of one unit's figures for one period.
+#[derive(Debug, Clone)]
+pub struct FigureCell {
+    pub message: i64,
+    pub unit: UnitId,
+    pub period: Period,
+    pub received_at: i64,
+    pub version: Option<i64>,
+    pub counted: bool,
+    pub value: Option<crate::domain::form::Figure>,
+}
+
 /// Who has done what about one report and period (unit ids).
 #[derive(Debug, Clone, Default)]
 pub struct PeriodUnits {
@@ -164,6 +176,46 @@ impl Store {
         }
         out.sort_by(|a, b| b.cmp(a));
         Ok(out)
+    }
+
+    /// One cell (row `key`, column `column`) of every unit's figures for `report` in `periods`
+    /// (the latest accepted version of each unit and period, as of `as_of`): an indicator over
+    /// a year, without reading whole readings.
+    pub async fn figure_cells(&self, report: &str, periods: &[Period], key: &str, column: &str, as_of: i64) -> Result<Vec<FigureCell>> {
+        if periods.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (0..periods.len()).map(|i| format!("${}", i + 5)).collect();
+        let sql = format!(
+            "SELECT {COLS} FROM figures f JOIN messages m ON m.office = f.office AND m.id = f.message \
+             WHERE f.office = $1 AND f.report = $2 AND f.received_at <= $3 AND m.decision = $4 AND f.period IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(&self.office).bind(report).bind(as_of).bind(Decision::Accepted.as_str());
+        for p in periods {
+            q = q.bind(p.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut best: BTreeMap<(String, Period), FigureCell> = BTreeMap::new();
+        for r in &rows {
+            let message: i64 = r.try_get("message")?;
+            let unit: String = r.try_get("unit")?;
+            let period = self.period_of(Some(report), &r.try_get::<String, _>("period")?, "figures")?;
+            let cell = FigureCell {
+                message,
+                unit: UnitId::parse(&unit).map_err(|_| StoreError::Corrupt(format!("figures of submission {message}: unit {unit:?}")))?,
+                period,
+                received_at: r.try_get("received_at")?,
+                version: r.try_get("version")?,
+                counted: r.try_get::<i64, _>("ocr")? == 0 || r.try_get::<Option<String>, _>("confirmed_by")?.is_some(),
+                value: Reading::cell_in_json(&r.try_get::<String, _>("reading")?, key, column).flatten(),
+            };
+            let k = (unit, period);
+            if best.get(&k).is_none_or(|b| (b.version, b.received_at, b.message) < (cell.version, cell.received_at, cell.message)) {
+                best.insert(k, cell);
+            }
+        }
+        Ok(best.into_values().collect())
     }
 
     /// The figures read from one submission, if any.

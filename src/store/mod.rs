@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 mod console;
 mod figures;
-pub use figures::{PeriodUnits, StoredFigures};
+pub use figures::{FigureCell, PeriodUnits, StoredFigures};
 pub use console::{search_body, Account, Session, SubmissionFilter};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
