@@ -10,14 +10,17 @@
 //!      -> parse::mime                     headers, forwards, attachments
 //!      -> parse::{container,docx,sheet}   bytes -> blocks / sheets (in parse-worker processes)
 //!      -> parse::{header,extract}         administrative header, score table, commitments, plan
+//!      -> parse::form                     a unit's copy of the office's form read against it
 //!      -> matching                        unit, report kind, period -> decision with evidence (pure)
-//!   -> office::record_arrival             one transaction: raw bytes, decision, versions, the
+//!   -> office::record_arrival             one transaction: raw bytes, decision, versions, a form
+//!                                         report's figures checked against the unit's past, the
 //!                                         acknowledgement in the outbox, audit events
 //! office                                  the one door for decisions: arrival, accept, assign,
 //!                                         reject, exempt, withdraw, reprocess (CLI, daemon, console)
 //! schedule                                deadlines, reminder plan (pure); status as of T (runner)
 //! notify                                  mails, templates; delivery through a MailTransport
-//! compile                                 digest figures, the status workbook and page
+//! compile                                 digest figures, the status workbook and page; a form
+//!                                         report's period compiled and the office's form filled
 //! web                                     the console (SPEC §14): sessions, pages, forms that
 //!                                         call office's actions under the person's account
 //! ```
