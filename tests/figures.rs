@@ -296,3 +296,44 @@ fn the_figures_page_shows_the_matrix_a_unit_and_an_indicator_over_the_year_and_t
     drop(b);
     assert!(daemon.stop().success());
 }
+
+/// A form sent as a PDF (its text layer) and as a photo of the printed page (OCR): both read
+/// against the office's form; the photo's figures are kept but counted in no total until a clerk
+/// confirms them.
+#[test]
+fn a_form_sent_as_pdf_is_read_from_its_text_and_one_sent_as_a_photo_counts_once_confirmed() {
+    let o = office(Db::Sqlite);
+    let (an, binh) = (forms::figures(100.0, 1), forms::figures(250.0, 1));
+    let pdf = soffice(&forms::station_docx("Trạm Y tế xã An Phú", 1, &an), "docx", "pdf");
+    let scan_pdf = soffice(&forms::station_docx("Trạm Y tế xã Bình Minh", 1, &binh), "docx", "pdf");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.pdf"), &scan_pdf).unwrap();
+    let st = std::process::Command::new("pdftoppm").args(["-r", "200", "-jpeg", "-singlefile", "-f", "1", "-l", "1"]).arg(dir.path().join("in.pdf")).arg(dir.path().join("page")).status().unwrap();
+    assert!(st.success());
+    let photo = std::fs::read(dir.path().join("page.jpg")).unwrap();
+    let (d, t) = at(2023, 2, 2, 9);
+    o.deliver(t, "pdf", &mail("tyt.anphu@test.example", "Báo cáo hoạt động trạm y tế tháng 1 năm 2023", "<pdf@test>", &d, "", &[("BC thang 1.pdf", &pdf)]));
+    let (d, t) = at(2023, 2, 3, 9);
+    o.deliver(t, "jpg", &mail("tyt.binhminh@test.example", "Báo cáo hoạt động trạm y tế tháng 1 năm 2023", "<jpg@test>", &d, "", &[("anh chup bao cao.jpg", &photo)]));
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    let j = o.json(&["figures", "--report", "tyt-thang", "--period", "2023-01", "--json"]);
+    for n in ["1", "2", "5", "7.1"] {
+        assert_eq!(value(&j, Some(n), "TYT-AN", MONTH).as_f64(), Some(an[n].1), "row {n} from the PDF's text: {}", j["units"]);
+        assert_eq!(value(&j, Some(n), "TYT-AN", CUM).as_f64(), Some(an[n].2));
+    }
+    assert_eq!(j["units"]["TYT-AN"]["ocr"], false);
+    let photo_units = &j["units"]["TYT-BINH"];
+    assert_eq!((photo_units["ocr"].as_bool(), photo_units["counted"].as_bool()), (Some(true), Some(false)), "{photo_units}");
+    assert_eq!(value(&j, Some("1"), "TYT-BINH", MONTH).as_f64(), Some(binh["1"].1), "the photo's figures are read and kept");
+    assert_eq!(total(&j, Some("1"), MONTH).as_f64(), Some(an["1"].1), "but counted in no total before a clerk confirms them");
+
+    let id = photo_units["submission"].as_str().unwrap().to_string();
+    o.ok(&["--by", "lan", "figures", "--confirm", &id]);
+    let j = o.json(&["figures", "--report", "tyt-thang", "--period", "2023-01", "--json"]);
+    assert_eq!(j["units"]["TYT-BINH"]["counted"], true);
+    assert_eq!(j["units"]["TYT-BINH"]["confirmed_by"], "lan");
+    assert_eq!(total(&j, Some("1"), MONTH).as_f64(), Some(an["1"].1 + binh["1"].1), "counted once confirmed");
+    let audit = o.json(&["audit", "--json"]);
+    assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "figures_confirmed" && e["actor"] == "lan"), "the confirmation is an audit event naming the clerk");
+    assert!(!o.run(&["figures", "--confirm", &id]).status.success(), "figures confirmed once cannot be confirmed again");
+}

@@ -211,25 +211,124 @@ pub fn pdf_text(data: &[u8], budget: Budget) -> Result<String, ParseError> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// What OCR read of a page: its text line by line as Tesseract segments it, and the same words
+/// laid out at their places on the page (one line per visual row, columns by spaces), which
+/// tables are read from.
+#[derive(Debug, Default)]
+pub struct Ocr {
+    pub text: String,
+    pub layout: String,
+}
+
+/// One word of Tesseract's TSV output.
+struct Word {
+    block: (u32, u32, u32),
+    left: i64,
+    top: i64,
+    width: i64,
+    height: i64,
+    text: String,
+}
+
+/// Reads Tesseract's TSV (level, page, block, paragraph, line, word, left, top, width,
+/// height, confidence, text) into text and layout.
+pub fn ocr_from_tsv(tsv: &str) -> Ocr {
+    let mut words: Vec<Word> = Vec::new();
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.splitn(12, '\t').collect();
+        if f.len() < 12 || f[0] != "5" || f[11].trim().is_empty() {
+            continue;
+        }
+        let n = |i: usize| f[i].parse::<i64>().unwrap_or(0);
+        words.push(Word { block: (n(2) as u32, n(3) as u32, n(4) as u32), left: n(6), top: n(7), width: n(8), height: n(9), text: f[11].trim().to_string() });
+    }
+    // The text as Tesseract segmented it: lines, and a blank line between paragraphs.
+    let mut text = String::new();
+    let mut prev: Option<(u32, u32, u32)> = None;
+    for w in &words {
+        match prev {
+            Some(p) if p == w.block => text.push(' '),
+            Some(p) if (p.0, p.1) == (w.block.0, w.block.1) => text.push('\n'),
+            Some(_) => text.push_str("\n\n"),
+            None => {}
+        }
+        text.push_str(&w.text);
+        prev = Some(w.block);
+    }
+    text.push('\n');
+    // The layout: words in visual rows (a table's columns may be separate blocks to Tesseract),
+    // each at the column its left edge falls in, counted in characters of the page's median width.
+    let mut layout = String::new();
+    if !words.is_empty() {
+        let mut per_char: Vec<f64> = words.iter().filter(|w| w.text.chars().count() >= 2).map(|w| w.width as f64 / w.text.chars().count() as f64).collect();
+        per_char.sort_by(|a, b| a.total_cmp(b));
+        let cw = per_char.get(per_char.len() / 2).copied().unwrap_or(10.0).max(1.0);
+        let mut heights: Vec<i64> = words.iter().map(|w| w.height).collect();
+        heights.sort_unstable();
+        let h = heights[heights.len() / 2].max(1) as f64;
+        // A table's ruling read as words (`|`, `[`, `—`) is not text.
+        let mut order: Vec<&Word> = words.iter().filter(|w| !w.text.chars().all(|c| matches!(c, '|' | '[' | ']' | '{' | '}' | '—' | '_' | '!' | '¦'))).collect();
+        order.sort_by_key(|w| w.top + w.height / 2);
+        let mut rows: Vec<Vec<&Word>> = Vec::new();
+        // A row's words are those whose middles lie near the row's own (not a chain of
+        // neighbours, which would run down a slightly tilted page).
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        for w in order {
+            let mid = (w.top + w.height / 2) as f64;
+            if rows.is_empty() || mid - sum / n as f64 > h * 0.5 {
+                rows.push(Vec::new());
+                (sum, n) = (0.0, 0);
+            }
+            sum += mid;
+            n += 1;
+            rows.last_mut().expect("pushed").push(w);
+        }
+        let mut last_mid: Option<f64> = None;
+        for mut r in rows {
+            r.sort_by_key(|w| w.left);
+            let mid = r.iter().map(|w| (w.top + w.height / 2) as f64).sum::<f64>() / r.len() as f64;
+            // A wide vertical gap is a blank line (tables are read in blocks between them).
+            if last_mid.is_some_and(|m| mid - m > h * 2.6) {
+                layout.push('\n');
+            }
+            last_mid = Some(mid);
+            let mut line = String::new();
+            let mut end_px = i64::MIN;
+            for w in r {
+                let col = (w.left as f64 / cw).round() as usize;
+                let len = line.chars().count();
+                // Words apart by more than a space's width are apart by two spaces at least.
+                let gap = if end_px == i64::MIN { 0 } else if (w.left - end_px) as f64 > cw * 1.6 { col.saturating_sub(len).max(2) } else { 1 };
+                line.extend(std::iter::repeat_n(' ', if end_px == i64::MIN { col } else { gap }));
+                line.push_str(&w.text);
+                end_px = w.left + w.width;
+            }
+            layout.push_str(&line);
+            layout.push('\n');
+        }
+    }
+    Ocr { text, layout }
+}
+
 /// OCR of an image file with Tesseract's Vietnamese data.
-fn tesseract(image: &Path, budget: Budget) -> Result<String, ParseError> {
+fn tesseract(image: &Path, budget: Budget) -> Result<Ocr, ParseError> {
     let exe = find(&["tesseract"]).ok_or_else(|| missing("Tesseract", "tesseract-ocr tesseract-ocr-vie"))?;
     let mut cmd = Command::new(exe);
     // One thread: the workers already use the cores, and OpenMP's threads would fight them.
-    cmd.arg(image).arg("stdout").args(["-l", "vie", "--psm", "3"]).env("OMP_THREAD_LIMIT", "1");
+    cmd.arg(image).arg("stdout").args(["-l", "vie", "--psm", "3", "tsv"]).env("OMP_THREAD_LIMIT", "1");
     let out = run(cmd, budget, "Tesseract")?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(ocr_from_tsv(&String::from_utf8_lossy(&out)))
 }
 
 /// OCR of a scan or photo.
-pub fn ocr_image(data: &[u8], budget: Budget) -> Result<String, ParseError> {
+pub fn ocr_image(data: &[u8], budget: Budget) -> Result<Ocr, ParseError> {
     let (_dir, input) = staged(data, "in.img")?;
     tesseract(&input, budget)
 }
 
 /// OCR of a PDF without text: its first `pages` pages rendered at 200 dpi, then read. The
 /// budget's time is shared by all pages.
-pub fn ocr_pdf(data: &[u8], pages: usize, budget: Budget) -> Result<String, ParseError> {
+pub fn ocr_pdf(data: &[u8], pages: usize, budget: Budget) -> Result<Ocr, ParseError> {
     let exe = find(&["pdftoppm"]).ok_or_else(|| missing("pdftoppm", "poppler-utils"))?;
     let t0 = Instant::now();
     let (dir, input) = staged(data, "in.pdf")?;
@@ -244,16 +343,19 @@ pub fn ocr_pdf(data: &[u8], pages: usize, budget: Budget) -> Result<String, Pars
         .filter(|p| p.extension().is_some_and(|x| x == "png"))
         .collect();
     images.sort();
-    let mut text = String::new();
+    let mut all = Ocr::default();
     for img in images {
         let left = budget.seconds.saturating_sub(t0.elapsed().as_secs());
         if left == 0 {
             break;
         }
-        text.push_str(&tesseract(&img, Budget { seconds: left, ..budget })?);
-        text.push('\u{c}');
+        let page = tesseract(&img, Budget { seconds: left, ..budget })?;
+        all.text.push_str(&page.text);
+        all.text.push('\u{c}');
+        all.layout.push_str(&page.layout);
+        all.layout.push('\u{c}');
     }
-    Ok(text)
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod external;
 pub mod extract;
 pub mod form;
 pub mod header;
+pub mod layout_table;
 pub mod letter;
 pub mod mime;
 pub mod plain;
@@ -458,11 +459,12 @@ fn has_text(t: &str) -> bool {
 /// A PDF's text layer, or OCR when it has none (a scan); an image by OCR.
 fn read_page_text(mut doc: Document, data: &[u8], limits: &Limits) -> Document {
     let budget = converter_budget(limits);
+    // The text, and the same laid out as on the page (where tables are read from).
     let text = if doc.format == Format::Pdf {
         match guarded(|| external::pdf_text(data, budget)) {
             Ok(t) if has_text(&t) => {
                 doc.converted_by = Some("pdftotext".into());
-                Ok(t)
+                Ok(external::Ocr { layout: t.clone(), text: t })
             }
             Ok(_) => {
                 doc.ocr = true;
@@ -475,12 +477,22 @@ fn read_page_text(mut doc: Document, data: &[u8], limits: &Limits) -> Document {
         guarded(|| external::ocr_image(data, budget))
     };
     match text {
-        Ok(t) if has_text(&t) => {
+        Ok(external::Ocr { text: t, layout }) if has_text(&t) => {
             doc.parse = ParseStatus::Ok;
             if doc.ocr {
                 doc.converted_by = Some("Tesseract OCR".into());
             }
             fill_from_blocks(&mut doc, &plain::blocks(&t));
+            // Tables laid out on the page: a form's figures are read from them.
+            let mut cells: usize = doc.tables.iter().flatten().map(|r| r.len()).sum();
+            for t in layout_table::tables(&layout) {
+                let n: usize = t.iter().map(|r| r.len()).sum();
+                if cells + n > MAX_TABLE_CELLS {
+                    break;
+                }
+                cells += n;
+                doc.tables.push(t);
+            }
             doc
         }
         Ok(_) => {

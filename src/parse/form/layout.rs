@@ -124,7 +124,10 @@ fn split_leading_number(label: &str) -> Option<(String, String)> {
 /// Rows under a table that end it: the signatures, the date line, notes.
 fn is_footer(grid: &[Vec<String>], r: usize, label_col: usize) -> bool {
     let label = fold(cell(grid, r, label_col));
-    const STARTS: [&str; 11] = ["nguoi lap", "thu truong", "giam doc", "pho giam doc", "truong phong", "ke toan truong", "xac nhan", "noi nhan", "ghi chu", "lanh dao", "can bo lap"];
+    const STARTS: [&str; 16] = [
+        "nguoi lap", "thu truong", "giam doc", "pho giam doc", "truong phong", "truong tram", "truong khoa", "truong ban", "truong don vi", "ke toan truong", "xac nhan", "noi nhan", "ghi chu",
+        "lanh dao", "can bo lap", "tm",
+    ];
     if STARTS.iter().any(|s| label == *s || label.starts_with(&format!("{s} "))) {
         return true;
     }

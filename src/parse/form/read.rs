@@ -57,7 +57,9 @@ fn roles(form: &Form) -> Roles {
 /// The row where the form's column headers start in `folded`, and the share of the form's header
 /// words found there.
 fn locate(words: &[String], folded: &[Vec<String>], depth: usize) -> Option<(usize, f64)> {
-    let hit = |w: &str, c: &str| !c.is_empty() && (w == c || (c.len() < 200 && similarity(w, c) >= 0.8));
+    // The same words, nearly the same, or (a heading of several words) among a cell's words: a
+    // table read from a page may join a heading with its neighbour's.
+    let hit = |w: &str, c: &str| !c.is_empty() && (w == c || (c.len() < 200 && (similarity(w, c) >= 0.8 || (w.contains(' ') && crate::text::contains_words(c, w)))));
     let mut best: Option<(usize, f64)> = None;
     for h in 0..folded.len().min(120) {
         if !folded[h].iter().any(|c| words.iter().any(|w| hit(w, c))) {
