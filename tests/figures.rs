@@ -58,12 +58,15 @@ fn monthly_forms_filled_every_way_are_read_checked_and_compiled() {
         let wrong = cau["Tổng"].1 + 10.0;
         let x = forms::station_xlsx("Trạm Y tế xã Cầu Đá", 1, &cau, &Habits { tcvn3: true, cover: true, total_month: Some(wrong), ..Default::default() });
         o.deliver(t, "cau1", &mail("tyt.cauda@test.example", "Gui bao cao", "<cau1@test>", &d, "", &[("bc.xlsx", &x)]));
-        // Two months in one mail: January as Excel 97, February as a Word table.
-        let dong2 = forms::figures(1000.0, 2);
+        // Two months in one mail: January as Excel 97, February as a Word 97 table; March as .docx.
+        let (dong2, dong3) = (forms::figures(1000.0, 2), forms::figures(1000.0, 3));
         let xls = soffice(&forms::station_xlsx("Trạm Y tế xã Đông Hải", 1, &dong, &Habits::default()), "xlsx", "xls:MS Excel 97");
-        let docx = forms::station_docx("Trạm Y tế xã Đông Hải", 2, &dong2);
+        let doc = soffice(&forms::station_docx("Trạm Y tế xã Đông Hải", 2, &dong2), "docx", "doc:MS Word 97");
         let (d, t) = at(2023, 3, 3, 9);
-        o.deliver(t, "dong12", &mail("tyt.donghai@test.example", "Báo cáo hoạt động trạm y tế tháng 1 và tháng 2", "<dong12@test>", &d, "", &[("T1.xls", &xls), ("T2.docx", &docx)]));
+        o.deliver(t, "dong12", &mail("tyt.donghai@test.example", "Báo cáo hoạt động trạm y tế tháng 1 và tháng 2", "<dong12@test>", &d, "", &[("T1.xls", &xls), ("T2.doc", &doc)]));
+        let (d, t) = at(2023, 4, 3, 9);
+        let docx = forms::station_docx("Trạm Y tế xã Đông Hải", 3, &dong3);
+        o.deliver(t, "dong3", &mail("tyt.donghai@test.example", "Báo cáo hoạt động trạm y tế tháng 3 năm 2023", "<dong3@test>", &d, "", &[("T3.docx", &docx)]));
         // An Phú's February, then March with February's figures unchanged under a new title.
         let an2 = forms::figures(100.0, 2);
         let (d, t) = at(2023, 3, 1, 9);
@@ -123,10 +126,12 @@ fn monthly_forms_filled_every_way_are_read_checked_and_compiled() {
 
         // February: both stations' cumulative carried from January; March: February sent again.
         let feb = o.json(&["figures", "--report", "tyt-thang", "--period", "2023-02", "--json"]);
-        assert_eq!(value(&feb, Some("1"), "TYT-DONG", MONTH).as_f64(), Some(dong2["1"].1), "read from the Word table");
+        assert_eq!(value(&feb, Some("1"), "TYT-DONG", MONTH).as_f64(), Some(dong2["1"].1), "read from the Word 97 table");
         assert_eq!(findings(&feb, "TYT-AN"), Vec::<String>::new());
         assert_eq!(findings(&feb, "TYT-DONG"), Vec::<String>::new(), "{}", feb["units"]);
         let mar = o.json(&["figures", "--report", "tyt-thang", "--period", "2023-03", "--json"]);
+        assert_eq!(value(&mar, Some("7.1"), "TYT-DONG", CUM).as_f64(), Some(dong3["7.1"].2), "read from the .docx table");
+        assert_eq!(findings(&mar, "TYT-DONG"), Vec::<String>::new(), "its cumulative follows February's");
         let f = findings(&mar, "TYT-AN").join("\n");
         assert!(f.contains("giống hệt tháng 2 năm 2023"), "a file reused unchanged: {f}");
 

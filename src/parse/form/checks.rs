@@ -266,3 +266,69 @@ pub fn against_history(form: &Form, period: Period, reading: &mut Reading, h: &H
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::form::{Figure, FormSource};
+    use crate::domain::Format;
+
+    /// A small monthly form: this month, since January, and a plan.
+    fn form() -> Form {
+        let rows: &[&[&str]] = &[
+            &["STT", "Chỉ tiêu", "ĐVT", "Kế hoạch", "Trong tháng", "Lũy kế từ đầu năm"],
+            &["1", "Khám tại trạm", "lượt", "", "", ""],
+            &["2", "Khám lưu động", "lượt", "", "", ""],
+            &["3", "Tiêm chủng đầy đủ", "trẻ", "", "", ""],
+            &["4", "Tỷ lệ khám BHYT", "%", "", "", ""],
+        ];
+        let g = super::super::Grid { name: "B".into(), cells: rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect(), merges: vec![], formulas: vec![] };
+        super::super::build(std::path::Path::new("f.xlsx"), "f.xlsx", Format::Xlsx, FormSource::Sheet("B".into()), &g, 0, &[], 3.0).unwrap()
+    }
+
+    fn reading(f: &Form, vals: &[(&str, [f64; 3])]) -> Reading {
+        Reading {
+            columns: f.columns.iter().map(|c| c.name.clone()).collect(),
+            rows: vals.iter().map(|(k, v)| (k.to_string(), v.iter().map(|x| Some(Figure::Num(*x))).collect())).collect(),
+            sha256: format!("{vals:?}"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_cumulative_must_carry_the_previous_periods_within_the_year() {
+        let f = form();
+        let jan = reading(&f, &[("1", [1200.0, 100.0, 100.0]), ("2", [600.0, 50.0, 50.0]), ("3", [60.0, 5.0, 5.0])]);
+        let mut feb = reading(&f, &[("1", [1200.0, 110.0, 210.0]), ("2", [600.0, 40.0, 95.0]), ("3", [60.0, 6.0, 11.0])]);
+        against_history(&f, Period::Month(2023, 2), &mut feb, &History { previous: Some((Period::Month(2023, 1), &jan)), recent: vec![(Period::Month(2023, 1), &jan)] });
+        assert_eq!(feb.findings.len(), 1, "{:?}", feb.findings);
+        assert!(feb.findings[0].contains("dòng 2 «Khám lưu động»") && feb.findings[0].contains("lũy kế ghi 95") && feb.findings[0].contains("là 90"), "{}", feb.findings[0]);
+        // January's cumulative is its own month.
+        let mut jan2 = reading(&f, &[("1", [1200.0, 100.0, 130.0])]);
+        against_history(&f, Period::Month(2023, 1), &mut jan2, &History::default());
+        assert!(jan2.findings[0].contains("kỳ đầu năm"), "{:?}", jan2.findings);
+    }
+
+    #[test]
+    fn a_figure_far_from_the_units_usual_is_an_outlier_small_counts_aside() {
+        let f = form();
+        let past: Vec<Reading> = (1..=6).map(|m| reading(&f, &[("1", [0.0, 100.0 + m as f64, 0.0]), ("3", [0.0, 4.0, 0.0])])).collect();
+        let recent: Vec<(Period, &Reading)> = past.iter().enumerate().rev().map(|(i, r)| (Period::Month(2023, i as u8 + 1), r)).collect();
+        let mut now = reading(&f, &[("1", [0.0, 1030.0, 0.0]), ("3", [0.0, 13.0, 0.0])]);
+        now.sha256 = "other".into();
+        against_history(&f, Period::Month(2023, 7), &mut now, &History { previous: None, recent });
+        assert_eq!(now.findings.len(), 1, "{:?}", now.findings);
+        assert!(now.findings[0].contains("1.030 cao gấp") && now.findings[0].contains("trung vị 6 kỳ trước"), "{}", now.findings[0]);
+    }
+
+    #[test]
+    fn last_periods_figures_sent_again_are_said_once() {
+        let f = form();
+        let may = reading(&f, &[("1", [1200.0, 100.0, 500.0]), ("2", [600.0, 50.0, 250.0]), ("3", [60.0, 5.0, 25.0])]);
+        let mut june = may.clone();
+        june.sha256 = "another file, same figures".into();
+        against_history(&f, Period::Month(2023, 6), &mut june, &History { previous: Some((Period::Month(2023, 5), &may)), recent: vec![(Period::Month(2023, 5), &may)] });
+        assert_eq!(june.findings.len(), 1, "the reuse, not its cumulatives as well: {:?}", june.findings);
+        assert!(june.findings[0].contains("giống hệt tháng 5 năm 2023"));
+    }
+}

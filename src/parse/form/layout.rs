@@ -69,6 +69,11 @@ fn is_label_header(f: &str) -> bool {
     W.iter().any(|w| f == *w || f.starts_with(&format!("{w} "))) || f == "ten" || f == "chi tieu bao cao"
 }
 
+/// A column of indicator codes (*Mã số*) in statistical forms: a key like the numbering, no figure.
+fn is_code_header(f: &str) -> bool {
+    matches!(f, "ma so" | "ma" | "ma chi tieu" | "ma so chi tieu" | "ma dong")
+}
+
 fn is_unit_header(f: &str) -> bool {
     f == "dvt" || f == "don vi tinh" || f == "don vi" || f.starts_with("don vi tinh ") || f == "d v t"
 }
@@ -197,6 +202,8 @@ pub fn analyse(grid: &[Vec<String>], h0: usize, roles: &Roles) -> Result<Layout,
     let number_col = find(roles.number.as_ref(), is_number_header, &[]);
     let mut label_col = find(roles.label.as_ref(), is_label_header, &[number_col]);
     let unit_col = find(roles.unit.as_ref(), is_unit_header, &[number_col, label_col]);
+    let code_col = find(None, is_code_header, &[number_col, label_col, unit_col]);
+    let number_col = number_col.or(code_col);
     if label_col.is_none() {
         // The column with the longest texts below the headers.
         let mut best = (0usize, 0usize);
@@ -219,7 +226,7 @@ pub fn analyse(grid: &[Vec<String>], h0: usize, roles: &Roles) -> Result<Layout,
     let head_number = number_col.map(|c| cell(grid, h0, c).to_string());
 
     // Columns that may hold figures: right of the label, not a role column.
-    let candidates: Vec<usize> = (label_col + 1..w).filter(|c| Some(*c) != number_col && Some(*c) != unit_col).collect();
+    let candidates: Vec<usize> = (label_col + 1..w).filter(|c| Some(*c) != number_col && Some(*c) != unit_col && Some(*c) != code_col).collect();
 
     // The header's last row: sub-headings (the label cell blank or repeated by its merge) and
     // a row numbering the columns.

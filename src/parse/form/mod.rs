@@ -239,7 +239,9 @@ pub fn column_kind(name: &str) -> ColumnKind {
         ColumnKind::Ratio
     } else if has("luy ke") || has("cong don") || has("tu dau nam") {
         ColumnKind::Cumulative
-    } else if has("ke hoach") || has("chi tieu giao") || has("muc tieu") || has("chi tieu nam") || has("kh nam") {
+    } else if has("ke hoach") || has("chi tieu giao") || has("muc tieu") || has("chi tieu nam") || has("kh nam") || has("cung ky") || has("nam truoc") || has("ky truoc") {
+        // A target, or the same period of an earlier year: a figure to compare with, added up
+        // like the others, never judged against the unit's own history.
         ColumnKind::Plan
     } else {
         ColumnKind::Period
@@ -250,8 +252,9 @@ pub fn column_kind(name: &str) -> ColumnKind {
 pub fn ratio_row(label: &str, unit: Option<&str>) -> bool {
     let f = fold(label);
     let has = |w: &str| crate::text::contains_words(&f, w);
-    let unit_ratio = unit.is_some_and(|u| u.contains('%') || matches!(fold(u).as_str(), "ty le" | "ti le" | "phan tram"));
-    unit_ratio || has("ty le") || has("ti le") || has("binh quan") || has("trung binh") || has("cong suat") || has("phan tram")
+    // `%`, `‰`, or a measure per something (`người/1.000 dân`, `lượt/ngày`).
+    let unit_ratio = unit.is_some_and(|u| u.contains(['%', '‰', '/']) || matches!(fold(u).as_str(), "ty le" | "ti le" | "phan tram"));
+    unit_ratio || has("ty le") || has("ti le") || has("ty suat") || has("binh quan") || has("trung binh") || has("cong suat") || has("phan tram")
 }
 
 /// A total row's label (*Tổng*, *Tổng số*, *Tổng cộng*, *Cộng*), with what follows in
