@@ -342,3 +342,32 @@ fn a_form_sent_as_pdf_is_read_from_its_text_and_one_sent_as_a_photo_counts_once_
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "figures_confirmed" && e["actor"] == "lan"), "the confirmation is an audit event naming the clerk");
     assert!(!o.run(&["figures", "--confirm", &id]).status.success(), "figures confirmed once cannot be confirmed again");
 }
+
+/// The office's form kept as a Word table, or as an OpenDocument spreadsheet: read the same,
+/// and the filled form still written (laid out again from a Word table).
+#[test]
+fn an_office_form_kept_in_word_or_opendocument_is_read_and_filled() {
+    let blank = forms::Figures::new();
+    for (name, data) in [("bieu-thang.docx", forms::station_docx("TÊN ĐƠN VỊ: ..........", 1, &blank)), ("bieu-thang.ods", soffice(&forms::office_form(), "xlsx", "ods"))] {
+        let cfg = forms::CONFIG.replace("forms/bieu-thang.xlsx", &format!("forms/{name}"));
+        let o = Office::with_config(Db::Sqlite, &cfg);
+        std::fs::create_dir_all(o.path().join("forms")).unwrap();
+        std::fs::write(o.path().join("forms").join(name), &data).unwrap();
+        let out = o.ok(&["check-config"]);
+        assert!(out.contains("«Kết quả thực hiện / Trong tháng»") && out.contains("Số phụ nữ đẻ"), "{name}: {out}");
+        let f = forms::figures(80.0, 1);
+        let (d, t) = at(2023, 2, 2, 9);
+        o.deliver(t, "a", &mail("tyt.anphu@test.example", "Báo cáo hoạt động trạm y tế tháng 1 năm 2023", "<a@test>", &d, "", &[("bc.xlsx", &forms::station_xlsx("Trạm Y tế xã An Phú", 1, &f, &Habits::default()))]));
+        o.ok(&["ingest", "--no-deliver", "inbox"]);
+        let j = o.json(&["figures", "--report", "tyt-thang", "--period", "2023-01", "--json"]);
+        assert_eq!(value(&j, Some("1"), "TYT-AN", MONTH).as_f64(), Some(f["1"].1), "{name}");
+        o.ok(&["figures", "--report", "tyt-thang", "--period", "2023-01", "--xlsx", "out.xlsx"]);
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(o.path().join("out.xlsx")).unwrap();
+        let first = wb.sheet_names()[0].clone();
+        let ws = wb.worksheet_range(&first).unwrap();
+        let cells: Vec<String> = ws.rows().flat_map(|r| r.iter().map(|c| c.to_string())).collect();
+        assert!(cells.iter().any(|c| c == &f["1"].1.to_string()), "{name}: the total in the filled form: {cells:?}");
+        assert!(cells.iter().any(|c| c.contains("Số lượt khám tại trạm")), "{name}: the form's rows");
+    }
+}

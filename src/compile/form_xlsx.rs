@@ -35,7 +35,7 @@ pub fn build(cfg: &Config, c: &Compiled) -> Result<Vec<u8>, String> {
             let data = std::fs::read(&form.path).map_err(|e| format!("cannot read the form {}: {e}", form.shown))?;
             let ext = if form.format == Format::Ods { "ods" } else { "xls" };
             let budget = crate::parse::external::Budget { seconds: 60, memory_mb: 1024 };
-            match crate::parse::external::libreoffice(&data, ext, "xlsx", budget) {
+            match crate::parse::form::converted(&data, ext, "xlsx", budget, &form.shown) {
                 Ok(x) => (x, name.clone()),
                 Err(e) => {
                     tracing::warn!("the form {} could not be converted ({e}); its layout is rebuilt instead", form.shown);
@@ -100,8 +100,13 @@ fn blank_workbook(form: &Form, sheet: &str) -> Result<Vec<u8>, String> {
         let w = if c == form.label_col { 45.0 } else if Some(c) == form.number_col { 6.0 } else { 14.0 };
         ws.set_column_width(c as u16, w).map_err(|e| e.to_string())?;
     }
+    // Headings wrap over two lines in their cells.
+    for r in h0..=h1 {
+        ws.set_row_height(r as u32, 32.0).map_err(|e| e.to_string())?;
+    }
     ws.set_landscape();
     ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
     wb.save_to_buffer().map_err(|e| e.to_string())
 }
 

@@ -43,10 +43,7 @@ pub fn load(path: &Path, shown: &str, sheet: Option<&str>, rules: &[String], out
     let budget = super::external::Budget { seconds: 60, memory_mb: limits.converter_memory_mb };
     let grids: Vec<Grid> = match format {
         Format::Xlsx | Format::Xls => workbook_grids(&data, format, &limits)?,
-        Format::Ods => {
-            let x = super::external::libreoffice(&data, "ods", "xlsx", budget).map_err(|e| format!("cannot convert the form {shown} ({e}{})", e.detail().map(|d| format!(": {d}")).unwrap_or_default()))?;
-            workbook_grids(&x, Format::Xlsx, &limits)?
-        }
+        Format::Ods => workbook_grids(&converted(&data, "ods", "xlsx", budget, shown)?, Format::Xlsx, &limits)?,
         Format::Docx => word_grids(&data, &limits)?,
         Format::Doc | Format::Odt | Format::Rtf => {
             let ext = match format {
@@ -54,8 +51,7 @@ pub fn load(path: &Path, shown: &str, sheet: Option<&str>, rules: &[String], out
                 Format::Rtf => "rtf",
                 _ => "odt",
             };
-            let x = super::external::libreoffice(&data, ext, "docx", budget).map_err(|e| format!("cannot convert the form {shown} ({e}{})", e.detail().map(|d| format!(": {d}")).unwrap_or_default()))?;
-            word_grids(&x, &limits)?
+            word_grids(&converted(&data, ext, "docx", budget, shown)?, &limits)?
         }
         other => return Err(format!("the form {shown} is {other:?}, not a workbook (.xlsx, .xls, .ods) or a Word document (.docx, .doc, .odt)")),
     };
@@ -82,6 +78,25 @@ pub fn load(path: &Path, shown: &str, sheet: Option<&str>, rules: &[String], out
         (Some(w), true) => format!("the form {shown} has no {} «{}» (it has: {})", if word { "table headed" } else { "sheet" }, sheet.unwrap_or(w), grids.iter().map(|g| g.name.clone()).collect::<Vec<_>>().join(", ")),
         _ => format!("the form {shown} has no indicator table: no row of column headers (STT, Chỉ tiêu / Nội dung, Đơn vị tính) was found"),
     })
+}
+
+/// A form converted by LibreOffice, kept by content in the temporary folder: the config is loaded
+/// by every command, and a conversion takes a second or more.
+pub fn converted(data: &[u8], ext: &str, to: &str, budget: super::external::Budget, shown: &str) -> Result<Vec<u8>, String> {
+    let dir = std::env::temp_dir().join("baocao-forms");
+    let cached = dir.join(format!("{}.{to}", super::sha256_hex(data)));
+    if let Ok(b) = std::fs::read(&cached) {
+        return Ok(b);
+    }
+    let x = super::external::libreoffice(data, ext, to, budget).map_err(|e| format!("cannot convert the form {shown} ({e}{})", e.detail().map(|d| format!(": {d}")).unwrap_or_default()))?;
+    // Written aside and renamed: a half-written copy is never read.
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let tmp = dir.join(format!("{}.{}.tmp", super::sha256_hex(data), std::process::id()));
+        if std::fs::write(&tmp, &x).is_ok() {
+            let _ = std::fs::rename(&tmp, &cached);
+        }
+    }
+    Ok(x)
 }
 
 /// Every sheet of a workbook with absolute cell positions, its merges and formulas.
@@ -153,18 +168,33 @@ pub fn workbook_grids(data: &[u8], format: Format, limits: &Limits) -> Result<Ve
     Ok(out)
 }
 
-/// The tables of a Word document.
+/// The tables of a Word document, each under the paragraphs just above it (the heading: the
+/// unit's name, the title, the period), one row each across the table.
 fn word_grids(data: &[u8], limits: &Limits) -> Result<Vec<Grid>, String> {
     let (blocks, _) = super::docx::read_decoding(data, limits).map_err(|e| e.to_string())?;
-    let mut out: Vec<Grid> = blocks
-        .into_iter()
-        .filter_map(|b| match b {
-            super::Block::Table(t) => Some(t),
-            _ => None,
-        })
-        .enumerate()
-        .map(|(i, cells)| Grid { name: format!("bảng {}", i + 1), merges: spans(&cells), cells, formulas: vec![] })
-        .collect();
+    let mut out: Vec<Grid> = Vec::new();
+    let mut above: Vec<String> = Vec::new();
+    for b in blocks {
+        match b {
+            super::Block::Para(p) if !p.trim().is_empty() => {
+                above.push(crate::text::squash_ws(&p));
+                if above.len() > 6 {
+                    above.remove(0);
+                }
+            }
+            super::Block::Para(_) => {}
+            super::Block::Table(t) => {
+                let width = t.iter().map(|r| r.len()).max().unwrap_or(1).max(1);
+                let heading = std::mem::take(&mut above);
+                let mut cells: Vec<Vec<String>> = heading.iter().map(|p| vec![p.clone(); width]).collect();
+                let mut merges: Vec<(usize, usize, usize, usize)> = (0..heading.len()).filter(|_| width > 1).map(|r| (r, 0, r, width - 1)).collect();
+                let top = cells.len();
+                cells.extend(t);
+                merges.extend(spans(&cells[top..]).into_iter().map(|(r0, c0, r1, c1)| (r0 + top, c0, r1 + top, c1)));
+                out.push(Grid { name: format!("bảng {}", out.len() + 1), merges, cells, formulas: vec![] });
+            }
+        }
+    }
     decode_legacy(&mut out);
     Ok(out)
 }
