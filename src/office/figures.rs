@@ -63,7 +63,7 @@ pub async fn read_for(cfg: &Config, tx: &mut Tx<'_>, sub: &mut Submission, own: 
     };
     let earlier = tx.unit_figures(&ob.unit, ob.report.as_str(), own).await?;
     let mut before: Vec<&(Period, Reading)> = earlier.iter().filter(|(p, _)| *p < ob.period).collect();
-    before.sort_by(|a, b| b.0.cmp(&a.0));
+    before.sort_by_key(|b| std::cmp::Reverse(b.0));
     let prev = checks::previous_period(ob.period);
     let history = History {
         previous: before.iter().find(|(p, _)| Some(*p) == prev).map(|(p, r)| (*p, r)),

@@ -226,7 +226,7 @@ fn page_table(page: &str) -> Option<PageTable> {
                 for w in t.text.split(' ') {
                     let (ws, we) = (at, at + w.chars().count().saturating_sub(1));
                     at = we + 2;
-                    let gap = |k: usize| if we < spans[k].0 { spans[k].0 - we } else if ws > spans[k].1 { ws - spans[k].1 } else { 0 };
+                    let gap = |k: usize| spans[k].0.saturating_sub(we).max(ws.saturating_sub(spans[k].1));
                     if let Some(k) = (0..width).min_by_key(|k| gap(*k)) {
                         push_word(&mut head[3 + k], w);
                     }

@@ -424,16 +424,21 @@ fn legacy_blocks(blocks: &mut [Block]) -> Option<Legacy> {
     Some(l)
 }
 
-fn legacy_sheets(sheets: &mut [Sheet]) -> Option<Legacy> {
+/// The legacy encoding of cells of text judged together (the first 64 KB of them), if any.
+pub fn legacy_of<'a>(cells: impl Iterator<Item = &'a String>) -> Option<Legacy> {
     let mut sample = String::new();
-    for c in sheets.iter().flat_map(|s| s.rows.iter().flatten()) {
+    for c in cells {
         if sample.len() > 64 * 1024 {
             break;
         }
         sample.push_str(c);
         sample.push('\n');
     }
-    let l = legacy::detect(&sample)?;
+    legacy::detect(&sample)
+}
+
+fn legacy_sheets(sheets: &mut [Sheet]) -> Option<Legacy> {
+    let l = legacy_of(sheets.iter().flat_map(|s| s.rows.iter().flatten()))?;
     for s in sheets.iter_mut() {
         s.name = legacy::decode_if_legacy(&s.name, l).unwrap_or_else(|| s.name.clone());
         for c in s.rows.iter_mut().flatten() {

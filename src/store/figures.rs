@@ -105,9 +105,12 @@ impl Store {
         .bind(Decision::Accepted.as_str())
         .fetch_all(&self.pool)
         .await?;
+        Ok(latest(self.decode_all(&rows, report)?, |f| f.unit.clone()))
+    }
+
+    fn decode_all(&self, rows: &[AnyRow], report: &str) -> Result<Vec<StoredFigures>> {
         let read = self.period_reader();
-        let all = rows.iter().map(|r| decode(r, Some(report), &read)).collect::<Result<Vec<_>>>()?;
-        Ok(latest(all, |f| f.unit.clone()))
+        rows.iter().map(|r| decode(r, Some(report), &read)).collect()
     }
 
     /// Every unit's figures for `report` over its periods (the latest accepted version of each
@@ -124,9 +127,7 @@ impl Store {
         .bind(Decision::Accepted.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let read = self.period_reader();
-        let all = rows.iter().map(|r| decode(r, Some(report), &read)).collect::<Result<Vec<_>>>()?;
-        Ok(latest(all, |f| (f.unit.clone(), f.period)))
+        Ok(latest(self.decode_all(&rows, report)?, |f| (f.unit.clone(), f.period)))
     }
 
     /// For one report and period, the units with an accepted version, those with a message

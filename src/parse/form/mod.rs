@@ -236,15 +236,7 @@ fn spans(cells: &[Vec<String>]) -> Vec<(usize, usize, usize, usize)> {
 
 /// Decodes a form typed in a legacy Vietnamese encoding (TCVN3, VNI), cell by cell.
 fn decode_legacy(grids: &mut [Grid]) {
-    let mut sample = String::new();
-    for c in grids.iter().flat_map(|g| g.cells.iter().flatten()) {
-        if sample.len() > 64 * 1024 {
-            break;
-        }
-        sample.push_str(c);
-        sample.push('\n');
-    }
-    let Some(l) = crate::text::legacy::detect(&sample) else { return };
+    let Some(l) = super::legacy_of(grids.iter().flat_map(|g| g.cells.iter().flatten())) else { return };
     for g in grids {
         for c in g.cells.iter_mut().flatten() {
             if let Some(d) = crate::text::legacy::decode_if_legacy(c, l) {
@@ -448,9 +440,12 @@ fn totals(rows: &mut [FormRow], formulas: &HashMap<(usize, usize), Expr>, figure
     }
 }
 
+/// A cell of the grid: (row, column).
+type At = (usize, usize);
+
 /// Where the unit writes its name (*Tên đơn vị: ……*, *Đơn vị báo cáo: …*) and where the period
 /// goes (*Quý …. năm 2024*), above the table's headers.
-fn heading_cells(grid: &[Vec<String>], h0: usize) -> (Option<(usize, usize)>, Option<(usize, usize)>) {
+fn heading_cells(grid: &[Vec<String>], h0: usize) -> (Option<At>, Option<At>) {
     let dots = |s: &str| s.matches("..").count() + s.matches('…').count() * 2 >= 2;
     let mut unit = None;
     let mut period = None;
