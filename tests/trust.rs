@@ -51,3 +51,51 @@ fn a_stations_file_reused_from_last_month_goes_to_review_with_both_months() {
     let reasons = m["reasons"].to_string();
     assert!(reasons.contains("tháng 4 năm 2023") && reasons.contains("tháng 5 năm 2023"), "both months are named: {reasons}");
 }
+
+/// The text of every mail in the office's file outbox.
+fn outbox_texts(o: &Office) -> Vec<String> {
+    o.outbox()
+        .into_iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            Some(format!("{}\n{}", m.subject().unwrap_or(""), m.body_text(0).map(|b| b.to_string()).unwrap_or_default()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_sent_again_long_after_is_told_as_a_later_version_of_one_received_on_time() {
+    let o = Office::new(Db::Sqlite);
+    let (d, t) = at(2021, 4, 5, 9);
+    o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<first@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+    o.ok(&["ingest", "inbox"]);
+    let (d, t) = at(2023, 6, 1, 9);
+    o.deliver(t, "2", &mail("bva@test.example", "Gửi lại báo cáo quý I năm 2021", "<again@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+    o.ok(&["ingest", "inbox"]);
+    let s = subs(&o);
+    assert_eq!(by_mid(&s, "<again@test>")["version"], 2);
+    let st = o.json(&["status", "--json", "--unit", "BVA", "--report", "q-report", "--period", "2021-Q1"]);
+    assert_eq!(st[0]["state"], "submitted_on_time", "{st}");
+    let acks = outbox_texts(&o);
+    let again = acks.iter().find(|a| a.contains("Gửi lại báo cáo")).expect("the second mail was answered");
+    assert!(!again.contains("Muộn"), "the obligation stays on time: {again}");
+    assert!(again.contains("đã nhận lần đầu ngày 05/04/2021, đúng hạn") && again.contains("lần gửi thứ 2"), "{again}");
+}
+
+#[test]
+fn an_unregistered_sender_whose_subject_names_another_unit_than_its_document_goes_to_review() {
+    let o = Office::new(Db::Sqlite);
+    // The subject names BV An Bình (an alias); the document is issued by TTYT Bắc Sơn.
+    let doc = report_docx("TRUNG TÂM Y TẾ HUYỆN BẮC SƠN", "8/BC-TTYT", "Bắc Sơn, ngày 6 tháng 4 năm 2021", "BÁO CÁO", "Kết quả công tác quý I năm 2021", &["Báo cáo như sau."], None);
+    let (d, t) = at(2021, 4, 6, 9);
+    o.deliver(t, "x", &mail("ai.do@gmail.example", "Báo cáo quý I năm 2021 - BV An Bình", "<outsider@test>", &d, "", &[("bao cao.docx", &doc)]));
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    let s = subs(&o);
+    let m = by_mid(&s, "<outsider@test>");
+    assert_eq!(m["decision"], "needs_review", "{m}");
+    let reasons = m["reasons"].to_string();
+    assert!(reasons.contains("TTYT-B") && reasons.contains("BVA"), "both units are named: {reasons}");
+    let st = o.json(&["status", "--json", "--as-of", "2021-04-20", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1"]);
+    assert_ne!(st[0]["state"], "submitted_on_time", "nothing is accepted for either unit silently: {st}");
+}

@@ -356,6 +356,19 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
             }
         }
         None => match doc_unit {
+            // An unregistered sender is taken at the document's word only when nothing else
+            // names another unit: a subject naming one hospital over another's document is for
+            // a person to decide (SPEC §6).
+            Some(du) if !named.is_empty() && !named.iter().any(|u| u.id == du.id) => {
+                m.unit = Some(du.id.clone());
+                m.reasons.push(format!(
+                    "văn bản do {} ({}) ban hành nhưng tiêu đề hoặc tên tệp ghi {}, và địa chỉ gửi {} chưa đăng ký cho đơn vị nào",
+                    du.id,
+                    du.name,
+                    named.iter().map(|u| format!("{} ({})", u.id, u.name)).collect::<Vec<_>>().join(", "),
+                    eff.from.as_deref().unwrap_or("?")
+                ));
+            }
             Some(du) => {
                 m.unit = Some(du.id.clone());
                 m.findings.push(format!(

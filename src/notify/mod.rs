@@ -150,7 +150,12 @@ impl ReplyTo {
 /// to answer. A mail that cannot be built (a malformed sender address) is recorded, not fatal.
 async fn queue_reply(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &ReplyTo, key: String, at: i64) -> Result<Option<String>, StoreError> {
     let Some(to) = reply.to.clone() else { return Ok(None) };
-    let (subject, text, html) = templates::ack(cfg, sub, reply);
+    // A further version is told the timeliness of the report as first received, not its own.
+    let first = match (sub.decision, sub.obligation()) {
+        (Decision::Accepted, Some(ob)) if sub.version.is_some_and(|v| v > 1) => tx.first_accepted(&ob, sub.id).await?.filter(|(at, _)| *at <= sub.received_at),
+        _ => None,
+    };
+    let (subject, text, html) = templates::ack(cfg, sub, reply, first);
     let mut refs = reply.references.clone();
     refs.extend(reply.message_id.iter().cloned());
     let o = Outgoing {

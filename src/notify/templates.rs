@@ -101,7 +101,9 @@ pub fn check(cfg: &Config) -> Vec<String> {
 
 /// Acknowledgement of a received message (or of a person's decision about it): what was
 /// understood, which version it is, and what looks wrong.
-pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, String) {
+/// The acknowledgement of `sub`; `first` is the arrival and timeliness of its obligation's first
+/// accepted version when `sub` is a later one.
+pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo, first: Option<(i64, Option<crate::domain::Timeliness>)>) -> (String, String, String) {
     let unit = sub.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).map(|u| json!({"id": u.id, "name": u.name}));
     // Whom the letter is addressed to: the unit it is about, else the unit the sender is registered to.
     let addressee = sub
@@ -155,6 +157,15 @@ pub fn ack(cfg: &Config, sub: &Submission, reply: &ReplyTo) -> (String, String, 
         "contact": contact(cfg),
         "status": status,
         "days_late": days_late,
+        "first": first.map(|(at, t)| json!({
+            "date": crate::schedule::date_of(tz, at).format("%d/%m/%Y").to_string(),
+            "timeliness": t,
+            "label": match t {
+                Some(crate::domain::Timeliness::OnTime) => "đúng hạn",
+                Some(crate::domain::Timeliness::Late) => "muộn",
+                None => "",
+            },
+        })),
         "also": sub.also.iter().map(|p| also_view(cfg, p)).collect::<Vec<_>>(),
     });
     render(cfg, "ack", &ctx)

@@ -1458,6 +1458,27 @@ impl Tx<'_> {
         self.index_search(m.id, m).await
     }
 
+    /// The first accepted version of an obligation, other than message `except`: its arrival
+    /// and timeliness (an obligation's timeliness is its first version's, SPEC §7).
+    pub async fn first_accepted(&mut self, ob: &ObligationKey, except: i64) -> Result<Option<(i64, Option<Timeliness>)>> {
+        let row = sqlx::query(
+            "SELECT received_at, timeliness FROM messages WHERE office = $1 AND unit = $2 AND report = $3 AND period = $4 AND decision = $5 AND id <> $6 ORDER BY received_at, id LIMIT 1",
+        )
+        .bind(self.office)
+        .bind(ob.unit.as_str())
+        .bind(ob.report.as_str())
+        .bind(ob.period.to_string())
+        .bind(Decision::Accepted.as_str())
+        .bind(except)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| {
+            let t: Option<String> = r.try_get("timeliness")?;
+            Ok((r.try_get("received_at")?, t.as_deref().and_then(Timeliness::parse)))
+        })
+        .transpose()
+    }
+
     /// Numbers the accepted versions of one obligation by arrival and returns them.
     pub async fn renumber(&mut self, ob: &ObligationKey) -> Result<Versions> {
         // The fast path's numbers of this obligation no longer hold once it is renumbered.
