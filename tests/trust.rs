@@ -99,3 +99,43 @@ fn an_unregistered_sender_whose_subject_names_another_unit_than_its_document_goe
     let st = o.json(&["status", "--json", "--as-of", "2021-04-20", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1"]);
     assert_ne!(st[0]["state"], "submitted_on_time", "nothing is accepted for either unit silently: {st}");
 }
+
+#[test]
+fn an_attachment_refused_as_hostile_is_not_handed_out_by_the_console() {
+    use common::browser::Login;
+    let port = free_port();
+    let o = Office::with_config(Db::Sqlite, &format!("{CONFIG}\n[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    // A zip bomb: 64 MB of zeros deflated to a few dozen KB.
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file("bao cao.docx", zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            z.write_all(&zeros).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let bomb = buf.into_inner();
+    let (d, t) = at(2021, 4, 5, 9);
+    o.deliver(t, "b", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<bomb@test>", &d, "", &[("bao cao.zip", &bomb), ("BC quý I.docx", &bva_q1("1/BC", 5))]));
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    let s = subs(&o);
+    let m = by_mid(&s, "<bomb@test>");
+    assert!(m["documents"][0]["error"].as_str().unwrap_or("").starts_with("từ chối"), "the zip is refused: {m}");
+    let id = m["id"].as_str().unwrap().to_string();
+    o.add_user("lan", "clerk", "mat-khau-du-dai-2021");
+    let daemon = Daemon::start(&o, &[]);
+    wait_until(20, "the console", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let l = Login::new(port, "lan", "mat-khau-du-dai-2021").unwrap();
+    let (code, page) = l.get(&format!("/submissions/{id}"));
+    assert_eq!(code, 200);
+    assert!(page.contains("bị từ chối vì có thể gây hại"), "the page warns");
+    assert!(!page.contains(&format!("/submissions/{id}/files/0\"")), "and offers no link to the refused file");
+    assert!(page.contains(&format!("/submissions/{id}/files/1\"")), "the readable report is still offered");
+    let (code, body) = l.get(&format!("/submissions/{id}/files/0"));
+    assert_eq!(code, 403, "a hand-made request gets nothing: {}", &body[..body.len().min(300)]);
+    assert!(body.contains("Tệp bị từ chối"));
+    assert!(daemon.stop().success());
+}

@@ -419,6 +419,28 @@ async fn raw_of(app: &App, m: &Submission) -> Result<Vec<u8>, Response> {
 }
 
 /// The attachments of a message as a person downloads them (a forwarded message's too).
+/// Why an attachment was refused as hostile (a zip bomb, a file over a limit), when it was: such
+/// a file is not handed out by the console.
+fn refused_as_hostile(docs: &[Document], data: &[u8]) -> Option<String> {
+    let sha = crate::parse::sha256_hex(data);
+    docs.iter()
+        .find(|d| d.sha256 == sha && d.container.is_none() && d.broken && d.error.as_deref().is_some_and(|e| e.starts_with("từ chối")))
+        .and_then(|d| d.error.clone())
+}
+
+/// The documents of a message and of the further reports it carries.
+async fn all_documents(app: &App, m: &Submission) -> Result<Vec<Document>, Response> {
+    let mut docs = m.documents.clone();
+    let root = m.part_of.unwrap_or(m.id);
+    if root != m.id {
+        docs.extend(app.store.message(root).await.map_err(db)?.documents);
+    }
+    for p in app.store.parts_of(root).await.map_err(db)? {
+        docs.extend(p.documents);
+    }
+    Ok(docs)
+}
+
 fn attachments(raw: &[u8]) -> Vec<mime::Attachment> {
     let f = mime::parse(raw);
     let mut out = f.attachments;
@@ -457,7 +479,12 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
         None => None,
     };
     let raw = raw_of(&app, &m).await?;
-    let files: Vec<Value> = attachments(&raw).iter().enumerate().map(|(i, a)| json!({"n": i, "name": a.filename, "size": size_vi(a.data.len() as u64)})).collect();
+    let docs = all_documents(&app, &m).await?;
+    let files: Vec<Value> = attachments(&raw)
+        .iter()
+        .enumerate()
+        .map(|(i, a)| json!({"n": i, "name": a.filename, "size": size_vi(a.data.len() as u64), "refused": refused_as_hostile(&docs, &a.data)}))
+        .collect();
     let base = app.base(&s, "/submissions", &format!("Bài nộp số {id}")).await;
     Ok(app.render(
         "submission.html",
@@ -509,6 +536,14 @@ pub async fn file(State(app): State<AppRef>, headers: HeaderMap, Path((id, n)): 
     let m = app.store.message(id).await.map_err(db)?;
     let raw = raw_of(&app, &m).await?;
     match attachments(&raw).into_iter().nth(n) {
+        Some(a) if refused_as_hostile(&all_documents(&app, &m).await?, &a.data).is_some() => Err(super::message(
+            &app,
+            &s,
+            StatusCode::FORBIDDEN,
+            "Tệp bị từ chối",
+            "Tệp này đã bị hệ thống từ chối vì có thể gây hại (ví dụ tệp nén bung ra quá lớn), nên không tải về từ bảng điều khiển. Nếu thật cần, quản trị viên lấy tệp từ thư gốc (.eml) và mở trên máy cách ly.",
+        )
+        .await),
         // Served as bytes to save, never rendered: an attachment may hold markup.
         Some(a) => Ok(download(&a.filename, "application/octet-stream", a.data)),
         None => Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Thư này không có tệp đính kèm đó.").await),
