@@ -105,13 +105,16 @@ fn assigning_to_an_obligation_that_does_not_exist_is_refused_with_the_reason() {
         o.ok(&["ingest", "inbox"]);
         let id = submission(&o, "<r1@test>")["id"].as_str().unwrap().to_string();
         let e = refused(&o, &["review", "assign", &id, "--unit", "CC-C", "--report", "q-report", "--period", "2021-Q1"]);
-        assert!(e.contains("owed by groups benh-vien, ttyt") && e.contains("chi-cuc"), "{e}");
+        assert!(e.contains("chỉ các nhóm benh-vien, ttyt phải nộp") && e.contains("chi-cuc"), "{e}");
         let e = refused(&o, &["review", "assign", &id, "--unit", "TTYT-B", "--report", "q-report", "--period", "2021"]);
-        assert!(e.contains("owed per quarter"), "{e}");
+        assert!(e.contains("nộp theo quý, không có kỳ 2021"), "{e}");
         let e = refused(&o, &["review", "assign", &id, "--unit", "TTYT-B", "--report", "q-report", "--period", "2020-Q3"]);
-        assert!(e.contains("before calendar.start"), "{e}");
+        assert!(e.contains("trước ngày bắt đầu theo dõi"), "{e}");
         let e = refused(&o, &["review", "assign", &id, "--unit", "NOPE", "--report", "q-report", "--period", "2021-Q1"]);
-        assert!(e.contains("no unit `NOPE`"), "{e}");
+        assert!(e.contains("không có đơn vị `NOPE`"), "{e}");
+        // A period that exists, but due years after the message arrived: typed wrong, or forged.
+        let e = refused(&o, &["review", "assign", &id, "--unit", "TTYT-B", "--report", "q-report", "--period", "2031-Q1"]);
+        assert!(e.contains("không thể là báo cáo") && e.contains("quý I năm 2031"), "{e}");
         assert_eq!(submission(&o, "<r1@test>")["decision"], "needs_review", "a refused action changes nothing");
         assert!(!o.json(&["audit", "--json"]).as_array().unwrap().iter().any(|e| e["kind"] == "review_assign"));
     }
@@ -149,7 +152,7 @@ fn an_exemption_can_be_withdrawn_and_only_an_owed_obligation_can_be_exempt() {
         let out = o.ok(&["exempt", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1", "--withdraw"]);
         assert!(out.contains("was not exempt"), "{out}");
         let e = refused(&o, &["exempt", "--unit", "CC-C", "--report", "q-report", "--period", "2021-Q1", "--reason", "x"]);
-        assert!(e.contains("owed by groups"), "{e}");
+        assert!(e.contains("phải nộp"), "{e}");
         let kinds: Vec<String> = o.json(&["audit", "--json"]).as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
         assert_eq!(kinds.iter().filter(|k| *k == "exempt").count(), 1);
         assert_eq!(kinds.iter().filter(|k| *k == "exempt_withdrawn").count(), 1, "withdrawing what was not exempt writes nothing");

@@ -75,6 +75,19 @@ pub enum PeriodKind {
     Once,
 }
 
+impl PeriodKind {
+    /// How a report of this kind is owed, as people say it: *theo quý*, *theo tháng*.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            PeriodKind::Quarter => "quý",
+            PeriodKind::Half => "6 tháng",
+            PeriodKind::Year => "năm",
+            PeriodKind::Month => "tháng",
+            PeriodKind::Once => "một lần",
+        }
+    }
+}
+
 /// One reporting period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Period {

@@ -29,8 +29,12 @@ use std::collections::HashMap;
 pub enum OfficeError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot do that: {0}")]
+    #[error("không thực hiện được: {0}")]
     NotOwed(#[from] NotOwed),
+    /// A message cannot be a report due long after it arrived (a period typed wrong, a
+    /// hand-made request).
+    #[error("không thực hiện được: thư số {id} đến ngày {arrived}, không thể là báo cáo {report} {period} có hạn nộp tận ngày {due}")]
+    TooFarAhead { id: i64, arrived: String, report: String, period: String, due: String },
     #[error("submission {id} {why}")]
     Refused { id: i64, why: String },
     #[error("{0}")]
@@ -404,6 +408,22 @@ async fn decide_by_hand(cfg: &Config, store: &Store, mut sub: Submission, was: &
     Ok(Done { submission: sub, warnings, told })
 }
 
+/// A report is never due more than a year after the message that carries it arrived (a plan
+/// for next year is due this year): a later obligation is a period typed wrong.
+fn not_too_far_ahead(cfg: &Config, sub: &Submission, ob: &Obligation) -> Result<()> {
+    if ob.deadline > sub.received_at + 366 * 86_400 {
+        let tz = cfg.office.timezone;
+        return Err(OfficeError::TooFarAhead {
+            id: sub.id,
+            arrived: schedule::date_of(tz, sub.received_at).format("%d/%m/%Y").to_string(),
+            report: cfg.report(ob.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| ob.report.to_string()),
+            period: ob.period.label_vi(),
+            due: ob.due_date.format("%d/%m/%Y").to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The message's decision can still be changed by a person (a duplicate points at its original).
 fn decidable(sub: &Submission) -> Result<()> {
     if sub.decision == Decision::Duplicate {
@@ -419,6 +439,7 @@ pub async fn assign(cfg: &Config, store: &Store, id: i64, unit: &str, report: &s
     let ob = schedule::obligation(cfg, unit, report, period)?;
     let was = store.message(id).await?;
     decidable(&was)?;
+    not_too_far_ahead(cfg, &was, &ob)?;
     let mut sub = was.clone();
     accept_for(&mut sub, &ob);
     let mut done = decide_by_hand(cfg, store, sub, &was, "review_assign", by, tell, json!({})).await?;
@@ -437,6 +458,7 @@ pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, u
     let ob = schedule::obligation(cfg, unit, report, period)?;
     let was = store.message(id).await?;
     decidable(&was)?;
+    not_too_far_ahead(cfg, &was, &ob)?;
     if was.documents.len() < 2 {
         return Err(OfficeError::Refused { id, why: "carries a single document; assign the whole message instead".into() });
     }

@@ -81,17 +81,17 @@ pub fn deadline_of(cfg: &Rules, report: &Report, period: Period) -> Option<(Naiv
 /// Why an obligation named by a person does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotOwed {
-    #[error("no unit `{0}` in the config")]
+    #[error("không có đơn vị `{0}` trong danh mục đơn vị")]
     UnknownUnit(String),
-    #[error("no report kind `{0}` in the config")]
+    #[error("không có loại báo cáo `{0}`")]
     UnknownReport(String),
-    #[error("{report} is owed by groups {groups}; unit {unit} is in group {group}")]
+    #[error("đơn vị {unit} (nhóm {group}) không phải nộp báo cáo {report}: chỉ các nhóm {groups} phải nộp")]
     GroupDoesNotOwe { unit: String, group: String, report: String, groups: String },
-    #[error("{report} is owed per {kind}, not for {period}")]
+    #[error("báo cáo {report} nộp theo {kind}, không có kỳ {period}")]
     WrongPeriodKind { report: String, kind: String, period: String },
-    #[error("{report} is not owed for {period} (its periods: {owed})")]
+    #[error("báo cáo {report} không phải nộp cho kỳ {period} (các kỳ phải nộp: {owed})")]
     PeriodNotOwed { report: String, period: String, owed: String },
-    #[error("{report} {period} is due on {due}, before calendar.start {start}")]
+    #[error("báo cáo {report} kỳ {period} có hạn nộp {due}, trước ngày bắt đầu theo dõi {start} (calendar.start)")]
     BeforeStart { report: String, period: String, due: NaiveDate, start: NaiveDate },
 }
 
@@ -113,7 +113,7 @@ pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Resu
         (_, p) => p,
     };
     if period.kind() != r.period {
-        let kind = format!("{:?}", r.period).to_lowercase();
+        let kind = r.period.label_vi().to_string();
         return Err(NotOwed::WrongPeriodKind { report: report.into(), kind, period: period.to_string() });
     }
     let owed = periods_of(r, period.year());

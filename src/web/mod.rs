@@ -371,6 +371,11 @@ async fn message(app: &App, s: &Session, code: StatusCode, title: &str, text: &s
     r
 }
 
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
 /// A person-readable account of why an action was not taken.
 fn explain(e: &OfficeError) -> String {
     use crate::schedule::NotOwed;
@@ -382,6 +387,7 @@ fn explain(e: &OfficeError) -> String {
             NotOwed::WrongPeriodKind { report, period, .. } | NotOwed::PeriodNotOwed { report, period, .. } => format!("Báo cáo {report} không có kỳ {period}."),
             NotOwed::BeforeStart { report, period, .. } => format!("Kỳ {period} của báo cáo {report} có hạn trước ngày bắt đầu theo dõi."),
         },
+        OfficeError::TooFarAhead { .. } => format!("{}.", capitalised(&e.to_string())),
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
         OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
         OfficeError::Refused { id, why } if why.contains("already taken") => format!("Tệp này đã được tách khỏi bài nộp số {id}."),
