@@ -873,6 +873,11 @@ async fn request(cfg: &Config, store: &Store, action: RequestCmd, letter: Option
         for x in requests::reports_of(&r) {
             say!("  {} — {}", x.id, x.name);
         }
+        let today = schedule::date_of(cfg.office.timezone, chrono::Utc::now().timestamp());
+        let past = requests::past_deadlines(&r, today);
+        if r.state == "confirmed" && !past.is_empty() {
+            say!("  hạn nộp {} đã qua: các đơn vị chưa nộp được tính là quá hạn", past.join(", "));
+        }
     }
     Ok(0)
 }

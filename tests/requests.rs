@@ -188,3 +188,18 @@ fn a_letter_mailed_by_the_offices_staff_waits_as_a_request_and_a_reply_to_it_ans
     assert_eq!(rows, vec![("BVA", "submitted_on_time"), ("TTYT-B", "overdue")], "{st}");
     o.ok(&["audit", "verify"]);
 }
+
+#[test]
+fn a_confirmed_letter_is_owed_even_when_its_deadlines_fall_before_the_calendars_start_and_a_past_deadline_is_said() {
+    let o = Office::with_config(Db::Sqlite, &CONFIG.replace("start = \"2021-01-01\"", "start = \"2022-01-01\""));
+    let p = o.path().join("cv417.docx");
+    std::fs::write(&p, letter_docx()).unwrap();
+    let added: Value = o.json(&["request", "add", p.to_str().unwrap(), "--json"]);
+    let id = added["id"].as_str().unwrap().to_string();
+    let said = o.ok(&["request", "confirm", &id]);
+    assert!(said.contains("hạn nộp 14/11/2021, 25/11/2021 đã qua"), "the clerk is told the deadlines have passed: {said}");
+    let st = o.json(&["status", "--as-of", "2021-11-20", "--json"]);
+    let mut rows = rows_of(&st, "cv-417-syt-vp");
+    rows.sort();
+    assert_eq!(rows, vec![("BVA", "overdue"), ("CC-C", "overdue"), ("TTYT-B", "overdue")], "a clerk confirmed them: they exist ({st})");
+}

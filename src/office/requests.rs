@@ -176,6 +176,17 @@ fn unit_deadlines(reading: &Value) -> Vec<&Value> {
     reading["deadlines"].as_array().map(|d| d.iter().filter(|d| d["for_units"] == true && d["date"].is_string()).collect()).unwrap_or_default()
 }
 
+/// The units' deadlines of a request already past on `today`, as people write dates.
+pub fn past_deadlines(r: &StoredRequest, today: chrono::NaiveDate) -> Vec<String> {
+    reports_of(r)
+        .iter()
+        .filter_map(|x| match x.due {
+            crate::domain::rules::DueRule::Date(d) if d < today => Some(d.format("%d/%m/%Y").to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Confirms a pending request: its deadlines for the units become obligations of the units its
 /// letter addresses, or of `units` when the clerk names them (a letter whose addressees the
 /// config cannot resolve).

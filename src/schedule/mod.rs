@@ -69,10 +69,12 @@ impl Obligation {
     }
 }
 
-/// The deadline of `report` for `period`, if the period is owed at all (on or after calendar.start).
+/// The deadline of `report` for `period`, if the period is owed at all: on or after
+/// calendar.start — except a request of the office's own letter, which a clerk confirmed and
+/// so is owed whatever its date.
 pub fn deadline_of(cfg: &Rules, report: &Report, period: Period) -> Option<(NaiveDate, i64)> {
     let d = due_date(&cfg.calendar, &report.due, period)?;
-    if d < cfg.calendar.start {
+    if d < cfg.calendar.start && report.letter.is_none() {
         return None;
     }
     Some((d, end_of_day(cfg.office.timezone, d).timestamp()))
@@ -122,7 +124,7 @@ pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Resu
         return Err(NotOwed::PeriodNotOwed { report: report.into(), period: period.to_string(), owed });
     }
     let due = due_date(&cfg.calendar, &r.due, period).ok_or_else(|| NotOwed::PeriodNotOwed { report: report.into(), period: period.to_string(), owed: String::new() })?;
-    if due < cfg.calendar.start {
+    if due < cfg.calendar.start && r.letter.is_none() {
         return Err(NotOwed::BeforeStart { report: report.into(), period: period.to_string(), due, start: cfg.calendar.start });
     }
     Ok(Obligation {
@@ -143,7 +145,12 @@ pub fn owing_units<'a>(cfg: &'a Rules, report: &'a Report) -> impl Iterator<Item
 pub fn obligations_in_years(cfg: &Rules, from_year: i32, to_year: i32) -> Vec<Obligation> {
     let mut out = Vec::new();
     for report in &cfg.reports {
-        for year in from_year..=to_year {
+        // A letter's request is owed for its one year, however long ago.
+        let years: Vec<i32> = match (&report.letter, report.once_for) {
+            (Some(_), Some(y)) => vec![y],
+            _ => (from_year..=to_year).collect(),
+        };
+        for year in years {
             for p in periods_of(report, year) {
                 let Some((due_date, deadline)) = deadline_of(cfg, report, p) else { continue };
                 for u in owing_units(cfg, report) {

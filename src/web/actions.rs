@@ -200,7 +200,16 @@ pub async fn confirm_request(State(app): State<AppRef>, headers: HeaderMap, Path
             tracing::warn!("cannot read the requests again: {e}");
         }
     }
-    back("/requests", r.map(|x| format!("Đã xác nhận yêu cầu số {id} ({}): {} đơn vị phải nộp.", x.number.as_deref().unwrap_or("công văn không số"), units.len())).map_err(|e| explain(&e)))
+    let today = crate::schedule::date_of(app.cfg().office.timezone, chrono::Utc::now().timestamp());
+    back(
+        "/requests",
+        r.map(|x| {
+            let past = office::requests::past_deadlines(&x, today);
+            let late = if past.is_empty() { String::new() } else { format!(" Hạn nộp {} đã qua: các đơn vị chưa nộp được tính là quá hạn.", past.join(", ")) };
+            format!("Đã xác nhận yêu cầu số {id} ({}): {} đơn vị phải nộp.{late}", x.number.as_deref().unwrap_or("công văn không số"), units.len())
+        })
+        .map_err(|e| explain(&e)),
+    )
 }
 
 pub async fn cancel_request(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {

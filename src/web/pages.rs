@@ -717,6 +717,7 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap, Query(f): Q
                 })).collect::<Vec<_>>(),
                 "deadlines": v["deadlines"].as_array().into_iter().flatten().map(|d| json!({
                     "date": fmt_date(d["date"].as_str()), "text": d["text"], "for_units": d["for_units"],
+                    "past": d["for_units"] == true && d["date"].as_str().and_then(|x| chrono::NaiveDate::parse_from_str(x, "%Y-%m-%d").ok()).is_some_and(|x| x < schedule::date_of(cfg.office.timezone, now())),
                 })).collect::<Vec<_>>(),
                 "outline": v["outline"], "annexes": v["annexes"],
                 "units": cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name, "on": chosen.iter().any(|c| c == u.id.as_str())})).collect::<Vec<_>>(),
