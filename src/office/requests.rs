@@ -22,17 +22,65 @@ use chrono::NaiveDate;
 use serde_json::{json, Value};
 use std::sync::{Arc, RwLock};
 
-/// The units an addressee line names: "trong ngành", "các đơn vị trực thuộc" = every unit; a unit's
-/// name or alias; a group's id in words (`benh-vien` = "bệnh viện"); "các Trung tâm Y tế tuyến
-/// huyện" = the units whose name begins with the longest head of that phrase that some unit's
-/// name begins with.
+/// A unit at the districts' level (*huyện*, *thị xã*, *thành phố*, *quận*), by its name.
+fn district_level(folded_name: &str) -> bool {
+    ["huyen", "thi xa", "thanh pho", "quan"].iter().any(|w| contains_words(folded_name, w))
+}
+
+/// One of the Department's own divisions (*phòng*, *ban*, the inspectorate), by its name or
+/// group.
+fn division(u: &crate::config::Unit) -> bool {
+    let n = fold(&u.name);
+    ["phong ", "ban ", "thanh tra"].iter().any(|w| n.starts_with(w)) || u.group.split('-').any(|g| g == "phong")
+}
+
+/// The titles an addressee line begins with (*Giám đốc*, *Thủ trưởng*, *Chi cục trưởng* …).
+const TITLES: [&str; 10] = ["giam doc", "pho giam doc", "thu truong", "chi cuc truong", "truong", "chanh van phong", "chanh thanh tra", "chu tich", "hieu truong", "vien truong"];
+
+/// The units an addressee line names, exactly — none missing, none extra:
+/// - "trong ngành", "các đơn vị trực thuộc": every unit;
+/// - "các phòng/ban thuộc cơ quan Sở": the Department's own divisions;
+/// - a list after a colon ("Giám đốc các Bệnh viện: A, B, C"): exactly those;
+/// - a unit's name or alias;
+/// - a kind of unit ("các bệnh viện", "các Trung tâm Y tế"), narrowed by level ("tuyến tỉnh",
+///   "tuyến huyện", "các huyện, thị xã, thành phố") and by "đa khoa" / "chuyên khoa";
+/// - a group's id in words (`benh-vien` = "bệnh viện").
 pub fn units_addressed(cfg: &Config, text: &str) -> Vec<String> {
+    let mut out = addressed(cfg, text);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn addressed(cfg: &Config, text: &str) -> Vec<String> {
     let f = fold(text);
+    let ids = |us: Vec<&crate::config::Unit>| us.into_iter().map(|u| u.id.to_string()).collect::<Vec<_>>();
     let all = ["trong nganh", "truc thuoc", "cac don vi y te", "thu truong cac don vi", "cac don vi thuoc so"];
     if all.iter().any(|p| f.contains(p)) || f == "cac don vi" {
-        let mut all: Vec<String> = cfg.units.iter().map(|u| u.id.to_string()).collect();
-        all.sort();
-        return all;
+        return ids(cfg.units.iter().collect());
+    }
+    let divisions_named = (contains_words(&f, "phong") || contains_words(&f, "ban")) && (f.contains("co quan so") || f.contains("thuoc so") || f.contains("phong ban") || f.contains("phong chuc nang") || f.contains("phong chuyen mon") || contains_words(&f, "cac phong"));
+    if divisions_named {
+        return ids(cfg.units.iter().filter(|u| division(u)).collect());
+    }
+    // A list after a colon: each item one unit, among those of the kind named before the colon.
+    if let Some((head, list)) = text.split_once(':') {
+        let items: Vec<String> = list.split([',', ';']).flat_map(|x| x.split(" và ")).map(fold).filter(|x| !x.is_empty()).collect();
+        let kind = fold(head);
+        let mut hits: Vec<&crate::config::Unit> = Vec::new();
+        for item in &items {
+            let of_item: Vec<&crate::config::Unit> = cfg
+                .units
+                .iter()
+                .filter(|u| std::iter::once(&u.name).chain(u.aliases.iter()).map(|n| fold(n)).any(|n| !n.is_empty() && (contains_words(&n, item) || contains_words(item, &n))))
+                .collect();
+            // Among several, those of the kind before the colon ("Bệnh viện: Nhi" is the hospital).
+            let narrowed: Vec<&crate::config::Unit> = of_item.iter().copied().filter(|u| kind.split(' ').filter(|w| w.len() > 2).any(|w| contains_words(&fold(&u.name), w))).collect();
+            hits.extend(if narrowed.len() == 1 || (of_item.len() > 1 && !narrowed.is_empty()) { narrowed } else { of_item });
+        }
+        if !hits.is_empty() {
+            return ids(hits);
+        }
     }
     let mut out: Vec<String> = Vec::new();
     for u in &cfg.units {
@@ -41,40 +89,55 @@ pub fn units_addressed(cfg: &Config, text: &str) -> Vec<String> {
             out.push(u.id.to_string());
         }
     }
-    for u in &cfg.units {
-        if contains_words(&f, &u.group.replace('-', " ")) && !out.contains(&u.id.to_string()) {
-            out.push(u.id.to_string());
-        }
+    if !out.is_empty() {
+        return out;
     }
-    if out.is_empty() {
-        if let Some(i) = f.find("cac ") {
-            let words: Vec<&str> = f[i + 4..].split(' ').collect();
-            for n in (2..=words.len()).rev() {
-                let head = words[..n].join(" ");
-                // "tuyến tỉnh" / "tuyến huyện" narrow the kind to the province's or the districts'.
-                let level = |n: &str| {
-                    if f.contains("tuyen tinh") {
-                        contains_words(n, "tinh")
-                    } else if f.contains("tuyen huyen") {
-                        ["huyen", "thi xa", "thanh pho", "quan"].iter().any(|w| contains_words(n, w))
-                    } else {
-                        true
-                    }
-                };
-                let hits: Vec<String> = cfg.units.iter().filter(|u| {
-                    let n = fold(&u.name);
-                    n.starts_with(&head) && level(&n)
-                }).map(|u| u.id.to_string()).collect();
-                if !hits.is_empty() {
-                    out = hits;
-                    break;
-                }
+    // A kind of unit after "các" (or before it: "Trung tâm Y tế các huyện"), with its level.
+    let words: Vec<&str> = f.split(' ').collect();
+    if let Some(i) = words.iter().position(|w| *w == "cac") {
+        let district_words = ["huyen", "thi", "thanh", "quan"];
+        let (mut kind, qualifiers): (Vec<&str>, Vec<&str>) = if words.get(i + 1).is_some_and(|w| district_words.contains(w)) {
+            // "Trung tâm Y tế các huyện, thị xã, thành phố": the kind before, the level after.
+            let mut before: Vec<&str> = words[..i].to_vec();
+            let joined = before.join(" ");
+            if let Some(t) = TITLES.iter().find(|t| joined.starts_with(*t)) {
+                before.drain(..t.split(' ').count());
+            }
+            (before, words[i + 1..].to_vec())
+        } else {
+            (words[i + 1..].to_vec(), vec![])
+        };
+        let phrase = format!("{} {}", kind.join(" "), qualifiers.join(" "));
+        let province = contains_words(&phrase, "tuyen tinh") || contains_words(&phrase, "cap tinh");
+        let district = contains_words(&phrase, "tuyen huyen") || !qualifiers.is_empty() || contains_words(&phrase, "cac huyen");
+        let general = contains_words(&phrase, "da khoa");
+        let special = contains_words(&phrase, "chuyen khoa");
+        // The kind's own words: up to the first qualifier.
+        let stop = ["tuyen", "cap", "da", "chuyen", "truc", "thuoc", "tren", "dia", "trong", "cua"];
+        if let Some(k) = kind.iter().position(|w| stop.contains(w)) {
+            kind.truncate(k);
+        }
+        let level = |u: &&crate::config::Unit| {
+            let n = fold(&u.name);
+            (!province || !district_level(&n)) && (!district || district_level(&n)) && match (general, special) {
+                (true, false) => contains_words(&n, "da khoa"),
+                (false, true) => !contains_words(&n, "da khoa"),
+                _ => true,
+            }
+        };
+        for n in (1..=kind.len()).rev() {
+            let head = kind[..n].join(" ");
+            if n == 1 && !matches!(head.as_str(), "phong" | "ban") {
+                break;
+            }
+            let hits: Vec<&crate::config::Unit> = cfg.units.iter().filter(|u| fold(&u.name).starts_with(&head)).filter(level).collect();
+            if !hits.is_empty() {
+                return ids(hits);
             }
         }
     }
-    out.sort();
-    out.dedup();
-    out
+    // A group's id in words.
+    cfg.units.iter().filter(|u| contains_words(&f, &u.group.replace('-', " "))).map(|u| u.id.to_string()).collect()
 }
 
 /// A periodic rule as a `[[report]]` entry to paste into the config (reviewed by a person).
@@ -405,6 +468,45 @@ group = "benh-vien"
         Config::from_str_at(text, std::path::Path::new("/tmp/c.toml")).unwrap()
     }
 
+    /// A province's office: its hospitals (general and specialised), its centres at both levels,
+    /// sub-departments and one of the Department's divisions.
+    fn province() -> Config {
+        let mut text = String::from("[office]\nname = \"VP\"\naddress = \"vp@so.example\"\n[database]\nurl = \"sqlite://t.db\"\n");
+        for (i, (id, name, alias, group)) in [
+            ("BVDKT", "Bệnh viện Đa khoa tỉnh Kiểm Thử", "BVĐK tỉnh", "benh-vien"),
+            ("BVNHI", "Bệnh viện Nhi Kiểm Thử", "BV Nhi", "benh-vien"),
+            ("BVPS", "Bệnh viện Phụ sản Kiểm Thử", "BV Phụ sản", "benh-vien"),
+            ("BVDK-AB", "Bệnh viện Đa khoa huyện An Bình", "BVĐK An Bình", "benh-vien"),
+            ("CDC", "Trung tâm Kiểm soát bệnh tật tỉnh Kiểm Thử", "CDC", "trung-tam-tinh"),
+            ("TTYT-AB", "Trung tâm Y tế huyện An Bình", "TTYT An Bình", "ttyt"),
+            ("TTYT-TP", "Trung tâm Y tế thành phố Kiểm Thử", "TTYT thành phố", "ttyt"),
+            ("CCDS", "Chi cục Dân số - Kế hoạch hóa gia đình", "Chi cục DS-KHHGĐ", "chi-cuc"),
+            ("CCATTP", "Chi cục An toàn vệ sinh thực phẩm", "Chi cục ATVSTP", "chi-cuc"),
+            ("PTCCB", "Phòng Tổ chức cán bộ", "Phòng TCCB", "phong-so"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            text.push_str(&format!("[[unit]]\nid = \"{id}\"\nname = \"{name}\"\naliases = [\"{alias}\"]\nemails = [\"u{i}@x.example\"]\ngroup = \"{group}\"\n"));
+        }
+        Config::from_str_at(&text, std::path::Path::new("/tmp/c.toml")).unwrap()
+    }
+
+    #[test]
+    fn addressee_lines_resolve_exactly_none_missing_none_extra() {
+        let c = province();
+        let u = |t: &str| units_addressed(&c, t);
+        assert_eq!(u("Trưởng các phòng/ban thuộc cơ quan Sở Y tế"), vec!["PTCCB"], "the Department's own divisions");
+        assert_eq!(u("Giám đốc các bệnh viện đa khoa, chuyên khoa tuyến tỉnh"), vec!["BVDKT", "BVNHI", "BVPS"], "not the district's hospital");
+        assert_eq!(u("Giám đốc các bệnh viện chuyên khoa tuyến tỉnh"), vec!["BVNHI", "BVPS"]);
+        assert_eq!(u("Giám đốc Trung tâm Y tế các huyện, thị xã, thành phố"), vec!["TTYT-AB", "TTYT-TP"], "the district centres");
+        assert_eq!(u("Giám đốc các Bệnh viện: Nhi, Phụ sản, Đa khoa tỉnh"), vec!["BVDKT", "BVNHI", "BVPS"], "exactly the list");
+        assert_eq!(u("Chi cục trưởng Chi cục: ATVSTP, DS-KHHGĐ"), vec!["CCATTP", "CCDS"]);
+        assert_eq!(u("Giám đốc các Trung tâm Y tế tuyến tỉnh"), vec!["CDC"], "the province's centre, not the districts'");
+        assert_eq!(u("Giám đốc BVĐK tỉnh"), vec!["BVDKT"]);
+        assert_eq!(u("Thủ trưởng các đơn vị y tế trong ngành").len(), 10);
+    }
+
     #[test]
     fn addressees_resolve_to_units_and_groups() {
         let c = cfg();
@@ -412,7 +514,7 @@ group = "benh-vien"
         assert_eq!(units_addressed(&c, "Giám đốc các Trung tâm Y tế tuyến huyện"), vec!["TTYT-A", "TTYT-B"]);
         assert_eq!(units_addressed(&c, "Giám đốc BVĐK tỉnh"), vec!["BVT"]);
         assert_eq!(units_addressed(&c, "Các bệnh viện"), vec!["BVT"]);
-        assert!(units_addressed(&c, "Trưởng các phòng chức năng Sở").is_empty());
+        assert!(units_addressed(&c, "Trưởng các phòng chức năng Sở").is_empty(), "no division in this office");
         assert!(units_addressed(&c, "Giám đốc các Trung tâm Y tế tuyến tỉnh").is_empty(), "the districts' centres are not the province's");
     }
 

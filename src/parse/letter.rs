@@ -59,8 +59,12 @@ static WORDS_DATE: Lazy<Regex> = Lazy::new(|| Regex::new(r"ngay (\d{1,2}) thang 
 /// A deadline cue right before a date (folded text).
 static CUE: Lazy<Regex> = Lazy::new(|| Regex::new(r"(truoc|cham nhat(?: vao| la)?|han cuoi(?: la| vao)?|khong muon hon|xong truoc|han nop(?: la)?|han chot(?: la)?)\s*(?:ngay)?\s*$").unwrap());
 static NUMBERED: Lazy<Regex> = Lazy::new(|| Regex::new(r"^(?:[IVX]{1,5}|\d{1,2}(?:\.\d{1,2}){0,3})[.)]?\s+\S").unwrap());
-static PERIODIC: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"^bao cao (quy|6 thang(?: dau nam| cuoi nam)?|nam|thang) .*?truoc ngay (\d{1,2}) thang (\d{1,2}|cuoi quy|cuoi|dau quy sau|sau)\b").unwrap());
+/// A periodic rule: the kind of report, a cue (*trước* is exclusive, *chậm nhất* is not), the
+/// day, and the month: a number, the period's last month, the next one, or *hằng tháng* (the
+/// month itself).
+static PERIODIC: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"^bao cao (quy|6 thang(?: dau nam| cuoi nam)?|nam|thang|hang thang|dinh ky thang|dinh ky quy|dinh ky nam) .*?(truoc|cham nhat(?: vao| la)?|han cuoi(?: la| vao)?|khong muon hon) ngay (\d{1,2})(?: cua)? (?:thang (\d{1,2}|cuoi quy|cuoi ky|cuoi|dau quy sau|dau ky sau|sau|ke tiep)|(hang thang))\b").unwrap()
+});
 
 /// Text with the emphasis marks of a text export (`**`, `#`) and bullets removed from the ends.
 fn clean(line: &str) -> String {
@@ -141,42 +145,54 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
         let plain = crate::text::fold(strip_bullet(x));
         // "Báo cáo quý: …": the kind, a colon, then the rule (not prose that mentions a report).
         let labelled = strip_bullet(x).find(':').is_some_and(|i| i < 40);
-        if let Some(c) = PERIODIC.captures(&plain).filter(|_| labelled) {
+        if let Some(c) = PERIODIC.captures(&plain).filter(|_| labelled).filter(|c| !cut_off(&plain[..c.get(2).map_or(0, |m| m.start())])) {
             let (period, first_half) = match &c[1] {
-                "quy" => ("quarter", false),
-                "nam" => ("year", false),
-                "thang" => ("month", false),
+                "quy" | "dinh ky quy" => ("quarter", false),
+                "nam" | "dinh ky nam" => ("year", false),
+                "thang" | "hang thang" | "dinh ky thang" => ("month", false),
                 p => ("half", p.contains("dau")),
             };
-            let month = match &c[3] {
-                "cuoi quy" | "cuoi" => "last".to_string(),
-                "dau quy sau" | "sau" => "next".to_string(),
-                m => m.trim_start_matches('0').to_string(),
+            let month = match (c.get(4).map(|m| m.as_str()), c.get(5)) {
+                // "hằng tháng": the month reported on is the one it is sent in.
+                (_, Some(_)) => "last".to_string(),
+                (Some("cuoi quy" | "cuoi ky" | "cuoi"), _) => "last".to_string(),
+                (Some("dau quy sau" | "dau ky sau" | "sau" | "ke tiep"), _) => "next".to_string(),
+                (Some(m), _) => m.trim_start_matches('0').to_string(),
+                (None, None) => "last".to_string(),
             };
             l.periodic.push(PeriodicRule {
                 text: strip_bullet(x).to_string(),
                 period: period.into(),
-                day: c[2].parse().unwrap_or(1),
+                day: c[3].parse().unwrap_or(1),
                 month,
                 first_half_only: first_half,
-                exclusive: true,
+                exclusive: c[2].starts_with("truoc"),
             });
         }
     }
 
-    // The outline: numbered headings after a line naming the "đề cương".
-    if let Some(i) = lines.iter().position(|x| {
+    // The outline: numbered headings under a heading naming the "đề cương" — wherever it stands
+    // (in the body, after the signatures, in an annex of its own); a line merely mentioning the
+    // outline ("theo đề cương đính kèm") only where no heading has one.
+    let heading = |x: &String| crate::text::fold(x).starts_with("de cuong");
+    let mention = |x: &String| {
         let f = crate::text::fold(x);
-        f.starts_with("de cuong") || (f.contains("de cuong bao cao") && x.len() < 120)
-    }) {
-        for x in lines.iter().skip(i + 1) {
-            let f = crate::text::fold(x);
-            if f.starts_with("phu luc") || f.starts_with("noi nhan") {
-                break;
+        f.contains("de cuong bao cao") && x.len() < 120
+    };
+    for pick in [&heading as &dyn Fn(&String) -> bool, &mention] {
+        for i in (0..lines.len()).filter(|i| pick(&lines[*i])) {
+            for x in lines.iter().skip(i + 1) {
+                let f = crate::text::fold(x);
+                if f.starts_with("phu luc") || f.starts_with("noi nhan") || heading(x) {
+                    break;
+                }
+                if NUMBERED.is_match(x) && x.chars().count() < 160 && !l.outline.contains(x) {
+                    l.outline.push(x.clone());
+                }
             }
-            if NUMBERED.is_match(x) && x.chars().count() < 160 {
-                l.outline.push(x.clone());
-            }
+        }
+        if !l.outline.is_empty() {
+            break;
         }
     }
     // Annexes: headings "Phụ lục 1: …", and "phụ lục 01, 02" named in the text.
@@ -258,9 +274,18 @@ fn deadlines_in(line: &str, folded: &str) -> Vec<Deadline> {
         if !CUE.is_match(&format!("{before} ")) && !CUE.is_match(before) {
             continue;
         }
+        if cut_off(before) {
+            continue;
+        }
         out.push(Deadline { date, text: strip_bullet(line).to_string(), for_units: for_units(folded), report: asked(strip_bullet(line)) });
     }
     out
+}
+
+/// A date that closes the figures (*thời gian chốt số liệu*, Nghị định 09/2019/NĐ-CP) is not a
+/// deadline: the clause before it speaks of the cut-off and sends nothing.
+fn cut_off(before: &str) -> bool {
+    before.rfind("chot so lieu").or_else(|| before.rfind("so lieu chot")).is_some_and(|i| !before[i..].contains("gui") && !before[i..].contains("nop"))
 }
 
 fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
@@ -349,6 +374,35 @@ Phụ lục 02: Kinh phí";
         assert_eq!(l.deadlines[0].report.as_deref(), Some("báo cáo kết quả phòng chống dịch năm 2024"));
         assert_eq!(l.outline, vec!["I. Đặc điểm tình hình", "II. Kết quả thực hiện", "1. Công tác chỉ đạo", "2. Kết quả cụ thể", "III. Đề xuất, kiến nghị"]);
         assert!(l.annexes.iter().any(|a| a.starts_with("Phụ lục 01")) && l.annexes.iter().any(|a| a.starts_with("Phụ lục 02")) && l.annexes.len() == 2, "{:?}", l.annexes);
+    }
+
+    const RULES: &str = "SỞ Y TẾ
+Số: 123/SYT-KHTC
+V/v thực hiện chế độ báo cáo định kỳ
+Kiểm Thử, ngày 05 tháng 01 năm 2024
+Kính gửi: Thủ trưởng các đơn vị trực thuộc.
+1. Thời gian chốt số liệu quý IV: trước ngày 15/12/2024.
+2. Thời hạn gửi báo cáo:
+- Báo cáo tháng: gửi trước ngày 20 hằng tháng.
+- Báo cáo quý: thời gian chốt số liệu từ ngày 15 của tháng trước đến ngày 14 của tháng cuối quý; gửi trước ngày 20 của tháng cuối quý.
+- Báo cáo năm: chậm nhất ngày 15 tháng 12.
+3. Các đơn vị gửi báo cáo quý IV về Văn phòng Sở trước ngày 20/12/2024 (theo đề cương tại Phụ lục 01).
+Nơi nhận:
+- Như trên.
+PHỤ LỤC 01
+ĐỀ CƯƠNG BÁO CÁO
+1. Tình hình chung
+2. Kết quả thực hiện
+3. Kiến nghị";
+
+    #[test]
+    fn bullet_rules_an_outline_in_an_annex_and_a_data_cut_off_are_read_for_what_they_are() {
+        let l = read(RULES, None);
+        let rules: Vec<(&str, u32, &str, bool)> = l.periodic.iter().map(|r| (r.period.as_str(), r.day, r.month.as_str(), r.exclusive)).collect();
+        assert_eq!(rules, vec![("month", 20, "last", true), ("quarter", 20, "last", true), ("year", 15, "12", false)], "{:?}", l.periodic);
+        let d: Vec<String> = l.deadlines.iter().map(|d| d.date.to_string()).collect();
+        assert_eq!(d, vec!["2024-12-20"], "the data cut-off is no deadline: {:?}", l.deadlines);
+        assert_eq!(l.outline, vec!["1. Tình hình chung", "2. Kết quả thực hiện", "3. Kiến nghị"], "the outline under its own heading in the annex");
     }
 
     #[test]
