@@ -1183,23 +1183,22 @@ async fn record_config_load(cfg: &Config, store: &Store) -> Result<()> {
 }
 
 /// One submission in the shape of SPEC §11.1.
+/// One document as SPEC §11.1 shows it.
+fn document_json(d: &crate::parse::Document) -> Value {
+    json!({
+        "filename": d.filename, "format": d.format, "parse": d.parse, "error": d.error, "detail": d.detail,
+        "ocr": d.ocr, "legacy_encoding": d.legacy_encoding,
+        "container": d.container,
+        "issuer": d.header.issuer, "number": d.header.number, "date": d.header.date, "place": d.header.place,
+        "doc_type": d.header.doc_type, "summary": d.header.summary, "signer": d.header.signer,
+        "score": d.score.as_ref().map(|s| json!({"max_total": s.max_total, "self_total": s.self_total, "rows": s.rows, "findings": s.findings})),
+        "commitments": d.commitments.as_ref().map(|c| json!({"count": c.count, "items": c.items, "evaluated": c.evaluated, "tasks": c.tasks})),
+        "tasks": d.tasks.as_ref().map(|t| json!({"count": t.count, "items": t.items})),
+    })
+}
+
 pub fn submission_json(cfg: &Config, r: &Submission) -> Value {
-    let docs: Vec<Value> = r
-        .documents
-        .iter()
-        .map(|d| {
-            json!({
-                "filename": d.filename, "format": d.format, "parse": d.parse, "error": d.error, "detail": d.detail,
-                "ocr": d.ocr, "legacy_encoding": d.legacy_encoding,
-                "container": d.container,
-                "issuer": d.header.issuer, "number": d.header.number, "date": d.header.date, "place": d.header.place,
-                "doc_type": d.header.doc_type, "summary": d.header.summary, "signer": d.header.signer,
-                "score": d.score.as_ref().map(|s| json!({"max_total": s.max_total, "self_total": s.self_total, "rows": s.rows, "findings": s.findings})),
-                "commitments": d.commitments.as_ref().map(|c| json!({"count": c.count, "items": c.items, "evaluated": c.evaluated, "tasks": c.tasks})),
-                "tasks": d.tasks.as_ref().map(|t| json!({"count": t.count, "items": t.items})),
-            })
-        })
-        .collect();
+    let docs: Vec<Value> = r.documents.iter().map(document_json).collect();
     json!({
         "id": r.id.to_string(),
         "message_id": r.message_id,
@@ -1220,6 +1219,11 @@ pub fn submission_json(cfg: &Config, r: &Submission) -> Value {
             "id": p.id.to_string(), "unit": p.unit, "report": p.report, "period": p.period,
             "due": p.due.map(|d| d.to_string()), "decision": p.decision, "reasons": p.reasons, "timeliness": p.timeliness, "version": p.version,
             "findings": p.findings, "documents": p.documents.iter().map(|d| d.filename.clone()).collect::<Vec<_>>(),
+            // What the further report's documents hold, as the message's own documents show it.
+            "document_details": p.documents.iter().map(document_json).collect::<Vec<_>>(),
+            "score": p.documents.iter().find_map(|d| d.score.as_ref()).map(|s| json!({"max_total": s.max_total, "self_total": s.self_total, "rows": s.rows, "findings": s.findings})),
+            "commitments": p.documents.iter().find_map(|d| d.commitments.as_ref()).map(|c| json!({"count": c.count, "items": c.items, "evaluated": c.evaluated, "tasks": c.tasks})),
+            "tasks": p.documents.iter().find_map(|d| d.tasks.as_ref()).map(|t| json!({"count": t.count, "items": t.items})),
         })).collect::<Vec<_>>(),
         "documents": docs,
     })

@@ -139,3 +139,20 @@ fn an_attachment_refused_as_hostile_is_not_handed_out_by_the_console() {
     assert!(body.contains("Tệp bị từ chối"));
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_score_table_carried_beside_another_report_keeps_its_totals_in_the_json() {
+    let o = Office::new(Db::Sqlite);
+    let rows = [("1", "Chỉ đạo điều hành", 3.0, 2.5), ("2", "Hiện đại hóa", 2.0, 2.0)];
+    let score = score_xlsx("BỆNH VIỆN ĐA KHOA AN BÌNH", "BẢNG TỰ CHẤM ĐIỂM CẢI CÁCH HÀNH CHÍNH NĂM 2021", &rows, (5.0, 4.5));
+    let (d, t) = at(2021, 10, 15, 9);
+    o.deliver(t, "s", &mail("bva@test.example", "Báo cáo quý III và bảng tự chấm điểm năm 2021", "<two@test>", &d, "", &[("BC quý III.docx", &report_docx("BỆNH VIỆN ĐA KHOA AN BÌNH", "30/BC-BVA", "Kiểm Thử, ngày 15 tháng 10 năm 2021", "BÁO CÁO", "Kết quả công tác quý III năm 2021", &["Báo cáo."], None)), ("Tự chấm điểm 2021.xlsx", &score)]));
+    o.ok(&["ingest", "--no-deliver", "inbox"]);
+    let s = subs(&o);
+    let m = by_mid(&s, "<two@test>");
+    assert_eq!(m["report"], "q-report", "{m}");
+    let part = &m["also"][0];
+    assert_eq!(part["report"], "score", "{m}");
+    assert_eq!(part["score"]["self_total"], 4.5, "the totals as at top level: {part}");
+    assert_eq!(part["document_details"][0]["score"]["max_total"], 5.0);
+}
