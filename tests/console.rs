@@ -119,7 +119,15 @@ fn a_viewer_cannot_act_and_a_form_without_its_token_is_forbidden() {
 
     let (code, hs, _) = clerk.post(&path, &[("reason", "không đúng mẫu")], true);
     assert_eq!(code, 303, "the clerk with the token rejects");
-    assert!(common::browser::header(&hs, "location").unwrap().contains("ok="));
+    let to = common::browser::header(&hs, "location").unwrap().to_string();
+    assert!(!to.contains('?'), "what happened is kept by the server, not put in the address: {to}");
+    let (_, shown) = clerk.get(&to);
+    assert!(shown.contains("Đã từ chối bài nộp số"), "the next page says what was done: {shown}");
+    let (_, again) = clerk.get(&to);
+    assert!(!again.contains("Đã từ chối bài nộp số"), "once");
+    // Text put in the address is never shown as the console's own message (a phishing lure).
+    let (_, lure) = clerk.get("/review?ok=T%C3%A0i+kho%E1%BA%A3n+b%E1%BB%8B+kh%C3%B3a%2C+g%E1%BB%8Di+0900&err=G%E1%BB%8Di+ngay");
+    assert!(!lure.contains("Tài khoản bị khóa") && !lure.contains("Gọi ngay") && !lure.contains("flash ok"), "{lure}");
     assert_eq!(o.json(&["submissions", "--json", "--decision", "rejected"]).as_array().unwrap().iter().filter(|s| s["id"] == id.to_string()).count(), 1);
 
     // Accounts are the admin's: a clerk cannot add one.
@@ -281,17 +289,21 @@ fn a_person_changes_their_own_password_only_by_knowing_the_current_one() {
     let me = Login::new(port, "giamdoc", PASSWORD).unwrap();
     let (code, hs, _) = me.post("/password", &[("current", "doan-thu-xem"), ("new", new), ("again", new)], true);
     assert_eq!(code, 303);
-    assert!(common::browser::header(&hs, "location").unwrap().contains("err="), "a wrong current password is refused");
+    assert_eq!(common::browser::header(&hs, "location"), Some("/password"));
+    assert!(me.get("/password").1.contains("Mật khẩu hiện tại không đúng"), "a wrong current password is refused");
     let (_, hs, _) = me.post("/password", &[("current", PASSWORD), ("new", new), ("again", "khac-hoan-toan-2021")], true);
-    assert!(common::browser::header(&hs, "location").unwrap().contains("err="), "the two new ones must agree");
+    assert_eq!(common::browser::header(&hs, "location"), Some("/password"));
+    assert!(me.get("/password").1.contains("không giống nhau"), "the two new ones must agree");
     let (_, hs, _) = me.post("/password", &[("current", PASSWORD), ("new", "ngan"), ("again", "ngan")], true);
-    assert!(common::browser::header(&hs, "location").unwrap().contains("err="), "too short");
+    assert!(me.get("/password").1.contains("quá ngắn"), "too short: {hs:?}");
     assert_eq!(me.get("/").0, 200, "nothing changed yet");
     let (code, _, _) = me.post("/password", &[("current", PASSWORD), ("new", new), ("again", new)], false);
     assert_eq!(code, 403, "not without the form's token");
     let (_, hs, _) = me.post("/password", &[("current", PASSWORD), ("new", new), ("again", new)], true);
-    assert_eq!(common::browser::header(&hs, "location"), Some("/login"), "a viewer may change their own password");
+    assert_eq!(common::browser::header(&hs, "location"), Some("/login?why=password"), "a viewer may change their own password");
     assert_eq!(me.get("/").0, 303, "the change ended the account's sessions");
+    let (_, _, login) = http(port, "GET", "/login?why=password", &[], b"");
+    assert!(String::from_utf8_lossy(&login).contains("Mật khẩu đã được đổi"), "and the login page says why");
     assert!(Login::new(port, "giamdoc", PASSWORD).is_err());
     assert!(Login::new(port, "giamdoc", new).is_ok());
     let audit = o.json(&["audit", "--json"]);
@@ -317,7 +329,7 @@ fn a_clerk_confirms_a_letters_request_for_the_units_ticked_and_the_running_daemo
     // The clerk leaves CC-C out and confirms.
     b.click("input[name='unit:CC-C']");
     b.click("form[action='/requests/1/confirm'] button");
-    assert!(b.wait_for_url("ok=", 10), "{}", b.url());
+    assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
     assert!(b.text(".flash.ok").contains("Đã xác nhận yêu cầu số 1"), "{}", b.source());
     assert!(b.source().contains("hạn 14/12/2021"), "the obligation and its due day (trước ngày 15 = by the 14th)");
     assert!(b.text("#r1 .owing").contains("Trung tâm Y tế huyện Bắc Sơn") && !b.text("#r1 .owing").contains("Chi cục"), "who owes it: {}", b.source());

@@ -2,7 +2,7 @@
 //! office's action under the person's account — the same function the command line calls — and
 //! sends the browser back to the page it came from with what happened.
 
-use super::{acting, explain, pages::enc, Posted, AppRef};
+use super::{acting, explain, Posted, AppRef};
 use crate::domain::{Period, Role};
 use crate::office;
 use axum::extract::{Form, Path, State};
@@ -11,13 +11,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 type Fields = Form<Vec<(String, String)>>;
 
-fn back(to: &str, result: Result<String, String>) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    match result {
-        Ok(ok) => Redirect::to(&format!("{to}{sep}ok={}", enc(&ok))).into_response(),
-        Err(err) => Redirect::to(&format!("{to}{sep}err={}", enc(&err))).into_response(),
-    }
-}
 
 /// Where a review form returns: the review page, or the submission's page it was posted from.
 fn review_back(f: &Posted, id: i64) -> String {
@@ -42,7 +35,7 @@ pub async fn accept(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
         Err(r) => return r,
     };
     let r = office::accept(&app.cfg(), &app.store, id, &s.account.name, f.checked("tell")).await;
-    back(&review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
+    app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
 }
 
 pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
@@ -53,7 +46,7 @@ pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
     let mut parts = f.get("obligation").splitn(3, '|');
     let (unit, report, period) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let Ok(period) = period.parse::<Period>() else {
-        return back(&review_back(&f, id), Err("Hãy chọn một nghĩa vụ báo cáo trong danh sách.".into()));
+        return app.back(&s, &review_back(&f, id), Err("Hãy chọn một nghĩa vụ báo cáo trong danh sách.".into()));
     };
     let title = period.title(&app.cfg().report(report).map(|r| r.name.clone()).unwrap_or_default());
     // One file of the message, or the whole of it.
@@ -63,7 +56,7 @@ pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
             .map(|d| format!("Đã tách tệp {} của thư số {id} thành bài nộp số {} cho {title}.{}", d.submission.documents.first().map(|x| x.filename.as_str()).unwrap_or("?"), d.submission.id, told(&d))),
         _ => office::assign(&app.cfg(), &app.store, id, unit, report, period, &s.account.name, f.checked("tell")).await.map(|d| format!("Đã gán bài nộp số {id} cho {title}.{}", told(&d))),
     };
-    back(&review_back(&f, id), r.map_err(|e| explain(&e)))
+    app.back(&s, &review_back(&f, id), r.map_err(|e| explain(&e)))
 }
 
 pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
@@ -73,10 +66,10 @@ pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
     };
     let reason = f.get("reason");
     if reason.is_empty() {
-        return back(&review_back(&f, id), Err("Hãy ghi lý do từ chối: đơn vị sẽ đọc lý do này.".into()));
+        return app.back(&s, &review_back(&f, id), Err("Hãy ghi lý do từ chối: đơn vị sẽ đọc lý do này.".into()));
     }
     let r = office::reject(&app.cfg(), &app.store, id, reason, &s.account.name, f.checked("tell")).await;
-    back(&review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
+    app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
 }
 
 fn obligation_of(f: &Posted) -> Result<(String, String, Period), String> {
@@ -97,7 +90,7 @@ pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
             .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), u))
             .map_err(|e| explain(&e)),
     };
-    back("/exemptions", r)
+    app.back(&s, "/exemptions", r)
 }
 
 pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
@@ -113,7 +106,7 @@ pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form):
             Err(e) => Err(explain(&e)),
         },
     };
-    back("/exemptions", r)
+    app.back(&s, "/exemptions", r)
 }
 
 pub async fn retry(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
@@ -124,14 +117,14 @@ pub async fn retry(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fi
     let ids: Vec<i64> = f.get("id").split(',').filter_map(|x| x.trim().parse().ok()).collect();
     let all_failed = f.checked("failed");
     if ids.is_empty() && !all_failed {
-        return back("/outbox", Err("Hãy chọn thư cần gửi lại.".into()));
+        return app.back(&s, "/outbox", Err("Hãy chọn thư cần gửi lại.".into()));
     }
     let r = match office::retry_mail(&app.store, &ids, all_failed, &s.account.name).await {
         Ok(keys) if keys.is_empty() => Err("Không có thư nào cần gửi lại.".to_string()),
         Ok(keys) => Ok(format!("Đã xếp lại {} thư để gửi.", keys.len())),
         Err(e) => Err(explain(&e)),
     };
-    back("/outbox", r)
+    app.back(&s, "/outbox", r)
 }
 
 pub async fn add_account(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
@@ -140,11 +133,11 @@ pub async fn add_account(State(app): State<AppRef>, headers: HeaderMap, Form(for
         Err(r) => return r,
     };
     let Some(role) = Role::parse(f.get("role")) else {
-        return back("/accounts", Err("Hãy chọn vai trò.".into()));
+        return app.back(&s, "/accounts", Err("Hãy chọn vai trò.".into()));
     };
     let name = f.get("name");
     let r = office::accounts::add_account(&app.store, name, role, f.0.get("password").map(String::as_str).unwrap_or(""), &s.account.name).await;
-    back("/accounts", r.map(|_| format!("Đã thêm tài khoản {name}.")).map_err(|e| explain(&e)))
+    app.back(&s, "/accounts", r.map(|_| format!("Đã thêm tài khoản {name}.")).map_err(|e| explain(&e)))
 }
 
 async fn set_disabled(app: AppRef, headers: HeaderMap, name: String, form: Vec<(String, String)>, disabled: bool) -> Response {
@@ -153,10 +146,10 @@ async fn set_disabled(app: AppRef, headers: HeaderMap, name: String, form: Vec<(
         Err(r) => return r,
     };
     if disabled && name == s.account.name {
-        return back("/accounts", Err("Không thể tự khoá tài khoản đang dùng.".into()));
+        return app.back(&s, "/accounts", Err("Không thể tự khoá tài khoản đang dùng.".into()));
     }
     let r = office::accounts::set_disabled(&app.store, &name, disabled, &s.account.name).await;
-    back("/accounts", r.map(|_| format!("Đã {} tài khoản {name}.", if disabled { "khoá" } else { "mở khoá" })).map_err(|e| explain(&e)))
+    app.back(&s, "/accounts", r.map(|_| format!("Đã {} tài khoản {name}.", if disabled { "khoá" } else { "mở khoá" })).map_err(|e| explain(&e)))
 }
 
 pub async fn disable_account(State(app): State<AppRef>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
@@ -174,12 +167,12 @@ pub async fn password(State(app): State<AppRef>, headers: HeaderMap, Form(form):
     };
     let field = |k: &str| f.0.get(k).cloned().unwrap_or_default();
     if field("new") != field("again") {
-        return back("/password", Err("Hai lần nhập mật khẩu mới không giống nhau.".into()));
+        return app.back(&s, "/password", Err("Hai lần nhập mật khẩu mới không giống nhau.".into()));
     }
     match office::accounts::change_own_password(&app.store, &s.account.name, &field("current"), &field("new")).await {
         // Every session of the account ended with the change: log in again with the new one.
-        Ok(()) => Redirect::to("/login").into_response(),
-        Err(e) => back("/password", Err(explain(&e))),
+        Ok(()) => Redirect::to("/login?why=password").into_response(),
+        Err(e) => app.back(&s, "/password", Err(explain(&e))),
     }
 }
 
@@ -192,7 +185,7 @@ pub async fn confirm_request(State(app): State<AppRef>, headers: HeaderMap, Path
     };
     let units = f.ticked("unit:");
     if units.is_empty() {
-        return back("/requests", Err("Hãy chọn ít nhất một đơn vị phải nộp.".into()));
+        return app.back(&s, "/requests", Err("Hãy chọn ít nhất một đơn vị phải nộp.".into()));
     }
     let r = office::requests::confirm(&app.cfg(), &app.store, id, &units, &s.account.name).await;
     if r.is_ok() {
@@ -201,7 +194,7 @@ pub async fn confirm_request(State(app): State<AppRef>, headers: HeaderMap, Path
         }
     }
     let today = crate::schedule::date_of(app.cfg().office.timezone, chrono::Utc::now().timestamp());
-    back(
+    app.back(&s, 
         "/requests",
         r.map(|x| {
             let past = office::requests::past_deadlines(&x, today);
@@ -223,5 +216,5 @@ pub async fn cancel_request(State(app): State<AppRef>, headers: HeaderMap, Path(
             tracing::warn!("cannot read the requests again: {e}");
         }
     }
-    back("/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| explain(&e)))
+    app.back(&s, "/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| explain(&e)))
 }

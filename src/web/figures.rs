@@ -12,7 +12,7 @@ use crate::domain::form::{ColumnKind, Figure, Form, RowKind};
 use crate::domain::{Period, Role};
 use axum::extract::{Form as AxForm, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -33,8 +33,6 @@ pub struct FiguresQuery {
     /// An indicator by its key.
     row: Option<String>,
     page: Option<usize>,
-    ok: Option<String>,
-    err: Option<String>,
 }
 
 fn db(e: impl std::fmt::Display) -> Response {
@@ -76,13 +74,7 @@ pub async fn page(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query
     let s = who(&app, &headers).await?;
     let cfg = app.cfg();
     let reports = app.form_reports();
-    let mut base = app.base(&s, "/figures", "Số liệu").await;
-    if let Some(ok) = &q.ok {
-        base.insert("flash_ok".into(), json!(ok));
-    }
-    if let Some(err) = &q.err {
-        base.insert("flash_err".into(), json!(err));
-    }
+    let base = app.base(&s, "/figures", "Số liệu").await;
     let Some((rid, rname, form)) = q.report.as_ref().and_then(|r| reports.iter().find(|(id, _, _)| id == r)).or(reports.first()).cloned() else {
         return Ok(app.render("figures.html", super::pages::ctx(base, json!({"none": true}))));
     };
@@ -258,9 +250,6 @@ pub async fn confirm(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pa
     };
     let back = f.get("back");
     let to = if back.starts_with("/figures") || back.starts_with("/submissions/") { back.to_string() } else { "/figures".to_string() };
-    let sep = if to.contains('?') { '&' } else { '?' };
-    match crate::office::figures::confirm_ocr(&app.store, id, &s.account.name).await {
-        Ok(()) => Redirect::to(&format!("{to}{sep}ok={}", enc(&format!("Đã xác nhận số liệu của bài nộp số {id}: từ nay được cộng vào tổng.")))).into_response(),
-        Err(e) => Redirect::to(&format!("{to}{sep}err={}", enc(&explain(&e)))).into_response(),
-    }
+    let r = crate::office::figures::confirm_ocr(&app.store, id, &s.account.name).await;
+    app.back(&s, &to, r.map(|()| format!("Đã xác nhận số liệu của bài nộp số {id}: từ nay được cộng vào tổng.")).map_err(|e| explain(&e)))
 }

@@ -42,6 +42,17 @@ pub struct App {
     verifying: std::sync::atomic::AtomicBool,
     /// Every obligation's state, as last computed: (audit events then, computed at, states).
     states: tokio::sync::Mutex<Option<(i64, i64, Arc<States>)>>,
+    /// What the last action of a session did, shown once on the next page it opens. Kept here,
+    /// by the session's (secret) CSRF token, so that a message on a page always comes from the
+    /// server: nothing in an address can make the console say something.
+    flashes: std::sync::Mutex<HashMap<String, Flashed>>,
+}
+
+/// What an action said, waiting for the page the browser is sent to.
+#[derive(Debug, Clone)]
+pub(crate) enum Flashed {
+    Ok(String),
+    Err(String),
 }
 
 pub type States = Vec<(crate::schedule::Obligation, crate::schedule::ObligationFacts, crate::domain::ObligationState)>;
@@ -64,7 +75,7 @@ impl App {
             env.add_template(name, text).expect("the console's templates parse");
         }
         let secure = cfg.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-        Arc::new(App { store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default(), states: Default::default() })
+        Arc::new(App { store, shared, env, secure, audit: std::sync::Mutex::new(None), verifying: Default::default(), states: Default::default(), flashes: Default::default() })
     }
 
     /// The office's rules as the daemon last read them: the config file's and the confirmed
@@ -127,6 +138,25 @@ impl App {
         Ok((now, states))
     }
 
+    /// Sends the browser to `to`, where the page shows what the action did (once).
+    pub(crate) fn back(&self, s: &Session, to: &str, result: Result<String, String>) -> Response {
+        if let Ok(mut g) = self.flashes.lock() {
+            // A session that never opens another page leaves one entry; bound the map anyway.
+            if g.len() > 10_000 {
+                g.clear();
+            }
+            g.insert(s.csrf.clone(), match result {
+                Ok(t) => Flashed::Ok(t),
+                Err(t) => Flashed::Err(t),
+            });
+        }
+        Redirect::to(to).into_response()
+    }
+
+    fn take_flash(&self, s: &Session) -> Option<Flashed> {
+        self.flashes.lock().ok().and_then(|mut g| g.remove(&s.csrf))
+    }
+
     fn render(&self, name: &str, ctx: Value) -> Response {
         match self.env.get_template(name).and_then(|t| t.render(&ctx)) {
             Ok(html) => page(StatusCode::OK, html),
@@ -168,6 +198,15 @@ impl App {
         m.insert("csrf".into(), json!(s.csrf));
         m.insert("nav".into(), Value::Array(nav));
         m.insert("waiting".into(), json!(waiting));
+        match self.take_flash(s) {
+            Some(Flashed::Ok(t)) => {
+                m.insert("flash_ok".into(), json!(t));
+            }
+            Some(Flashed::Err(t)) => {
+                m.insert("flash_err".into(), json!(t));
+            }
+            None => {}
+        }
         m
     }
 }
@@ -409,11 +448,22 @@ fn explain(e: &OfficeError) -> String {
 
 // ----- login -----
 
-async fn login_page(State(app): State<AppRef>, headers: HeaderMap) -> Response {
+#[derive(serde::Deserialize, Default)]
+struct LoginQuery {
+    why: Option<String>,
+}
+
+async fn login_page(State(app): State<AppRef>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> Response {
     if who(&app, &headers).await.is_ok() {
         return Redirect::to("/").into_response();
     }
-    app.render("login.html", json!({"office": app.cfg().office.name, "title": "Đăng nhập"}))
+    // Why the person is here again, chosen from the server's own words: the address names a
+    // reason, never the text.
+    let note = match q.why.as_deref() {
+        Some("password") => Some("Mật khẩu đã được đổi và mọi phiên đăng nhập của tài khoản đã kết thúc. Hãy đăng nhập lại bằng mật khẩu mới."),
+        _ => None,
+    };
+    app.render("login.html", json!({"office": app.cfg().office.name, "title": "Đăng nhập", "note": note}))
 }
 
 /// The address a login comes from: the peer, or — when the peer is the office's reverse proxy on

@@ -271,8 +271,6 @@ fn document(d: &Document, rows_per_table: usize) -> Value {
 
 #[derive(Deserialize, Default)]
 pub struct Flash {
-    ok: Option<String>,
-    err: Option<String>,
     page: Option<i64>,
 }
 
@@ -348,7 +346,7 @@ pub async fn review(State(app): State<AppRef>, headers: HeaderMap, Query(f): Que
     let base = app.base(&s, "/review", "Cần xem xét").await;
     Ok(app.render(
         "review.html",
-        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1), "flash_ok": f.ok, "flash_err": f.err})),
+        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1)})),
     ))
 }
 
@@ -450,7 +448,7 @@ fn attachments(raw: &[u8]) -> Vec<mime::Attachment> {
     out
 }
 
-pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Query(f): Query<Flash>) -> Page {
+pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>) -> Page {
     let s = who(&app, &headers).await?;
     let m = match app.store.message(id).await {
         Ok(m) => m,
@@ -499,7 +497,6 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
                 "siblings": siblings, "is_part": m.part_of.is_some(),
                 "history": history.iter().map(|e| event(&app, e)).collect::<Vec<_>>(),
                 "files": files, "figures": figures,
-                "flash_ok": f.ok, "flash_err": f.err,
             }),
         ),
     ))
@@ -652,7 +649,7 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
     ))
 }
 
-pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
     let list = app.store.exemptions().await.map_err(db)?;
     let rows: Vec<Value> = list
@@ -683,7 +680,7 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f):
         ctx(
             base,
             json!({
-                "rows": rows, "flash_ok": f.ok, "flash_err": f.err, "periods": periods,
+                "rows": rows, "periods": periods,
                 "units": app.cfg().units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
                 "reports": app.cfg().reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
             }),
@@ -693,7 +690,7 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(f):
 
 /// The requests read from the office's letters: waiting ones to confirm (for the units the
 /// letter addresses, changeable) or cancel, confirmed ones with the report kinds they made.
-pub async fn requests(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn requests(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
     let cfg = app.cfg();
     let list = app.store.requests().await.map_err(db)?;
@@ -730,14 +727,12 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap, Query(f): Q
         })
         .collect();
     let base = app.base(&s, "/requests", "Công văn yêu cầu báo cáo").await;
-    Ok(app.render("requests.html", ctx(base, json!({"rows": rows, "flash_ok": f.ok, "flash_err": f.err}))))
+    Ok(app.render("requests.html", ctx(base, json!({"rows": rows}))))
 }
 
 #[derive(Deserialize, Default)]
 pub struct OutboxQuery {
     state: Option<String>,
-    ok: Option<String>,
-    err: Option<String>,
 }
 
 pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Page {
@@ -776,7 +771,7 @@ pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Que
         ctx(
             base,
             json!({
-                "rows": list, "state": state, "flash_ok": q.ok, "flash_err": q.err,
+                "rows": list, "state": state, 
                 "block": block.map(|b| json!({"since": app.when(b.since), "error": b.error})),
             }),
         ),
@@ -808,7 +803,7 @@ pub async fn audit(State(app): State<AppRef>, headers: HeaderMap, Query(f): Quer
     ))
 }
 
-pub async fn accounts(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn accounts(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
     if s.account.role < Role::Admin {
         return Err(super::message(&app, &s, StatusCode::FORBIDDEN, "Không có quyền", "Chỉ quản trị viên quản lý tài khoản.").await);
@@ -816,12 +811,12 @@ pub async fn accounts(State(app): State<AppRef>, headers: HeaderMap, Query(f): Q
     let list = app.store.accounts().await.map_err(db)?;
     let rows: Vec<Value> = list.iter().map(|a| json!({"name": a.name, "role": a.role.label_vi(), "disabled": a.disabled, "since": app.day(a.created_at), "me": a.name == s.account.name})).collect();
     let base = app.base(&s, "/accounts", "Tài khoản").await;
-    Ok(app.render("accounts.html", ctx(base, json!({"rows": rows, "flash_ok": f.ok, "flash_err": f.err}))))
+    Ok(app.render("accounts.html", ctx(base, json!({"rows": rows}))))
 }
 
 
-pub async fn password(State(app): State<AppRef>, headers: HeaderMap, Query(f): Query<Flash>) -> Page {
+pub async fn password(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
     let base = app.base(&s, "", "Đổi mật khẩu").await;
-    Ok(app.render("password.html", ctx(base, json!({"flash_ok": f.ok, "flash_err": f.err, "min": crate::office::accounts::MIN_PASSWORD_CHARS}))))
+    Ok(app.render("password.html", ctx(base, json!({"min": crate::office::accounts::MIN_PASSWORD_CHARS}))))
 }

@@ -222,6 +222,18 @@ impl Browser {
         self.url().contains(part)
     }
 
+    /// Waits (up to `secs`) until the selector finds an element on the page.
+    pub fn wait_for(&self, css: &str, secs: u64) -> bool {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed().as_secs() < secs {
+            if self.count(css) > 0 {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.count(css) > 0
+    }
+
     pub fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.call("GET", &self.s(&format!("/element/{e}/text")), None).as_str().unwrap_or("").to_string()
