@@ -229,6 +229,34 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Extend one obligation's deadline (gia hạn, SPEC §17): the unit owes the report by the end
+    /// of --until; the unit is told unless --quiet. With --withdraw, the rules' deadline again.
+    Extend {
+        /// The unit (its id).
+        #[arg(long)]
+        unit: String,
+        /// The report kind (its id).
+        #[arg(long)]
+        report: String,
+        /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
+        #[arg(long)]
+        period: Period,
+        /// The new last day: 2021-07-20 or 20/07/2021 (required unless --withdraw).
+        #[arg(long, required_unless_present = "withdraw")]
+        until: Option<String>,
+        /// Why (told to the unit).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Withdraw the extension instead.
+        #[arg(long)]
+        withdraw: bool,
+        /// Do not tell the unit.
+        #[arg(long)]
+        quiet: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// A form report's figures compiled (SPEC §16): every unit's figures and the totals for a
     /// period; or one indicator over the periods of a year (--year, --row); or, with --confirm,
     /// a clerk's confirmation of figures read by OCR.
@@ -736,6 +764,27 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                     _ => format!("exempt ({})", reason.unwrap_or_default()),
                 };
                 say!("{unit} {report} {period}: {what}");
+            }
+            Ok(0)
+        }
+        Cmd::Extend { unit, report, period, until, reason, withdraw, quiet, json } => {
+            let now = chrono::Utc::now().timestamp();
+            let done = if withdraw {
+                office::extensions::withdraw(&cfg, &store, &unit, &report, period, &by, !quiet, now).await?
+            } else {
+                let text = until.unwrap_or_default();
+                let Some(day) = ["%Y-%m-%d", "%d/%m/%Y"].iter().find_map(|f| chrono::NaiveDate::parse_from_str(text.trim(), f).ok()) else {
+                    anyhow::bail!("--until {text}: không phải một ngày (2021-07-20 hoặc 20/07/2021)");
+                };
+                office::extensions::extend(&cfg, &store, &unit, &report, period, day, &reason, &by, !quiet, None, now).await?
+            };
+            if json {
+                emit_json(&json!({"unit": unit, "report": report, "period": period, "due": done.due, "until": done.until, "rejudged": done.rejudged, "told": done.told, "by": by}));
+            } else {
+                match done.until {
+                    Some(d) => say!("{unit}: {} gia hạn đến hết ngày {} (hạn nộp {}){}", done.title, d.format("%d/%m/%Y"), done.due.format("%d/%m/%Y"), if done.told.is_some() { "; đã xếp thư báo cho đơn vị" } else { "" }),
+                    None => say!("{unit}: {} thôi gia hạn, hạn nộp {}", done.title, done.due.format("%d/%m/%Y")),
+                }
             }
             Ok(0)
         }
@@ -1297,12 +1346,17 @@ async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool, keep: impl F
         let v: Vec<Value> = states
             .iter()
             .map(|(o, f, s)| {
-                json!({
+                let mut v = json!({
                     "unit": o.unit, "report": o.report, "period": o.period.to_string(),
                     "due": o.due_date.format("%Y-%m-%d").to_string(), "state": s.as_str(),
                     "submitted_at": f.first_accepted_at.map(|a| schedule::fmt_instant(cfg.office.timezone, a)),
                     "version": f.latest_version, "reminders_sent": f.reminders_sent,
-                })
+                });
+                // An extended deadline: `due` is the new one, this the rules' own.
+                if let Some(d) = o.extended_from {
+                    v["extended_from"] = json!(d.format("%Y-%m-%d").to_string());
+                }
+                v
             })
             .collect();
         emit_json(&Value::Array(v));
@@ -1313,7 +1367,7 @@ async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool, keep: impl F
     for (o, f, s) in &states {
         if last != Some((&o.report, o.period)) {
             let name = cfg.report(o.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| o.report.to_string());
-            say!("\n{} — hạn {}", crate::notify::templates::report_for_period(&name, &o.period), o.due_date.format("%d/%m/%Y"));
+            say!("\n{} — hạn {}", crate::notify::templates::report_for_period(&name, &o.period), o.extended_from.unwrap_or(o.due_date).format("%d/%m/%Y"));
             last = Some((&o.report, o.period));
         }
         let when = f.first_accepted_at.map(|a| day_time(cfg, a)).unwrap_or_default();
@@ -1325,7 +1379,8 @@ async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool, keep: impl F
             ObligationState::InReview => "?",
             _ => " ",
         };
-        say!("  {mark} {}  {}  {}  {v}", col(&unit_name(cfg, Some(&o.unit)), 40), col(s.label_vi(), 16), col(&when, 16));
+        let ext = if o.extended_from.is_some() { format!("  gia hạn đến {}", o.due_date.format("%d/%m/%Y")) } else { String::new() };
+        say!("  {mark} {}  {}  {}  {v}{ext}", col(&unit_name(cfg, Some(&o.unit)), 40), col(s.label_vi(), 16), col(&when, 16));
     }
     Ok(0)
 }

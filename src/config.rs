@@ -856,7 +856,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         public_url: raw.http.as_ref().and_then(|h| h.public_url.as_ref()).map(|u| u.trim_end_matches('/').to_string()),
         http: raw.http.map(|h| h.listen),
         limits,
-        rules: Rules { office, calendar, units, reports },
+        rules: Rules { office, calendar, units, reports, extensions: vec![] },
     })
 }
 

@@ -172,3 +172,62 @@ fn assigning_a_message_without_a_readable_document_warns_but_is_done() {
     assert!(err.contains("warning") && err.contains("no readable document"), "{err}");
     assert_eq!(status_of(&o, "2021-04-20", "TTYT-B", "2021-Q1")["state"], "submitted_on_time");
 }
+
+/// The text of every mail in the outbox whose subject contains `part`.
+fn mails_about(o: &Office, part: &str) -> Vec<String> {
+    o.outbox()
+        .into_iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(&p).unwrap();
+            let m = mail_parser::MessageParser::default().parse(&raw[..])?;
+            m.subject().is_some_and(|s| s.contains(part)).then(|| format!("{}\n{}", m.subject().unwrap_or(""), m.body_text(0).map(|t| t.into_owned()).unwrap_or_default()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_unit_given_more_time_is_on_time_until_its_new_deadline_and_reminded_from_it() {
+    for db in databases() {
+        let o = Office::new(db);
+        assert_eq!(status_of(&o, "2021-04-14", "BVA", "2021-Q1")["state"], "overdue", "due 09/04/2021 by the rules");
+        let why = refused(&o, &["extend", "--unit", "BVA", "--report", "q-report", "--period", "2021-Q1", "--until", "2021-04-05"]);
+        assert!(why.contains("không sau hạn nộp 09/04/2021"), "a new deadline must be later than the rules': {why}");
+        let why = refused(&o, &["extend", "--unit", "BVA", "--report", "q-report", "--period", "2031-Q1", "--until", "2031-05-05"]);
+        assert!(why.contains("2031"), "only an obligation that exists: {why}");
+
+        let said = o.ok(&["extend", "--unit", "BVA", "--report", "q-report", "--period", "2021-Q1", "--until", "20/04/2021", "--reason", "Đơn vị đề nghị do thay đổi nhân sự"]);
+        assert!(said.contains("gia hạn đến hết ngày 20/04/2021") && said.contains("đã xếp thư báo"), "{said}");
+        let st = status_of(&o, "2021-04-14", "BVA", "2021-Q1");
+        assert_eq!((st["state"].as_str(), st["due"].as_str(), st["extended_from"].as_str()), (Some("upcoming"), Some("2021-04-20"), Some("2021-04-09")), "{st}");
+        assert_eq!(status_of(&o, "2021-04-18", "BVA", "2021-Q1")["state"], "due_soon", "the reminder window counts from the new date");
+        assert_eq!(status_of(&o, "2021-04-14", "TTYT-B", "2021-Q1")["state"], "overdue", "another unit keeps the rules' deadline");
+
+        let reminded = o.ok(&["remind", "--as-of", "2021-04-14T08:00:00+07:00"]);
+        assert!(!reminded.contains("BVA:q-report:2021-Q1"), "no overdue reminder before the new deadline: {reminded}");
+        let reminded = o.ok(&["remind", "--as-of", "2021-04-17T08:00:00+07:00"]);
+        assert!(reminded.contains("BVA:q-report:2021-Q1:before-3"), "the stages count from the new date: {reminded}");
+
+        let told = mails_about(&o, "[Gia hạn]");
+        assert_eq!(told.len(), 1, "the unit is told once");
+        assert!(told[0].contains("đến hết ngày 20/04/2021") && told[0].contains("hạn nộp trước đây: ngày 09/04/2021") && told[0].contains("thay đổi nhân sự"), "{}", told[0]);
+
+        // A report arriving after the rules' deadline and before the new one is on time.
+        let (d, t) = at(2021, 4, 15, 9);
+        o.deliver(t, "ext1", &mail("bva@test.example", "Báo cáo quý I năm 2021 - BV An Bình", "<ext1@test>", &d, "", &[("BC quý I.docx", &bva_q1("12/BC-BVA", 5))]));
+        o.ok(&["ingest", "inbox"]);
+        assert_eq!(submission(&o, "<ext1@test>")["timeliness"], "on_time");
+        assert_eq!(status_of(&o, "2021-04-30", "BVA", "2021-Q1")["state"], "submitted_on_time");
+
+        // Withdrawn: the rules' deadline again, and what was received is judged against it.
+        let said = o.ok(&["extend", "--unit", "BVA", "--report", "q-report", "--period", "2021-Q1", "--withdraw"]);
+        assert!(said.contains("thôi gia hạn"), "{said}");
+        assert_eq!(submission(&o, "<ext1@test>")["timeliness"], "late");
+        assert_eq!(status_of(&o, "2021-04-30", "BVA", "2021-Q1")["state"], "submitted_late");
+        let why = refused(&o, &["extend", "--unit", "BVA", "--report", "q-report", "--period", "2021-Q1", "--withdraw"]);
+        assert!(why.contains("không được gia hạn"), "{why}");
+
+        let audit = o.json(&["audit", "--json"]);
+        let kinds: Vec<&str> = audit.as_array().unwrap().iter().filter(|e| e["subject"] == "obligation:BVA:q-report:2021-Q1").filter_map(|e| e["kind"].as_str()).collect();
+        assert_eq!(kinds, ["extension_granted", "extension_withdrawn"], "{audit}");
+    }
+}

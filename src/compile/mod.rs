@@ -97,7 +97,7 @@ impl Snapshot {
     pub fn groups(&self) -> Vec<((String, Period, NaiveDate), Vec<&(Obligation, ObligationFacts, ObligationState)>)> {
         let mut out: Vec<((String, Period, NaiveDate), Vec<&(Obligation, ObligationFacts, ObligationState)>)> = Vec::new();
         for ob in &self.obligations {
-            let key = (ob.0.report.to_string(), ob.0.period, ob.0.due_date);
+            let key = (ob.0.report.to_string(), ob.0.period, ob.0.extended_from.unwrap_or(ob.0.due_date));
             match out.last_mut() {
                 Some((k, v)) if k.0 == key.0 && k.1 == key.1 => v.push(ob),
                 _ => out.push((key, vec![ob])),

@@ -17,6 +17,24 @@ pub struct Rules {
     pub calendar: Calendar,
     pub units: Vec<Unit>,
     pub reports: Vec<Report>,
+    /// Deadlines the office extended for one obligation each (SPEC §17 *gia hạn*): kept in the
+    /// database, joined to the rules wherever they are read, so status, reminders, timeliness
+    /// and the digest follow the new date without knowing it was granted.
+    pub extensions: Vec<Extension>,
+}
+
+/// A new deadline granted to one unit for one report and period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub unit: UnitId,
+    pub report: ReportId,
+    pub period: Period,
+    /// The last day the report is now due (the whole day counts).
+    pub until: NaiveDate,
+    pub reason: String,
+    pub by: String,
+    /// Unix seconds of the grant.
+    pub at: i64,
 }
 
 impl Rules {
@@ -25,6 +43,10 @@ impl Rules {
     }
     pub fn report(&self, id: &str) -> Option<&Report> {
         self.reports.iter().find(|r| r.id.as_str() == id)
+    }
+    /// The new deadline granted for one obligation, when one was.
+    pub fn extension(&self, unit: &str, report: &str, period: Period) -> Option<&Extension> {
+        self.extensions.iter().find(|e| e.period == period && e.unit.as_str() == unit && e.report.as_str() == report)
     }
     /// The unit a sender address is registered to.
     pub fn unit_by_email(&self, addr: &str) -> Option<&Unit> {

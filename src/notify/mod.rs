@@ -212,6 +212,45 @@ pub async fn queue_decision_notice(cfg: &Config, tx: &mut Tx<'_>, sub: &Submissi
     queue_reply(cfg, tx, sub, &ReplyTo::of_submission(cfg, sub), key, now.timestamp()).await
 }
 
+/// Queues the notice of an extension granted (`until`) or withdrawn (None) to the unit's first
+/// address — in the thread of the unit's own mail asking for it, when there is one. Returns its
+/// key, or None when the unit has no address.
+#[allow(clippy::too_many_arguments)]
+pub async fn queue_extension_notice(
+    cfg: &Config,
+    tx: &mut Tx<'_>,
+    ob: &crate::domain::ObligationKey,
+    from: chrono::NaiveDate,
+    until: Option<chrono::NaiveDate>,
+    reason: &str,
+    thread: Option<&ReplyTo>,
+    at: i64,
+) -> Result<Option<String>, StoreError> {
+    let Some(unit) = cfg.unit(ob.unit.as_str()) else { return Ok(None) };
+    let to = thread.and_then(|t| t.to.clone()).or_else(|| unit.emails.first().cloned());
+    let Some(to) = to else { return Ok(None) };
+    let (mut subject, text, html) = templates::extension(cfg, unit, ob.report.as_str(), &ob.period, from, until, reason);
+    let (mut in_reply_to, mut references) = (None, vec![]);
+    if let Some(t) = thread {
+        in_reply_to = t.message_id.clone();
+        references = t.references.clone();
+        references.extend(t.message_id.iter().cloned());
+        if !t.subject.is_empty() {
+            subject = format!("Re: {}", t.subject.trim_start_matches("Re: ").trim_start_matches("RE: "));
+        }
+    }
+    let key = format!("extension:{ob}:{}:{at}", until.map(|d| d.to_string()).unwrap_or_else(|| "withdrawn".into()));
+    let o = Outgoing { kind: "extension", key, to: vec![to], cc: vec![], subject, text, html, in_reply_to, references, attachment: None };
+    match queue(cfg, tx, &o, at).await {
+        Ok(_) => Ok(Some(o.key)),
+        Err(NotifyError::Store(e)) => Err(e),
+        Err(e) => {
+            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
+            Ok(None)
+        }
+    }
+}
+
 /// Decides and queues the reminders due at `as_of`: one mail per unit, listing every stage due
 /// for it; each stage is recorded so it is never reminded twice. Returns the stages queued.
 pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Vec<DueStage>, NotifyError> {

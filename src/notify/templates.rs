@@ -32,6 +32,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("review.subject", include_str!("../../config/templates/review.subject")),
     ("review.txt", include_str!("../../config/templates/review.txt")),
     ("review.html", include_str!("../../config/templates/review.html")),
+    ("extension.subject", include_str!("../../config/templates/extension.subject")),
+    ("extension.txt", include_str!("../../config/templates/extension.txt")),
+    ("extension.html", include_str!("../../config/templates/extension.html")),
 ];
 
 fn builtin(name: &str) -> &'static str {
@@ -198,6 +201,18 @@ fn also_view(cfg: &Config, p: &Submission) -> Value {
         "documents": p.documents.iter().map(|d| d.filename.clone()).collect::<Vec<_>>(),
         "notes": notes,
     })
+}
+
+/// The notice telling a unit its deadline was extended to `until` (from `from`), or that an
+/// extension no longer holds (`until` None: the report is due on `from` again).
+pub fn extension(cfg: &Config, unit: &Unit, report: &str, period: &Period, from: chrono::NaiveDate, until: Option<chrono::NaiveDate>, reason: &str) -> (String, String, String) {
+    let name = cfg.report(report).map(|r| r.name.clone()).unwrap_or_else(|| report.to_string());
+    let ctx = json!({
+        "office": cfg.office.name, "unit": {"id": unit.id, "name": unit.name}, "title": report_for_period(&name, period),
+        "from": from.format("%d/%m/%Y").to_string(), "until": until.map(|d| d.format("%d/%m/%Y").to_string()),
+        "due": from.format("%d/%m/%Y").to_string(), "withdrawn": until.is_none(), "reason": reason, "contact": contact(cfg),
+    });
+    render(cfg, "extension", &ctx)
 }
 
 /// One reminder mail for a unit, listing every stage due for it.

@@ -10,6 +10,7 @@
 //! `schedule`.
 
 pub mod accounts;
+pub mod extensions;
 pub mod figures;
 pub mod requests;
 
@@ -35,6 +36,14 @@ pub enum OfficeError {
     /// hand-made request).
     #[error("không thực hiện được: thư số {id} đến ngày {arrived}, không thể là báo cáo {report} {period} có hạn nộp tận ngày {due}")]
     TooFarAhead { id: i64, arrived: String, report: String, period: String, due: String },
+    #[error("không gia hạn được: hạn mới {until} không sau hạn nộp {due}")]
+    ExtensionNotLater { until: String, due: String },
+    #[error("không gia hạn được: hạn mới {until} cách hạn nộp {due} hơn một năm")]
+    ExtensionTooLong { until: String, due: String },
+    #[error("không gia hạn được: {title} có hạn nộp {due}, hơn một năm nữa mới đến")]
+    ExtensionTooEarly { title: String, due: String },
+    #[error("{title} của đơn vị {unit} không được gia hạn")]
+    NoExtension { title: String, unit: String },
     #[error("submission {id} {why}")]
     Refused { id: i64, why: String },
     #[error("{0}")]
@@ -708,6 +717,7 @@ mod tests {
             period: Period::Quarter(2021, 1),
             due_date: chrono::NaiveDate::from_ymd_opt(2021, 3, 25).unwrap(),
             deadline: 1_000,
+            extended_from: None,
         };
         let mut on_time = Submission { received_at: 1_000, decision: Decision::NeedsReview, reasons: vec!["x".into()], ..Default::default() };
         accept_for(&mut on_time, &ob);

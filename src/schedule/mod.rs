@@ -61,9 +61,20 @@ pub struct Obligation {
     pub due_date: NaiveDate,
     /// Unix seconds of the end of the due date in the office time zone.
     pub deadline: i64,
+    /// The due date the rules gave, when the office extended it to `due_date`.
+    pub extended_from: Option<NaiveDate>,
 }
 
 impl Obligation {
+    /// The obligation due on `due` by the rules, or on the day the office extended it to.
+    pub fn new(cfg: &Rules, unit: UnitId, report: crate::domain::ReportId, period: Period, due: NaiveDate) -> Obligation {
+        let (due_date, extended_from) = match cfg.extension(unit.as_str(), report.as_str(), period) {
+            Some(e) => (e.until, Some(due)),
+            None => (due, None),
+        };
+        Obligation { unit, report, period, due_date, deadline: end_of_day(cfg.office.timezone, due_date).timestamp(), extended_from }
+    }
+
     pub fn key(&self) -> ObligationKey {
         ObligationKey { unit: self.unit.clone(), report: self.report.clone(), period: self.period }
     }
@@ -127,13 +138,7 @@ pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Resu
     if due < cfg.calendar.start && r.letter.is_none() {
         return Err(NotOwed::BeforeStart { report: report.into(), period: period.to_string(), due, start: cfg.calendar.start });
     }
-    Ok(Obligation {
-        unit: u.id.clone(),
-        report: r.id.clone(),
-        period,
-        due_date: due,
-        deadline: end_of_day(cfg.office.timezone, due).timestamp(),
-    })
+    Ok(Obligation::new(cfg, u.id.clone(), r.id.clone(), period, due))
 }
 
 /// Every unit that owes `report`.
@@ -153,8 +158,13 @@ pub fn obligations_in_years(cfg: &Rules, from_year: i32, to_year: i32) -> Vec<Ob
         for year in years {
             for p in periods_of(report, year) {
                 let Some((due_date, deadline)) = deadline_of(cfg, report, p) else { continue };
+                let extended = cfg.extensions.iter().any(|e| e.period == p && e.report == report.id);
                 for u in owing_units(cfg, report) {
-                    out.push(Obligation { unit: u.id.clone(), report: report.id.clone(), period: p, due_date, deadline });
+                    if extended {
+                        out.push(Obligation::new(cfg, u.id.clone(), report.id.clone(), p, due_date));
+                    } else {
+                        out.push(Obligation { unit: u.id.clone(), report: report.id.clone(), period: p, due_date, deadline, extended_from: None });
+                    }
                 }
             }
         }
@@ -219,6 +229,9 @@ pub struct DueStage {
     pub stage: String,
     pub days_late: i64,
     pub escalate: bool,
+    /// The obligation's deadline was extended: its stages count from the new date, apart from
+    /// those sent before the extension.
+    pub extended: bool,
 }
 
 impl DueStage {
@@ -228,7 +241,11 @@ impl DueStage {
 
     /// The idempotency key of this stage (SPEC §8).
     pub fn key(&self) -> String {
-        format!("remind:{}:{}:{}:{}", self.unit, self.report, self.period, self.stage)
+        if self.extended {
+            format!("remind:{}:{}:{}:{}@{}", self.unit, self.report, self.period, self.stage, self.due_date)
+        } else {
+            format!("remind:{}:{}:{}:{}", self.unit, self.report, self.period, self.stage)
+        }
     }
 }
 
@@ -273,6 +290,7 @@ pub fn plan_reminders(cfg: &Rules, obligations: &[(Obligation, ObligationFacts)]
                 stage,
                 days_late,
                 escalate,
+                extended: ob.extended_from.is_some(),
             });
         }
     }

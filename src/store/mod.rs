@@ -19,6 +19,7 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use std::collections::HashMap;
 
 mod console;
+mod extensions;
 mod figures;
 pub use figures::{FigureCell, PeriodUnits, StoredFigures};
 pub use console::{search_body, Account, Session, SubmissionFilter};

@@ -87,7 +87,7 @@ pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
         Ok(_) if f.get("reason").is_empty() => Err("Hãy ghi lý do miễn nộp.".into()),
         Ok((u, rep, p)) => office::exempt(&app.cfg(), &app.store, &u, &rep, p, f.get("reason"), &s.account.name)
             .await
-            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), u))
+            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), app.unit_name(&u)))
             .map_err(|e| explain(&e)),
     };
     app.back(&s, "/exemptions", r)
@@ -101,12 +101,61 @@ pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form):
     let r = match obligation_of(&f) {
         Err(e) => Err(e),
         Ok((u, rep, p)) => match office::withdraw_exemption(&app.cfg(), &app.store, &u, &rep, p, &s.account.name).await {
-            Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {u}.")),
+            Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {}.", app.unit_name(&u))),
             Ok(false) => Err("Nghĩa vụ này không được miễn nộp.".into()),
             Err(e) => Err(explain(&e)),
         },
     };
     app.back(&s, "/exemptions", r)
+}
+
+/// Grants a new deadline for one obligation (and tells the unit, in the thread of its own mail
+/// asking for it when the grant answers one).
+pub async fn extend(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let cfg = app.cfg();
+    let until = chrono::NaiveDate::parse_from_str(f.get("until"), "%Y-%m-%d").ok();
+    let thread = match f.get("mail").parse::<i64>() {
+        Ok(id) => app.store.message(id).await.ok().map(|m| crate::notify::ReplyTo::of_submission(&cfg, &m)),
+        Err(_) => None,
+    };
+    let r = match (obligation_of(&f), until) {
+        (Err(e), _) => Err(e),
+        (_, None) => Err("Hãy chọn ngày hạn mới.".into()),
+        (Ok((u, rep, p)), Some(day)) => office::extensions::extend(&cfg, &app.store, &u, &rep, p, day, f.get("reason"), &s.account.name, f.checked("tell"), thread.as_ref(), chrono::Utc::now().timestamp())
+            .await
+            .map(|x| format!("Đã gia hạn {} cho {} đến hết ngày {}.{}", x.title, app.unit_name(&u), day.format("%d/%m/%Y"), if x.told.is_some() { " Đã xếp thư báo cho đơn vị." } else { "" }))
+            .map_err(|e| explain(&e)),
+    };
+    if r.is_ok() {
+        if let Err(e) = app.shared.rules.refresh(&app.store).await {
+            tracing::warn!("cannot read the extensions again: {e}");
+        }
+    }
+    app.back(&s, "/exemptions#gia-han", r)
+}
+
+pub async fn withdraw_extension(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
+    let (s, f) = match acting(&app, &headers, form, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let r = match obligation_of(&f) {
+        Err(e) => Err(e),
+        Ok((u, rep, p)) => office::extensions::withdraw(&app.cfg(), &app.store, &u, &rep, p, &s.account.name, true, chrono::Utc::now().timestamp())
+            .await
+            .map(|x| format!("Đã thôi gia hạn {} cho {}: hạn nộp lại là ngày {}.", x.title, app.unit_name(&u), x.due.format("%d/%m/%Y")))
+            .map_err(|e| explain(&e)),
+    };
+    if r.is_ok() {
+        if let Err(e) = app.shared.rules.refresh(&app.store).await {
+            tracing::warn!("cannot read the extensions again: {e}");
+        }
+    }
+    app.back(&s, "/exemptions#gia-han", r)
 }
 
 pub async fn retry(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {

@@ -176,7 +176,7 @@ impl App {
             ("/submissions", "Bài nộp", 0),
             ("/figures", "Số liệu", 0),
             ("/units", "Đơn vị", 0),
-            ("/exemptions", "Miễn nộp", 0),
+            ("/exemptions", "Miễn nộp, gia hạn", 0),
             ("/requests", "Công văn", 0),
             ("/outbox", "Thư đi", 0),
             ("/audit", "Nhật ký", 0),
@@ -284,6 +284,8 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/units/{id}", get(pages::unit))
         .route("/exemptions", get(pages::exemptions).post(actions::exempt))
         .route("/exemptions/withdraw", post(actions::withdraw))
+        .route("/extensions", post(actions::extend))
+        .route("/extensions/withdraw", post(actions::withdraw_extension))
         .route("/requests", get(pages::requests))
         .route("/requests/{id}/confirm", post(actions::confirm_request))
         .route("/requests/{id}/cancel", post(actions::cancel_request))
@@ -426,7 +428,7 @@ fn explain(e: &OfficeError) -> String {
             NotOwed::WrongPeriodKind { report, period, .. } | NotOwed::PeriodNotOwed { report, period, .. } => format!("Báo cáo {report} không có kỳ {period}."),
             NotOwed::BeforeStart { report, period, .. } => format!("Kỳ {period} của báo cáo {report} có hạn trước ngày bắt đầu theo dõi."),
         },
-        OfficeError::TooFarAhead { .. } => format!("{}.", capitalised(&e.to_string())),
+        OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } => format!("{}.", capitalised(&e.to_string())),
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
         OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
         OfficeError::Refused { id, why } if why.contains("already taken") => format!("Tệp này đã được tách khỏi bài nộp số {id}."),

@@ -39,7 +39,7 @@ impl App {
     fn day(&self, t: i64) -> String {
         schedule::date_of(self.cfg().office.timezone, t).format("%d/%m/%Y").to_string()
     }
-    fn unit_name(&self, id: &str) -> String {
+    pub(super) fn unit_name(&self, id: &str) -> String {
         self.cfg().unit(id).map(|u| u.name.clone()).unwrap_or_else(|| id.to_string())
     }
     fn report_name(&self, id: &str) -> String {
@@ -619,6 +619,7 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
         rate.add(*st);
         by_year.entry(o.period.year()).or_default().push(json!({
             "title": app.title_of(o.report.as_str(), o.period), "due": o.due_date.format("%d/%m/%Y").to_string(),
+            "extended_from": o.extended_from.map(|d| d.format("%d/%m/%Y").to_string()),
             "state": st.label_vi(), "color": color(*st), "submitted": f.first_accepted_at.map(|a| app.day(a)),
             "version": f.latest_version, "reminders": f.reminders_sent,
             "href": format!("/submissions?unit={}&report={}&period={}", enc(u.id.as_str()), enc(o.report.as_str()), enc(&o.period.to_string())),
@@ -649,8 +650,18 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
     ))
 }
 
-pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap) -> Page {
+#[derive(Deserialize, Default)]
+pub struct ExemptionsQuery {
+    /// The unit chosen in the forms (from a unit's page or its mail asking for more time).
+    unit: Option<String>,
+    /// The mail (Thư khác) a grant answers.
+    mail: Option<i64>,
+}
+
+/// Exemptions and extensions: what the office decided about obligations, and the forms to decide.
+pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<ExemptionsQuery>) -> Page {
     let s = who(&app, &headers).await?;
+    let cfg = app.cfg();
     let list = app.store.exemptions().await.map_err(db)?;
     let rows: Vec<Value> = list
         .iter()
@@ -662,27 +673,45 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap) -> Page {
             })
         })
         .collect();
-    let y = schedule::date_of(app.cfg().office.timezone, now()).year();
+    let extensions: Vec<Value> = cfg
+        .extensions
+        .iter()
+        .rev()
+        .map(|e| {
+            let due = schedule::obligation(&cfg, e.unit.as_str(), e.report.as_str(), e.period).ok().and_then(|o| o.extended_from);
+            json!({
+                "unit": e.unit.as_str(), "unit_name": app.unit_name(e.unit.as_str()), "report": e.report.as_str(), "period": e.period.to_string(),
+                "title": app.title_of(e.report.as_str(), e.period), "until": e.until.format("%d/%m/%Y").to_string(),
+                "due": due.map(|d| d.format("%d/%m/%Y").to_string()), "reason": e.reason, "by": e.by, "at": app.when(e.at),
+            })
+        })
+        .collect();
+    // Every period an obligation in question can have: from the year the office began
+    // following its reports to the next (at most ten years back).
+    let y = schedule::date_of(cfg.office.timezone, now()).year();
+    let first = cfg.calendar.start.year().max(y - 10).min(y);
     let mut periods: Vec<Value> = vec![];
-    for year in (y - 1..=y + 1).rev() {
-        let mut kinds: Vec<crate::domain::PeriodKind> = app.cfg().reports.iter().map(|r| r.period).collect();
-        kinds.sort_by_key(|k| format!("{k:?}"));
-        kinds.dedup();
-        for k in kinds {
-            for p in Period::all_in_year(k, year) {
+    let mut kinds: Vec<crate::domain::PeriodKind> = cfg.reports.iter().map(|r| r.period).collect();
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    kinds.dedup();
+    for year in (first..=y + 1).rev() {
+        for k in &kinds {
+            for p in Period::all_in_year(*k, year) {
                 periods.push(json!({"id": p.to_string(), "name": p.label_vi()}));
             }
         }
     }
-    let base = app.base(&s, "/exemptions", "Miễn nộp").await;
+    let today = schedule::date_of(cfg.office.timezone, now());
+    let base = app.base(&s, "/exemptions", "Miễn nộp, gia hạn").await;
     Ok(app.render(
         "exemptions.html",
         ctx(
             base,
             json!({
-                "rows": rows, "periods": periods,
-                "units": app.cfg().units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
-                "reports": app.cfg().reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
+                "rows": rows, "periods": periods, "extensions": extensions,
+                "chosen": q.unit, "mail": q.mail, "today": today.format("%Y-%m-%d").to_string(),
+                "units": cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
+                "reports": cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
             }),
         ),
     ))
