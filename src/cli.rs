@@ -1410,7 +1410,7 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
         }
         ReviewCmd::Notice { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(cfg, &as_of);
-            let c = crate::notify::review_notice(cfg, store, t, dry_run).await?;
+            let c = crate::office::review_notice(cfg, store, t, dry_run).await?;
             return print_compiled(cfg, store, "review notice", c.as_ref(), dry_run, json).await;
         }
         ReviewCmd::Accept { id, tell, json } => (office::accept(cfg, store, id, by, tell).await?, json),

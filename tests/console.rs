@@ -202,11 +202,15 @@ fn markup_in_subjects_file_names_and_unit_names_is_shown_escaped() {
 fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
     let (o, daemon, port) = office_with_console("");
     let id = waiting_id(&o);
+    let (d, t) = at(2021, 7, 6, 9);
+    o.deliver(t, "hoi", &text_mail("bva@test.example", "Hỏi về mẫu báo cáo quý II", "<hoi@bva.test>", &d, "Kính gửi Văn phòng,\nĐơn vị xin hỏi báo cáo quý II dùng mẫu nào ạ? Đơn vị đã gửi thư hỏi từ tuần trước nhưng chưa nhận được trả lời, mong Văn phòng hướng dẫn sớm.\nTrân trọng."));
+    wait_until(30, "the daemon records the question", || o.json(&["submissions", "--json", "--decision", "not_submission"]).as_array().is_some_and(|a| !a.is_empty()));
     let b = Browser::start(1280, 900);
     b.login(port, "quantri", PASSWORD);
     let pages = [
         ("tong-quan", "/?year=2021".to_string()),
         ("can-xem-xet", "/review".to_string()),
+        ("thu-khac", "/mail".to_string()),
         ("bai-nop", "/submissions".to_string()),
         ("bai-nop-chi-tiet", format!("/submissions/{id}")),
         ("don-vi", "/units/BVA".to_string()),
@@ -359,5 +363,65 @@ fn a_clerk_confirms_a_letters_request_for_the_units_ticked_and_the_running_daemo
     assert!(wide <= 420, "the requests page fits a phone: {wide} px");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     b.screenshot(&root.join("target/visual/console/cong-van-da-xac-nhan-420.png"));
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_units_request_for_more_time_is_shown_granted_and_answered_in_its_thread() {
+    let (o, daemon, port) = office_with_console("");
+    let (d, t) = at(2021, 7, 6, 9);
+    let body = "Kính gửi Văn phòng Sở,\nDo thay đổi nhân sự, Bệnh viện xin gia hạn nộp báo cáo quý II năm 2021 đến ngày 20/7/2021.\nTrân trọng.";
+    o.deliver(t, "xin-gia-han", &text_mail("bva@test.example", "Xin gia hạn nộp báo cáo quý II", "<gh1@bva.test>", &d, body));
+    wait_until(30, "the daemon records the request", || o.json(&["submissions", "--json", "--decision", "not_submission"]).as_array().is_some_and(|a| !a.is_empty()));
+    let id = o.json(&["submissions", "--json", "--decision", "not_submission"])[0]["id"].as_str().unwrap().to_string();
+
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let (_, page) = viewer.get("/mail");
+    assert!(page.contains("Xin gia hạn nộp báo cáo quý II") && page.contains("Do thay đổi nhân sự"), "a viewer reads it: {page}");
+    assert!(!page.contains(&format!("action=\"/mail/{id}/answer\"")), "but is not offered the forms");
+    for path in [format!("/mail/{id}/answer"), format!("/mail/{id}/handled"), "/extensions".to_string()] {
+        let (code, _, _) = viewer.post(&path, &[("text", "x"), ("unit", "BVA"), ("report", "q-report"), ("period", "2021-Q2"), ("until", "2021-07-20")], true);
+        assert_eq!(code, 403, "a viewer cannot use {path}");
+    }
+
+    let b = Browser::start(1280, 900);
+    b.login(port, "lan", PASSWORD);
+    assert!(b.text("nav a[href='/mail'] .badge").contains('1'), "the mail waiting is counted on every page");
+    b.click("nav a[href='/mail']");
+    assert!(b.wait_for(&format!("#m{id}"), 10));
+    assert!(b.text(&format!("#m{id}")).contains("Bệnh viện Đa khoa An Bình"), "the unit is named by its address");
+    b.click(&format!("#m{id} a.button"));
+    assert!(b.wait_for_url("/exemptions", 10), "{}", b.url());
+    b.click("form[action='/extensions'] select[name=report] option[value='q-report']");
+    b.click("form[action='/extensions'] select[name=period] option[value='2021-Q2']");
+    b.eval("document.querySelector(\"form[action='/extensions'] input[name=until]\").value = '2021-07-20'; document.querySelector(\"form[action='/extensions'] input[name=reason]\").value = 'Theo đề nghị của đơn vị';");
+    b.click("form[action='/extensions'] button");
+    assert!(b.wait_for(".flash", 10), "{}", b.source());
+    assert!(b.text(".flash.ok").contains("Đã gia hạn Báo cáo kết quả công tác quý II năm 2021 cho Bệnh viện Đa khoa An Bình đến hết ngày 20/07/2021"), "{}", b.source());
+    assert!(b.text("#extensions").contains("20/07/2021") && b.text("#extensions").contains("hạn cũ 09/07/2021"));
+
+    let st = o.json(&["status", "--as-of", "2021-07-18", "--json"]);
+    let bva = st.as_array().unwrap().iter().find(|s| s["unit"] == "BVA" && s["period"] == "2021-Q2").cloned().unwrap();
+    assert_eq!((bva["due"].as_str(), bva["state"].as_str()), (Some("2021-07-20"), Some("due_soon")), "the running daemon's and the command line's status follow: {bva}");
+
+    // The grant answers the unit's own mail, in its thread.
+    let sent = |kind: &str| o.outbox().into_iter().map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()).find(|m| m.contains(&format!("X-Baocao-Kind: {kind}")));
+    wait_until(30, "the notice is delivered", || sent("extension").is_some());
+    let notice = sent("extension").expect("the unit is told");
+    assert!(notice.contains("In-Reply-To: <gh1@bva.test>"), "{notice}");
+
+    b.click("nav a[href='/mail']");
+    assert!(b.wait_for(&format!("#m{id} textarea"), 10));
+    b.type_into(&format!("#m{id} textarea"), "Văn phòng đã gia hạn theo đề nghị của đơn vị.");
+    b.click(&format!("#m{id} form.answer button"));
+    assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
+    assert!(b.text(&format!("#m{id}")).contains("Đã trả lời: lan"), "{}", b.source());
+    assert_eq!(b.count("nav a[href='/mail'] .badge"), 0, "nothing waits any more");
+    wait_until(30, "the answer is delivered", || sent("answer").is_some());
+    let answer = sent("answer").expect("the answer is sent");
+    assert!(answer.contains("In-Reply-To: <gh1@bva.test>") && answer.contains("To: bva@test.example"), "{answer}");
+    let audit = o.json(&["audit", "--json"]);
+    assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "mail_answered" && e["actor"] == "lan"));
+    assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "extension_granted" && e["actor"] == "lan"));
     assert!(daemon.stop().success());
 }

@@ -52,7 +52,7 @@ async fn run_job(cfg: &Config, store: &Store, job: &str, now: i64) -> anyhow::Re
             let n = crate::notify::remind(cfg, store, now, false).await?.len();
             tracing::info!(stages = n, "reminders decided");
         }
-        "review_notice" => match crate::notify::review_notice(cfg, store, now, false).await? {
+        "review_notice" => match crate::office::review_notice(cfg, store, now, false).await? {
             Some(c) => tracing::info!(key = %c.key, queued = c.queued, "review notice"),
             None => tracing::info!("review notice: nothing waits, or a day off"),
         },

@@ -212,6 +212,24 @@ pub async fn queue_decision_notice(cfg: &Config, tx: &mut Tx<'_>, sub: &Submissi
     queue_reply(cfg, tx, sub, &ReplyTo::of_submission(cfg, sub), key, now.timestamp()).await
 }
 
+/// Queues a clerk's answer to a unit's mail, in its thread, with the office's signature.
+pub async fn queue_answer(cfg: &Config, tx: &mut Tx<'_>, m: &Submission, reply: &ReplyTo, text: &str, at: i64) -> Result<Option<String>, StoreError> {
+    let Some(to) = reply.to.clone() else { return Ok(None) };
+    let (subject, body, html) = templates::answer(cfg, reply, text);
+    let mut refs = reply.references.clone();
+    refs.extend(reply.message_id.iter().cloned());
+    let key = format!("answer:{}:{at}", m.id);
+    let o = Outgoing { kind: "answer", key, to: vec![to], cc: vec![], subject, text: body, html, in_reply_to: reply.message_id.clone(), references: refs, attachment: None };
+    match queue(cfg, tx, &o, at).await {
+        Ok(_) => Ok(Some(o.key)),
+        Err(NotifyError::Store(e)) => Err(e),
+        Err(e) => {
+            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
+            Ok(None)
+        }
+    }
+}
+
 /// Queues the notice of an extension granted (`until`) or withdrawn (None) to the unit's first
 /// address — in the thread of the unit's own mail asking for it, when there is one. Returns its
 /// key, or None when the unit has no address.
@@ -411,13 +429,14 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
 /// The review notice (SPEC §8): on a working day when messages wait in review, one mail to
 /// `office.staff` listing them with the best guesses and a link to the console; once per day
 /// (`review:<YYYY-MM-DD>`). None when it is a day off or nothing waits.
-pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Option<Compiled>, NotifyError> {
+pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], others: &[Submission], as_of: i64, dry_run: bool) -> Result<Option<Compiled>, NotifyError> {
     let day = schedule::date_of(cfg.office.timezone, as_of);
     if schedule::is_day_off(&cfg.calendar, day) {
         return Ok(None);
     }
-    let waiting: Vec<Submission> = store.waiting_review().await?.into_iter().filter(|m| m.received_at <= as_of).collect();
-    if waiting.is_empty() {
+    let waiting: Vec<&Submission> = waiting.iter().filter(|m| m.received_at <= as_of).collect();
+    let others: Vec<&Submission> = others.iter().filter(|m| m.received_at <= as_of).collect();
+    if waiting.is_empty() && others.is_empty() {
         return Ok(None);
     }
     let items: Vec<serde_json::Value> = waiting
@@ -433,13 +452,27 @@ pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
             })
         })
         .collect();
+    let other_items: Vec<serde_json::Value> = others
+        .iter()
+        .map(|m| {
+            let unit = m.from_addr.as_deref().and_then(|a| cfg.unit_by_email(a)).map(|u| u.name.clone());
+            serde_json::json!({
+                "id": m.id,
+                "received": schedule::fmt_human(cfg.office.timezone, m.received_at),
+                "from": m.from_addr.clone().unwrap_or_default(),
+                "unit": unit,
+                "subject": m.subject.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
     let ctx = serde_json::json!({
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
-        "day": day.format("%d/%m/%Y").to_string(), "items": items,
+        "day": day.format("%d/%m/%Y").to_string(), "items": items, "others": other_items,
         "link": cfg.public_url.as_ref().map(|u| format!("{u}/review")),
+        "mail_link": cfg.public_url.as_ref().map(|u| format!("{u}/mail")),
     });
     let who = ("review", format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
-    let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>()});
+    let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>(), "other_mail": others.iter().map(|m| m.id).collect::<Vec<_>>()});
     queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, ("review_notice_decided", data)).await.map(Some)
 }
 

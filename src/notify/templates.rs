@@ -203,6 +203,21 @@ fn also_view(cfg: &Config, p: &Submission) -> Value {
     })
 }
 
+/// A clerk's answer to a unit's mail: the text as written, the office's name under it, the
+/// subject of the thread.
+pub fn answer(cfg: &Config, reply: &ReplyTo, text: &str) -> (String, String, String) {
+    let subject = reply.subject.trim();
+    let subject = if subject.is_empty() { format!("Trả lời của {}", cfg.office.name) } else if subject.to_lowercase().starts_with("re:") { subject.to_string() } else { format!("Re: {subject}") };
+    let body = format!("{text}\n\n{}\n", cfg.office.name);
+    let paras: String = text.split("\n\n").map(|p| format!("<p>{}</p>", crate::text::escape_html(p).replace('\n', "<br>"))).collect();
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;max-width:640px;margin:0 auto;padding:12px\">{paras}<p style=\"color:#777;font-size:12px\">{}</p></body></html>",
+        crate::text::escape_html(&subject),
+        crate::text::escape_html(&cfg.office.name)
+    );
+    (subject, body, html)
+}
+
 /// The notice telling a unit its deadline was extended to `until` (from `from`), or that an
 /// extension no longer holds (`until` None: the report is due on `from` again).
 pub fn extension(cfg: &Config, unit: &Unit, report: &str, period: &Period, from: chrono::NaiveDate, until: Option<chrono::NaiveDate>, reason: &str) -> (String, String, String) {

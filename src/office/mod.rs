@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod extensions;
 pub mod figures;
+pub mod mail;
 pub mod requests;
 
 use crate::config::Config;
@@ -44,6 +45,12 @@ pub enum OfficeError {
     ExtensionTooEarly { title: String, due: String },
     #[error("{title} của đơn vị {unit} không được gia hạn")]
     NoExtension { title: String, unit: String },
+    #[error("thư số {id} không phải thư của đơn vị gửi Văn phòng (thư tự động, báo cáo, hoặc thư của chính Văn phòng)")]
+    NotOtherMail { id: i64 },
+    #[error("hãy viết nội dung trả lời")]
+    EmptyAnswer,
+    #[error("thư số {id} không có địa chỉ để trả lời")]
+    NobodyToAnswer { id: i64 },
     #[error("submission {id} {why}")]
     Refused { id: i64, why: String },
     #[error("{0}")]
@@ -91,6 +98,16 @@ pub fn facts_json(f: &MailFacts) -> serde_json::Value {
         "list": f.list, "bounce": f.bounce, "receipt": f.receipt, "null_sender": f.null_sender, "auth": f.auth, "date": f.date,
         "forwarded": f.forwarded.as_ref().map(|i| json!({"from": i.from, "subject": i.subject, "message_id": i.message_id})),
     })
+}
+
+/// Keeps what a mail that is not a report says (its first characters): the office reads and
+/// answers it on the console (SPEC §17 *Thư khác*) without opening the raw message.
+fn keep_body(sub: &mut Submission, facts: &MailFacts) {
+    if sub.decision == Decision::NotSubmission {
+        let text = facts.body_text.trim();
+        let cut = text.char_indices().nth(mail::BODY_CHARS).map(|(i, _)| i).unwrap_or(text.len());
+        sub.facts["body"] = json!(&text[..cut]);
+    }
 }
 
 /// The submission a decision makes: `m`'s decision, obligation, deadline and timeliness.
@@ -307,6 +324,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         ..Default::default()
     };
     apply(&mut sub, &a.decision);
+    keep_body(&mut sub, &a.facts);
     let figures = figures::read_for(cfg, tx, &mut sub, 0).await?;
 
     let letter = a.decision.letter.and_then(|i| all_docs.get(i)).map(|d| crate::parse::letter::read(&d.text, Some(&d.header)));
@@ -579,6 +597,17 @@ pub async fn withdraw_exemption(cfg: &Config, store: &Store, unit: &str, report:
     Ok(had)
 }
 
+/// The office's daily notice of what waits for a person (SPEC §6, §17): messages in review and
+/// mail that is not a report, not yet handled. None on a day off or when nothing waits.
+pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> std::result::Result<Option<notify::Compiled>, notify::NotifyError> {
+    let waiting = store.waiting_review().await?;
+    let others = mail::unhandled(cfg, store).await.map_err(|e| match e {
+        OfficeError::Store(s) => notify::NotifyError::Store(s),
+        other => notify::NotifyError::Build(other.to_string()),
+    })?;
+    notify::review_notice(cfg, store, &waiting, &others, as_of, dry_run).await
+}
+
 /// Re-runs parsing and matching on the stored raw messages (all, or those of `ids`); a person's
 /// decision and duplicates are kept. Returns the submissions whose decision was rewritten.
 pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64], by: &str) -> Result<Vec<Submission>> {
@@ -610,6 +639,7 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
             None => docs.clone(),
         };
         sub.facts = facts_json(&facts);
+        keep_body(&mut sub, &facts);
         let existing = store.parts_of(was.id).await?;
         let mut tx = store.begin().await?;
         figures::reread(cfg, &mut tx, &mut sub).await?;

@@ -57,6 +57,8 @@ fn words(s: &str) -> Vec<String> {
 /// summary, document type and the documents' text.
 pub fn search_body(m: &Submission) -> String {
     let mut parts: Vec<&str> = vec![m.subject.as_deref().unwrap_or(""), m.from_addr.as_deref().unwrap_or("")];
+    // What a mail that is not a report says (kept with it on arrival).
+    parts.extend(m.facts["body"].as_str());
     for d in &m.documents {
         parts.push(&d.filename);
         parts.extend(d.header.number.as_deref());

@@ -20,6 +20,8 @@ use std::collections::HashMap;
 
 mod console;
 mod extensions;
+mod mail;
+pub use mail::Handled;
 mod figures;
 pub use figures::{FigureCell, PeriodUnits, StoredFigures};
 pub use console::{search_body, Account, Session, SubmissionFilter};

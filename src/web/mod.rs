@@ -9,6 +9,7 @@
 
 mod actions;
 pub(crate) mod figures;
+mod mail;
 mod pages;
 
 use crate::config::Config;
@@ -170,9 +171,11 @@ impl App {
     /// The context every page of a logged-in person starts from.
     async fn base(&self, s: &Session, active: &str, title: &str) -> serde_json::Map<String, Value> {
         let waiting = self.store.find_submissions(&crate::store::SubmissionFilter { decision: Some(crate::domain::Decision::NeedsReview), ..Default::default() }, 0, 0).await.map(|(_, n)| n).unwrap_or(0);
+        let other = office::mail::open_count(&self.cfg(), &self.store).await.map(|n| n as i64).unwrap_or(0);
         let mut nav = vec![
             ("/", "Tổng quan", 0),
             ("/review", "Cần xem xét", waiting),
+            ("/mail", "Thư khác", other),
             ("/submissions", "Bài nộp", 0),
             ("/figures", "Số liệu", 0),
             ("/units", "Đơn vị", 0),
@@ -248,6 +251,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("templates/audit.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
     ("password.html", include_str!("templates/password.html")),
+    ("mail.html", include_str!("templates/mail.html")),
 ];
 
 /// Serves the console until `shutdown`; requests in flight finish first.
@@ -280,6 +284,9 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/figures", get(figures::page))
         .route("/figures/xlsx", get(figures::xlsx))
         .route("/figures/{id}/confirm", post(figures::confirm))
+        .route("/mail", get(mail::page))
+        .route("/mail/{id}/answer", post(mail::answer))
+        .route("/mail/{id}/handled", post(mail::handled))
         .route("/units", get(pages::units))
         .route("/units/{id}", get(pages::unit))
         .route("/exemptions", get(pages::exemptions).post(actions::exempt))
@@ -428,7 +435,7 @@ fn explain(e: &OfficeError) -> String {
             NotOwed::WrongPeriodKind { report, period, .. } | NotOwed::PeriodNotOwed { report, period, .. } => format!("Báo cáo {report} không có kỳ {period}."),
             NotOwed::BeforeStart { report, period, .. } => format!("Kỳ {period} của báo cáo {report} có hạn trước ngày bắt đầu theo dõi."),
         },
-        OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } => format!("{}.", capitalised(&e.to_string())),
+        OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } | OfficeError::NotOtherMail { .. } | OfficeError::EmptyAnswer | OfficeError::NobodyToAnswer { .. } => format!("{}.", capitalised(&e.to_string())),
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
         OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
         OfficeError::Refused { id, why } if why.contains("already taken") => format!("Tệp này đã được tách khỏi bài nộp số {id}."),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
-type Page = Result<Response, Response>;
+pub(super) type Page = Result<Response, Response>;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -33,7 +33,7 @@ pub(super) fn ctx(mut m: serde_json::Map<String, Value>, extra: Value) -> Value 
 }
 
 impl App {
-    fn when(&self, t: i64) -> String {
+    pub(super) fn when(&self, t: i64) -> String {
         schedule::fmt_human(self.cfg().office.timezone, t)
     }
     fn day(&self, t: i64) -> String {
@@ -635,6 +635,14 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
         .iter()
         .map(|(_, r, p, at)| json!({"at": app.when(*at), "title": p.parse::<Period>().map(|p| app.title_of(r, p)).unwrap_or_else(|_| format!("{} {p}", app.report_name(r)))}))
         .collect();
+    let letters: Vec<Value> = crate::office::mail::other_mail(&cfg, &app.store)
+        .await
+        .map_err(db)?
+        .iter()
+        .filter(|(m, _)| m.from_addr.as_deref().is_some_and(|a| u.emails.iter().any(|e| e.eq_ignore_ascii_case(a))))
+        .take(20)
+        .map(|(m, h)| super::mail::item(&app, m, h.as_ref()))
+        .collect();
     let base = app.base(&s, "/units", &u.name).await;
     Ok(app.render(
         "unit.html",
@@ -643,7 +651,7 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
             json!({
                 "u": {"id": u.id.as_str(), "name": u.name, "group": u.group, "emails": u.emails, "aliases": u.aliases},
                 "rate": rate.json(), "years": years, "subs": subs.iter().map(|m| row(&app, m)).collect::<Vec<_>>(), "total": total,
-                "reminders": reminders,
+                "reminders": reminders, "letters": letters,
                 "figure_reports": cfg.reports.iter().filter(|r| r.form.is_some() && r.applies_to_unit(u)).map(|r| json!({"name": r.name, "href": format!("/figures?report={}&unit={}", enc(r.id.as_str()), enc(u.id.as_str()))})).collect::<Vec<_>>(),
             }),
         ),

@@ -95,6 +95,16 @@ pub fn score_xlsx(issuer: &str, title: &str, rows: &[(&str, &str, f64, f64)], to
 }
 
 /// A MIME message with base64 attachments and RFC 2231 file names.
+/// A plain mail with no attachment: a unit's question or request for more time.
+pub fn text_mail(from: &str, subject: &str, message_id: &str, date: &str, body: &str) -> Vec<u8> {
+    let enc_subject = format!("=?UTF-8?B?{}?=", b64(subject.as_bytes()).replace("\r\n", ""));
+    format!(
+        "Received: from mx.test by mx.so.test; {date}\r\nFrom: {from}\r\nTo: vanphong@so.test\r\nSubject: {enc_subject}\r\nDate: {date}\r\nMessage-ID: {message_id}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        b64(body.as_bytes())
+    )
+    .into_bytes()
+}
+
 pub fn mail(from: &str, subject: &str, message_id: &str, date: &str, extra_headers: &str, attachments: &[(&str, &[u8])]) -> Vec<u8> {
     let enc_subject = format!("=?UTF-8?B?{}?=", b64(subject.as_bytes()).replace("\r\n", ""));
     let mut m = format!(
