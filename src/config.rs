@@ -49,6 +49,16 @@ struct RawConfig {
     unit: Vec<RawUnit>,
     #[serde(default)]
     report: Vec<RawReport>,
+    /// Names of the unit groups (SPEC §17): `[[group]] id = "benh-vien"`, `name = "Bệnh viện"`.
+    #[serde(default)]
+    group: Vec<RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    id: String,
+    name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -725,6 +735,22 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         units.push(Unit { id, name: u.name, aliases: u.aliases, emails: es, group });
     }
 
+    // The groups' names: as the file gives them, else the words every member's name begins with
+    // ("Trung tâm Y tế …" → "Trung tâm Y tế"), so a page never shows a group's id.
+    let mut group_names: Vec<crate::domain::rules::Group> = Vec::new();
+    for (n, g) in raw.group.iter().enumerate() {
+        if !groups.contains(&g.id) {
+            return Err(loc.err("group", Some(n), "id", format!("no unit is in group `{}` (groups: {})", g.id, sorted(&groups))));
+        }
+        group_names.push(crate::domain::rules::Group { id: g.id.clone(), name: g.name.trim().to_string() });
+    }
+    let mut unnamed: Vec<&String> = groups.iter().filter(|g| !group_names.iter().any(|x| &x.id == *g)).collect();
+    unnamed.sort();
+    for (k, g) in unnamed.into_iter().enumerate() {
+        let names: Vec<&str> = units.iter().filter(|u| &u.group == g).map(|u| u.name.as_str()).collect();
+        group_names.push(crate::domain::rules::Group { id: g.clone(), name: crate::domain::rules::Group::derived_name(&names).unwrap_or_else(|| format!("Nhóm đơn vị {}", k + 1)) });
+    }
+
     // reports
     let mut reports = Vec::new();
     let mut rids = HashSet::new();
@@ -856,7 +882,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         public_url: raw.http.as_ref().and_then(|h| h.public_url.as_ref()).map(|u| u.trim_end_matches('/').to_string()),
         http: raw.http.map(|h| h.listen),
         limits,
-        rules: Rules { office, calendar, units, reports, extensions: vec![] },
+        rules: Rules { office, calendar, units, reports, groups: group_names, extensions: vec![] },
     })
 }
 

@@ -198,6 +198,24 @@ fn markup_in_subjects_file_names_and_unit_names_is_shown_escaped() {
 /// Every page at a desktop's width and a phone's: nothing wider than the screen but the tables
 /// (which scroll inside their frame). The PNGs go to target/visual/, and to
 /// tests/visual/reference/ with BAOCAO_UPDATE_SCREENSHOTS=1, to be looked at.
+/// What a person reads on a page holds no report or group id, no JSON object and no English
+/// sentence from the code (SPEC §17).
+fn people_can_read(path: &str, text: &str) {
+    // Mail addresses are what they are (`ttyt.bacson@…`): words are read outside them.
+    let words: Vec<String> = text
+        .split_whitespace()
+        .filter(|w| !w.contains('@'))
+        .flat_map(|w| w.split(|c: char| matches!(c, ',' | '.' | ';' | ':' | '(' | ')' | '«' | '»' | '·' | '—')).map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    for id in ["q-report", "score", "benh-vien", "ttyt", "chi-cuc"] {
+        assert!(!words.iter().any(|w| w == id), "{path} shows the id `{id}`: {text}");
+    }
+    assert!(!text.contains("{\"") && !text.contains("\":"), "{path} shows JSON: {text}");
+    for english in [" the ", " was ", " is ", " not ", " error", " failed", "submission", " older than", " refused", " recipient", "os error", " cannot "] {
+        assert!(!text.to_lowercase().contains(english), "{path} shows English ({english}): {text}");
+    }
+}
+
 #[test]
 fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
     let (o, daemon, port) = office_with_console("");
@@ -234,6 +252,10 @@ fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
                  .slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')",
             );
             assert!(body_width <= inner, "{path} at {width} px: the page is {body_width} px wide in a {inner} px window; too wide: {wide}");
+            if width == 1280 {
+                let text = b.eval("return document.body.innerText").as_str().unwrap_or("").to_string();
+                people_can_read(path, &text);
+            }
             b.screenshot(&out.join(format!("{name}-{width}.png")));
         }
     }

@@ -4,6 +4,8 @@
 //! ([`crate::store::Tx::audit`]); this module owns the hashing and the verification, so a row
 //! altered or removed after the fact is found and named by `baocao audit verify`.
 
+pub mod words;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

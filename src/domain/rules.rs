@@ -17,10 +17,41 @@ pub struct Rules {
     pub calendar: Calendar,
     pub units: Vec<Unit>,
     pub reports: Vec<Report>,
+    /// Every unit group with its name.
+    pub groups: Vec<Group>,
     /// Deadlines the office extended for one obligation each (SPEC §17 *gia hạn*): kept in the
     /// database, joined to the rules wherever they are read, so status, reminders, timeliness
     /// and the digest follow the new date without knowing it was granted.
     pub extensions: Vec<Extension>,
+}
+
+/// A group of units (a report is owed by groups) and its name as people read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+}
+
+impl Group {
+    /// The words every member's name begins with — "Trung tâm Y tế" for the district centres —
+    /// when they share at least two (one word says nothing: "Bệnh" of "Bệnh viện …").
+    pub fn derived_name(names: &[&str]) -> Option<String> {
+        let mut common: Vec<&str> = names.first()?.split_whitespace().collect();
+        for n in &names[1..] {
+            let w: Vec<&str> = n.split_whitespace().collect();
+            let k = common.iter().zip(&w).take_while(|(a, b)| crate::text::fold(a) == crate::text::fold(b)).count();
+            common.truncate(k);
+        }
+        // A single unit's whole name is no group's name.
+        if names.len() < 2 || common.len() < 2 {
+            return None;
+        }
+        // Never end on a connecting word ("Trung tâm Y tế huyện" is fine, "Bệnh viện Đa khoa" too).
+        while common.last().is_some_and(|w| matches!(crate::text::fold(w).as_str(), "va" | "cua" | "thuoc" | "tai")) {
+            common.pop();
+        }
+        (common.len() >= 2).then(|| common.join(" "))
+    }
 }
 
 /// A new deadline granted to one unit for one report and period.
@@ -43,6 +74,10 @@ impl Rules {
     }
     pub fn report(&self, id: &str) -> Option<&Report> {
         self.reports.iter().find(|r| r.id.as_str() == id)
+    }
+    /// A group's name as people read it.
+    pub fn group_name(&self, id: &str) -> String {
+        self.groups.iter().find(|g| g.id == id).map(|g| g.name.clone()).unwrap_or_else(|| id.to_string())
     }
     /// The new deadline granted for one obligation, when one was.
     pub fn extension(&self, unit: &str, report: &str, period: Period) -> Option<&Extension> {
@@ -273,3 +308,16 @@ impl DueRule {
     }
 }
 
+
+#[cfg(test)]
+mod group_tests {
+    use super::Group;
+
+    #[test]
+    fn a_groups_name_is_the_words_its_members_names_begin_with() {
+        assert_eq!(Group::derived_name(&["Trung tâm Y tế huyện Bắc Sơn", "Trung tâm Y tế thị xã Nghi Sơn"]).as_deref(), Some("Trung tâm Y tế"));
+        assert_eq!(Group::derived_name(&["Bệnh viện Đa khoa An Bình", "Bệnh viện Đa khoa tỉnh"]).as_deref(), Some("Bệnh viện Đa khoa"));
+        assert_eq!(Group::derived_name(&["Bệnh viện Nhi", "Bệnh Xá Quân Dân Y"]), None, "one word says nothing");
+        assert_eq!(Group::derived_name(&["Chi cục Dân số"]), None, "one unit's name is not a group's");
+    }
+}

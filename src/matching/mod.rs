@@ -715,15 +715,15 @@ fn choose_kind<'a>(
             None
         }
         [(s, r, why), rest @ ..] => {
-            m.evidence.push(format!("loại báo cáo {} (điểm {s}: {})", r.id, why.join(", ")));
+            m.evidence.push(format!("loại báo cáo «{}» (điểm {s}: {})", r.name, why.join(", ")));
             if let Some((s2, r2, _)) = rest.first() {
                 if s2 == s {
-                    m.reasons.push(format!("chưa rõ loại báo cáo: {} và {} phù hợp như nhau", r.id, r2.id));
+                    m.reasons.push(format!("chưa rõ loại báo cáo: «{}» và «{}» phù hợp như nhau", r.name, r2.name));
                 } else if *s < 30 {
-                    m.reasons.push(format!("loại báo cáo chưa chắc chắn: {} chỉ khớp ở {}", r.id, why.join(", ")));
+                    m.reasons.push(format!("loại báo cáo chưa chắc chắn: «{}» chỉ khớp ở {}", r.name, why.join(", ")));
                 }
             } else if *s < 25 {
-                m.reasons.push(format!("loại báo cáo chưa chắc chắn: {} chỉ khớp ở {}", r.id, why.join(", ")));
+                m.reasons.push(format!("loại báo cáo chưa chắc chắn: «{}» chỉ khớp ở {}", r.name, why.join(", ")));
             }
             Some(r)
         }

@@ -31,6 +31,21 @@ pub enum NotifyError {
     Deliver(String),
 }
 
+/// A kind of outgoing mail in the office's words.
+pub fn mail_kind_vi(kind: &str) -> &'static str {
+    match kind {
+        "ack" => "báo nhận",
+        "reminder" => "nhắc nộp",
+        "digest" => "bản tin tuần",
+        "status" => "bảng tình hình",
+        "review" => "việc chờ xử lý",
+        "extension" => "gia hạn",
+        "answer" => "trả lời thư",
+        "alert" | "warning" => "cảnh báo",
+        _ => "thư khác",
+    }
+}
+
 /// An outgoing mail before it is queued.
 pub struct Outgoing {
     pub kind: &'static str,

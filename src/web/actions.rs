@@ -2,7 +2,7 @@
 //! office's action under the person's account — the same function the command line calls — and
 //! sends the browser back to the page it came from with what happened.
 
-use super::{acting, explain, Posted, AppRef};
+use super::{acting, Posted, AppRef};
 use crate::domain::{Period, Role};
 use crate::office;
 use axum::extract::{Form, Path, State};
@@ -35,7 +35,7 @@ pub async fn accept(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
         Err(r) => return r,
     };
     let r = office::accept(&app.cfg(), &app.store, id, &s.account.name, f.checked("tell")).await;
-    app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
+    app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã chấp nhận bài nộp số {id}.{}", told(&d))).map_err(|e| app.explain(&e)))
 }
 
 pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
@@ -56,7 +56,7 @@ pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
             .map(|d| format!("Đã tách tệp {} của thư số {id} thành bài nộp số {} cho {title}.{}", d.submission.documents.first().map(|x| x.filename.as_str()).unwrap_or("?"), d.submission.id, told(&d))),
         _ => office::assign(&app.cfg(), &app.store, id, unit, report, period, &s.account.name, f.checked("tell")).await.map(|d| format!("Đã gán bài nộp số {id} cho {title}.{}", told(&d))),
     };
-    app.back(&s, &review_back(&f, id), r.map_err(|e| explain(&e)))
+    app.back(&s, &review_back(&f, id), r.map_err(|e| app.explain(&e)))
 }
 
 pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Fields) -> Response {
@@ -69,7 +69,7 @@ pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
         return app.back(&s, &review_back(&f, id), Err("Hãy ghi lý do từ chối: đơn vị sẽ đọc lý do này.".into()));
     }
     let r = office::reject(&app.cfg(), &app.store, id, reason, &s.account.name, f.checked("tell")).await;
-    app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| explain(&e)))
+    app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| app.explain(&e)))
 }
 
 fn obligation_of(f: &Posted) -> Result<(String, String, Period), String> {
@@ -88,7 +88,7 @@ pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
         Ok((u, rep, p)) => office::exempt(&app.cfg(), &app.store, &u, &rep, p, f.get("reason"), &s.account.name)
             .await
             .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), app.unit_name(&u)))
-            .map_err(|e| explain(&e)),
+            .map_err(|e| app.explain(&e)),
     };
     app.back(&s, "/exemptions", r)
 }
@@ -103,7 +103,7 @@ pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form):
         Ok((u, rep, p)) => match office::withdraw_exemption(&app.cfg(), &app.store, &u, &rep, p, &s.account.name).await {
             Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {}.", app.unit_name(&u))),
             Ok(false) => Err("Nghĩa vụ này không được miễn nộp.".into()),
-            Err(e) => Err(explain(&e)),
+            Err(e) => Err(app.explain(&e)),
         },
     };
     app.back(&s, "/exemptions", r)
@@ -128,7 +128,7 @@ pub async fn extend(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
         (Ok((u, rep, p)), Some(day)) => office::extensions::extend(&cfg, &app.store, &u, &rep, p, day, f.get("reason"), &s.account.name, f.checked("tell"), thread.as_ref(), chrono::Utc::now().timestamp())
             .await
             .map(|x| format!("Đã gia hạn {} cho {} đến hết ngày {}.{}", x.title, app.unit_name(&u), day.format("%d/%m/%Y"), if x.told.is_some() { " Đã xếp thư báo cho đơn vị." } else { "" }))
-            .map_err(|e| explain(&e)),
+            .map_err(|e| app.explain(&e)),
     };
     if r.is_ok() {
         if let Err(e) = app.shared.rules.refresh(&app.store).await {
@@ -148,7 +148,7 @@ pub async fn withdraw_extension(State(app): State<AppRef>, headers: HeaderMap, F
         Ok((u, rep, p)) => office::extensions::withdraw(&app.cfg(), &app.store, &u, &rep, p, &s.account.name, true, chrono::Utc::now().timestamp())
             .await
             .map(|x| format!("Đã thôi gia hạn {} cho {}: hạn nộp lại là ngày {}.", x.title, app.unit_name(&u), x.due.format("%d/%m/%Y")))
-            .map_err(|e| explain(&e)),
+            .map_err(|e| app.explain(&e)),
     };
     if r.is_ok() {
         if let Err(e) = app.shared.rules.refresh(&app.store).await {
@@ -171,7 +171,7 @@ pub async fn retry(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fi
     let r = match office::retry_mail(&app.store, &ids, all_failed, &s.account.name).await {
         Ok(keys) if keys.is_empty() => Err("Không có thư nào cần gửi lại.".to_string()),
         Ok(keys) => Ok(format!("Đã xếp lại {} thư để gửi.", keys.len())),
-        Err(e) => Err(explain(&e)),
+        Err(e) => Err(app.explain(&e)),
     };
     app.back(&s, "/outbox", r)
 }
@@ -186,7 +186,7 @@ pub async fn add_account(State(app): State<AppRef>, headers: HeaderMap, Form(for
     };
     let name = f.get("name");
     let r = office::accounts::add_account(&app.store, name, role, f.0.get("password").map(String::as_str).unwrap_or(""), &s.account.name).await;
-    app.back(&s, "/accounts", r.map(|_| format!("Đã thêm tài khoản {name}.")).map_err(|e| explain(&e)))
+    app.back(&s, "/accounts", r.map(|_| format!("Đã thêm tài khoản {name}.")).map_err(|e| app.explain(&e)))
 }
 
 async fn set_disabled(app: AppRef, headers: HeaderMap, name: String, form: Vec<(String, String)>, disabled: bool) -> Response {
@@ -198,7 +198,7 @@ async fn set_disabled(app: AppRef, headers: HeaderMap, name: String, form: Vec<(
         return app.back(&s, "/accounts", Err("Không thể tự khoá tài khoản đang dùng.".into()));
     }
     let r = office::accounts::set_disabled(&app.store, &name, disabled, &s.account.name).await;
-    app.back(&s, "/accounts", r.map(|_| format!("Đã {} tài khoản {name}.", if disabled { "khoá" } else { "mở khoá" })).map_err(|e| explain(&e)))
+    app.back(&s, "/accounts", r.map(|_| format!("Đã {} tài khoản {name}.", if disabled { "khoá" } else { "mở khoá" })).map_err(|e| app.explain(&e)))
 }
 
 pub async fn disable_account(State(app): State<AppRef>, headers: HeaderMap, Path(name): Path<String>, Form(form): Fields) -> Response {
@@ -221,7 +221,7 @@ pub async fn password(State(app): State<AppRef>, headers: HeaderMap, Form(form):
     match office::accounts::change_own_password(&app.store, &s.account.name, &field("current"), &field("new")).await {
         // Every session of the account ended with the change: log in again with the new one.
         Ok(()) => Redirect::to("/login?why=password").into_response(),
-        Err(e) => app.back(&s, "/password", Err(explain(&e))),
+        Err(e) => app.back(&s, "/password", Err(app.explain(&e))),
     }
 }
 
@@ -250,7 +250,7 @@ pub async fn confirm_request(State(app): State<AppRef>, headers: HeaderMap, Path
             let late = if past.is_empty() { String::new() } else { format!(" Hạn nộp {} đã qua: các đơn vị chưa nộp được tính là quá hạn.", past.join(", ")) };
             format!("Đã xác nhận yêu cầu số {id} ({}): {} đơn vị phải nộp.{late}", x.number.as_deref().unwrap_or("công văn không số"), units.len())
         })
-        .map_err(|e| explain(&e)),
+        .map_err(|e| app.explain(&e)),
     )
 }
 
@@ -265,5 +265,5 @@ pub async fn cancel_request(State(app): State<AppRef>, headers: HeaderMap, Path(
             tracing::warn!("cannot read the requests again: {e}");
         }
     }
-    app.back(&s, "/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| explain(&e)))
+    app.back(&s, "/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| app.explain(&e)))
 }

@@ -6,7 +6,7 @@
 //! from a document here.
 
 use super::pages::enc;
-use super::{acting, explain, who, App, AppRef};
+use super::{acting, who, App, AppRef};
 use crate::compile::figures::{Compiled, Series};
 use crate::domain::form::{ColumnKind, Figure, Form, RowKind};
 use crate::domain::{Period, Role};
@@ -251,5 +251,5 @@ pub async fn confirm(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pa
     let back = f.get("back");
     let to = if back.starts_with("/figures") || back.starts_with("/submissions/") { back.to_string() } else { "/figures".to_string() };
     let r = crate::office::figures::confirm_ocr(&app.store, id, &s.account.name).await;
-    app.back(&s, &to, r.map(|()| format!("Đã xác nhận số liệu của bài nộp số {id}: từ nay được cộng vào tổng.")).map_err(|e| explain(&e)))
+    app.back(&s, &to, r.map(|()| format!("Đã xác nhận số liệu của bài nộp số {id}: từ nay được cộng vào tổng.")).map_err(|e| app.explain(&e)))
 }

@@ -3,7 +3,7 @@
 //! outbox) or marks it handled; a request for more time leads to the extension form.
 
 use super::pages::{ctx, Page};
-use super::{acting, explain, who, AppRef};
+use super::{acting, who, AppRef};
 use crate::domain::Role;
 use crate::office::mail;
 use axum::extract::{Form, Path, State};
@@ -42,7 +42,7 @@ pub async fn handled(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pa
         Err(r) => return r,
     };
     let r = mail::mark_handled(&app.cfg(), &app.store, id, &s.account.name, chrono::Utc::now().timestamp()).await;
-    app.back(&s, "/mail", r.map(|fresh| if fresh { format!("Đã đánh dấu thư số {id} là đã xử lý.") } else { format!("Thư số {id} đã được xử lý trước đó.") }).map_err(|e| explain(&e)))
+    app.back(&s, "/mail", r.map(|fresh| if fresh { format!("Đã đánh dấu thư số {id} là đã xử lý.") } else { format!("Thư số {id} đã được xử lý trước đó.") }).map_err(|e| app.explain(&e)))
 }
 
 pub async fn answer(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>, Form(form): Form<Vec<(String, String)>>) -> Response {
@@ -52,5 +52,5 @@ pub async fn answer(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
     };
     let text = f.0.get("text").cloned().unwrap_or_default();
     let r = mail::answer(&app.cfg(), &app.store, id, &text, &s.account.name, chrono::Utc::now().timestamp()).await;
-    app.back(&s, "/mail", r.map(|_| format!("Đã xếp thư trả lời thư số {id} để gửi.")).map_err(|e| explain(&e)))
+    app.back(&s, "/mail", r.map(|_| format!("Đã xếp thư trả lời thư số {id} để gửi.")).map_err(|e| app.explain(&e)))
 }

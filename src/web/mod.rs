@@ -419,22 +419,36 @@ async fn message(app: &App, s: &Session, code: StatusCode, title: &str, text: &s
     r
 }
 
-fn capitalised(s: &str) -> String {
+pub(crate) fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
 /// A person-readable account of why an action was not taken.
-fn explain(e: &OfficeError) -> String {
+impl App {
+    /// Why an action was not taken, naming units, reports and periods as people do.
+    pub(crate) fn explain(&self, e: &OfficeError) -> String {
+        explain_in(Some(self), e)
+    }
+}
+
+fn explain_in(names: Option<&App>, e: &OfficeError) -> String {
     use crate::schedule::NotOwed;
     match e {
-        OfficeError::NotOwed(n) => match n {
-            NotOwed::UnknownUnit(u) => format!("Không có đơn vị «{u}» trong cấu hình."),
-            NotOwed::UnknownReport(r) => format!("Không có loại báo cáo «{r}» trong cấu hình."),
-            NotOwed::GroupDoesNotOwe { unit, report, .. } => format!("Đơn vị {unit} không phải nộp báo cáo {report}."),
-            NotOwed::WrongPeriodKind { report, period, .. } | NotOwed::PeriodNotOwed { report, period, .. } => format!("Báo cáo {report} không có kỳ {period}."),
-            NotOwed::BeforeStart { report, period, .. } => format!("Kỳ {period} của báo cáo {report} có hạn trước ngày bắt đầu theo dõi."),
-        },
+        OfficeError::NotOwed(n) => {
+            // People read units, reports and periods by their names, never their ids.
+            let cfg = names.map(|a| a.cfg());
+            let unit = |u: &str| cfg.as_ref().and_then(|c| c.unit(u).map(|x| x.name.clone())).unwrap_or_else(|| u.to_string());
+            let report = |r: &str| cfg.as_ref().and_then(|c| c.report(r).map(|x| format!("«{}»", x.name))).unwrap_or_else(|| r.to_string());
+            let period = |p: &str| p.parse::<crate::domain::Period>().map(|p| p.label_vi()).unwrap_or_else(|_| p.to_string());
+            match n {
+                NotOwed::UnknownUnit(_) => "Không có đơn vị này trong danh mục đơn vị.".into(),
+                NotOwed::UnknownReport(_) => "Không có loại báo cáo này.".into(),
+                NotOwed::GroupDoesNotOwe { unit: u, report: r, .. } => format!("{} không phải nộp {}.", unit(u), report(r)),
+                NotOwed::WrongPeriodKind { report: r, period: p, .. } | NotOwed::PeriodNotOwed { report: r, period: p, .. } => format!("{} không có kỳ {}.", capitalised(&report(r)), period(p)),
+                NotOwed::BeforeStart { report: r, period: p, .. } => format!("Kỳ {} của {} có hạn trước ngày Văn phòng bắt đầu theo dõi.", period(p), report(r)),
+            }
+        }
         OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } | OfficeError::NotOtherMail { .. } | OfficeError::EmptyAnswer | OfficeError::NobodyToAnswer { .. } => format!("{}.", capitalised(&e.to_string())),
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
         OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),

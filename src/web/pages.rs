@@ -148,7 +148,7 @@ pub async fn overview(State(app): State<AppRef>, headers: HeaderMap, Query(q): Q
                     None => json!(null),
                 })
                 .collect();
-            json!({"id": u.id.as_str(), "name": u.name, "group": u.group, "cells": cells, "rate": unit_rate[u.id.as_str()].json()})
+            json!({"id": u.id.as_str(), "name": u.name, "group": cfg.group_name(&u.group), "cells": cells, "rate": unit_rate[u.id.as_str()].json()})
         })
         .collect();
     let cols: Vec<Value> = visible
@@ -177,7 +177,8 @@ pub async fn overview(State(app): State<AppRef>, headers: HeaderMap, Query(q): Q
         ctx(
             base,
             json!({
-                "as_of": app.when(t), "year": year, "years": years, "report": report, "group": group, "groups": groups,
+                "as_of": app.when(t), "year": year, "years": years, "report": report, "group": group,
+                "groups": groups.iter().map(|g| json!({"id": g, "name": cfg.group_name(g)})).collect::<Vec<_>>(),
                 "all_reports": cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
                 "columns": cols, "rows": rows, "reports": reports,
                 "page": page, "pages": pages, "prev": (page > 1).then(|| link(page - 1)), "next": (page < pages).then(|| link(page + 1)),
@@ -326,10 +327,15 @@ pub async fn review(State(app): State<AppRef>, headers: HeaderMap, Query(f): Que
     let items: Vec<Value> = subs
         .iter()
         .map(|m| {
+            // "Báo cáo … quý I năm 2021" when both are known: a period title, never "quý quý".
+            let (report, period) = match (&m.report, m.period) {
+                (Some(r), Some(p)) => (Some(app.title_of(r.as_str(), p)), None),
+                (r, p) => (r.as_ref().map(|r| app.report_name(r.as_str())), p.map(|p| p.label_vi())),
+            };
             let guess = json!({
-                "unit": m.unit.as_ref().map(|u| format!("{} ({})", app.unit_name(u.as_str()), u)),
-                "report": m.report.as_ref().map(|r| app.report_name(r.as_str())),
-                "period": m.period.map(|p| p.label_vi()),
+                "unit": m.unit.as_ref().map(|u| app.unit_name(u.as_str())),
+                "report": report,
+                "period": period,
                 "complete": m.obligation().is_some(),
             });
             ctx(
@@ -549,38 +555,45 @@ pub async fn file(State(app): State<AppRef>, headers: HeaderMap, Path((id, n)): 
 
 fn event(app: &App, e: &crate::audit::Event) -> Value {
     let link = e.subject.strip_prefix("submission:").filter(|id| id.parse::<i64>().is_ok()).map(|id| format!("/submissions/{id}"));
-    let data: String = if e.data.chars().count() > 200 { e.data.chars().take(200).chain("…".chars()).collect() } else { e.data.clone() };
-    json!({"seq": e.seq, "at": app.when(e.at), "kind": e.kind, "what": event_vi(&e.kind), "actor": e.actor, "subject": e.subject, "link": link, "data": data})
+    let said = crate::audit::words::describe(&app.cfg(), &e.kind, &e.data);
+    let data: String = if said.chars().count() > 300 { said.chars().take(300).chain("…".chars()).collect() } else { said };
+    json!({"seq": e.seq, "at": app.when(e.at), "kind": e.kind, "what": crate::audit::words::kind_vi(&e.kind), "actor": actor_vi(&e.actor), "subject": subject_vi(app, &e.subject), "link": link, "data": data})
 }
 
-/// What an audit event's kind means, in the office's words.
-fn event_vi(kind: &str) -> &'static str {
-    match kind {
-        "message_received" => "Nhận thư",
-        "documents_parsed" => "Đọc tệp đính kèm",
-        "ack_skipped" => "Không gửi báo nhận",
-        "mail_recipient_refused" => "Người nhận bị từ chối",
-        "mail_not_built" => "Không tạo được thư",
-        "message_set_aside" => "Để riêng thư lỗi",
-        "outbox_blocked" => "Máy chủ thư không nhận",
-        "outbox_unblocked" => "Máy chủ thư nhận lại",
-        "decision" => "Quyết định tự động",
-        "review_accept" | "review_assign" => "Chấp nhận (người duyệt)",
-        "review_reject" => "Từ chối (người duyệt)",
-        "reprocessed" => "Đọc lại",
-        "exempt" => "Miễn nộp",
-        "exempt_withdrawn" => "Bỏ miễn nộp",
-        "mail_queued" => "Xếp thư đi",
-        "mail_sent" => "Đã gửi thư",
-        "mail_failed" => "Gửi thư lỗi",
-        "mail_retry" => "Gửi lại thư",
-        "account_added" => "Thêm tài khoản",
-        "account_disabled" => "Khoá tài khoản",
-        "account_enabled" => "Mở khoá tài khoản",
-        "account_password" => "Đổi mật khẩu",
-        "config_loaded" => "Nạp cấu hình",
-        _ => "",
+/// Who acted: a person's account, or the system itself.
+fn actor_vi(a: &str) -> String {
+    if a == "baocao" { "hệ thống".into() } else { a.to_string() }
+}
+
+/// What an event is about, as people name it: a message by its number, an obligation by its
+/// unit and report, a mail by its kind.
+fn subject_vi(app: &App, s: &str) -> String {
+    if let Some(id) = s.strip_prefix("submission:") {
+        return format!("thư số {id}");
     }
+    if let Some(ob) = s.strip_prefix("obligation:") {
+        let mut it = ob.splitn(3, ':');
+        if let (Some(u), Some(r), Some(p)) = (it.next(), it.next(), it.next()) {
+            if let Ok(p) = p.parse::<Period>() {
+                return format!("{} — {}", app.unit_name(u), app.title_of(r, p));
+            }
+        }
+    }
+    if let Some(a) = s.strip_prefix("account:") {
+        return format!("tài khoản {a}");
+    }
+    if let Some(id) = s.strip_prefix("request:") {
+        return format!("yêu cầu số {id}");
+    }
+    for (prefix, what) in [("ack:", "thư báo nhận"), ("remind:", "thư nhắc nộp"), ("digest:", "bản tin tuần"), ("status:", "bảng tình hình"), ("review:", "thư báo việc chờ xử lý"), ("extension:", "thư báo gia hạn"), ("answer:", "thư trả lời")] {
+        if s.starts_with(prefix) {
+            return what.to_string();
+        }
+    }
+    if s.ends_with(".toml") {
+        return "tệp cấu hình".into();
+    }
+    s.to_string()
 }
 
 pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
@@ -598,7 +611,7 @@ pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
         .cfg()
         .units
         .iter()
-        .map(|u| json!({"id": u.id.as_str(), "name": u.name, "group": u.group, "rate": rate.get(u.id.as_str()).copied().unwrap_or_default().json(), "overdue": overdue.get(u.id.as_str()).copied().unwrap_or(0)}))
+        .map(|u| json!({"id": u.id.as_str(), "name": u.name, "group": app.cfg().group_name(&u.group), "rate": rate.get(u.id.as_str()).copied().unwrap_or_default().json(), "overdue": overdue.get(u.id.as_str()).copied().unwrap_or(0)}))
         .collect();
     let base = app.base(&s, "/units", "Đơn vị").await;
     Ok(app.render("units.html", ctx(base, json!({"units": list}))))
@@ -649,7 +662,7 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
         ctx(
             base,
             json!({
-                "u": {"id": u.id.as_str(), "name": u.name, "group": u.group, "emails": u.emails, "aliases": u.aliases},
+                "u": {"id": u.id.as_str(), "name": u.name, "group": cfg.group_name(&u.group), "emails": u.emails, "aliases": u.aliases},
                 "rate": rate.json(), "years": years, "subs": subs.iter().map(|m| row(&app, m)).collect::<Vec<_>>(), "total": total,
                 "reminders": reminders, "letters": letters,
                 "figure_reports": cfg.reports.iter().filter(|r| r.form.is_some() && r.applies_to_unit(u)).map(|r| json!({"name": r.name, "href": format!("/figures?report={}&unit={}", enc(r.id.as_str()), enc(u.id.as_str()))})).collect::<Vec<_>>(),
@@ -743,8 +756,11 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap) -> Page {
                 "id": r.id, "number": r.number.as_ref().filter(|n| n.chars().any(|c| c.is_ascii_digit())), "date": fmt_date(r.letter_date.as_deref()),
                 "confirmable": v["deadlines"].as_array().is_some_and(|d| d.iter().any(|d| d["for_units"] == true)),
                 "periodic": v["proposed_reports"].as_array().map(|p| p.len()).unwrap_or(0), "subject": r.subject, "state": r.state,
-                "state_vi": crate::office::requests::state_vi(&r.state), "source": r.source,
-                "added": app.when(r.created_at), "added_by": r.created_by,
+                "state_vi": crate::office::requests::state_vi(&r.state), // A file added on the command line is named by its file name alone: the server's
+                // folders and the OS account that ran the command are nobody's business here.
+                "source": if r.source.contains(['/', '\\']) { format!("tệp {}", r.source.rsplit(['/', '\\']).next().unwrap_or("")) } else { r.source.clone() },
+                "added": app.when(r.created_at),
+                "added_by": if r.source.contains(['/', '\\']) { "thêm bằng dòng lệnh".to_string() } else { r.created_by.clone() },
                 "decided": r.decided_at.map(|t| app.when(t)), "decided_by": r.decided_by,
                 "addressees": v["addressees"].as_array().into_iter().flatten().map(|a| json!({
                     "text": a["text"], "units": a["units"].as_array().into_iter().flatten().filter_map(|u| u.as_str()).map(|u| app.unit_name(u)).collect::<Vec<_>>().join(", "),
@@ -777,15 +793,7 @@ pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Que
     let state = q.state.filter(|s| matches!(s.as_str(), "queued" | "sent" | "failed"));
     let rows = app.store.outbox_rows(state.as_deref(), 200).await.map_err(db)?;
     let block = app.store.outbox_block().await.map_err(db)?;
-    let kind_vi = |k: &str| match k {
-        "ack" => "Báo nhận",
-        "reminder" => "Nhắc nộp",
-        "digest" => "Tổng hợp tuần",
-        "status" => "Tình hình nộp",
-        "review" => "Cần xem xét",
-        "notice" | "decision" => "Thông báo quyết định",
-        _ => "Khác",
-    };
+    let kind_vi = |k: &str| super::capitalised(crate::notify::mail_kind_vi(k));
     let state_vi = |s: &str| match s {
         "queued" => "Chờ gửi",
         "handing_over" => "Đang gửi",
@@ -798,7 +806,7 @@ pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Que
         .map(|r| {
             json!({
                 "id": r.id, "kind": kind_vi(&r.kind), "to": r.recipients.join(", "), "state": state_vi(&r.state), "state_code": r.state,
-                "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error,
+                "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error.as_deref().map(crate::notify::deliver::error_vi),
             })
         })
         .collect();
