@@ -66,7 +66,7 @@ fn a_clerk_logs_in_sees_the_matrix_and_resolves_a_review_item_by_clicking() {
     assert_eq!(ev["subject"], format!("submission:{id}"));
     b.click("nav a[href='/audit']");
     assert!(b.text(".flash.ok").contains("nguyên vẹn"), "the audit page says the chain verifies");
-    assert!(b.source().contains("Chấp nhận (người duyệt)"));
+    assert!(b.source().contains("Chấp nhận, gán (người duyệt)"));
 
     // Search finds the submission by words typed without diacritics.
     b.go(&format!("http://127.0.0.1:{port}/submissions"));
