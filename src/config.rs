@@ -748,7 +748,14 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     unnamed.sort();
     for (k, g) in unnamed.into_iter().enumerate() {
         let names: Vec<&str> = units.iter().filter(|u| &u.group == g).map(|u| u.name.as_str()).collect();
-        group_names.push(crate::domain::rules::Group { id: g.clone(), name: crate::domain::rules::Group::derived_name(&names).unwrap_or_else(|| format!("Nhóm đơn vị {}", k + 1)) });
+        // One unit: its name; several with nothing in common: the first two named.
+        let name = crate::domain::rules::Group::derived_name(&names).unwrap_or_else(|| match names.as_slice() {
+            [one] => one.to_string(),
+            [a, b] => format!("{a}, {b}"),
+            [a, b, ..] => format!("{a}, {b} và {} đơn vị khác", names.len() - 2),
+            [] => format!("Nhóm đơn vị {}", k + 1),
+        });
+        group_names.push(crate::domain::rules::Group { id: g.clone(), name });
     }
 
     // reports

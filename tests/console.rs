@@ -105,6 +105,8 @@ fn a_viewer_cannot_act_and_a_form_without_its_token_is_forbidden() {
     let (code, _, page) = viewer.post(&path, &[("reason", "không đúng mẫu")], true);
     assert_eq!(code, 403, "a viewer reads, never acts: {page}");
     assert!(page.contains("chỉ được xem"));
+    let (_, overview) = viewer.get("/");
+    assert!(overview.contains("id=\"late-week\"") && overview.contains("Muộn hạn trong 7 ngày qua"), "leadership sees the week's late ones on the console as in the digest");
     let (_, review) = viewer.get("/review");
     assert!(!review.contains(&format!("action=\"{path}\"")), "a viewer is not even shown the forms");
 

@@ -219,6 +219,23 @@ pub fn is_visible(report: &Report, ob: &Obligation, facts: &ObligationFacts, tz:
     start <= now || ob.deadline - (soon + 1) * 86_400 <= now || facts.first_accepted_at.is_some() || facts.exempt || facts.in_review
 }
 
+/// What went late in the seven days up to `now` (the digest's week, for the console too): an
+/// obligation whose deadline passed in the week with nothing accepted, or a report accepted in
+/// the week after its deadline. Most late first.
+pub fn late_this_week<'a>(states: &'a [(Obligation, ObligationFacts, ObligationState)], now: i64) -> Vec<&'a (Obligation, ObligationFacts, ObligationState)> {
+    let since = now - 7 * 86_400;
+    let mut v: Vec<&(Obligation, ObligationFacts, ObligationState)> = states
+        .iter()
+        .filter(|(o, f, st)| match st {
+            ObligationState::Overdue => o.deadline > since && o.deadline <= now,
+            ObligationState::SubmittedLate => f.first_accepted_at.is_some_and(|a| a > since && a <= now),
+            _ => false,
+        })
+        .collect();
+    v.sort_by_key(|(o, _, _)| o.deadline);
+    v
+}
+
 /// One reminder stage that is due: `before-7`, `after-3`, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueStage {
@@ -539,5 +556,30 @@ applies_to = ["g"]
             }
             prop_assert_eq!(obs.len(), 24);
         }
+    }
+}
+
+#[cfg(test)]
+mod late_week_tests {
+    use super::*;
+    use crate::domain::{ReportId, UnitId};
+
+    fn ob(unit: &str, deadline: i64) -> Obligation {
+        Obligation { unit: UnitId::parse(unit).unwrap(), report: ReportId::parse("r").unwrap(), period: Period::Quarter(2021, 1), due_date: NaiveDate::from_ymd_opt(2021, 4, 9).unwrap(), deadline, extended_from: None }
+    }
+
+    #[test]
+    fn the_weeks_late_ones_are_those_overdue_in_the_week_and_those_sent_late_in_it() {
+        let now = 100 * 86_400;
+        let facts = |at: Option<i64>| ObligationFacts { first_accepted_at: at, ..Default::default() };
+        let states = vec![
+            (ob("A", now - 2 * 86_400), facts(None), ObligationState::Overdue),
+            (ob("B", now - 30 * 86_400), facts(None), ObligationState::Overdue),
+            (ob("C", now - 20 * 86_400), facts(Some(now - 86_400)), ObligationState::SubmittedLate),
+            (ob("D", now - 20 * 86_400), facts(Some(now - 10 * 86_400)), ObligationState::SubmittedLate),
+            (ob("E", now - 86_400), facts(Some(now - 2 * 86_400)), ObligationState::SubmittedOnTime),
+        ];
+        let late: Vec<&str> = late_this_week(&states, now).iter().map(|(o, _, _)| o.unit.as_str()).collect();
+        assert_eq!(late, ["C", "A"], "overdue this week and sent late this week, oldest deadline first");
     }
 }

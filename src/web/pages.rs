@@ -116,6 +116,18 @@ pub async fn overview(State(app): State<AppRef>, headers: HeaderMap, Query(q): Q
         .iter()
         .filter(|(o, _, _)| o.period.year() == year && report.as_deref().is_none_or(|r| o.report.as_str() == r) && in_group(o.unit.as_str()))
         .collect();
+    // The week's late ones, for leadership: the digest's list, on the page.
+    let late: Vec<Value> = schedule::late_this_week(&states, t)
+        .into_iter()
+        .filter(|(o, _, _)| in_group(o.unit.as_str()))
+        .map(|(o, f, st)| {
+            let how = match f.first_accepted_at {
+                Some(a) if *st == ObligationState::SubmittedLate => format!("nộp muộn {} ngày ({})", ((a - o.deadline) / 86_400).max(0) + 1, app.day(a)),
+                _ => format!("quá hạn {} ngày, chưa nộp", ((t - o.deadline) / 86_400).max(0) + 1),
+            };
+            json!({"unit": o.unit.as_str(), "unit_name": app.unit_name(o.unit.as_str()), "title": app.title_of(o.report.as_str(), o.period), "due": o.due_date.format("%d/%m/%Y").to_string(), "how": how, "color": color(*st)})
+        })
+        .collect();
     // Columns: one per (report, period), the newest deadline first.
     let mut columns: Vec<(chrono::NaiveDate, String, Period)> = shown.iter().map(|(o, _, _)| (o.due_date, o.report.to_string(), o.period)).collect();
     columns.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -180,7 +192,7 @@ pub async fn overview(State(app): State<AppRef>, headers: HeaderMap, Query(q): Q
                 "as_of": app.when(t), "year": year, "years": years, "report": report, "group": group,
                 "groups": groups.iter().map(|g| json!({"id": g, "name": cfg.group_name(g)})).collect::<Vec<_>>(),
                 "all_reports": cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
-                "columns": cols, "rows": rows, "reports": reports,
+                "columns": cols, "rows": rows, "reports": reports, "late": late,
                 "page": page, "pages": pages, "prev": (page > 1).then(|| link(page - 1)), "next": (page < pages).then(|| link(page + 1)),
                 "legend": ObligationState::ALL.iter().map(|s| json!({"label": s.label_vi(), "color": color(*s)})).collect::<Vec<_>>(),
             }),
