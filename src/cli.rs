@@ -121,6 +121,20 @@ pub struct Cli {
     pub cmd: Cmd,
 }
 
+/// One obligation, as the commands that decide about one name it.
+#[derive(clap::Args, Debug)]
+pub struct ObligationArgs {
+    /// The unit (its id).
+    #[arg(long)]
+    unit: String,
+    /// The report kind (its id).
+    #[arg(long)]
+    report: String,
+    /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
+    #[arg(long)]
+    period: Period,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// The daemon: intake, scheduled reminders, digest and notices, outbox delivery, HTTP.
@@ -210,15 +224,8 @@ pub enum Cmd {
     },
     /// Mark an obligation exempt (or, with --withdraw, no longer exempt).
     Exempt {
-        /// The unit (its id).
-        #[arg(long)]
-        unit: String,
-        /// The report kind (its id).
-        #[arg(long)]
-        report: String,
-        /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
-        #[arg(long)]
-        period: Period,
+        #[command(flatten)]
+        ob: ObligationArgs,
         /// Why the unit does not owe this report (required unless --withdraw).
         #[arg(long, required_unless_present = "withdraw")]
         reason: Option<String>,
@@ -232,15 +239,8 @@ pub enum Cmd {
     /// Extend one obligation's deadline (gia hạn, SPEC §17): the unit owes the report by the end
     /// of --until; the unit is told unless --quiet. With --withdraw, the rules' deadline again.
     Extend {
-        /// The unit (its id).
-        #[arg(long)]
-        unit: String,
-        /// The report kind (its id).
-        #[arg(long)]
-        report: String,
-        /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
-        #[arg(long)]
-        period: Period,
+        #[command(flatten)]
+        ob: ObligationArgs,
         /// The new last day: 2021-07-20 or 20/07/2021 (required unless --withdraw).
         #[arg(long, required_unless_present = "withdraw")]
         until: Option<String>,
@@ -409,15 +409,8 @@ pub enum ReviewCmd {
     Assign {
         /// The submission id.
         id: i64,
-        /// The unit (its id).
-        #[arg(long)]
-        unit: String,
-        /// The report kind (its id).
-        #[arg(long)]
-        report: String,
-        /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
-        #[arg(long)]
-        period: Period,
+        #[command(flatten)]
+        ob: ObligationArgs,
         /// Assign only this document (counted from 1 in the message's list): it becomes a
         /// report of its own and the rest of the message waits for its own decision.
         #[arg(long)]
@@ -746,7 +739,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Review { action } => review(&cfg, &store, action, &by).await,
-        Cmd::Exempt { unit, report, period, reason, withdraw, json } => {
+        Cmd::Exempt { ob: ObligationArgs { unit, report, period }, reason, withdraw, json } => {
             let (state, reason) = if withdraw {
                 let had = office::withdraw_exemption(&cfg, &store, &unit, &report, period, &by).await?;
                 (if had { "withdrawn" } else { "not_exempt" }, None)
@@ -767,7 +760,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Extend { unit, report, period, until, reason, withdraw, quiet, json } => {
+        Cmd::Extend { ob: ObligationArgs { unit, report, period }, until, reason, withdraw, quiet, json } => {
             let now = chrono::Utc::now().timestamp();
             let done = if withdraw {
                 office::extensions::withdraw(&cfg, &store, &unit, &report, period, &by, !quiet, now).await?
@@ -1414,8 +1407,8 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
             return print_compiled(cfg, store, "review notice", c.as_ref(), dry_run, json).await;
         }
         ReviewCmd::Accept { id, tell, json } => (office::accept(cfg, store, id, by, tell).await?, json),
-        ReviewCmd::Assign { id, unit, report, period, document: None, tell, json } => (office::assign(cfg, store, id, &unit, &report, period, by, tell).await?, json),
-        ReviewCmd::Assign { id, unit, report, period, document: Some(doc), tell, json } => {
+        ReviewCmd::Assign { id, ob: ObligationArgs { unit, report, period }, document: None, tell, json } => (office::assign(cfg, store, id, &unit, &report, period, by, tell).await?, json),
+        ReviewCmd::Assign { id, ob: ObligationArgs { unit, report, period }, document: Some(doc), tell, json } => {
             (office::assign_document(cfg, store, id, doc, &unit, &report, period, by, tell).await?, json)
         }
         ReviewCmd::Reject { id, reason, tell, json } => (office::reject(cfg, store, id, &reason, by, tell).await?, json),

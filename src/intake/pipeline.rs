@@ -130,7 +130,7 @@ pub async fn prepare(cfg: Arc<Config>, store: Store, parser: Parser, cpu: Arc<to
             let mut m = Match::new(Decision::Rejected);
             m.reasons.push("hệ thống chưa đọc được thư này; Văn phòng sẽ xem lại".into());
             m.evidence.push(format!("the reader stopped: {e}"));
-            m.reply = !(head.auto_submitted || head.list || head.bounce || head.receipt || head.null_sender);
+            m.reply = !head.is_automatic();
             Reading::New(head, vec![], m)
         }
         Err(e) => return Err(StoreError::Interrupted(format!("reading {} stopped: {e}", raw.source_key))),

@@ -440,9 +440,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     };
     if let Some(p) = period {
         m.period = Some(p);
-        // The unit's own deadline, when the office extended it.
-        let extended = m.unit.as_ref().and_then(|u| cfg.extension(u.as_str(), report.id.as_str(), p)).map(|e| (e.until, schedule::end_of_day(cfg.office.timezone, e.until).timestamp()));
-        match schedule::deadline_of(cfg, report, p).map(|d| extended.unwrap_or(d)) {
+        match schedule::deadline_for(cfg, report, m.unit.as_ref().map(|u| u.as_str()), p) {
             Some((due, deadline)) => {
                 m.due = Some(due);
                 m.deadline = Some(deadline);

@@ -109,6 +109,19 @@ pub async fn queue(cfg: &Config, tx: &mut Tx<'_>, o: &Outgoing, at: i64) -> Resu
     Ok(queued)
 }
 
+/// Queues a mail answering a unit and returns its key. One that cannot be built (a malformed
+/// address) is recorded as such and not fatal: None.
+async fn queue_answering(cfg: &Config, tx: &mut Tx<'_>, o: Outgoing, at: i64) -> Result<Option<String>, StoreError> {
+    match queue(cfg, tx, &o, at).await {
+        Ok(_) => Ok(Some(o.key)),
+        Err(NotifyError::Store(e)) => Err(e),
+        Err(e) => {
+            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
+            Ok(None)
+        }
+    }
+}
+
 /// Whom an answer about a message goes to, and the thread it belongs in: the sender of the
 /// message the decision was taken on (the forwarded one, when office staff forwarded it).
 #[derive(Debug, Clone, Default)]
@@ -128,7 +141,7 @@ impl ReplyTo {
     /// From the facts of a message just read.
     pub fn of_mail(cfg: &Config, facts: &MailFacts) -> ReplyTo {
         let eff = crate::matching::effective(cfg, facts);
-        let loops = facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender;
+        let loops = facts.is_automatic();
         ReplyTo {
             to: Self::address(cfg, eff.from.as_deref(), loops),
             subject: eff.subject.clone(),
@@ -141,8 +154,7 @@ impl ReplyTo {
     pub fn of_submission(cfg: &Config, sub: &Submission) -> ReplyTo {
         let f = &sub.facts;
         let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-        let flag = |k: &str| f[k].as_bool().unwrap_or(false);
-        let loops = flag("auto_submitted") || flag("list") || flag("bounce") || flag("receipt") || flag("null_sender");
+        let loops = crate::parse::mime::kept_facts_automatic(f);
         let from = text(&f["from"]);
         let fwd = &f["forwarded"];
         let staff_forward = fwd.is_object() && from.as_deref().is_some_and(|a| cfg.is_staff(a));
@@ -185,14 +197,7 @@ async fn queue_reply(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &Re
         references: refs,
         attachment: None,
     };
-    match queue(cfg, tx, &o, at).await {
-        Ok(_) => Ok(Some(o.key)),
-        Err(NotifyError::Store(e)) => Err(e),
-        Err(e) => {
-            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
-            Ok(None)
-        }
-    }
+    queue_answering(cfg, tx, o, at).await
 }
 
 /// Queues the acknowledgement of one recorded message, in the transaction that records it.
@@ -235,14 +240,7 @@ pub async fn queue_answer(cfg: &Config, tx: &mut Tx<'_>, m: &Submission, reply: 
     refs.extend(reply.message_id.iter().cloned());
     let key = format!("answer:{}:{at}", m.id);
     let o = Outgoing { kind: "answer", key, to: vec![to], cc: vec![], subject, text: body, html, in_reply_to: reply.message_id.clone(), references: refs, attachment: None };
-    match queue(cfg, tx, &o, at).await {
-        Ok(_) => Ok(Some(o.key)),
-        Err(NotifyError::Store(e)) => Err(e),
-        Err(e) => {
-            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
-            Ok(None)
-        }
-    }
+    queue_answering(cfg, tx, o, at).await
 }
 
 /// Queues the notice of an extension granted (`until`) or withdrawn (None) to the unit's first
@@ -274,14 +272,7 @@ pub async fn queue_extension_notice(
     }
     let key = format!("extension:{ob}:{}:{at}", until.map(|d| d.to_string()).unwrap_or_else(|| "withdrawn".into()));
     let o = Outgoing { kind: "extension", key, to: vec![to], cc: vec![], subject, text, html, in_reply_to, references, attachment: None };
-    match queue(cfg, tx, &o, at).await {
-        Ok(_) => Ok(Some(o.key)),
-        Err(NotifyError::Store(e)) => Err(e),
-        Err(e) => {
-            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
-            Ok(None)
-        }
-    }
+    queue_answering(cfg, tx, o, at).await
 }
 
 /// Decides and queues the reminders due at `as_of`: one mail per unit, listing every stage due

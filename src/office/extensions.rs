@@ -34,10 +34,20 @@ const MAX_DAYS: i64 = 366;
 
 /// Grants `unit` a new deadline `until` (the whole day) for `report` and `period`. The
 /// obligation must exist and the new day fall after the rules' deadline, within a year.
-/// `thread` is the unit's own mail asking for it, answered in its thread.
+/// `answering` is the unit's own mail asking for it (its number): the notice goes in its thread.
 #[allow(clippy::too_many_arguments)]
-pub async fn extend(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, until: NaiveDate, reason: &str, by: &str, tell: bool, thread: Option<&ReplyTo>, now: i64) -> Result<Extended> {
+pub async fn extend(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, until: NaiveDate, reason: &str, by: &str, tell: bool, answering: Option<i64>, now: i64) -> Result<Extended> {
     let ob = schedule::obligation(cfg, unit, report, period)?;
+    let thread = match answering {
+        Some(id) => {
+            let m = store.message(id).await?;
+            if !super::mail::is_for_people(cfg, &m) {
+                return Err(OfficeError::NotOtherMail { id });
+            }
+            Some(ReplyTo::of_submission(cfg, &m))
+        }
+        None => None,
+    };
     let due = ob.extended_from.unwrap_or(ob.due_date);
     let date = |d: NaiveDate| d.format("%d/%m/%Y").to_string();
     let today = schedule::date_of(cfg.office.timezone, now);
@@ -56,7 +66,7 @@ pub async fn extend(cfg: &Config, store: &Store, unit: &str, report: &str, perio
     tx.extend(&key, until, reason, by, now).await?;
     let rejudged = tx.rejudge(&key, until, deadline).await?;
     tx.audit("extension_granted", by, &format!("obligation:{key}"), &json!({"until": until.to_string(), "due": due.to_string(), "reason": reason})).await?;
-    let told = if tell { notify::queue_extension_notice(cfg, &mut tx, &key, due, Some(until), reason, thread, now).await? } else { None };
+    let told = if tell { notify::queue_extension_notice(cfg, &mut tx, &key, due, Some(until), reason, thread.as_ref(), now).await? } else { None };
     tx.commit().await?;
     Ok(Extended { unit: unit.to_string(), title: title(cfg, report, period), due, until: Some(until), rejudged, told })
 }

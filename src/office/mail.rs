@@ -7,7 +7,7 @@ use super::{OfficeError, Result};
 use crate::config::Config;
 use crate::domain::Decision;
 use crate::notify::{self, ReplyTo};
-use crate::store::{Handled, Store, Submission};
+use crate::store::{Handled, Store, StoreError, Submission};
 use serde_json::json;
 
 /// How much of such a mail's text is kept with it.
@@ -23,12 +23,11 @@ pub fn is_for_people(cfg: &Config, m: &Submission) -> bool {
 }
 
 fn written_by_people(cfg: &Config, from: Option<&str>, f: &serde_json::Value) -> bool {
-    let flag = |k: &str| f[k].as_bool().unwrap_or(false);
-    !(flag("auto_submitted") || flag("list") || flag("bounce") || flag("receipt") || flag("null_sender")) && !from.is_some_and(|a| a.eq_ignore_ascii_case(&cfg.office.address))
+    !crate::parse::mime::kept_facts_automatic(f) && !from.is_some_and(|a| a.eq_ignore_ascii_case(&cfg.office.address))
 }
 
 /// How many mails for people wait to be handled (the console's count).
-pub async fn open_count(cfg: &Config, store: &Store) -> Result<usize> {
+pub async fn open_count(cfg: &Config, store: &Store) -> std::result::Result<usize, StoreError> {
     Ok(store.open_not_reports(RECENT).await?.iter().filter(|(from, f)| written_by_people(cfg, from.as_deref(), f)).count())
 }
 
@@ -45,14 +44,14 @@ pub fn asks_for_time(m: &Submission) -> bool {
 }
 
 /// The newest mail for people, each with how it was handled, unhandled first.
-pub async fn other_mail(cfg: &Config, store: &Store) -> Result<Vec<(Submission, Option<Handled>)>> {
+pub async fn other_mail(cfg: &Config, store: &Store) -> std::result::Result<Vec<(Submission, Option<Handled>)>, StoreError> {
     let mut v: Vec<(Submission, Option<Handled>)> = store.not_reports(RECENT).await?.into_iter().filter(|(m, _)| is_for_people(cfg, m)).collect();
     v.sort_by_key(|(m, h)| (h.is_some(), -m.received_at));
     Ok(v)
 }
 
 /// The mail for people not yet handled, oldest first.
-pub async fn unhandled(cfg: &Config, store: &Store) -> Result<Vec<Submission>> {
+pub async fn unhandled(cfg: &Config, store: &Store) -> std::result::Result<Vec<Submission>, StoreError> {
     let mut v: Vec<Submission> = store.not_reports(RECENT).await?.into_iter().filter(|(m, h)| h.is_none() && is_for_people(cfg, m)).map(|(m, _)| m).collect();
     v.reverse();
     Ok(v)

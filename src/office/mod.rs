@@ -240,7 +240,7 @@ pub fn too_big(cfg: &Config, head: &[u8], size: u64) -> (MailFacts, Vec<Document
     let facts = mime::parse(&head[..head.len().min(64 * 1024)]);
     let mut m = Match::new(Decision::Rejected);
     m.reasons.push(format!("thư dung lượng {} MB, vượt giới hạn {} MB", size / (1024 * 1024), cfg.intake.max_message_bytes / (1024 * 1024)));
-    if facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender {
+    if facts.is_automatic() {
         m.reply = false;
     }
     (facts, vec![], m)
@@ -601,10 +601,7 @@ pub async fn withdraw_exemption(cfg: &Config, store: &Store, unit: &str, report:
 /// mail that is not a report, not yet handled. None on a day off or when nothing waits.
 pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> std::result::Result<Option<notify::Compiled>, notify::NotifyError> {
     let waiting = store.waiting_review().await?;
-    let others = mail::unhandled(cfg, store).await.map_err(|e| match e {
-        OfficeError::Store(s) => notify::NotifyError::Store(s),
-        other => notify::NotifyError::Build(other.to_string()),
-    })?;
+    let others = mail::unhandled(cfg, store).await?;
     notify::review_notice(cfg, store, &waiting, &others, as_of, dry_run).await
 }
 

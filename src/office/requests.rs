@@ -477,9 +477,9 @@ group = "benh-vien"
     fn province() -> Config {
         let mut text = String::from("[office]\nname = \"VP\"\naddress = \"vp@so.example\"\n[database]\nurl = \"sqlite://t.db\"\n");
         for (i, (id, name, alias, group)) in [
-            ("BVDKT", "Bệnh viện Đa khoa tỉnh Kiểm Thử", "BVĐK tỉnh", "benh-vien"),
-            ("BVNHI", "Bệnh viện Nhi Kiểm Thử", "BV Nhi", "benh-vien"),
-            ("BVPS", "Bệnh viện Phụ sản Kiểm Thử", "BV Phụ sản", "benh-vien"),
+            ("BVT-A", "Bệnh viện Đa khoa tỉnh Kiểm Thử", "BVĐK tỉnh", "benh-vien"),
+            ("BVT-B", "Bệnh viện Nhi Kiểm Thử", "BV Nhi", "benh-vien"),
+            ("BVT-C", "Bệnh viện Phụ sản Kiểm Thử", "BV Phụ sản", "benh-vien"),
             ("BVDK-AB", "Bệnh viện Đa khoa huyện An Bình", "BVĐK An Bình", "benh-vien"),
             ("CDC", "Trung tâm Kiểm soát bệnh tật tỉnh Kiểm Thử", "CDC", "trung-tam-tinh"),
             ("TTYT-AB", "Trung tâm Y tế huyện An Bình", "TTYT An Bình", "ttyt"),
@@ -501,13 +501,13 @@ group = "benh-vien"
         let c = province();
         let u = |t: &str| units_addressed(&c, t);
         assert_eq!(u("Trưởng các phòng/ban thuộc cơ quan Sở Y tế"), vec!["PTCCB"], "the Department's own divisions");
-        assert_eq!(u("Giám đốc các bệnh viện đa khoa, chuyên khoa tuyến tỉnh"), vec!["BVDKT", "BVNHI", "BVPS"], "not the district's hospital");
-        assert_eq!(u("Giám đốc các bệnh viện chuyên khoa tuyến tỉnh"), vec!["BVNHI", "BVPS"]);
+        assert_eq!(u("Giám đốc các bệnh viện đa khoa, chuyên khoa tuyến tỉnh"), vec!["BVT-A", "BVT-B", "BVT-C"], "not the district's hospital");
+        assert_eq!(u("Giám đốc các bệnh viện chuyên khoa tuyến tỉnh"), vec!["BVT-B", "BVT-C"]);
         assert_eq!(u("Giám đốc Trung tâm Y tế các huyện, thị xã, thành phố"), vec!["TTYT-AB", "TTYT-TP"], "the district centres");
-        assert_eq!(u("Giám đốc các Bệnh viện: Nhi, Phụ sản, Đa khoa tỉnh"), vec!["BVDKT", "BVNHI", "BVPS"], "exactly the list");
+        assert_eq!(u("Giám đốc các Bệnh viện: Nhi, Phụ sản, Đa khoa tỉnh"), vec!["BVT-A", "BVT-B", "BVT-C"], "exactly the list");
         assert_eq!(u("Chi cục trưởng Chi cục: ATVSTP, DS-KHHGĐ"), vec!["CCATTP", "CCDS"]);
         assert_eq!(u("Giám đốc các Trung tâm Y tế tuyến tỉnh"), vec!["CDC"], "the province's centre, not the districts'");
-        assert_eq!(u("Giám đốc BVĐK tỉnh"), vec!["BVDKT"]);
+        assert_eq!(u("Giám đốc BVĐK tỉnh"), vec!["BVT-A"]);
         assert_eq!(u("Thủ trưởng các đơn vị y tế trong ngành").len(), 10);
     }
 

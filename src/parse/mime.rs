@@ -58,7 +58,21 @@ pub struct MailFacts {
 
 const MAX_BODY_TEXT: usize = 64 * 1024;
 
+/// The flags that mark a mail written by a machine (an automatic reply, a list, a bounce, a read
+/// receipt, an empty sender): nobody is answered, and it is no mail for people to handle.
+const AUTOMATIC: [&str; 5] = ["auto_submitted", "list", "bounce", "receipt", "null_sender"];
+
+/// [`MailFacts::is_automatic`] over the facts kept with a recorded message (their JSON summary).
+pub fn kept_facts_automatic(f: &serde_json::Value) -> bool {
+    AUTOMATIC.iter().any(|k| f[*k].as_bool().unwrap_or(false))
+}
+
 impl MailFacts {
+    /// Whether a machine wrote this mail (see [`AUTOMATIC`]): the one rule for "gets no reply".
+    pub fn is_automatic(&self) -> bool {
+        self.auto_submitted || self.list || self.bounce || self.receipt || self.null_sender
+    }
+
     /// Lets go of the attachments' decoded bytes (their names stay): once the documents are
     /// read, a message waiting for its batch's commit holds its raw bytes, not a second copy.
     pub fn forget_attachment_bytes(&mut self) {

@@ -91,6 +91,16 @@ pub fn deadline_of(cfg: &Rules, report: &Report, period: Period) -> Option<(Naiv
     Some((d, end_of_day(cfg.office.timezone, d).timestamp()))
 }
 
+/// The deadline `unit` (when known) owes `report` for `period` by: the rules', or the day the
+/// office extended it to.
+pub fn deadline_for(cfg: &Rules, report: &Report, unit: Option<&str>, period: Period) -> Option<(NaiveDate, i64)> {
+    let d = deadline_of(cfg, report, period)?;
+    Some(match unit.and_then(|u| cfg.extension(u, report.id.as_str(), period)) {
+        Some(e) => (e.until, end_of_day(cfg.office.timezone, e.until).timestamp()),
+        None => d,
+    })
+}
+
 /// Why an obligation named by a person does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotOwed {

@@ -118,22 +118,16 @@ pub async fn extend(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
     };
     let cfg = app.cfg();
     let until = chrono::NaiveDate::parse_from_str(f.get("until"), "%Y-%m-%d").ok();
-    let thread = match f.get("mail").parse::<i64>() {
-        Ok(id) => app.store.message(id).await.ok().map(|m| crate::notify::ReplyTo::of_submission(&cfg, &m)),
-        Err(_) => None,
-    };
     let r = match (obligation_of(&f), until) {
         (Err(e), _) => Err(e),
         (_, None) => Err("Hãy chọn ngày hạn mới.".into()),
-        (Ok((u, rep, p)), Some(day)) => office::extensions::extend(&cfg, &app.store, &u, &rep, p, day, f.get("reason"), &s.account.name, f.checked("tell"), thread.as_ref(), chrono::Utc::now().timestamp())
+        (Ok((u, rep, p)), Some(day)) => office::extensions::extend(&cfg, &app.store, &u, &rep, p, day, f.get("reason"), &s.account.name, f.checked("tell"), f.get("mail").parse::<i64>().ok(), chrono::Utc::now().timestamp())
             .await
             .map(|x| format!("Đã gia hạn {} cho {} đến hết ngày {}.{}", x.title, app.unit_name(&u), day.format("%d/%m/%Y"), if x.told.is_some() { " Đã xếp thư báo cho đơn vị." } else { "" }))
             .map_err(|e| app.explain(&e)),
     };
     if r.is_ok() {
-        if let Err(e) = app.shared.rules.refresh(&app.store).await {
-            tracing::warn!("cannot read the extensions again: {e}");
-        }
+        app.reread_rules().await;
     }
     app.back(&s, "/exemptions#gia-han", r)
 }
@@ -151,9 +145,7 @@ pub async fn withdraw_extension(State(app): State<AppRef>, headers: HeaderMap, F
             .map_err(|e| app.explain(&e)),
     };
     if r.is_ok() {
-        if let Err(e) = app.shared.rules.refresh(&app.store).await {
-            tracing::warn!("cannot read the extensions again: {e}");
-        }
+        app.reread_rules().await;
     }
     app.back(&s, "/exemptions#gia-han", r)
 }
@@ -238,9 +230,7 @@ pub async fn confirm_request(State(app): State<AppRef>, headers: HeaderMap, Path
     }
     let r = office::requests::confirm(&app.cfg(), &app.store, id, &units, &s.account.name).await;
     if r.is_ok() {
-        if let Err(e) = app.shared.rules.refresh(&app.store).await {
-            tracing::warn!("cannot read the requests again: {e}");
-        }
+        app.reread_rules().await;
     }
     let today = crate::schedule::date_of(app.cfg().office.timezone, chrono::Utc::now().timestamp());
     app.back(&s, 
@@ -261,9 +251,7 @@ pub async fn cancel_request(State(app): State<AppRef>, headers: HeaderMap, Path(
     };
     let r = office::requests::cancel(&app.store, id, f.get("reason"), &s.account.name).await;
     if r.is_ok() {
-        if let Err(e) = app.shared.rules.refresh(&app.store).await {
-            tracing::warn!("cannot read the requests again: {e}");
-        }
+        app.reread_rules().await;
     }
     app.back(&s, "/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| app.explain(&e)))
 }

@@ -35,9 +35,7 @@ pub struct FiguresQuery {
     page: Option<usize>,
 }
 
-fn db(e: impl std::fmt::Display) -> Response {
-    super::unavailable(&e.to_string())
-}
+use super::pages::db;
 
 fn num(v: Option<f64>) -> String {
     v.map(crate::text::num_vi).unwrap_or_default()

@@ -2,7 +2,7 @@
 //! time, replies to reminders — shown until a clerk answers it (in its thread, through the
 //! outbox) or marks it handled; a request for more time leads to the extension form.
 
-use super::pages::{ctx, Page};
+use super::pages::{ctx, db, Page};
 use super::{acting, who, AppRef};
 use crate::domain::Role;
 use crate::office::mail;
@@ -10,10 +10,6 @@ use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Value};
-
-fn db(e: impl std::fmt::Display) -> Response {
-    super::unavailable(&e.to_string())
-}
 
 /// One mail as the page and a unit's page show it.
 pub(super) fn item(app: &super::App, m: &crate::store::Submission, h: Option<&crate::store::Handled>) -> Value {

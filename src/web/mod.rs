@@ -139,6 +139,15 @@ impl App {
         Ok((now, states))
     }
 
+    /// Reads the office's rules again after a person changed what joins them (a request
+    /// confirmed or cancelled, an extension granted or withdrawn), so the running daemon and
+    /// the next page follow at once.
+    async fn reread_rules(&self) {
+        if let Err(e) = self.shared.rules.refresh(&self.store).await {
+            tracing::warn!("cannot read the office's rules again: {e}");
+        }
+    }
+
     /// Sends the browser to `to`, where the page shows what the action did (once).
     pub(crate) fn back(&self, s: &Session, to: &str, result: Result<String, String>) -> Response {
         if let Ok(mut g) = self.flashes.lock() {

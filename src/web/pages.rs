@@ -21,7 +21,8 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn db(e: impl std::fmt::Display) -> Response {
+/// A page the database could not serve.
+pub(super) fn db(e: impl std::fmt::Display) -> Response {
     super::unavailable(&e.to_string())
 }
 
