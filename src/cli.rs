@@ -315,6 +315,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: RequestCmd,
     },
+    /// The office's directory of units and groups (SPEC §17), kept in the database.
+    Directory {
+        #[command(subcommand)]
+        action: DirectoryCmd,
+    },
     /// Read attachments or whole messages and print what was understood (no database needed).
     Parse {
         /// Attachments (or, with --messages, .eml files).
@@ -339,6 +344,29 @@ pub enum Cmd {
     ParseWorker {
         #[arg(long, default_value = "{}")]
         limits: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DirectoryCmd {
+    /// Apply the config file's [[unit]] and [[group]] entries to the directory (every entry,
+    /// over changes made on the console); units only in the database stay.
+    Import {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the current directory as TOML ([[group]] and [[unit]] entries).
+    Export,
+    /// Merge a unit into another after its last day: it keeps its history and owes the periods
+    /// begun by then; its addresses and names move to the successor, which owes from then on.
+    Merge {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        into: String,
+        /// The unit's last day on its own: 2021-06-30 or 30/06/2021.
+        #[arg(long)]
+        last_day: String,
     },
 }
 
@@ -631,6 +659,11 @@ fn parser_with(limits: crate::config::Limits) -> Parser {
     Parser::InProcess(limits)
 }
 
+/// A day typed on the command line: 2021-07-20 or 20/07/2021.
+fn day_arg(text: &str) -> Option<chrono::NaiveDate> {
+    ["%Y-%m-%d", "%d/%m/%Y"].iter().find_map(|f| chrono::NaiveDate::parse_from_str(text.trim(), f).ok())
+}
+
 fn at(cfg: &Config, a: &Option<AsOf>) -> i64 {
     a.as_ref().map(|a| a.at(cfg)).unwrap_or_else(|| chrono::Utc::now().timestamp())
 }
@@ -651,12 +684,34 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     }
     let store = Store::open(&cfg).await.with_context(|| format!("cannot open the database {}", cfg.database))?;
     let by = operator(&cli.by);
+    // The file's units and groups seed the office's directory (SPEC §17); a file entry changed
+    // since it was last applied is applied again.
+    crate::office::directory::seed(&cfg, &store, false, "baocao").await?;
     // The confirmed requests' obligations are the office's like the config file's; a daemon
     // reads them again as they change, so it starts from the file's alone.
     let base = cfg;
     let cfg = crate::office::requests::with_requests(&base, &store).await?;
     match cli.cmd {
         Cmd::Request { action } => request(&cfg, &store, action, letter, &by).await,
+        Cmd::Directory { action: DirectoryCmd::Export } => {
+            emit(crate::office::directory::export(&cfg).trim_end());
+            Ok(0)
+        }
+        Cmd::Directory { action: DirectoryCmd::Merge { unit, into, last_day } } => {
+            let day = day_arg(&last_day).ok_or_else(|| anyhow::anyhow!("--last-day {last_day}: không phải một ngày (2021-06-30 hoặc 30/06/2021)"))?;
+            let (a, b) = office::directory::merge(&cfg, &store, &unit, &into, day, &by).await?;
+            say!("đã sáp nhập {a} vào {b} từ sau ngày {}", day.format("%d/%m/%Y"));
+            Ok(0)
+        }
+        Cmd::Directory { action: DirectoryCmd::Import { json } } => {
+            let done = crate::office::directory::seed(&base, &store, true, &by).await?;
+            if json {
+                emit_json(&json!({"added": done.added, "changed": done.changed, "kept": done.kept}));
+            } else {
+                say!("directory: {} added, {} changed, {} unchanged", done.added, done.changed, done.kept);
+            }
+            Ok(0)
+        }
         Cmd::Ingest { paths, no_deliver, json } => ingest(&cfg, &store, &paths, !no_deliver, json).await,
         Cmd::Submissions { only, decision, since, json } => {
             let since = since.map(|s| s.at(&cfg));
@@ -766,7 +821,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 office::extensions::withdraw(&cfg, &store, &unit, &report, period, &by, !quiet, now).await?
             } else {
                 let text = until.unwrap_or_default();
-                let Some(day) = ["%Y-%m-%d", "%d/%m/%Y"].iter().find_map(|f| chrono::NaiveDate::parse_from_str(text.trim(), f).ok()) else {
+                let Some(day) = day_arg(&text) else {
                     anyhow::bail!("--until {text}: không phải một ngày (2021-07-20 hoặc 20/07/2021)");
                 };
                 office::extensions::extend(&cfg, &store, &unit, &report, period, day, &reason, &by, !quiet, None, now).await?

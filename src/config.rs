@@ -239,6 +239,13 @@ struct RawUnit {
     emails: Vec<String>,
     #[serde(default)]
     group: Option<String>,
+    /// SPEC §17: the first and last day the unit exists, and the unit that took it over.
+    #[serde(default)]
+    active_from: Option<String>,
+    #[serde(default)]
+    active_until: Option<String>,
+    #[serde(default)]
+    merged_into: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -732,7 +739,26 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         }
         let group = u.group.unwrap_or_else(|| "default".into());
         groups.insert(group.clone());
-        units.push(Unit { id, name: u.name, aliases: u.aliases, emails: es, group });
+        let day = |key: &str, v: &Option<String>| -> Result<Option<NaiveDate>, ConfigError> {
+            v.as_deref()
+                .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| loc.err("unit", Some(n), key, format!("`{d}` is not a date (YYYY-MM-DD)"))))
+                .transpose()
+        };
+        let (active_from, active_until) = (day("active_from", &u.active_from)?, day("active_until", &u.active_until)?);
+        if let (Some(f), Some(t)) = (active_from, active_until) {
+            if t < f {
+                return Err(loc.err("unit", Some(n), "active_until", format!("{t} is before active_from {f}")));
+            }
+        }
+        let merged_into = u.merged_into.as_deref().map(|m| UnitId::parse(m).map_err(|e| loc.err("unit", Some(n), "merged_into", e.to_string()))).transpose()?;
+        units.push(Unit { id, name: u.name, aliases: u.aliases, emails: es, group, active_from, active_until, merged_into });
+    }
+    for (n, u) in units.iter().enumerate() {
+        if let Some(m) = &u.merged_into {
+            if m == &u.id || !ids.contains(m) {
+                return Err(loc.err("unit", Some(n), "merged_into", format!("`{m}` is not another unit of the file")));
+            }
+        }
     }
 
     // The groups' names: as the file gives them, else the words every member's name begins with

@@ -231,3 +231,56 @@ fn a_unit_given_more_time_is_on_time_until_its_new_deadline_and_reminded_from_it
         assert_eq!(kinds, ["extension_granted", "extension_withdrawn"], "{audit}");
     }
 }
+
+#[test]
+fn a_merged_unit_keeps_its_history_and_its_successor_owes_from_the_merger() {
+    for db in databases() {
+        let o = Office::new(db);
+        // The district centre reports its first quarter, then is merged into the hospital.
+        let (d, t) = at(2021, 4, 5, 9);
+        o.deliver(t, "m1", &mail("ttyt.bacson@test.example", "Báo cáo quý I năm 2021 - TTYT Bắc Sơn", "<m1@test>", &d, "", &[("BC quý I.docx", &report_docx("TRUNG TÂM Y TẾ HUYỆN BẮC SƠN", "5/BC-TTYT", "Bắc Sơn, ngày 05 tháng 4 năm 2021", "BÁO CÁO", "Kết quả công tác quý I năm 2021", &["Nội dung."], None))]));
+        o.ok(&["ingest", "inbox"]);
+        assert_eq!(submission(&o, "<m1@test>")["unit"], "TTYT-B");
+
+        let why = refused(&o, &["directory", "merge", "--unit", "TTYT-B", "--into", "TTYT-B", "--last-day", "2021-06-30"]);
+        assert!(why.contains("đơn vị tiếp nhận phải là một đơn vị khác"), "{why}");
+        let said = o.ok(&["--by", "lan", "directory", "merge", "--unit", "TTYT-B", "--into", "BVA", "--last-day", "30/06/2021"]);
+        assert!(said.contains("đã sáp nhập Trung tâm Y tế huyện Bắc Sơn vào Bệnh viện Đa khoa An Bình từ sau ngày 30/06/2021"), "{said}");
+
+        // History stays; the merged unit owes the quarters begun by its last day, not after.
+        assert_eq!(submission(&o, "<m1@test>")["unit"], "TTYT-B", "a submission stays under the unit that sent it");
+        assert_eq!(status_of(&o, "2021-04-30", "TTYT-B", "2021-Q1")["state"], "submitted_on_time");
+        assert_eq!(status_of(&o, "2021-07-30", "TTYT-B", "2021-Q2")["state"], "overdue", "Q2 began before the merger");
+        assert!(status_of(&o, "2021-10-30", "TTYT-B", "2021-Q3").is_null(), "Q3 began after it");
+        assert!(!status_of(&o, "2021-10-30", "BVA", "2021-Q3").is_null(), "the successor owes from then on");
+        let reminded = o.ok(&["remind", "--as-of", "2021-10-12T08:00:00+07:00", "--dry-run"]);
+        assert!(!reminded.contains("TTYT-B:q-report:2021-Q3"), "no reminder for a unit that no longer exists: {reminded}");
+
+        // The old address now belongs to the successor: its Q3 report is the hospital's.
+        let (d, t) = at(2021, 10, 5, 9);
+        o.deliver(t, "m2", &mail("ttyt.bacson@test.example", "Báo cáo quý III năm 2021", "<m2@test>", &d, "", &[("BC quý III.docx", &report_docx("TRUNG TÂM Y TẾ HUYỆN BẮC SƠN", "9/BC-TTYT", "Bắc Sơn, ngày 05 tháng 10 năm 2021", "BÁO CÁO", "Kết quả công tác quý III năm 2021", &["Nội dung."], None))]));
+        o.ok(&["ingest", "inbox"]);
+        let m2 = submission(&o, "<m2@test>");
+        assert_eq!((m2["unit"].as_str(), m2["period"].as_str(), m2["decision"].as_str()), (Some("BVA"), Some("2021-Q3"), Some("accepted")), "{m2}");
+
+        // The directory as TOML, read back by a config file; the change is audited by name.
+        let toml = o.ok(&["directory", "export"]);
+        assert!(toml.contains("id = \"TTYT-B\"") && toml.contains("active_until = \"2021-06-30\"") && toml.contains("merged_into = \"BVA\""), "{toml}");
+        assert!(toml.contains("\"ttyt.bacson@test.example\""), "the address moved with the merger: {toml}");
+        let audit = o.json(&["audit", "--json"]);
+        let merged = audit.as_array().unwrap().iter().find(|e| e["kind"] == "unit_merged").expect("a merger is audited");
+        assert_eq!((merged["actor"].as_str(), merged["subject"].as_str()), (Some("lan"), Some("unit:TTYT-B")), "{merged}");
+
+        // An entry the operator changed in the file is applied on the next start; one the
+        // office changed and the file did not stays as the office set it.
+        let cfg = std::fs::read_to_string(o.path().join("config.toml")).unwrap();
+        std::fs::write(o.path().join("config.toml"), cfg.replace("name = \"Chi cục Dân số tỉnh\"", "name = \"Chi cục Dân số và Kế hoạch hóa gia đình tỉnh\"")).unwrap();
+        let toml = o.ok(&["directory", "export"]);
+        assert!(toml.contains("Chi cục Dân số và Kế hoạch hóa gia đình tỉnh"), "{toml}");
+        assert!(toml.contains("merged_into = \"BVA\""), "the merger made on the office's side stays: {toml}");
+        // `directory import` applies every file entry, over the office's changes.
+        let done = o.json(&["directory", "import", "--json"]);
+        assert_eq!(done["changed"], 2, "the two units the merger changed come back as the file has them: {done}");
+        assert!(!o.ok(&["directory", "export"]).contains("merged_into"), "the file has no merger");
+    }
+}

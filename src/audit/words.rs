@@ -42,6 +42,11 @@ pub const KINDS: &[(&str, &str)] = &[
     ("account_enabled", "Mở khoá tài khoản"),
     ("account_password", "Đổi mật khẩu"),
     ("config_loaded", "Nạp cấu hình"),
+    ("directory_imported", "Nạp danh mục đơn vị từ tệp cấu hình"),
+    ("unit_added", "Thêm đơn vị"),
+    ("unit_changed", "Sửa thông tin đơn vị"),
+    ("unit_merged", "Sáp nhập đơn vị"),
+    ("group_changed", "Đặt tên nhóm đơn vị"),
 ];
 
 /// The name of an event kind (the kind itself only for one this build does not know).
@@ -137,6 +142,11 @@ pub fn describe(cfg: &Config, _kind: &str, data: &str) -> String {
             "number" => v.as_str().map(|s| format!("số {s}")),
             "day" | "week" | "date" => v.as_str().map(day),
             "attempts" => v.as_i64().map(|n| format!("lần thử {n}")),
+            "changes" => v.as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")),
+            "added" => v.as_i64().filter(|n| *n > 0).map(|n| format!("thêm {n} mục")),
+            "changed" => v.as_i64().filter(|n| *n > 0).map(|n| format!("cập nhật {n} mục")),
+            "kept" => v.as_i64().filter(|n| *n > 0).map(|n| format!("giữ nguyên {n} mục")),
+            "bounces" => v.as_array().filter(|a| !a.is_empty()).map(|a| format!("{} thư không đến được đơn vị", a.len())),
             // A field this build has no words for: its text, never a bare number or a structure.
             _ => match v {
                 Value::String(s) => Some(s.clone()),

@@ -146,6 +146,7 @@ impl std::fmt::Display for OnePass {
 /// The daemon. Returns when `shutdown` turns true (each task finishes its current message
 /// first), or after one pass of each task with `once`.
 pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown: watch::Receiver<bool>) -> anyhow::Result<Option<OnePass>> {
+    crate::office::directory::seed(&cfg, &store, false, "baocao").await?;
     let rules = Arc::new(crate::office::requests::Live::new(cfg));
     let cfg = rules.refresh(&store).await?;
     let parser = Arc::new(parser);

@@ -167,13 +167,71 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
     pub id: UnitId,
     pub name: String,
     pub aliases: Vec<String>,
+    /// Lower-cased, each registered to this unit alone.
     pub emails: Vec<String>,
     pub group: String,
+    /// The first day the unit exists (a new unit owes the periods beginning from it).
+    pub active_from: Option<NaiveDate>,
+    /// The last day it exists (merged or dissolved): it owes the periods begun by then, and its
+    /// history stays under it.
+    pub active_until: Option<NaiveDate>,
+    /// The unit that took it over, owing from the day after `active_until` on.
+    pub merged_into: Option<UnitId>,
+}
+
+impl Unit {
+    /// Whether the unit owes reports for `period`: the period begins while the unit exists.
+    pub fn active_for(&self, period: Period) -> bool {
+        let start = period.start_date();
+        self.active_from.is_none_or(|f| start >= f) && self.active_until.is_none_or(|u| start <= u)
+    }
+
+    /// Whether the unit exists on `day`.
+    pub fn active_on(&self, day: NaiveDate) -> bool {
+        self.active_from.is_none_or(|f| day >= f) && self.active_until.is_none_or(|u| day <= u)
+    }
+
+    /// The unit as a directory record (SPEC §17), the form the database keeps.
+    pub fn to_json(&self) -> serde_json::Value {
+        let day = |d: &Option<NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+        serde_json::json!({
+            "name": self.name, "aliases": self.aliases, "emails": self.emails, "group": self.group,
+            "active_from": day(&self.active_from), "active_until": day(&self.active_until),
+            "merged_into": self.merged_into.as_ref().map(|u| u.as_str()),
+        })
+    }
+
+    /// A unit from its directory record; what cannot be read is said.
+    pub fn from_json(id: &str, v: &serde_json::Value) -> Result<Unit, String> {
+        let id = UnitId::parse(id).map_err(|e| e.to_string())?;
+        let strings = |k: &str| -> Vec<String> { v[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default() };
+        let day = |k: &str| -> Result<Option<NaiveDate>, String> {
+            match v[k].as_str() {
+                None => Ok(None),
+                Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| format!("`{k}` = `{s}` is not a date")),
+            }
+        };
+        let merged_into = match v["merged_into"].as_str() {
+            Some(s) => Some(UnitId::parse(s).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let name = v["name"].as_str().filter(|n| !n.trim().is_empty()).ok_or("a unit without a name")?.to_string();
+        Ok(Unit {
+            id,
+            name,
+            aliases: strings("aliases"),
+            emails: strings("emails").into_iter().map(|e| e.trim().to_ascii_lowercase()).collect(),
+            group: v["group"].as_str().unwrap_or("default").to_string(),
+            active_from: day("active_from")?,
+            active_until: day("active_until")?,
+            merged_into,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -310,7 +310,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     // A reply to the office's reminder carries that reminder's obligation.
     let thread = thread_obligation(cfg, facts);
     if let Some((u, r, p)) = thread {
-        m.evidence.push(format!("trả lời thư nhắc của Văn phòng về {} {} của {}", r.name, p.label_vi(), u.id));
+        m.evidence.push(format!("trả lời thư nhắc của Văn phòng về {} {} của {}", r.name, p.label_vi(), u.name));
     }
 
     // ----- unit -----
@@ -325,25 +325,27 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     if !named.is_empty() {
         m.evidence.push(format!(
             "tiêu đề hoặc tên tệp nêu {}",
-            named.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", ")
+            named.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
     match sender_unit {
         Some(su) => {
-            m.evidence.push(format!("địa chỉ gửi {} đã đăng ký cho {}", eff.from.as_deref().unwrap_or(""), su.id));
+            m.evidence.push(format!("địa chỉ gửi {} đã đăng ký cho {}", eff.from.as_deref().unwrap_or(""), su.name));
             m.unit = Some(su.id.clone());
+            // A unit merged into the sender's is the sender's now (SPEC §17): its name on a
+            // document is no disagreement.
+            let same = |u: &Unit| u.id == su.id || u.merged_into.as_ref() == Some(&su.id);
             if let Some(du) = doc_unit {
-                if du.id != su.id {
-                    m.reasons.push(format!(
-                        "văn bản do {} ({}) ban hành nhưng địa chỉ gửi đã đăng ký cho {} ({})",
-                        du.id, du.name, su.id, su.name
-                    ));
+                if !same(du) {
+                    m.reasons.push(format!("văn bản do {} ban hành nhưng địa chỉ gửi đã đăng ký cho {}", du.name, su.name));
+                } else if du.id != su.id {
+                    m.evidence.push(format!("{} đã sáp nhập vào {}", du.name, su.name));
                 }
-            } else if !named.is_empty() && !named.iter().any(|u| u.id == su.id) {
+            } else if !named.is_empty() && !named.iter().any(|u| same(u)) {
                 m.reasons.push(format!(
                     "tiêu đề hoặc tên tệp ghi {} nhưng địa chỉ gửi đã đăng ký cho {}",
-                    named.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", "),
-                    su.id
+                    named.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join(", "),
+                    su.name
                 ));
             }
             let authserv = cfg.office.authserv_id.as_deref();
@@ -362,19 +364,17 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
             Some(du) if !named.is_empty() && !named.iter().any(|u| u.id == du.id) => {
                 m.unit = Some(du.id.clone());
                 m.reasons.push(format!(
-                    "văn bản do {} ({}) ban hành nhưng tiêu đề hoặc tên tệp ghi {}, và địa chỉ gửi {} chưa đăng ký cho đơn vị nào",
-                    du.id,
+                    "văn bản do {} ban hành nhưng tiêu đề hoặc tên tệp ghi {}, và địa chỉ gửi {} chưa đăng ký cho đơn vị nào",
                     du.name,
-                    named.iter().map(|u| format!("{} ({})", u.id, u.name)).collect::<Vec<_>>().join(", "),
+                    named.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join(", "),
                     eff.from.as_deref().unwrap_or("?")
                 ));
             }
             Some(du) => {
                 m.unit = Some(du.id.clone());
                 m.findings.push(format!(
-                    "gửi từ {}, địa chỉ chưa đăng ký cho {} ({}); được tiếp nhận vì văn bản ghi rõ đơn vị",
+                    "gửi từ {}, địa chỉ chưa đăng ký cho {}; được tiếp nhận vì văn bản ghi rõ đơn vị",
                     eff.from.as_deref().unwrap_or("một địa chỉ không rõ"),
-                    du.id,
                     du.name
                 ));
             }
@@ -388,7 +388,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
                     m.reasons.push(format!(
                         "địa chỉ gửi {} chưa đăng ký và văn bản không ghi rõ đơn vị; đoán là {} theo tiêu đề",
                         eff.from.as_deref().unwrap_or("?"),
-                        named[0].id
+                        named[0].name
                     ));
                 } else {
                     m.reasons.push(format!(
@@ -423,7 +423,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     m.report = Some(report.id.clone());
     if let (Some(g), Some(u)) = (&unit_group, the_unit) {
         if !report.applies_to_unit(u) {
-            m.reasons.push(format!("{} không thuộc diện phải nộp {} (nhóm {})", m.unit.as_ref().unwrap(), report.id, g));
+            m.reasons.push(format!("{} không thuộc diện phải nộp {} (nhóm {})", u.name, report.name, cfg.group_name(g)));
         }
     }
 
@@ -440,6 +440,17 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     };
     if let Some(p) = period {
         m.period = Some(p);
+        // A unit merged into another (SPEC §17): what it sends for a period begun after its last
+        // day is its successor's; a unit that did not exist then owes nothing for it.
+        if let Some(u) = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str())).filter(|u| !u.active_for(p)) {
+            match u.merged_into.as_ref().and_then(|s| cfg.unit(s.as_str())).filter(|s| s.active_for(p)) {
+                Some(s) => {
+                    m.evidence.push(format!("{} đã sáp nhập vào {}: {} thuộc đơn vị tiếp nhận", u.name, s.name, p.label_vi()));
+                    m.unit = Some(s.id.clone());
+                }
+                None => m.reasons.push(format!("{} không còn hoặc chưa hoạt động vào {}", u.name, p.label_vi())),
+            }
+        }
         match schedule::deadline_for(cfg, report, m.unit.as_ref().map(|u| u.as_str()), p) {
             Some((due, deadline)) => {
                 m.due = Some(due);
@@ -562,7 +573,7 @@ fn unit_from_documents<'a>(cfg: &'a Rules, ok: &[&Document], evidence: &mut Vec<
     for d in ok {
         if let Some(iss) = &d.header.issuer {
             if let Some(u) = unit_by_issuer(cfg, iss) {
-                evidence.push(format!("{}: cơ quan ban hành «{}» = {}", d.filename, iss, u.id));
+                evidence.push(format!("{}: cơ quan ban hành «{}» là {}", d.filename, iss, u.name));
                 return Some(u);
             }
         }
@@ -578,7 +589,7 @@ fn unit_from_documents<'a>(cfg: &'a Rules, ok: &[&Document], evidence: &mut Vec<
         }
     }
     if hits.len() == 1 {
-        evidence.push(format!("nội dung văn bản nêu {}", hits[0].id));
+        evidence.push(format!("nội dung văn bản nêu {}", hits[0].name));
         return Some(hits[0]);
     }
     None

@@ -435,14 +435,14 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
 /// The review notice (SPEC §8): on a working day when messages wait in review, one mail to
 /// `office.staff` listing them with the best guesses and a link to the console; once per day
 /// (`review:<YYYY-MM-DD>`). None when it is a day off or nothing waits.
-pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], others: &[Submission], as_of: i64, dry_run: bool) -> Result<Option<Compiled>, NotifyError> {
+pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], others: &[Submission], bounces: &[crate::office::mail::Bounce], as_of: i64, dry_run: bool) -> Result<Option<Compiled>, NotifyError> {
     let day = schedule::date_of(cfg.office.timezone, as_of);
     if schedule::is_day_off(&cfg.calendar, day) {
         return Ok(None);
     }
     let waiting: Vec<&Submission> = waiting.iter().filter(|m| m.received_at <= as_of).collect();
     let others: Vec<&Submission> = others.iter().filter(|m| m.received_at <= as_of).collect();
-    if waiting.is_empty() && others.is_empty() {
+    if waiting.is_empty() && others.is_empty() && bounces.is_empty() {
         return Ok(None);
     }
     let items: Vec<serde_json::Value> = waiting
@@ -471,14 +471,24 @@ pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], 
             })
         })
         .collect();
+    let bounce_items: Vec<serde_json::Value> = bounces
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "id": b.message, "received": schedule::fmt_human(cfg.office.timezone, b.at), "addr": b.addr,
+                "unit": cfg.unit(b.unit.as_str()).map(|u| u.name.clone()).unwrap_or_default(),
+                "link": cfg.public_url.as_ref().map(|u| format!("{u}/units/{}", b.unit)),
+            })
+        })
+        .collect();
     let ctx = serde_json::json!({
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
-        "day": day.format("%d/%m/%Y").to_string(), "items": items, "others": other_items,
+        "day": day.format("%d/%m/%Y").to_string(), "items": items, "others": other_items, "bounces": bounce_items,
         "link": cfg.public_url.as_ref().map(|u| format!("{u}/review")),
         "mail_link": cfg.public_url.as_ref().map(|u| format!("{u}/mail")),
     });
     let who = ("review", format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
-    let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>(), "other_mail": others.iter().map(|m| m.id).collect::<Vec<_>>()});
+    let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>(), "other_mail": others.iter().map(|m| m.id).collect::<Vec<_>>(), "bounces": bounces.iter().map(|b| b.message).collect::<Vec<_>>()});
     queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, ("review_notice_decided", data)).await.map(Some)
 }
 

@@ -96,3 +96,31 @@ pub async fn answer(cfg: &Config, store: &Store, id: i64, text: &str, by: &str, 
     tx.commit().await?;
     Ok(key)
 }
+
+/// A bounce of the office's mail to an address registered to a unit (SPEC §17): the unit may
+/// not be getting acknowledgements and reminders.
+#[derive(Debug, Clone)]
+pub struct Bounce {
+    /// The bounce's own number.
+    pub message: i64,
+    pub at: i64,
+    pub addr: String,
+    pub unit: crate::domain::UnitId,
+}
+
+/// The bounces that name a unit's address, newest first; those arrived from `since` on when
+/// given.
+pub async fn bounces(cfg: &Config, store: &Store, since: Option<i64>) -> std::result::Result<Vec<Bounce>, StoreError> {
+    let mut out = Vec::new();
+    for (id, at, to) in store.bounces(RECENT).await? {
+        if since.is_some_and(|s| at < s) {
+            continue;
+        }
+        for a in to {
+            if let Some(u) = cfg.unit_by_email(&a) {
+                out.push(Bounce { message: id, at, addr: a, unit: u.id.clone() });
+            }
+        }
+    }
+    Ok(out)
+}

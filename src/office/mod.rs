@@ -10,6 +10,8 @@
 //! `schedule`.
 
 pub mod accounts;
+pub mod directory;
+pub use directory::DirectoryError;
 pub mod extensions;
 pub mod figures;
 pub mod mail;
@@ -51,6 +53,9 @@ pub enum OfficeError {
     EmptyAnswer,
     #[error("thư số {id} không có địa chỉ để trả lời")]
     NobodyToAnswer { id: i64 },
+    /// A change of the directory that cannot be made, said as people read it (SPEC §17).
+    #[error("{0}")]
+    Directory(#[from] DirectoryError),
     #[error("submission {id} {why}")]
     Refused { id: i64, why: String },
     #[error("{0}")]
@@ -92,12 +97,16 @@ pub struct Arrival<'a> {
 
 /// The summary of the facts kept with a message (threading for replies, loop flags).
 pub fn facts_json(f: &MailFacts) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "message_id": f.message_id, "from": f.from, "from_name": f.from_name, "to": f.to, "subject": f.subject,
         "in_reply_to": f.in_reply_to, "references": f.references, "auto_submitted": f.auto_submitted,
         "list": f.list, "bounce": f.bounce, "receipt": f.receipt, "null_sender": f.null_sender, "auth": f.auth, "date": f.date,
         "forwarded": f.forwarded.as_ref().map(|i| json!({"from": i.from, "subject": i.subject, "message_id": i.message_id})),
-    })
+    });
+    if !f.bounced_to.is_empty() {
+        v["bounced_to"] = json!(f.bounced_to);
+    }
+    v
 }
 
 /// Keeps what a mail that is not a report says (its first characters): the office reads and
@@ -602,7 +611,9 @@ pub async fn withdraw_exemption(cfg: &Config, store: &Store, unit: &str, report:
 pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> std::result::Result<Option<notify::Compiled>, notify::NotifyError> {
     let waiting = store.waiting_review().await?;
     let others = mail::unhandled(cfg, store).await?;
-    notify::review_notice(cfg, store, &waiting, &others, as_of, dry_run).await
+    // Bounces of the last three days: a unit whose address fails gets no reminder.
+    let bounces: Vec<mail::Bounce> = mail::bounces(cfg, store, Some(as_of - 3 * 86_400)).await?.into_iter().filter(|b| b.at <= as_of).collect();
+    notify::review_notice(cfg, store, &waiting, &others, &bounces, as_of, dry_run).await
 }
 
 /// Re-runs parsing and matching on the stored raw messages (all, or those of `ids`); a person's

@@ -402,11 +402,13 @@ pub async fn with_requests(base: &Config, store: &Store) -> std::result::Result<
         }
     }
     cfg.rules.extensions = store.extensions().await?;
+    super::directory::join(&mut cfg, store).await?;
     Ok(cfg)
 }
 
-/// What changes when the office's decisions about its rules do: (requests, extensions).
-type Stamp = ((i64, i64), (i64, i64));
+/// What changes when the office's decisions about its rules do: (requests, extensions,
+/// directory).
+type Stamp = ((i64, i64), (i64, i64), (i64, i64));
 
 /// The rules a running daemon reads: the config file's and the confirmed requests', read again
 /// whenever a request is confirmed or cancelled (by the console, or a command beside it).
@@ -418,7 +420,7 @@ pub struct Live {
 impl Live {
     pub fn new(base: Config) -> Live {
         let cfg = Arc::new(base.clone());
-        Live { base, current: RwLock::new((((-1, -1), (-1, -1)), cfg)) }
+        Live { base, current: RwLock::new((((-1, -1), (-1, -1), (-1, -1)), cfg)) }
     }
 
     /// The rules as last read.
@@ -428,7 +430,7 @@ impl Live {
 
     /// The rules, read again if the requests changed since.
     pub async fn refresh(&self, store: &Store) -> std::result::Result<Arc<Config>, StoreError> {
-        let stamp = (store.requests_stamp().await?, store.extensions_stamp().await?);
+        let stamp = (store.requests_stamp().await?, store.extensions_stamp().await?, store.directory_stamp().await?);
         {
             let cur = self.current.read().unwrap_or_else(|e| e.into_inner());
             if cur.0 == stamp {

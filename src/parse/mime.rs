@@ -54,6 +54,10 @@ pub struct MailFacts {
     /// `References` naming it), filled in by intake from the outbox; not read from the bytes.
     #[serde(default)]
     pub replied_to: Option<String>,
+    /// The addresses a bounce says could not be reached (its `Final-Recipient`s, or the
+    /// addresses its text names): shown on their unit's page (SPEC §17).
+    #[serde(default)]
+    pub bounced_to: Vec<String>,
 }
 
 const MAX_BODY_TEXT: usize = 64 * 1024;
@@ -364,7 +368,45 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
     }
     crate::parse::truncate_at_char(&mut body, MAX_BODY_TEXT);
     f.body_text = unlegacy(crate::text::nfc(&body));
+    if f.bounce {
+        f.bounced_to = bounced_recipients(whole(m), &f.body_text, f.from.as_deref());
+    }
     Ok(f)
+}
+
+/// Who a bounce could not reach: the `Final-Recipient` (or `Original-Recipient`) fields of its
+/// delivery report; without a report, the addresses its text names other than the mail system's.
+fn bounced_recipients(raw: &[u8], text: &str, from: Option<&str>) -> Vec<String> {
+    let raw = &raw[..raw.len().min(256 * 1024)];
+    let mut out: Vec<String> = Vec::new();
+    let add = |out: &mut Vec<String>, a: &str| {
+        let a = a.trim().trim_matches(|c: char| c == '<' || c == '>' || c == '"' || c == '\'' || c == '.' || c == ',' || c == ':' || c == ';' || c == '(' || c == ')').to_ascii_lowercase();
+        let ok = a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !a.contains(char::is_whitespace));
+        if ok && !out.contains(&a) && out.len() < 10 {
+            out.push(a);
+        }
+    };
+    for line in String::from_utf8_lossy(raw).lines() {
+        let l = line.trim_start();
+        let lower = l.get(..19).map(|p| p.to_ascii_lowercase()).unwrap_or_default();
+        if lower.starts_with("final-recipient:") || lower.starts_with("original-recipient:") {
+            if let Some((_, addr)) = l.split_once(';') {
+                add(&mut out, addr);
+            }
+        }
+    }
+    if out.is_empty() {
+        let system = |a: &str| {
+            let local = a.split('@').next().unwrap_or("");
+            from.is_some_and(|f| f.eq_ignore_ascii_case(a)) || local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
+        };
+        for w in text.split(|c: char| c.is_whitespace() || c == '<' || c == '>') {
+            if w.contains('@') && !system(w.trim_matches(|c: char| !c.is_ascii_alphanumeric())) {
+                add(&mut out, w);
+            }
+        }
+    }
+    out
 }
 
 /// A subject, file name or body typed in a legacy Vietnamese encoding (an old mail program,

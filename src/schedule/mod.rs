@@ -114,6 +114,8 @@ pub enum NotOwed {
     WrongPeriodKind { report: String, kind: String, period: String },
     #[error("báo cáo {report} không phải nộp cho kỳ {period} (các kỳ phải nộp: {owed})")]
     PeriodNotOwed { report: String, period: String, owed: String },
+    #[error("đơn vị {unit} không còn hoặc chưa có vào {period}{why}")]
+    NotActive { unit: String, period: String, why: String },
     #[error("báo cáo {report} kỳ {period} có hạn nộp {due}, trước ngày bắt đầu theo dõi {start} (calendar.start)")]
     BeforeStart { report: String, period: String, due: NaiveDate, start: NaiveDate },
 }
@@ -135,6 +137,15 @@ pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Resu
         (PeriodKind::Once, Period::Year(y)) => Period::Once(y),
         (_, p) => p,
     };
+    if !u.active_for(period) {
+        let why = match (&u.merged_into, u.active_until, u.active_from) {
+            (Some(m), Some(t), _) => format!(" (đã sáp nhập vào {} từ sau ngày {})", cfg.unit(m.as_str()).map(|x| x.name.as_str()).unwrap_or(m.as_str()), t.format("%d/%m/%Y")),
+            (None, Some(t), _) if period.start_date() > t => format!(" (thôi hoạt động sau ngày {})", t.format("%d/%m/%Y")),
+            (_, _, Some(f)) => format!(" (có từ ngày {})", f.format("%d/%m/%Y")),
+            _ => String::new(),
+        };
+        return Err(NotOwed::NotActive { unit: u.name.clone(), period: period.label_vi(), why });
+    }
     if period.kind() != r.period {
         let kind = r.period.label_vi().to_string();
         return Err(NotOwed::WrongPeriodKind { report: report.into(), kind, period: period.to_string() });
@@ -169,7 +180,7 @@ pub fn obligations_in_years(cfg: &Rules, from_year: i32, to_year: i32) -> Vec<Ob
             for p in periods_of(report, year) {
                 let Some((due_date, deadline)) = deadline_of(cfg, report, p) else { continue };
                 let extended = cfg.extensions.iter().any(|e| e.period == p && e.report == report.id);
-                for u in owing_units(cfg, report) {
+                for u in owing_units(cfg, report).filter(|u| u.active_for(p)) {
                     if extended {
                         out.push(Obligation::new(cfg, u.id.clone(), report.id.clone(), p, due_date));
                     } else {

@@ -75,3 +75,26 @@ impl Tx<'_> {
         Ok(r.rows_affected() > 0)
     }
 }
+
+impl Store {
+    /// The newest `limit` bounces that name whom they could not reach: (message, arrival,
+    /// addresses).
+    pub async fn bounces(&self, limit: i64) -> Result<Vec<(i64, i64, Vec<String>)>> {
+        let rows = sqlx::query("SELECT id, received_at, facts FROM messages WHERE office = $1 AND facts LIKE $2 ORDER BY received_at DESC, id DESC LIMIT $3")
+            .bind(&self.office)
+            .bind("%\"bounced_to\":%")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let facts: Option<String> = r.try_get("facts")?;
+            let v: serde_json::Value = facts.as_deref().and_then(|f| serde_json::from_str(f).ok()).unwrap_or_default();
+            let to: Vec<String> = v["bounced_to"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+            if !to.is_empty() {
+                out.push((r.try_get("id")?, r.try_get("received_at")?, to));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -19,6 +19,8 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use std::collections::HashMap;
 
 mod console;
+mod directory;
+pub use directory::{DirectoryRow, Entry};
 mod extensions;
 mod mail;
 pub use mail::Handled;

@@ -8,6 +8,7 @@
 //! or reads SQL. Viewers read, clerks act, admins also manage accounts.
 
 mod actions;
+mod directory;
 pub(crate) mod figures;
 mod mail;
 mod pages;
@@ -207,6 +208,7 @@ impl App {
         m.insert("me".into(), json!(s.account.name));
         m.insert("role".into(), json!(s.account.role.label_vi()));
         m.insert("can_act".into(), json!(s.account.role >= Role::Clerk));
+        m.insert("can_admin".into(), json!(s.account.role >= Role::Admin));
         m.insert("csrf".into(), json!(s.csrf));
         m.insert("nav".into(), Value::Array(nav));
         m.insert("waiting".into(), json!(waiting));
@@ -296,8 +298,11 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/mail", get(mail::page))
         .route("/mail/{id}/answer", post(mail::answer))
         .route("/mail/{id}/handled", post(mail::handled))
-        .route("/units", get(pages::units))
-        .route("/units/{id}", get(pages::unit))
+        .route("/units", get(pages::units).post(directory::add))
+        .route("/units/{id}", get(pages::unit).post(directory::save))
+        .route("/units/{id}/merge", post(directory::merge))
+        .route("/groups", post(directory::group))
+        .route("/submissions/{id}/address", post(directory::learn))
         .route("/exemptions", get(pages::exemptions).post(actions::exempt))
         .route("/exemptions/withdraw", post(actions::withdraw))
         .route("/extensions", post(actions::extend))
@@ -380,6 +385,14 @@ impl Posted {
     fn checked(&self, k: &str) -> bool {
         !self.get(k).is_empty()
     }
+    /// Whether the form carried the field at all (a clerk's form carries fewer than an admin's).
+    fn has(&self, k: &str) -> bool {
+        self.0.contains_key(k)
+    }
+    /// A field as typed (a list on several lines).
+    fn raw(&self, k: &str) -> &str {
+        self.0.get(k).map(String::as_str).unwrap_or("")
+    }
     /// The ticked boxes named `prefix` + a value (`unit:BVA`), their values sorted.
     fn ticked(&self, prefix: &str) -> Vec<String> {
         let mut v: Vec<String> = self.0.iter().filter(|(k, x)| k.starts_with(prefix) && !x.trim().is_empty()).map(|(k, _)| k[prefix.len()..].to_string()).collect();
@@ -455,10 +468,11 @@ fn explain_in(names: Option<&App>, e: &OfficeError) -> String {
                 NotOwed::UnknownReport(_) => "Không có loại báo cáo này.".into(),
                 NotOwed::GroupDoesNotOwe { unit: u, report: r, .. } => format!("{} không phải nộp {}.", unit(u), report(r)),
                 NotOwed::WrongPeriodKind { report: r, period: p, .. } | NotOwed::PeriodNotOwed { report: r, period: p, .. } => format!("{} không có kỳ {}.", capitalised(&report(r)), period(p)),
+                NotOwed::NotActive { .. } => format!("{}.", capitalised(&n.to_string())),
                 NotOwed::BeforeStart { report: r, period: p, .. } => format!("Kỳ {} của {} có hạn trước ngày Văn phòng bắt đầu theo dõi.", period(p), report(r)),
             }
         }
-        OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } | OfficeError::NotOtherMail { .. } | OfficeError::EmptyAnswer | OfficeError::NobodyToAnswer { .. } => format!("{}.", capitalised(&e.to_string())),
+        OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } | OfficeError::NotOtherMail { .. } | OfficeError::EmptyAnswer | OfficeError::NobodyToAnswer { .. } | OfficeError::Directory(_) => format!("{}.", capitalised(&e.to_string())),
         OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
         OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
         OfficeError::Refused { id, why } if why.contains("already taken") => format!("Tệp này đã được tách khỏi bài nộp số {id}."),

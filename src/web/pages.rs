@@ -233,7 +233,19 @@ fn row(app: &App, m: &Submission) -> Value {
         "timeliness": m.timeliness.map(|t| t.label_vi()),
         "version": m.version,
         "manual_by": m.manual_by,
+        "learn_address": learnable(app, m),
     })
+}
+
+/// The sender's address when a clerk could register it to the message's unit with one click
+/// (SPEC §17): the unit is known, and the address is a person's, registered to no unit.
+fn learnable(app: &App, m: &Submission) -> Option<String> {
+    let cfg = app.cfg();
+    let addr = m.from_addr.as_deref()?;
+    let unit = cfg.unit(m.unit.as_ref()?.as_str())?;
+    let known = cfg.unit_by_email(addr).is_some() || cfg.is_staff(addr) || addr.eq_ignore_ascii_case(&cfg.office.address);
+    let machine = crate::parse::mime::kept_facts_automatic(&m.facts) || m.decision == crate::domain::Decision::NotSubmission;
+    (!known && !machine && unit.active_until.is_none()).then(|| addr.to_ascii_lowercase())
 }
 
 /// A document as shown: its header, what could not be read, and its tables (bounded).
@@ -598,6 +610,12 @@ fn subject_vi(app: &App, s: &str) -> String {
     if let Some(id) = s.strip_prefix("request:") {
         return format!("yêu cầu số {id}");
     }
+    if let Some(u) = s.strip_prefix("unit:") {
+        return app.unit_name(u);
+    }
+    if let Some(g) = s.strip_prefix("group:") {
+        return format!("nhóm {}", app.cfg().group_name(g));
+    }
     for (prefix, what) in [("ack:", "thư báo nhận"), ("remind:", "thư nhắc nộp"), ("digest:", "bản tin tuần"), ("status:", "bảng tình hình"), ("review:", "thư báo việc chờ xử lý"), ("extension:", "thư báo gia hạn"), ("answer:", "thư trả lời")] {
         if s.starts_with(prefix) {
             return what.to_string();
@@ -611,6 +629,7 @@ fn subject_vi(app: &App, s: &str) -> String {
 
 pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
+    let cfg = app.cfg();
     let (_, states) = app.states().await.map_err(db)?;
     let mut rate: HashMap<&str, Rate> = HashMap::new();
     let mut overdue: HashMap<&str, u32> = HashMap::new();
@@ -620,21 +639,34 @@ pub async fn units(State(app): State<AppRef>, headers: HeaderMap) -> Page {
             *overdue.entry(o.unit.as_str()).or_default() += 1;
         }
     }
-    let list: Vec<Value> = app
-        .cfg()
+    let list: Vec<Value> = cfg
         .units
         .iter()
-        .map(|u| json!({"id": u.id.as_str(), "name": u.name, "group": app.cfg().group_name(&u.group), "rate": rate.get(u.id.as_str()).copied().unwrap_or_default().json(), "overdue": overdue.get(u.id.as_str()).copied().unwrap_or(0)}))
+        .map(|u| {
+            json!({"id": u.id.as_str(), "name": u.name, "group": cfg.group_name(&u.group), "rate": rate.get(u.id.as_str()).copied().unwrap_or_default().json(),
+                   "overdue": overdue.get(u.id.as_str()).copied().unwrap_or(0), "ended": ended(&cfg, u)})
+        })
         .collect();
+    let groups: Vec<Value> = cfg.groups.iter().map(|g| json!({"id": g.id, "name": g.name, "units": cfg.units.iter().filter(|u| u.group == g.id).count()})).collect();
     let base = app.base(&s, "/units", "Đơn vị").await;
-    Ok(app.render("units.html", ctx(base, json!({"units": list}))))
+    Ok(app.render("units.html", ctx(base, json!({"units": list, "groups": groups}))))
+}
+
+/// How a unit ended, as people read it (None while it is active).
+fn ended(cfg: &crate::config::Config, u: &crate::domain::rules::Unit) -> Option<String> {
+    let day = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    match (&u.merged_into, u.active_until) {
+        (Some(m), Some(t)) => Some(format!("đã sáp nhập vào {} từ sau ngày {}", cfg.unit(m.as_str()).map(|x| x.name.as_str()).unwrap_or("đơn vị khác"), day(t))),
+        (None, Some(t)) => Some(format!("thôi hoạt động sau ngày {}", day(t))),
+        _ => u.active_from.map(|f| format!("hoạt động từ ngày {}", day(f))),
+    }
 }
 
 pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<String>) -> Page {
     let s = who(&app, &headers).await?;
     let cfg = app.cfg();
     let Some(u) = cfg.unit(&id) else {
-        return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có đơn vị này trong cấu hình.").await);
+        return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có đơn vị này trong danh mục đơn vị.").await);
     };
     let (_, states) = app.states().await.map_err(db)?;
     let mut by_year: BTreeMap<i32, Vec<Value>> = BTreeMap::new();
@@ -669,13 +701,28 @@ pub async fn unit(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<
         .take(20)
         .map(|(m, h)| super::mail::item(&app, m, h.as_ref()))
         .collect();
+    let bounces: Vec<Value> = crate::office::mail::bounces(&cfg, &app.store, None)
+        .await
+        .map_err(db)?
+        .iter()
+        .filter(|b| b.unit == u.id)
+        .take(20)
+        .map(|b| json!({"id": b.message, "at": app.when(b.at), "addr": b.addr}))
+        .collect();
+    let iso = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let merged_here: Vec<Value> = cfg.units.iter().filter(|x| x.merged_into.as_ref() == Some(&u.id)).map(|x| json!({"id": x.id.as_str(), "name": x.name, "ended": ended(&cfg, x)})).collect();
+    let successors: Vec<Value> = cfg.units.iter().filter(|x| x.id != u.id && x.active_until.is_none()).map(|x| json!({"id": x.id.as_str(), "name": x.name})).collect();
+    let groups: Vec<Value> = cfg.groups.iter().map(|g| json!({"id": g.id, "name": g.name})).collect();
     let base = app.base(&s, "/units", &u.name).await;
     Ok(app.render(
         "unit.html",
         ctx(
             base,
             json!({
-                "u": {"id": u.id.as_str(), "name": u.name, "group": cfg.group_name(&u.group), "emails": u.emails, "aliases": u.aliases},
+                "u": {"id": u.id.as_str(), "name": u.name, "group": cfg.group_name(&u.group), "group_id": u.group, "emails": u.emails, "aliases": u.aliases,
+                      "emails_text": u.emails.join("\n"), "aliases_text": u.aliases.join("\n"), "active_from": iso(u.active_from), "active_until": iso(u.active_until),
+                      "ended": ended(&cfg, u), "merged_into": u.merged_into.as_ref().map(|m| m.as_str())},
+                "bounces": bounces, "merged_here": merged_here, "successors": successors, "groups": groups,
                 "rate": rate.json(), "years": years, "subs": subs.iter().map(|m| row(&app, m)).collect::<Vec<_>>(), "total": total,
                 "reminders": reminders, "letters": letters,
                 "figure_reports": cfg.reports.iter().filter(|r| r.form.is_some() && r.applies_to_unit(u)).map(|r| json!({"name": r.name, "href": format!("/figures?report={}&unit={}", enc(r.id.as_str()), enc(u.id.as_str()))})).collect::<Vec<_>>(),

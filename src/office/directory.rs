@@ -1,0 +1,484 @@
+//! The office's directory (SPEC §17): its units — names, aliases, addresses, group, the days
+//! they exist, the unit that took one over — and its groups' names, kept in the database and
+//! changed here alone (console and command line), each change an audit event naming the person
+//! in the same transaction. The TOML file's `[[unit]]` and `[[group]]` entries seed it on first
+//! start and on `directory import`; a file entry changed since it was last applied is applied
+//! again on the next start (the operator edited the file on purpose), while what the console
+//! changed and the file did not stays as the office set it. The rules are read with the
+//! directory joined (`requests::with_requests`), so a running daemon follows a change at once.
+//!
+//! Units are never deleted: one that ends gets its last day (and a successor, for a merger); its
+//! submissions and obligations stay under it, and the successor owes from the next day on.
+
+use super::Result;
+use crate::config::Config;
+use crate::domain::rules::{Group, Unit};
+use crate::domain::{Role, UnitId};
+use crate::store::{DirectoryRow, Entry, Store, Tx};
+use chrono::NaiveDate;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+
+/// Why a change of the directory was not made, as people read it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("«{0}» không phải là địa chỉ thư điện tử")]
+    NotAnAddress(String),
+    #[error("địa chỉ {addr} đã là địa chỉ của {unit}")]
+    AddressTaken { addr: String, unit: String },
+    #[error("đã có đơn vị mã «{id}»: {name}")]
+    UnitExists { id: String, name: String },
+    #[error("mã «{0}» không dùng được: chỉ gồm chữ không dấu, chữ số, dấu gạch ngang và gạch dưới")]
+    BadId(String),
+    #[error("không có đơn vị này trong danh mục")]
+    NoSuchUnit,
+    #[error("hãy ghi tên đơn vị")]
+    NoName,
+    #[error("hãy ghi tên nhóm")]
+    NoGroupName,
+    #[error("ngày thôi hoạt động {until} trước ngày bắt đầu hoạt động {from}")]
+    EndsBeforeItBegins { from: String, until: String },
+    #[error("đơn vị tiếp nhận phải là một đơn vị khác, còn hoạt động sau ngày sáp nhập")]
+    BadSuccessor,
+    #[error("chỉ quản trị viên được đổi {0}; văn thư đổi được địa chỉ thư và tên gọi khác")]
+    AdminOnly(&'static str),
+    #[error("{0} đã có trong danh mục của đơn vị")]
+    AlreadyThere(String),
+}
+
+fn err(e: DirectoryError) -> super::OfficeError {
+    super::OfficeError::Directory(e)
+}
+
+/// A unit as a person submitted it on the console (or the command line).
+#[derive(Debug, Clone, Default)]
+pub struct UnitEdit {
+    pub id: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub emails: Vec<String>,
+    pub group: String,
+    pub active_from: Option<NaiveDate>,
+    pub active_until: Option<NaiveDate>,
+    pub merged_into: Option<String>,
+    /// The name of a group made for this unit (its id is made from the name).
+    pub new_group: Option<String>,
+}
+
+/// A group's id made from its name: `Trạm Y tế` → `tram-y-te`.
+pub fn group_id_of(name: &str) -> String {
+    crate::text::fold(name).split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+impl UnitEdit {
+    pub fn of(u: &Unit) -> UnitEdit {
+        UnitEdit {
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            aliases: u.aliases.clone(),
+            emails: u.emails.clone(),
+            group: u.group.clone(),
+            active_from: u.active_from,
+            active_until: u.active_until,
+            merged_into: u.merged_into.as_ref().map(|m| m.to_string()),
+            new_group: None,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub added: usize,
+    pub changed: usize,
+    pub kept: usize,
+}
+
+fn fingerprint(body: &serde_json::Value) -> String {
+    crate::parse::sha256_hex(body.to_string().as_bytes())
+}
+
+fn group_json(g: &Group) -> serde_json::Value {
+    json!({"name": g.name})
+}
+
+/// Seeds the directory from the file's entries (`base`: the config as loaded from TOML). A
+/// missing entry is added; one whose file entry changed since it was last applied is applied
+/// again; with `force` (`directory import`) every file entry is applied. Returns what it did;
+/// one audit event when anything changed.
+pub async fn seed(base: &Config, store: &Store, force: bool, by: &str) -> Result<Imported> {
+    let mut tx = store.begin().await?;
+    let done = seed_in(base, &mut tx, force).await?;
+    if done.added + done.changed > 0 {
+        tx.audit("directory_imported", by, &base.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "config.toml".into()), &json!({"added": done.added, "changed": done.changed, "kept": done.kept}))
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
+async fn seed_in(base: &Config, tx: &mut Tx<'_>, force: bool) -> Result<Imported> {
+    let mut done = Imported::default();
+    for (kind, entries) in [
+        (Entry::Unit, base.units.iter().map(|u| (u.id.to_string(), u.to_json())).collect::<Vec<_>>()),
+        (Entry::Group, base.groups.iter().map(|g| (g.id.clone(), group_json(g))).collect()),
+    ] {
+        let rows: HashMap<String, DirectoryRow> = tx.directory(kind).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        for (id, body) in entries {
+            let fp = fingerprint(&body);
+            match rows.get(&id) {
+                None => {
+                    tx.put_directory(kind, &id, &body, Some(&fp)).await?;
+                    done.added += 1;
+                }
+                Some(r) if (force || r.seed.as_deref() != Some(&fp)) && r.body != body => {
+                    tx.put_directory(kind, &id, &body, Some(&fp)).await?;
+                    done.changed += 1;
+                }
+                Some(r) if r.seed.as_deref() != Some(&fp) => {
+                    // Same record, seeded from an older file entry: remember the new one.
+                    tx.put_directory(kind, &id, &body, Some(&fp)).await?;
+                    done.kept += 1;
+                }
+                Some(_) => done.kept += 1,
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The directory joined to the rules: units and groups as the office keeps them (the file's
+/// alone while the database holds none). The file's order is kept; units added later follow
+/// by name. Every group a unit or a report names gets a name: the office's, else the words its
+/// members' names share.
+pub async fn join(cfg: &mut Config, store: &Store) -> std::result::Result<(), crate::store::StoreError> {
+    let rows = store.directory(Entry::Unit).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut units = Vec::with_capacity(rows.len());
+    for r in &rows {
+        match Unit::from_json(&r.id, &r.body) {
+            Ok(u) => units.push(u),
+            Err(e) => tracing::warn!("directory: unit `{}` cannot be read and is left out: {e}", r.id),
+        }
+    }
+    let order: HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+    units.sort_by(|a, b| {
+        let (x, y) = (order.get(a.id.as_str()), order.get(b.id.as_str()));
+        match (x, y) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => crate::text::fold(&a.name).cmp(&crate::text::fold(&b.name)),
+        }
+    });
+    let named: HashMap<String, String> = store
+        .directory(Entry::Group)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.body["name"].as_str().map(|n| (r.id, n.to_string())))
+        .collect();
+    let mut ids: Vec<String> = units.iter().map(|u| u.group.clone()).collect();
+    ids.extend(cfg.reports.iter().flat_map(|r| r.applies_to.iter().cloned()));
+    ids.extend(named.keys().cloned());
+    let mut seen = HashSet::new();
+    ids.retain(|g| seen.insert(g.clone()));
+    let groups = ids
+        .into_iter()
+        .map(|id| {
+            let name = named.get(&id).cloned().or_else(|| {
+                let names: Vec<&str> = units.iter().filter(|u| u.group == id).map(|u| u.name.as_str()).collect();
+                Group::derived_name(&names).or_else(|| cfg.groups.iter().find(|g| g.id == id).map(|g| g.name.clone())).or_else(|| names.first().map(|n| n.to_string()))
+            });
+            Group { name: name.unwrap_or_else(|| "Nhóm đơn vị chưa đặt tên".into()), id }
+        })
+        .collect();
+    cfg.rules.units = units;
+    cfg.rules.groups = groups;
+    Ok(())
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+        return Err(err(DirectoryError::BadId(id.to_string())));
+    }
+    Ok(())
+}
+
+/// One address, `local@domain.tld`, nothing around it.
+fn looks_like_address(e: &str) -> bool {
+    let Some((local, domain)) = e.split_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && e.len() <= 254
+        && e.chars().all(|c| c.is_ascii_alphanumeric() || "@.-_+'".contains(c))
+}
+
+fn lines(v: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    v.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && seen.insert(crate::text::fold(s))).collect()
+}
+
+fn day(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.format("%d/%m/%Y").to_string()).unwrap_or_else(|| "không đặt".into())
+}
+
+/// What changed between two records of a unit, as sentences for the audit trail.
+fn changes(cfg: &Config, before: Option<&Unit>, after: &Unit, new_group: Option<&str>) -> Vec<String> {
+    let group = |g: &str| match new_group {
+        Some(n) if g == after.group => n.to_string(),
+        _ => cfg.group_name(g),
+    };
+    let Some(b) = before else {
+        let mut c = vec![format!("thêm đơn vị {} ({})", after.name, group(&after.group))];
+        c.extend(after.emails.iter().map(|e| format!("địa chỉ {e}")));
+        return c;
+    };
+    let mut c = Vec::new();
+    if b.name != after.name {
+        c.push(format!("đổi tên «{}» thành «{}»", b.name, after.name));
+    }
+    for e in after.emails.iter().filter(|e| !b.emails.contains(e)) {
+        c.push(format!("thêm địa chỉ {e}"));
+    }
+    for e in b.emails.iter().filter(|e| !after.emails.contains(e)) {
+        c.push(format!("bỏ địa chỉ {e}"));
+    }
+    for a in after.aliases.iter().filter(|a| !b.aliases.contains(a)) {
+        c.push(format!("thêm tên gọi khác «{a}»"));
+    }
+    for a in b.aliases.iter().filter(|a| !after.aliases.contains(a)) {
+        c.push(format!("bỏ tên gọi khác «{a}»"));
+    }
+    if b.group != after.group {
+        c.push(format!("chuyển từ nhóm {} sang nhóm {}", group(&b.group), group(&after.group)));
+    }
+    if b.active_from != after.active_from {
+        c.push(format!("ngày bắt đầu hoạt động: {}", day(after.active_from)));
+    }
+    if b.active_until != after.active_until {
+        c.push(format!("ngày thôi hoạt động: {}", day(after.active_until)));
+    }
+    if b.merged_into != after.merged_into {
+        c.push(match &after.merged_into {
+            Some(m) => format!("sáp nhập vào {}", cfg.unit(m.as_str()).map(|u| u.name.as_str()).unwrap_or(m.as_str())),
+            None => "bỏ sáp nhập".into(),
+        });
+    }
+    c
+}
+
+/// Writes the directory from the rules as read when it is still empty, so the first change
+/// made on the console starts from what the office had.
+async fn ensure_seeded(cfg: &Config, tx: &mut Tx<'_>) -> Result<()> {
+    if tx.directory(Entry::Unit).await?.is_empty() {
+        seed_in(cfg, tx, false).await?;
+    }
+    Ok(())
+}
+
+/// Adds a unit (`new`) or changes one. A clerk may change addresses and other names only; a
+/// renamed unit keeps its old name as another name (documents still carry it). Addresses are
+/// registered to one unit each. Returns the unit's name and what changed (sentences).
+pub async fn save_unit(cfg: &Config, store: &Store, edit: UnitEdit, new: bool, role: Role, by: &str) -> Result<(String, Vec<String>)> {
+    save(cfg, store, edit, new, role, by, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn save(cfg: &Config, store: &Store, edit: UnitEdit, new: bool, role: Role, by: &str, note: Option<String>) -> Result<(String, Vec<String>)> {
+    let id = edit.id.trim().to_string();
+    check_id(&id)?;
+    let before = cfg.unit(&id);
+    match (new, before) {
+        (true, Some(u)) => return Err(err(DirectoryError::UnitExists { id, name: u.name.clone() })),
+        (false, None) => return Err(err(DirectoryError::NoSuchUnit)),
+        _ => {}
+    }
+    let name = edit.name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(err(DirectoryError::NoName));
+    }
+    let mut emails = Vec::new();
+    for e in lines(&edit.emails) {
+        let e = e.to_ascii_lowercase();
+        if !looks_like_address(&e) {
+            return Err(err(DirectoryError::NotAnAddress(e)));
+        }
+        if let Some(other) = cfg.units.iter().find(|u| u.id.as_str() != id && u.emails.contains(&e)) {
+            return Err(err(DirectoryError::AddressTaken { addr: e, unit: other.name.clone() }));
+        }
+        emails.push(e);
+    }
+    let mut aliases = lines(&edit.aliases);
+    if let Some(b) = before {
+        if b.name != name && !aliases.iter().any(|a| crate::text::fold(a) == crate::text::fold(&b.name)) {
+            aliases.push(b.name.clone());
+        }
+    }
+    let new_group = edit.new_group.as_deref().map(|n| n.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|n| !n.is_empty());
+    let group = match &new_group {
+        Some(n) => group_id_of(n),
+        None => edit.group.trim().to_string(),
+    };
+    let group = if group.is_empty() { before.map(|b| b.group.clone()).unwrap_or_else(|| "default".into()) } else { group };
+    check_id(&group)?;
+    if let (Some(f), Some(t)) = (edit.active_from, edit.active_until) {
+        if t < f {
+            return Err(err(DirectoryError::EndsBeforeItBegins { from: day(Some(f)), until: day(Some(t)) }));
+        }
+    }
+    let merged_into = match edit.merged_into.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => {
+            let succ = cfg.unit(m).filter(|s| s.id.as_str() != id).ok_or(err(DirectoryError::BadSuccessor))?;
+            if let (Some(t), Some(end)) = (edit.active_until, succ.active_until) {
+                if end <= t {
+                    return Err(err(DirectoryError::BadSuccessor));
+                }
+            }
+            Some(succ.id.clone())
+        }
+        None => None,
+    };
+    let after = Unit {
+        id: UnitId::parse(&id).map_err(|_| err(DirectoryError::BadId(id.clone())))?,
+        name,
+        aliases,
+        emails,
+        group,
+        active_from: edit.active_from,
+        active_until: edit.active_until,
+        merged_into,
+    };
+    if role < Role::Admin {
+        let what = match before {
+            None => Some("danh mục đơn vị (thêm đơn vị)"),
+            Some(b) if b.name != after.name => Some("tên đơn vị"),
+            Some(b) if b.group != after.group => Some("nhóm của đơn vị"),
+            Some(b) if b.active_from != after.active_from || b.active_until != after.active_until || b.merged_into != after.merged_into => Some("thời gian hoạt động và sáp nhập"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(err(DirectoryError::AdminOnly(what)));
+        }
+    }
+    // A new group is named as typed; an existing one keeps its name.
+    let new_group = new_group.filter(|_| !cfg.groups.iter().any(|g| g.id == after.group));
+    if new_group.is_some() && role < Role::Admin {
+        return Err(err(DirectoryError::AdminOnly("nhóm của đơn vị")));
+    }
+    let mut said = changes(cfg, before, &after, new_group.as_deref());
+    if said.is_empty() {
+        return Ok((after.name, said));
+    }
+    let mut tx = store.begin().await?;
+    ensure_seeded(cfg, &mut tx).await?;
+    if let Some(n) = &new_group {
+        tx.put_directory(Entry::Group, &after.group, &json!({"name": n}), None).await?;
+        said.push(format!("lập nhóm mới «{n}»"));
+    }
+    tx.put_directory(Entry::Unit, after.id.as_str(), &after.to_json(), None).await?;
+    said.extend(note);
+    tx.audit(if before.is_some() { "unit_changed" } else { "unit_added" }, by, &format!("unit:{}", after.id), &json!({"changes": said})).await?;
+    tx.commit().await?;
+    Ok((after.name, said))
+}
+
+/// Registers `addr` to `unit` ("ghi nhận địa chỉ này cho đơn vị"): a clerk's one click on a
+/// submission accepted from an address the directory did not know. `from_message` is the
+/// submission it was learnt from, named in the audit event.
+pub async fn add_address(cfg: &Config, store: &Store, unit: &str, addr: &str, from_message: Option<i64>, by: &str) -> Result<String> {
+    let u = cfg.unit(unit).ok_or(err(DirectoryError::NoSuchUnit))?;
+    let addr = addr.trim().to_ascii_lowercase();
+    if u.emails.contains(&addr) {
+        return Err(err(DirectoryError::AlreadyThere(format!("Địa chỉ {addr}"))));
+    }
+    let mut edit = UnitEdit::of(u);
+    edit.emails.push(addr.clone());
+    let note = from_message.map(|id| format!("địa chỉ học được từ thư số {id}"));
+    Ok(save(cfg, store, edit, false, Role::Clerk, by, note).await?.0)
+}
+
+/// Merges `unit` into `successor` after `last_day`: the unit owes the periods begun by then and
+/// keeps its history; its addresses move to the successor, which also answers to its name.
+pub async fn merge(cfg: &Config, store: &Store, unit: &str, successor: &str, last_day: NaiveDate, by: &str) -> Result<(String, String)> {
+    let u = cfg.unit(unit).ok_or(err(DirectoryError::NoSuchUnit))?;
+    let s = cfg.unit(successor).filter(|s| s.id != u.id && s.active_until.is_none_or(|t| t > last_day)).ok_or(err(DirectoryError::BadSuccessor))?;
+    if u.active_from.is_some_and(|f| last_day < f) {
+        return Err(err(DirectoryError::EndsBeforeItBegins { from: day(u.active_from), until: day(Some(last_day)) }));
+    }
+    let mut gone = u.clone();
+    gone.active_until = Some(last_day);
+    gone.merged_into = Some(s.id.clone());
+    gone.emails.clear();
+    let mut taker = s.clone();
+    taker.emails.extend(u.emails.iter().cloned());
+    for n in std::iter::once(&u.name).chain(&u.aliases) {
+        if !taker.aliases.iter().any(|a| crate::text::fold(a) == crate::text::fold(n)) && crate::text::fold(n) != crate::text::fold(&taker.name) {
+            taker.aliases.push(n.clone());
+        }
+    }
+    let mut tx = store.begin().await?;
+    ensure_seeded(cfg, &mut tx).await?;
+    tx.put_directory(Entry::Unit, gone.id.as_str(), &gone.to_json(), None).await?;
+    tx.put_directory(Entry::Unit, taker.id.as_str(), &taker.to_json(), None).await?;
+    let mut said = vec![format!("sáp nhập vào {} từ sau ngày {}", s.name, day(Some(last_day)))];
+    said.extend(u.emails.iter().map(|e| format!("địa chỉ {e} chuyển sang {}", s.name)));
+    tx.audit("unit_merged", by, &format!("unit:{}", u.id), &json!({"changes": said})).await?;
+    tx.commit().await?;
+    Ok((u.name.clone(), s.name.clone()))
+}
+
+/// Names (or renames) a group.
+pub async fn save_group(cfg: &Config, store: &Store, id: &str, name: &str, by: &str) -> Result<()> {
+    let id = id.trim();
+    check_id(id)?;
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(err(DirectoryError::NoGroupName));
+    }
+    let before = cfg.groups.iter().find(|g| g.id == id).map(|g| g.name.clone());
+    if before.as_deref() == Some(name.as_str()) {
+        return Ok(());
+    }
+    let mut tx = store.begin().await?;
+    ensure_seeded(cfg, &mut tx).await?;
+    tx.put_directory(Entry::Group, id, &json!({"name": name}), None).await?;
+    let said = match before {
+        Some(b) => format!("đổi tên nhóm «{b}» thành «{name}»"),
+        None => format!("thêm nhóm «{name}»"),
+    };
+    tx.audit("group_changed", by, &format!("group:{id}"), &json!({"changes": [said]})).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The directory as TOML entries (`baocao directory export`): `[[group]]` and `[[unit]]`,
+/// read back by `directory import` from a config file.
+pub fn export(cfg: &Config) -> String {
+    // A JSON string is a TOML basic string (the same escapes).
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let list = |v: &[String]| format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "));
+    let mut out = String::from("# Danh mục đơn vị (baocao directory export)\n");
+    for g in cfg.groups.iter().filter(|g| cfg.units.iter().any(|u| u.group == g.id)) {
+        out.push_str(&format!("\n[[group]]\nid = {}\nname = {}\n", q(&g.id), q(&g.name)));
+    }
+    for u in &cfg.units {
+        out.push_str(&format!("\n[[unit]]\nid = {}\nname = {}\n", q(u.id.as_str()), q(&u.name)));
+        if !u.aliases.is_empty() {
+            out.push_str(&format!("aliases = {}\n", list(&u.aliases)));
+        }
+        out.push_str(&format!("emails = {}\ngroup = {}\n", list(&u.emails), q(&u.group)));
+        for (k, d) in [("active_from", u.active_from), ("active_until", u.active_until)] {
+            if let Some(d) = d {
+                out.push_str(&format!("{k} = \"{}\"\n", d.format("%Y-%m-%d")));
+            }
+        }
+        if let Some(m) = &u.merged_into {
+            out.push_str(&format!("merged_into = {}\n", q(m.as_str())));
+        }
+    }
+    out
+}
