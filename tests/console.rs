@@ -13,10 +13,16 @@ const PASSWORD: &str = "mat-khau-du-dai-2021";
 /// An office with a quarter accepted on time (BVA), one message waiting in review (TTYT-B), and
 /// a daemon serving the console; accounts: a clerk, a viewer and an admin.
 fn office_with_console(extra_units: &str) -> (Office, Daemon, u16) {
+    office_with_console_on(Db::Sqlite, extra_units)
+}
+
+/// The same office on the database given (the console's tests run on SQLite, and on
+/// PostgreSQL at least once).
+fn office_with_console_on(db: Db, extra_units: &str) -> (Office, Daemon, u16) {
     let port = free_port();
     // The inbox is looked at every 2 s: a test that mails the running daemon does not wait a minute.
     let cfg = format!("{CONFIG}{extra_units}\n[http]\nlisten = \"127.0.0.1:{port}\"\n").replace("source = \"maildir:inbox\"", "source = \"maildir:inbox\"\npoll_seconds = 2");
-    let o = Office::with_config(Db::Sqlite, &cfg);
+    let o = Office::with_config(db, &cfg);
     let (d, t) = at(2021, 4, 5, 9);
     o.deliver(t, "1", &mail("bva@test.example", "Báo cáo quý I năm 2021", "<bva-q1@test>", &d, "", &[("BC quy I - BVA.docx", &bva_q1("12/BC-BVĐK", 5))]));
     ttyt_b_disputed(&o);
@@ -447,5 +453,136 @@ fn a_units_request_for_more_time_is_shown_granted_and_answered_in_its_thread() {
     let audit = o.json(&["audit", "--json"]);
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "mail_answered" && e["actor"] == "lan"));
     assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "extension_granted" && e["actor"] == "lan"));
+    assert!(daemon.stop().success());
+}
+
+/// A delivery-status report of the office's mail server: `to` could not be reached.
+fn bounce_of(to: &str, date: &str) -> Vec<u8> {
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@so.example>\r\nTo: vanphong@so.example\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce-1@so.example>\r\nDate: {date}\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThis is the mail system at host so.example.\r\n<{to}>: host mx.test.example said: 550 5.1.1 mailbox unavailable\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; so.example\r\n\r\nFinal-Recipient: rfc822; {to}\r\nOriginal-Recipient: rfc822;{to}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--B--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn the_directory_is_kept_on_the_console_by_role_and_the_running_daemon_follows_it() {
+    // On PostgreSQL when it is there (CI requires it): the console's one run on the shared database.
+    let db = databases().pop().unwrap();
+    let (o, daemon, port) = office_with_console_on(db, "");
+
+    // A report from an address the directory does not know, its document naming the hospital.
+    let (d, t) = at(2021, 7, 5, 9);
+    o.deliver(t, "new-addr", &mail("khth.bva@test.example", "Báo cáo quý II năm 2021", "<q2-new@test>", &d, "", &[("BC quý II.docx", &report_docx("BỆNH VIỆN ĐA KHOA AN BÌNH", "20/BC-BVĐK", "An Bình, ngày 05 tháng 7 năm 2021", "BÁO CÁO", "Kết quả công tác quý II năm 2021", &["Nội dung."], None))]));
+    wait_until(30, "the daemon records it", || o.json(&["submissions", "--json"]).as_array().unwrap().iter().any(|s| s["message_id"] == "<q2-new@test>"));
+    let sub = o.json(&["submissions", "--json"]).as_array().unwrap().iter().find(|s| s["message_id"] == "<q2-new@test>").cloned().unwrap();
+    assert_eq!((sub["unit"].as_str(), sub["decision"].as_str()), (Some("BVA"), Some("accepted")), "{sub}");
+    let id = sub["id"].as_str().unwrap().to_string();
+
+    // Who may do what: a viewer nothing, a clerk addresses and other names only.
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    for path in ["/units", "/units/BVA", "/units/BVA/merge", "/groups", &format!("/submissions/{id}/address")] {
+        let (code, _, _) = viewer.post(path, &[("id", "X"), ("name", "X"), ("emails", "x@x.example"), ("into", "BVA"), ("last_day", "2021-06-30")], true);
+        assert_eq!(code, 403, "a viewer cannot use {path}");
+    }
+    let clerk = Login::new(port, "lan", PASSWORD).unwrap();
+    for path in ["/units", "/units/TTYT-B/merge", "/groups"] {
+        let (code, _, _) = clerk.post(path, &[("id", "benh-vien"), ("name", "X"), ("into", "BVA"), ("last_day", "2021-06-30")], true);
+        assert_eq!(code, 403, "a clerk cannot use {path}");
+    }
+    let (code, hs, _) = clerk.post("/units/BVA", &[("name", "Bệnh viện khác"), ("emails", "bva@test.example"), ("aliases", "BV An Bình")], true);
+    assert_eq!(code, 303);
+    let (_, page) = clerk.get(common::browser::header(&hs, "location").unwrap());
+    assert!(page.contains("Chỉ quản trị viên được đổi tên đơn vị"), "{page}");
+    assert!(o.ok(&["directory", "export"]).contains("name = \"Bệnh viện Đa khoa An Bình\""), "the name stays");
+
+    // The clerk registers the new address with one click on the submission's page.
+    let b = Browser::start(1280, 900);
+    b.login(port, "lan", PASSWORD);
+    b.go(&format!("http://127.0.0.1:{port}/submissions/{id}"));
+    assert!(b.wait_for("form.learn button", 10), "{}", b.source());
+    assert!(b.text("form.learn button").contains("Ghi nhận địa chỉ này cho Bệnh viện Đa khoa An Bình"));
+    b.click("form.learn button");
+    assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
+    assert!(b.text(".flash.ok").contains("Đã ghi nhận địa chỉ khth.bva@test.example cho Bệnh viện Đa khoa An Bình"), "{}", b.source());
+    assert_eq!(b.count("form.learn"), 0, "the address is known now");
+    assert!(o.ok(&["directory", "export"]).contains("\"khth.bva@test.example\""), "kept in the database");
+    // The clerk's form on a unit's page: addresses and other names, not the name.
+    b.go(&format!("http://127.0.0.1:{port}/units/BVA"));
+    assert!(b.wait_for("#sua", 10));
+    assert_eq!(b.count("#sua input[name=name]"), 0, "a clerk is not offered the name");
+    assert_eq!(b.count("#sap-nhap"), 0, "nor the merger");
+    b.click("#sua summary");
+    b.eval("document.querySelector('#sua textarea[name=aliases]').value = 'BV An Bình\\nBVĐK An Bình\\nBệnh viện An Bình';");
+    b.click("#sua button");
+    assert!(b.wait_for(".flash.ok", 10));
+    assert!(b.text(".flash.ok").contains("thêm tên gọi khác «Bệnh viện An Bình»"), "{}", b.source());
+
+    // A bounce of the office's mail to a unit's address is shown on its page.
+    let (d, t) = at(2021, 7, 6, 9);
+    o.deliver(t, "bounce", &bounce_of("ccds@test.example", &d));
+    wait_until(30, "the daemon records the bounce", || o.json(&["submissions", "--json"]).as_array().unwrap().len() >= 4);
+    b.go(&format!("http://127.0.0.1:{port}/units/CC-C"));
+    assert!(b.wait_for("#thu-loi", 10), "{}", b.source());
+    assert!(b.text("#thu-loi").contains("ccds@test.example"));
+    let notice = o.ok(&["review", "notice", "--as-of", "2021-07-07T08:00:00+07:00", "--dry-run"]);
+    assert!(notice.contains("không đến được đơn vị") && notice.contains("Chi cục Dân số tỉnh: ccds@test.example"), "{notice}");
+
+    // The admin adds a unit in a new group, names a group and merges a unit.
+    let a = Browser::start(1280, 900);
+    a.login(port, "quantri", PASSWORD);
+    a.go(&format!("http://127.0.0.1:{port}/units"));
+    assert!(a.wait_for("form[action='/units']", 10));
+    a.type_into("form[action='/units'] input[name=id]", "TYT-HB");
+    a.type_into("form[action='/units'] input[name=name]", "Trạm Y tế xã Hòa Bình");
+    a.click("form[action='/units'] select[name=group] option[value='+']");
+    a.type_into("form[action='/units'] input[name=new_group]", "Trạm Y tế xã");
+    a.type_into("form[action='/units'] textarea[name=emails]", "tyt.hoabinh@test.example");
+    a.click("form[action='/units'] button");
+    assert!(a.wait_for_url("/units/TYT-HB", 10), "{}", a.source());
+    assert!(a.text(".flash.ok").contains("Đã thêm đơn vị Trạm Y tế xã Hòa Bình"), "{}", a.source());
+    assert!(a.text(".kv").contains("Trạm Y tế xã"), "the new group is named as typed");
+    let st = o.json(&["status", "--as-of", "2021-12-31", "--json"]);
+    assert!(st.as_array().unwrap().iter().any(|s| s["unit"] == "TYT-HB" && s["report"] == "score"), "the new unit owes what its group owes");
+    // A mail from its address is the new unit's at once (the running daemon read the directory again).
+    let (d, t) = at(2021, 7, 8, 9);
+    o.deliver(t, "hb", &text_mail("tyt.hoabinh@test.example", "Hỏi về mẫu báo cáo", "<hb1@test>", &d, "Kính gửi Văn phòng, Trạm xin hỏi mẫu báo cáo năm."));
+    wait_until(30, "the daemon records it", || o.json(&["submissions", "--json"]).as_array().unwrap().iter().any(|s| s["message_id"] == "<hb1@test>"));
+    a.go(&format!("http://127.0.0.1:{port}/mail"));
+    assert!(a.wait_for(".card.mail", 10));
+    assert!(a.source().contains("Trạm Y tế xã Hòa Bình"), "Thư khác names the new unit");
+
+    a.go(&format!("http://127.0.0.1:{port}/units#nhom"));
+    a.eval("var f = [...document.querySelectorAll(\"form[action='/groups']\")].find(f => f.querySelector('input[name=id]').value == 'benh-vien'); f.querySelector('input[name=name]').value = 'Bệnh viện tuyến tỉnh'; f.submit();");
+    assert!(a.wait_for(".flash.ok", 10), "{}", a.source());
+    assert!(a.source().contains("Bệnh viện tuyến tỉnh"));
+
+    a.go(&format!("http://127.0.0.1:{port}/units/TTYT-B"));
+    assert!(a.wait_for("#sap-nhap", 10));
+    a.click("#sap-nhap summary");
+    a.click("#sap-nhap select[name=into] option[value='BVA']");
+    a.eval("document.querySelector('#sap-nhap input[name=last_day]').value = '2021-06-30';");
+    a.click("#sap-nhap button");
+    assert!(a.wait_for(".flash.ok", 10), "{}", a.source());
+    assert!(a.text(".kv").contains("đã sáp nhập vào Bệnh viện Đa khoa An Bình từ sau ngày 30/06/2021"), "{}", a.source());
+    let st = o.json(&["status", "--as-of", "2021-10-30", "--json"]);
+    let owes = |u: &str, p: &str| st.as_array().unwrap().iter().any(|s| s["unit"] == u && s["report"] == "q-report" && s["period"] == p);
+    assert!(owes("TTYT-B", "2021-Q2") && !owes("TTYT-B", "2021-Q3") && owes("BVA", "2021-Q3"), "the successor owes from the merger on");
+
+    let audit = o.json(&["audit", "--json"]);
+    let by = |kind: &str, who: &str| audit.as_array().unwrap().iter().any(|e| e["kind"] == kind && e["actor"] == who);
+    assert!(by("unit_changed", "lan") && by("unit_added", "quantri") && by("group_changed", "quantri") && by("unit_merged", "quantri"), "{audit}");
+    a.go(&format!("http://127.0.0.1:{port}/audit"));
+    assert!(a.wait_for("table", 10));
+    let text = a.text("main");
+    assert!(text.contains("Sáp nhập đơn vị") && text.contains("thêm địa chỉ khth.bva@test.example; địa chỉ học được từ thư số"), "{text}");
+    people_can_read("/audit", &text);
+    a.resize(420, 900);
+    a.go(&format!("http://127.0.0.1:{port}/units/BVA"));
+    a.click("#sua summary");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/visual/console");
+    std::fs::create_dir_all(&dir).unwrap();
+    a.screenshot(&dir.join("unit-edit-admin-420.png"));
+    let overflow = a.eval("return [...document.querySelectorAll('#sua input, #sua textarea, #sua select, #sua button')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).length;");
+    assert_eq!(overflow, 0, "the form fits a phone");
     assert!(daemon.stop().success());
 }
