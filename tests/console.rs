@@ -115,6 +115,11 @@ fn a_viewer_cannot_act_and_a_form_without_its_token_is_forbidden() {
     assert!(overview.contains("id=\"late-week\"") && overview.contains("Muộn hạn trong 7 ngày qua"), "leadership sees the week's late ones on the console as in the digest");
     let (_, review) = viewer.get("/review");
     assert!(!review.contains(&format!("action=\"{path}\"")), "a viewer is not even shown the forms");
+    // The compiled workbook is downloaded from the console (SPEC §9), by anyone logged in only.
+    assert!(overview.contains("href=\"/export\""));
+    let (code, xlsx) = viewer.get("/export");
+    assert!(code == 200 && xlsx.starts_with("PK"), "an .xlsx (a zip) comes back: {code}");
+    assert_eq!(http(port, "GET", "/export", &[], b"").0, 303, "not without a session");
 
     let clerk = Login::new(port, "lan", PASSWORD).unwrap();
     let (code, _, page) = clerk.post(&path, &[("reason", "không đúng mẫu")], false);

@@ -245,7 +245,7 @@ fn export_writes_the_compiled_workbook_with_the_matrix_submissions_and_extractor
         assert_eq!(s.height(), 3, "a header and two submissions");
         let sc = wb.worksheet_range("Tự chấm điểm").unwrap();
         let total = (0..sc.height()).find(|&r| cell(&sc, r, 3) == "Tổng điểm").unwrap();
-        assert_eq!(cell(&sc, 0, 5), "BVA");
+        assert_eq!(cell(&sc, 0, 5), "Bệnh viện Đa khoa An Bình", "units by name");
         assert_eq!(cell(&sc, total, 5), "8");
         assert_eq!(cell(&sc, total, 4), "10");
     }

@@ -95,6 +95,36 @@ fn fit_row(ws: &mut Worksheet, row: u32, cells: &[(&str, f64)]) -> Result<(), Xl
     Ok(())
 }
 
+/// Tổng hợp printed a year at a time: A4 landscape, the units' columns and the header rows
+/// repeated on every page, a page break where a year begins, and a scale at which the widest
+/// year fits one page's width where it can (an A4 landscape page holds about 130 characters'
+/// width).
+fn by_year(ws: &mut Worksheet, years: &[i32], header_row: u32) -> Result<(), XlsxError> {
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_repeat_rows(0, header_row)?;
+    ws.set_repeat_columns(0, 1)?;
+    let mut breaks = Vec::new();
+    let mut widest = 0usize;
+    let mut run = 0usize;
+    for (i, y) in years.iter().enumerate() {
+        if i > 0 && years[i - 1] != *y {
+            breaks.push(2 + i as u32);
+            run = 0;
+        }
+        run += 1;
+        widest = widest.max(run);
+    }
+    if !breaks.is_empty() {
+        ws.set_vertical_page_breaks(&breaks)?;
+    }
+    // Never smaller than 60 %: a year of many reports goes on over a second page (its units
+    // repeated) rather than into print nobody can read.
+    let width = 52.0 + 22.0 * widest as f64;
+    ws.set_print_scale(((130.0 / width) * 100.0).clamp(60.0, 100.0) as u16);
+    Ok(())
+}
+
 /// A4 landscape, as wide as one page: the office prints these.
 fn printable(ws: &mut Worksheet) {
     ws.set_landscape();
@@ -198,7 +228,10 @@ fn figures_sheet(s: &super::figures::Sheet, ws: &mut Worksheet, st: &Styles) -> 
 fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
     let tz = cfg.office.timezone;
     ws.write_string_with_format(0, 0, format!("{} — tình hình nộp báo cáo đến {}", cfg.office.name, schedule::fmt_human(tz, snap.as_of)), &st.title)?;
-    let groups = snap.groups();
+    // A year at a time (SPEC §9): the columns of one year together, a page break between years.
+    let order: std::collections::HashMap<&str, usize> = cfg.reports.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let mut groups = snap.groups();
+    groups.sort_by_key(|((r, p, _), _)| (p.year(), order.get(r.as_str()).copied().unwrap_or(usize::MAX), *p));
     let hr = 2u32;
     ws.write_string_with_format(hr, 0, "Mã đơn vị", &st.head)?;
     ws.write_string_with_format(hr, 1, "Đơn vị", &st.head)?;
@@ -263,7 +296,7 @@ fn matrix(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Res
         ws.write_string_with_format(row, 2 + i as u16, text, &st.wrap)?;
     }
     ws.set_freeze_panes(hr + 1, 2)?;
-    printable(ws);
+    by_year(ws, &groups.iter().map(|((_, p, _), _)| p.year()).collect::<Vec<_>>(), hr)?;
     // Legend, so a printed copy explains its colours.
     row += 2;
     for s in ObligationState::ALL {
@@ -404,16 +437,24 @@ fn reports_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles)
 fn scores_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) -> Result<(), XlsxError> {
     let latest = latest_of(cfg, snap, Extract::ScoreTable);
     let mut units: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for u in &cfg.units {
         if latest.iter().any(|(m, _)| m.unit.as_ref() == Some(&u.id)) {
             units.push(u.id.to_string());
+            names.push(u.name.clone());
         }
     }
-    let mut cols: Vec<(String, f64)> = vec![("Báo cáo".into(), 24.0), ("Kỳ".into(), 12.0), ("STT".into(), 8.0), ("Tiêu chí".into(), 60.0), ("Điểm tối đa".into(), 10.0)];
-    cols.extend(units.iter().map(|u| (u.clone(), 11.0)));
+    // Units by name (SPEC §17), in wrapped header cells tall enough for the longest.
+    let mut cols: Vec<(String, f64)> = vec![("Báo cáo".into(), 24.0), ("Kỳ".into(), 12.0), ("STT".into(), 6.0), ("Tiêu chí".into(), 50.0), ("Điểm tối đa".into(), 9.0)];
+    cols.extend(names.iter().map(|n| (n.clone(), 16.0)));
     let refs: Vec<(&str, f64)> = cols.iter().map(|(n, w)| (n.as_str(), *w)).collect();
     header(ws, 0, &refs, st)?;
-    ws.set_freeze_panes(1, 4)?;
+    fit_row(ws, 0, &refs)?;
+    ws.set_freeze_panes(1, 5)?;
+    // Printed with the criteria repeated beside every page of units.
+    ws.set_repeat_rows(0, 0)?;
+    ws.set_repeat_columns(2, 4)?;
+    ws.set_print_scale(80);
     let mut blocks: BTreeMap<(String, Option<Period>), Vec<&(crate::store::Submission, Vec<crate::parse::Document>)>> = BTreeMap::new();
     for x in &latest {
         blocks.entry((x.0.report.as_ref().map(|r| r.to_string()).unwrap_or_default(), x.0.period)).or_default().push(x);
@@ -447,6 +488,8 @@ fn scores_sheet(cfg: &Config, snap: &Snapshot, ws: &mut Worksheet, st: &Styles) 
             ws.write_string_with_format(row, 2, stt, &st.cell)?;
             let f = if *level <= 1 { st.wrap.clone().set_bold() } else { st.wrap.clone().set_indent((*level as u8).saturating_sub(1).min(4)) };
             ws.write_string_with_format(row, 3, name, &f)?;
+            // Long criteria wrap; the row grows with them, or the printed lines overlap.
+            fit_row(ws, row, &[(name.as_str(), 50.0)])?;
             match max {
                 Some(v) => ws.write_number_with_format(row, 4, *v, &st.num)?,
                 None => ws.write_string_with_format(row, 4, "", &st.cell)?,

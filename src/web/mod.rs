@@ -284,6 +284,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/logout", post(logout))
         .route("/", get(pages::overview))
         .route("/status", get(pages::overview))
+        .route("/export", get(pages::export))
         .route("/review", get(pages::review))
         .route("/review/{id}/accept", post(actions::accept))
         .route("/review/{id}/assign", post(actions::assign))

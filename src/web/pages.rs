@@ -552,6 +552,25 @@ fn download(name: &str, ctype: &'static str, data: Vec<u8>) -> Response {
     r
 }
 
+/// The compiled status workbook of SPEC §9 as of now (`baocao export`), for a person to open or
+/// print.
+pub async fn export(State(app): State<AppRef>, headers: HeaderMap) -> Page {
+    let s = who(&app, &headers).await?;
+    let cfg = app.cfg();
+    let now = now();
+    let snap = crate::compile::Snapshot::gather_for(&cfg, &app.store, now, None).await.map_err(db)?;
+    match crate::compile::workbook::build(&cfg, &snap) {
+        Ok(bytes) => {
+            let day = crate::schedule::date_of(cfg.office.timezone, now).format("%d-%m-%Y");
+            Ok(download(&format!("Tình hình nộp báo cáo {day}.xlsx"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", bytes))
+        }
+        Err(e) => {
+            tracing::error!("console: the compiled workbook: {e}");
+            Err(super::message(&app, &s, StatusCode::INTERNAL_SERVER_ERROR, "Không tạo được tệp", "Không lập được bảng tổng hợp; quản trị viên xem nhật ký máy chủ.").await)
+        }
+    }
+}
+
 pub async fn raw(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<i64>) -> Page {
     who(&app, &headers).await?;
     let m = app.store.message(id).await.map_err(db)?;
