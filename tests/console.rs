@@ -591,3 +591,42 @@ fn the_directory_is_kept_on_the_console_by_role_and_the_running_daemon_follows_i
     assert_eq!(overflow, 0, "the form fits a phone");
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_rejection_is_undone_a_wrong_unit_corrected_and_a_score_tables_rows_shown() {
+    let (o, daemon, port) = office_with_console("");
+    let id = waiting_id(&o);
+    let clerk = Login::new(port, "lan", PASSWORD).unwrap();
+    // The guess names the district centre; the clerk gives it to another unit, one not listed.
+    let (_, review) = clerk.get("/review");
+    assert!(review.contains("Gán cho đơn vị khác") && review.contains("<option value=\"CC-C\">Chi cục Dân số tỉnh</option>"), "every unit can be chosen");
+    let (_, hs, _) = clerk.post(&format!("/review/{id}/assign"), &[("unit", "CC-C"), ("report", "q-report"), ("period", "2021-Q1")], true);
+    let (_, page) = clerk.get(common::browser::header(&hs, "location").unwrap());
+    assert!(page.contains("Chi cục Dân số tỉnh không phải nộp «Báo cáo kết quả công tác quý»"), "only an obligation that exists: {page}");
+    clerk.post(&format!("/review/{id}/assign"), &[("unit", "BVA"), ("report", "q-report"), ("period", "2021-Q1")], true);
+    let sub = |o: &Office| o.json(&["submissions", "--json"]).as_array().unwrap().iter().find(|s| s["id"] == id.to_string()).cloned().unwrap();
+    assert_eq!((sub(&o)["unit"].as_str(), sub(&o)["decision"].as_str()), (Some("BVA"), Some("accepted")));
+
+    // Rejected by mistake, then taken back from the submission's page.
+    clerk.post(&format!("/review/{id}/reject"), &[("reason", "nhầm"), ("from", "submission")], true);
+    assert_eq!(sub(&o)["decision"], "rejected");
+    let (_, page) = clerk.get(&format!("/submissions/{id}"));
+    assert!(page.contains("Bỏ từ chối, tiếp nhận cho Bệnh viện Đa khoa An Bình — Báo cáo kết quả công tác quý I năm 2021"), "{page}");
+    let (code, hs, _) = clerk.post(&format!("/review/{id}/accept"), &[("from", "submission")], true);
+    assert_eq!(code, 303);
+    assert_eq!(common::browser::header(&hs, "location"), Some(format!("/submissions/{id}").as_str()));
+    assert_eq!(sub(&o)["decision"], "accepted", "the rejection is undone");
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let (_, page) = viewer.get(&format!("/submissions/{id}"));
+    assert!(!page.contains("gan-lai") && !page.contains("bo-tu-choi"), "a viewer is not offered the forms");
+
+    // A self-assessment's rows, not only its total, on its page.
+    let (d, t) = at(2021, 10, 15, 9);
+    let score = score_xlsx("BỆNH VIỆN ĐA KHOA AN BÌNH", "BẢNG TỰ CHẤM ĐIỂM NĂM 2021", &[("1", "Chỉ đạo điều hành", 6.0, 5.0), ("2", "Thể chế", 4.0, 3.0)], (10.0, 8.0));
+    o.deliver(t, "score", &mail("bva@test.example", "Bảng tự chấm điểm năm 2021", "<sc@test>", &d, "", &[("Tu cham diem.xlsx", &score)]));
+    wait_until(30, "the daemon records it", || o.json(&["submissions", "--json"]).as_array().unwrap().iter().any(|s| s["message_id"] == "<sc@test>"));
+    let sid = o.json(&["submissions", "--json"]).as_array().unwrap().iter().find(|s| s["message_id"] == "<sc@test>").unwrap()["id"].as_str().unwrap().to_string();
+    let (_, page) = clerk.get(&format!("/submissions/{sid}"));
+    assert!(page.contains("<td>Thể chế</td>") && page.contains("<td>Chỉ đạo điều hành</td>") && page.contains("Tổng điểm"), "{page}");
+    assert!(daemon.stop().success());
+}

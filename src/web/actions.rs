@@ -43,8 +43,14 @@ pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
         Ok(x) => x,
         Err(r) => return r,
     };
-    let mut parts = f.get("obligation").splitn(3, '|');
-    let (unit, report, period) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    // One of the listed obligations, or any unit's report and period chosen one by one.
+    let (unit, report, period) = if f.get("obligation").is_empty() {
+        (f.get("unit").to_string(), f.get("report").to_string(), f.get("period").to_string())
+    } else {
+        let mut parts = f.get("obligation").splitn(3, '|');
+        (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string())
+    };
+    let (unit, report) = (unit.as_str(), report.as_str());
     let Ok(period) = period.parse::<Period>() else {
         return app.back(&s, &review_back(&f, id), Err("Hãy chọn một nghĩa vụ báo cáo trong danh sách.".into()));
     };

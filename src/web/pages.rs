@@ -291,7 +291,11 @@ fn document(d: &Document, rows_per_table: usize) -> Value {
         "fields": fields.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| json!({"k": k, "v": v}))).collect::<Vec<_>>(),
         "title": d.title,
         "tables": tables,
-        "score": d.score.as_ref().map(|s| json!({"max": s.max_total.map(crate::text::num_vi), "achieved": s.self_total.map(crate::text::num_vi)})),
+        "score": d.score.as_ref().map(|s| json!({
+            "max": s.max_total.map(crate::text::num_vi), "achieved": s.self_total.map(crate::text::num_vi),
+            "rows": s.items.iter().take(rows_per_table.max(1) * 2).map(|r| json!({"stt": r.stt, "name": r.name, "top": r.level <= 1, "max": r.max.map(crate::text::num_vi), "achieved": r.achieved.map(crate::text::num_vi)})).collect::<Vec<_>>(),
+            "more": s.items.len().saturating_sub(rows_per_table.max(1) * 2),
+        })),
     })
 }
 
@@ -377,7 +381,7 @@ pub async fn review(State(app): State<AppRef>, headers: HeaderMap, Query(f): Que
     let base = app.base(&s, "/review", "Cần xem xét").await;
     Ok(app.render(
         "review.html",
-        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1)})),
+        ctx(base, json!({"items": items, "total": total, "page": page, "pages": pages.max(1), "all_units": unit_choices(&app.cfg()), "all_reports": report_choices(&app.cfg()), "all_periods": period_choices(&app.cfg())})),
     ))
 }
 
@@ -527,7 +531,8 @@ pub async fn submission(State(app): State<AppRef>, headers: HeaderMap, Path(id):
                 "versions": versions,
                 "siblings": siblings, "is_part": m.part_of.is_some(),
                 "history": history.iter().map(|e| event(&app, e)).collect::<Vec<_>>(),
-                "files": files, "figures": figures,
+                "files": files, "figures": figures, "guess": m.obligation().map(|k| format!("{} — {}", app.unit_name(k.unit.as_str()), app.title_of(k.report.as_str(), k.period))),
+                "all_units": unit_choices(&app.cfg()), "all_reports": report_choices(&app.cfg()), "all_periods": period_choices(&app.cfg()),
             }),
         ),
     ))
@@ -786,8 +791,25 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(q):
             })
         })
         .collect();
-    // Every period an obligation in question can have: from the year the office began
-    // following its reports to the next (at most ten years back).
+    let periods = period_choices(&cfg);
+    let today = schedule::date_of(cfg.office.timezone, now());
+    let base = app.base(&s, "/exemptions", "Miễn nộp, gia hạn").await;
+    Ok(app.render(
+        "exemptions.html",
+        ctx(
+            base,
+            json!({
+                "rows": rows, "periods": periods, "extensions": extensions,
+                "chosen": q.unit, "mail": q.mail, "today": today.format("%Y-%m-%d").to_string(),
+                "units": unit_choices(&cfg), "reports": report_choices(&cfg),
+            }),
+        ),
+    ))
+}
+
+/// Every period an obligation in question can have: from the year the office began following
+/// its reports to the next (at most ten years back).
+fn period_choices(cfg: &crate::config::Config) -> Vec<Value> {
     let y = schedule::date_of(cfg.office.timezone, now()).year();
     let first = cfg.calendar.start.year().max(y - 10).min(y);
     let mut periods: Vec<Value> = vec![];
@@ -801,20 +823,15 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(q):
             }
         }
     }
-    let today = schedule::date_of(cfg.office.timezone, now());
-    let base = app.base(&s, "/exemptions", "Miễn nộp, gia hạn").await;
-    Ok(app.render(
-        "exemptions.html",
-        ctx(
-            base,
-            json!({
-                "rows": rows, "periods": periods, "extensions": extensions,
-                "chosen": q.unit, "mail": q.mail, "today": today.format("%Y-%m-%d").to_string(),
-                "units": cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect::<Vec<_>>(),
-                "reports": cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect::<Vec<_>>(),
-            }),
-        ),
-    ))
+    periods
+}
+
+fn unit_choices(cfg: &crate::config::Config) -> Vec<Value> {
+    cfg.units.iter().map(|u| json!({"id": u.id.as_str(), "name": u.name})).collect()
+}
+
+fn report_choices(cfg: &crate::config::Config) -> Vec<Value> {
+    cfg.reports.iter().map(|r| json!({"id": r.id.as_str(), "name": r.name})).collect()
 }
 
 /// The requests read from the office's letters: waiting ones to confirm (for the units the
