@@ -16,7 +16,8 @@
 //!                                         report's figures checked against the unit's past, the
 //!                                         acknowledgement in the outbox, audit events
 //! office                                  the one door for decisions: arrival, accept, assign,
-//!                                         reject, exempt, withdraw, reprocess (CLI, daemon, console)
+//!                                         reject, exempt, extend, withdraw, reprocess, the
+//!                                         directory of units (CLI, daemon, console)
 //! schedule                                deadlines, reminder plan (pure); status as of T (runner)
 //! notify                                  mails, templates; delivery through a MailTransport
 //! compile                                 digest figures, the status workbook and page; a form
@@ -29,8 +30,11 @@
 //! dereferences to those rules.
 //! ## Where state lives
 //! Only in the database (SQLite by default, PostgreSQL when shared): received messages with
-//! their raw bytes (compressed, content-addressed), decisions, exemptions, the outbox, reminder
-//! stages already decided, and the hash-chained audit trail. Everything else is recomputed
+//! their raw bytes (compressed, content-addressed), decisions, exemptions and extensions, the
+//! office's directory of units and groups (seeded from the TOML file), the outbox, reminder
+//! stages already decided, and the hash-chained audit trail. The rules a running daemon reads
+//! are the file's joined to the directory, the confirmed requests and the extensions
+//! (`office::requests::Live`), read again whenever one of them changes. Everything else is recomputed
 //! from it, so `status --as-of T` reproduces any past day.
 
 pub mod audit;
