@@ -895,18 +895,7 @@ async fn print_compiled(cfg: &Config, store: &Store, what: &str, c: Option<&crat
 fn read_letter(cfg: &Config, file: &std::path::Path) -> Result<crate::parse::letter::Letter> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let docs = make_parser(cfg).read(&name, &data);
-    let doc = docs.iter().find(|d| d.parse == crate::domain::ParseStatus::Ok);
-    // A letter saved as plain text is read as it is.
-    let (text, header) = match (doc, std::str::from_utf8(&data)) {
-        (Some(d), _) => (d.text.clone(), Some(&d.header)),
-        (None, Ok(t)) => (t.to_string(), None),
-        (None, Err(_)) => {
-            let why = docs.first().and_then(|d| d.error.clone()).unwrap_or_else(|| "not a document".into());
-            bail!("cannot read the letter {}: {why}", file.display());
-        }
-    };
-    Ok(crate::parse::letter::read(&text, header))
+    crate::office::requests::read_letter(&make_parser(cfg), &name, &data).map_err(|why| anyhow::anyhow!("cannot read the letter {}: {why}", file.display()))
 }
 
 fn print_letter(cfg: &Config, letter: &crate::parse::letter::Letter, json: bool, propose_config: bool) {

@@ -355,13 +355,21 @@ const LETTER: &str = "SỞ Y TẾ\nSố: 88/SYT-VP\nV/v báo cáo công tác ti�
 #[test]
 fn a_clerk_confirms_a_letters_request_for_the_units_ticked_and_the_running_daemon_owes_and_matches_it() {
     let (o, daemon, port) = office_with_console("");
-    let letter = o.path().join("cv88.txt");
+    let letter = o.path().join("Công văn 88.txt");
     std::fs::write(&letter, LETTER).unwrap();
-    o.ok(&["request", "add", letter.to_str().unwrap()]);
+    // A viewer cannot upload one; the clerk does, on the page (no command line).
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let (code, _, _) = viewer.post("/requests/upload", &[("letter", "x")], true);
+    assert_eq!(code, 403, "a viewer cannot add a letter");
     let b = Browser::start(1280, 900);
     b.login(port, "lan", PASSWORD);
     b.click("nav a[href='/requests']");
     assert!(b.wait_for_url("/requests", 10), "{}", b.url());
+    assert!(!b.source().contains("baocao request add"), "the page no longer sends people to the command line");
+    b.type_into("#upload input[type=file]", letter.to_str().unwrap());
+    b.click("#upload button");
+    assert!(b.wait_for(".flash.ok", 20), "{}", b.source());
+    assert!(b.text(".flash.ok").contains("Đã đọc công văn số 88/SYT-VP: yêu cầu số 1 chờ xác nhận"), "{}", b.source());
     let page = b.source();
     assert!(page.contains("Công văn số 88/SYT-VP ngày 01/12/2021") && page.contains("chờ xác nhận"), "{page}");
     assert!(page.contains("việc của Văn phòng, không tạo nghĩa vụ"), "the office's own deadline is told apart");

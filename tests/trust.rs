@@ -95,7 +95,7 @@ fn an_unregistered_sender_whose_subject_names_another_unit_than_its_document_goe
     let m = by_mid(&s, "<outsider@test>");
     assert_eq!(m["decision"], "needs_review", "{m}");
     let reasons = m["reasons"].to_string();
-    assert!(reasons.contains("TTYT-B") && reasons.contains("BVA"), "both units are named: {reasons}");
+    assert!(reasons.contains("Trung tâm Y tế huyện Bắc Sơn") && reasons.contains("Bệnh viện Đa khoa An Bình"), "both units are named, by name: {reasons}");
     let st = o.json(&["status", "--json", "--as-of", "2021-04-20", "--unit", "TTYT-B", "--report", "q-report", "--period", "2021-Q1"]);
     assert_ne!(st[0]["state"], "submitted_on_time", "nothing is accepted for either unit silently: {st}");
 }

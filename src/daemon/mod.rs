@@ -26,6 +26,8 @@ pub struct Shared {
     pub health: Arc<Health>,
     /// The rules, with the confirmed requests' read again as they change.
     pub rules: Arc<crate::office::requests::Live>,
+    /// The parse stage (its worker processes), also for a letter uploaded on the console.
+    pub parser: Arc<Parser>,
 }
 
 /// The scheduled jobs and the config key that times each.
@@ -150,7 +152,7 @@ pub async fn run(cfg: Config, store: Store, parser: Parser, once: bool, shutdown
     let rules = Arc::new(crate::office::requests::Live::new(cfg));
     let cfg = rules.refresh(&store).await?;
     let parser = Arc::new(parser);
-    let shared = Arc::new(Shared { health: Arc::new(Health::default()), rules });
+    let shared = Arc::new(Shared { health: Arc::new(Health::default()), rules, parser: parser.clone() });
     let source = match &cfg.intake.source {
         Source::Maildir(d) => format!("Maildir {}", d.display()),
         Source::Imap { host, port, mailbox, user, .. } => format!("IMAP {user}@{host}:{port}/{mailbox}"),

@@ -387,6 +387,20 @@ pub fn reports_of(r: &StoredRequest) -> Vec<Report> {
     out
 }
 
+/// One of the office's letters read from its file (.docx, .doc, PDF, or plain text): through the
+/// parse stage, like any attachment; the command line and the console both read it here.
+pub fn read_letter(parser: &crate::parse::worker::Parser, filename: &str, data: &[u8]) -> std::result::Result<Letter, String> {
+    let docs = parser.read(filename, data);
+    let doc = docs.iter().find(|d| d.parse == crate::domain::ParseStatus::Ok);
+    // A letter saved as plain text is read as it is.
+    let (text, header) = match (doc, std::str::from_utf8(data)) {
+        (Some(d), _) => (d.text.clone(), Some(&d.header)),
+        (None, Ok(t)) if !t.trim().is_empty() => (t.to_string(), None),
+        _ => return Err(docs.first().and_then(|d| d.error.clone()).unwrap_or_else(|| "không phải văn bản đọc được".into())),
+    };
+    Ok(crate::parse::letter::read(&text, header))
+}
+
 /// The config with the confirmed requests' report kinds added (a kind of the config file with
 /// the same id wins, and is warned about); the store learns that they are owed once.
 pub async fn with_requests(base: &Config, store: &Store) -> std::result::Result<Config, StoreError> {

@@ -261,3 +261,31 @@ pub async fn cancel_request(State(app): State<AppRef>, headers: HeaderMap, Path(
     }
     app.back(&s, "/requests", r.map(|_| format!("Đã hủy yêu cầu số {id}.")).map_err(|e| app.explain(&e)))
 }
+
+/// A letter uploaded on *Công văn* (.docx, .doc, PDF): read like `baocao request add` and kept
+/// as a request waiting for a clerk's confirmation.
+pub async fn upload_letter(State(app): State<AppRef>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let parts = super::upload::parse(&ct, &body).unwrap_or_default();
+    let fields: Vec<(String, String)> = parts.iter().filter(|p| p.filename.is_none()).map(|p| (p.name.clone(), String::from_utf8_lossy(&p.data).into_owned())).collect();
+    let (s, _) = match acting(&app, &headers, fields, Role::Clerk).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(file) = parts.into_iter().find(|p| p.name == "letter" && p.filename.is_some() && !p.data.is_empty()) else {
+        return app.back(&s, "/requests", Err("Hãy chọn tệp công văn (.docx, .doc, PDF).".into()));
+    };
+    // The name alone: an old browser sends the path it came from.
+    let name = file.filename.as_deref().unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("").to_string();
+    let (parser, n, data) = (app.shared.parser.clone(), name.clone(), file.data);
+    let read = tokio::task::spawn_blocking(move || office::requests::read_letter(&parser, &n, &data)).await;
+    let r = match read {
+        Ok(Ok(l)) => office::requests::add(&app.cfg(), &app.store, &l, &name, None, &s.account.name)
+            .await
+            .map(|r| format!("Đã đọc {}: yêu cầu số {} chờ xác nhận bên dưới.", r.number.as_deref().map(|n| format!("công văn số {n}")).unwrap_or_else(|| format!("tệp {name}")), r.id))
+            .map_err(|e| app.explain(&e)),
+        Ok(Err(why)) => Err(format!("Không đọc được tệp {name}: {why}.")),
+        Err(_) => Err(format!("Không đọc được tệp {name}.")),
+    };
+    app.back(&s, "/requests", r)
+}

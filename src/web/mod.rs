@@ -8,6 +8,7 @@
 //! or reads SQL. Viewers read, clerks act, admins also manage accounts.
 
 mod actions;
+mod upload;
 mod directory;
 pub(crate) mod figures;
 mod mail;
@@ -309,6 +310,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/extensions", post(actions::extend))
         .route("/extensions/withdraw", post(actions::withdraw_extension))
         .route("/requests", get(pages::requests))
+        .route("/requests/upload", post(actions::upload_letter).layer(axum::extract::DefaultBodyLimit::max(26 << 20)))
         .route("/requests/{id}/confirm", post(actions::confirm_request))
         .route("/requests/{id}/cancel", post(actions::cancel_request))
         .route("/outbox", get(pages::outbox))
