@@ -519,6 +519,10 @@ fn the_directory_is_kept_on_the_console_by_role_and_the_running_daemon_follows_i
     assert!(b.text(".flash.ok").contains("Đã ghi nhận địa chỉ khth.bva@test.example cho Bệnh viện Đa khoa An Bình"), "{}", b.source());
     assert_eq!(b.count("form.learn"), 0, "the address is known now");
     assert!(o.ok(&["directory", "export"]).contains("\"khth.bva@test.example\""), "kept in the database");
+    // The rule is the office's, not the page's: a second request for a known address is refused.
+    let (_, hs, _) = clerk.post(&format!("/submissions/{id}/address"), &[], true);
+    let (_, page) = clerk.get(common::browser::header(&hs, "location").unwrap());
+    assert!(page.contains("địa chỉ gửi không phải của người"), "{page}");
     // The clerk's form on a unit's page: addresses and other names, not the name.
     b.go(&format!("http://127.0.0.1:{port}/units/BVA"));
     assert!(b.wait_for("#sua", 10));

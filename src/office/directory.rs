@@ -44,6 +44,8 @@ pub enum DirectoryError {
     AdminOnly(&'static str),
     #[error("{0} đã có trong danh mục của đơn vị")]
     AlreadyThere(String),
+    #[error("thư số {0} chưa được gán cho đơn vị nào, hoặc địa chỉ gửi không phải của người (thư tự động, địa chỉ của Văn phòng hay đã có trong danh mục)")]
+    NothingToLearn(i64),
 }
 
 fn err(e: DirectoryError) -> super::OfficeError {
@@ -386,19 +388,29 @@ async fn save(cfg: &Config, store: &Store, edit: UnitEdit, new: bool, role: Role
     Ok((after.name, said))
 }
 
-/// Registers `addr` to `unit` ("ghi nhận địa chỉ này cho đơn vị"): a clerk's one click on a
-/// submission accepted from an address the directory did not know. `from_message` is the
-/// submission it was learnt from, named in the audit event.
-pub async fn add_address(cfg: &Config, store: &Store, unit: &str, addr: &str, from_message: Option<i64>, by: &str) -> Result<String> {
-    let u = cfg.unit(unit).ok_or(err(DirectoryError::NoSuchUnit))?;
-    let addr = addr.trim().to_ascii_lowercase();
-    if u.emails.contains(&addr) {
-        return Err(err(DirectoryError::AlreadyThere(format!("Địa chỉ {addr}"))));
-    }
+/// The sender's address a clerk may register to a message's unit with one click (SPEC §17):
+/// the unit is known and still exists, and the address is a person's registered to no unit.
+pub fn learnable(cfg: &Config, m: &crate::store::Submission) -> Option<String> {
+    let addr = m.from_addr.as_deref()?;
+    let unit = cfg.unit(m.unit.as_ref()?.as_str())?;
+    let known = cfg.unit_by_email(addr).is_some() || cfg.is_staff(addr) || addr.eq_ignore_ascii_case(&cfg.office.address);
+    let machine = crate::parse::mime::kept_facts_automatic(&m.facts) || m.decision == crate::domain::Decision::NotSubmission;
+    (!known && !machine && unit.active_until.is_none()).then(|| addr.to_ascii_lowercase())
+}
+
+/// Registers the address submission `id` came from to its unit ("ghi nhận địa chỉ này cho đơn
+/// vị"), when [`learnable`] allows it; the audit event names the submission. Returns the address
+/// and the unit's name.
+pub async fn learn_address(cfg: &Config, store: &Store, id: i64, by: &str) -> Result<(String, String)> {
+    let m = store.message(id).await?;
+    let (Some(addr), Some(u)) = (learnable(cfg, &m), m.unit.as_ref().and_then(|u| cfg.unit(u.as_str()))) else {
+        return Err(err(DirectoryError::NothingToLearn(id)));
+    };
     let mut edit = UnitEdit::of(u);
     edit.emails.push(addr.clone());
-    let note = from_message.map(|id| format!("địa chỉ học được từ thư số {id}"));
-    Ok(save(cfg, store, edit, false, Role::Clerk, by, note).await?.0)
+    let note = Some(format!("địa chỉ học được từ thư số {id}"));
+    let (name, _) = save(cfg, store, edit, false, Role::Clerk, by, note).await?;
+    Ok((addr, name))
 }
 
 /// Merges `unit` into `successor` after `last_day`: the unit owes the periods begun by then and

@@ -30,6 +30,20 @@ pub struct DirectoryRow {
     pub seed: Option<String>,
 }
 
+/// Rows read as directory entries; a body that is not JSON is said, naming its id.
+fn decode(rows: &[sqlx::any::AnyRow]) -> Result<Vec<DirectoryRow>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let body: String = r.try_get("body")?;
+        let id: String = r.try_get("id")?;
+        let Ok(body) = serde_json::from_str(&body) else {
+            return Err(super::corrupt("a directory entry", "body", &id));
+        };
+        out.push(DirectoryRow { id, body, seed: r.try_get("seed")? });
+    }
+    Ok(out)
+}
+
 impl Store {
     /// Every row of one kind, by id.
     pub async fn directory(&self, kind: Entry) -> Result<Vec<DirectoryRow>> {
@@ -38,16 +52,7 @@ impl Store {
             .bind(kind.as_str())
             .fetch_all(&self.pool)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let body: String = r.try_get("body")?;
-            let id: String = r.try_get("id")?;
-            let Ok(body) = serde_json::from_str(&body) else {
-                return Err(super::corrupt("a directory entry", "body", &id));
-            };
-            out.push(DirectoryRow { id, body, seed: r.try_get("seed")? });
-        }
-        Ok(out)
+        decode(&rows)
     }
 
     /// A stamp that changes with every change of the directory.
@@ -65,16 +70,7 @@ impl Tx<'_> {
             .bind(kind.as_str())
             .fetch_all(&mut *self.tx)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let body: String = r.try_get("body")?;
-            let id: String = r.try_get("id")?;
-            let Ok(body) = serde_json::from_str(&body) else {
-                return Err(super::corrupt("a directory entry", "body", &id));
-            };
-            out.push(DirectoryRow { id, body, seed: r.try_get("seed")? });
-        }
-        Ok(out)
+        decode(&rows)
     }
 
     /// Writes one entry (new or changed) with the next revision. `seed` is kept as it was when

@@ -145,18 +145,11 @@ pub async fn learn(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path
         Ok(x) => x,
         Err(r) => return r,
     };
-    let cfg = app.cfg();
     let back = if f.get("back") == "review" { "/review".to_string() } else { format!("/submissions/{id}") };
-    let r = match app.store.message(id).await {
-        Err(_) => Err("Không tìm thấy bài nộp này.".to_string()),
-        Ok(m) => match (m.unit.as_ref(), m.from_addr.as_deref()) {
-            (Some(u), Some(addr)) => directory::add_address(&cfg, &app.store, u.as_str(), addr, Some(id), &s.account.name)
-                .await
-                .map(|name| format!("Đã ghi nhận địa chỉ {addr} cho {name}."))
-                .map_err(|e| app.explain(&e)),
-            _ => Err("Bài nộp này chưa được gán cho đơn vị nào hoặc không có địa chỉ người gửi.".into()),
-        },
-    };
+    let r = directory::learn_address(&app.cfg(), &app.store, id, &s.account.name)
+        .await
+        .map(|(addr, name)| format!("Đã ghi nhận địa chỉ {addr} cho {name}."))
+        .map_err(|e| app.explain(&e));
     if r.is_ok() {
         after_change(&app).await;
     }

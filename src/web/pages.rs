@@ -233,19 +233,8 @@ fn row(app: &App, m: &Submission) -> Value {
         "timeliness": m.timeliness.map(|t| t.label_vi()),
         "version": m.version,
         "manual_by": m.manual_by,
-        "learn_address": learnable(app, m),
+        "learn_address": crate::office::directory::learnable(&app.cfg(), m),
     })
-}
-
-/// The sender's address when a clerk could register it to the message's unit with one click
-/// (SPEC §17): the unit is known, and the address is a person's, registered to no unit.
-fn learnable(app: &App, m: &Submission) -> Option<String> {
-    let cfg = app.cfg();
-    let addr = m.from_addr.as_deref()?;
-    let unit = cfg.unit(m.unit.as_ref()?.as_str())?;
-    let known = cfg.unit_by_email(addr).is_some() || cfg.is_staff(addr) || addr.eq_ignore_ascii_case(&cfg.office.address);
-    let machine = crate::parse::mime::kept_facts_automatic(&m.facts) || m.decision == crate::domain::Decision::NotSubmission;
-    (!known && !machine && unit.active_until.is_none()).then(|| addr.to_ascii_lowercase())
 }
 
 /// A document as shown: its header, what could not be read, and its tables (bounded).
