@@ -11,7 +11,7 @@ pub use crate::domain::rules::{Calendar, DueMonth, DueRule, Extract, Limits, Off
 use crate::text::fold;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use crate::secrets::{Auth, Mechanism, Secret, TokenSource};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -248,7 +248,9 @@ struct RawUnit {
     merged_into: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A `[[report]]` entry as written: what the file seeds the directory with and what the
+/// console edits (SPEC §17), built into a [`Report`] by [`build_report`] either way.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawReport {
     id: String,
@@ -288,7 +290,7 @@ struct RawReport {
     outlier_factor: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawDue {
     #[serde(default)]
@@ -322,6 +324,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub limits: Limits,
     pub rules: Rules,
+    /// The file's `[[report]]` entries as written (id, entry), which seed the directory.
+    pub report_entries: Vec<(String, serde_json::Value)>,
 }
 
 impl std::ops::Deref for Config {
@@ -787,120 +791,15 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     // reports
     let mut reports = Vec::new();
     let mut rids = HashSet::new();
+    let mut report_entries = Vec::new();
     for (n, r) in raw.report.into_iter().enumerate() {
         let id = ReportId::parse(&r.id).map_err(|e| loc.err("report", Some(n), "id", e.to_string()))?;
         if !rids.insert(id.clone()) {
             return Err(loc.err("report", Some(n), "id", format!("duplicate report id `{id}`")));
         }
-        let period = match r.period.as_str() {
-            "quarter" => PeriodKind::Quarter,
-            "half" => PeriodKind::Half,
-            "year" => PeriodKind::Year,
-            "month" => PeriodKind::Month,
-            "once" => PeriodKind::Once,
-            other => {
-                return Err(loc.err("report", Some(n), "period", format!("`{other}`: expected quarter, half, year, month or once")))
-            }
-        };
-        if let Some(qs) = &r.quarters {
-            if period != PeriodKind::Quarter {
-                return Err(loc.err("report", Some(n), "quarters", "only a quarterly report can name quarters".into()));
-            }
-            if qs.is_empty() || qs.iter().any(|q| !(1..=4).contains(q)) {
-                return Err(loc.err("report", Some(n), "quarters", "quarters are 1 to 4".into()));
-            }
-        }
-        let due = parse_due(&r.due, period).map_err(|m| loc.err("report", Some(n), "due", m))?;
-        let once_for = match (&r.for_, period) {
-            (Some(f), _) => Some(
-                f.trim()
-                    .parse::<i32>()
-                    .map_err(|_| loc.err("report", Some(n), "for", format!("`{f}` is not a year")))?,
-            ),
-            (None, PeriodKind::Once) => match &due {
-                DueRule::Date(d) => Some(chrono::Datelike::year(d)),
-                _ => None,
-            },
-            _ => None,
-        };
-        if period == PeriodKind::Once && !matches!(due, DueRule::Date(_)) {
-            return Err(loc.err("report", Some(n), "due", "a one-off report (period = \"once\") needs due = { date = \"YYYY-MM-DD\" }".into()));
-        }
-        let mut applies = Vec::new();
-        for g in r.applies_to.unwrap_or_else(|| vec!["*".into()]) {
-            if g == "*" {
-                applies.clear();
-                break;
-            }
-            if !groups.contains(&g) {
-                return Err(loc.err("report", Some(n), "applies_to", format!("unknown unit group `{g}` (groups: {})", sorted(&groups))));
-            }
-            applies.push(g);
-        }
-        let extract = match r.extract.as_deref().unwrap_or("report") {
-            "report" => Extract::Report,
-            "score-table" => Extract::ScoreTable,
-            "commitments" => Extract::Commitments,
-            "task-plan" => Extract::TaskPlan,
-            other => {
-                return Err(loc.err("report", Some(n), "extract", format!("`{other}`: expected report, score-table, commitments or task-plan")))
-            }
-        };
-        for (key, days) in [("remind_before_days", &r.remind_before_days), ("remind_after_days", &r.remind_after_days)] {
-            if days.iter().any(|d| *d < 0 || *d > 366) {
-                return Err(loc.err("report", Some(n), key, "days are between 0 and 366".into()));
-            }
-        }
-        if r.keywords.iter().all(|k| fold(k).is_empty()) {
-            return Err(loc.err("report", Some(n), "keywords", "a report kind needs at least one keyword".into()));
-        }
-        if let Some(f) = r.outlier_factor {
-            if !(f > 1.0 && f.is_finite()) {
-                return Err(loc.err("report", Some(n), "outlier_factor", format!("{f}: expected a number above 1 (e.g. 3)")));
-            }
-        }
-        let form = match &r.form {
-            Some(shown) => {
-                let path = resolve(dir, shown);
-                let f = crate::parse::form::load(&path, shown, r.form_sheet.as_deref(), &r.form_rules, r.outlier_factor).map_err(|e| {
-                    let key = if e.starts_with("form_rules") { "form_rules" } else { "form" };
-                    loc.err("report", Some(n), key, e)
-                })?;
-                Some(std::sync::Arc::new(f))
-            }
-            None if !r.form_rules.is_empty() || r.form_sheet.is_some() || r.outlier_factor.is_some() => {
-                return Err(loc.err("report", Some(n), "form", "form_sheet, form_rules and outlier_factor need `form` (the office's blank form)".into()));
-            }
-            None => None,
-        };
-        let report = Report {
-            id,
-            name: r.name,
-            keywords: r.keywords,
-            doc_types: r.doc_types,
-            period,
-            quarters: r.quarters,
-            due,
-            applies_to: applies,
-            extract,
-            remind_before_days: r.remind_before_days,
-            remind_after_days: r.remind_after_days,
-            escalate_after_days: r.escalate_after_days,
-            catch_up_days: r.catch_up_days.unwrap_or(1).max(0),
-            once_for,
-            expected_commitments: r.expected_commitments.unwrap_or(10),
-            letter: None,
-            form,
-        };
-        // A `due` that cannot be computed for some period (31 in a 30-day month) fails here,
-        // not on the day it is first needed.
-        for year in [2020, 2021, 2023, 2024] {
-            for p in report.periods_in(year) {
-                if report.due.date_for(p).is_none() {
-                    return Err(loc.err("report", Some(n), "due", format!("no such date for period {p}")));
-                }
-            }
-        }
+        let entry = entry_json(&r);
+        let report = build_report(r, &groups, dir).map_err(|(key, m)| loc.err("report", Some(n), key, m))?;
+        report_entries.push((id.to_string(), entry));
         reports.push(report);
     }
 
@@ -916,7 +815,177 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         http: raw.http.map(|h| h.listen),
         limits,
         rules: Rules { office, calendar, units, reports, groups: group_names, extensions: vec![] },
+        report_entries,
     })
+}
+
+/// A `[[report]]` entry as JSON, keys left out where the file left them out (the directory's
+/// record of a report kind, SPEC §17).
+fn entry_json(r: &RawReport) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+    strip_empty(&mut v);
+    if let Some(due) = v.get_mut("due").and_then(|d| d.as_object_mut()) {
+        due.retain(|k, x| !((k == "exclusive" && *x == false) || (k == "year_offset" && *x == 0)));
+    }
+    v
+}
+
+/// Drops null values and empty lists, so an entry reads as the file wrote it and exports as TOML.
+fn strip_empty(v: &mut serde_json::Value) {
+    if let serde_json::Value::Object(m) = v {
+        m.retain(|_, x| !(x.is_null() || x.as_array().is_some_and(|a| a.is_empty())));
+        for x in m.values_mut() {
+            strip_empty(x);
+        }
+    }
+}
+
+/// One report kind from its entry; the error names the key and says why. `groups`: the unit
+/// groups `applies_to` may name; `dir`: where a `form` path is read from.
+fn build_report(r: RawReport, groups: &HashSet<String>, dir: &Path) -> Result<Report, (&'static str, String)> {
+    let id = ReportId::parse(&r.id).map_err(|e| ("id", e.to_string()))?;
+    let period = match r.period.as_str() {
+        "quarter" => PeriodKind::Quarter,
+        "half" => PeriodKind::Half,
+        "year" => PeriodKind::Year,
+        "month" => PeriodKind::Month,
+        "once" => PeriodKind::Once,
+        other => {
+            return Err(("period", format!("`{other}`: expected quarter, half, year, month or once")))
+        }
+    };
+    if let Some(qs) = &r.quarters {
+        if period != PeriodKind::Quarter {
+            return Err(("quarters", "only a quarterly report can name quarters".into()));
+        }
+        if qs.is_empty() || qs.iter().any(|q| !(1..=4).contains(q)) {
+            return Err(("quarters", "quarters are 1 to 4".into()));
+        }
+    }
+    let due = parse_due(&r.due, period).map_err(|m| ("due", m))?;
+    let once_for = match (&r.for_, period) {
+        (Some(f), _) => Some(
+            f.trim()
+                .parse::<i32>()
+                .map_err(|_| ("for", format!("`{f}` is not a year")))?,
+        ),
+        (None, PeriodKind::Once) => match &due {
+            DueRule::Date(d) => Some(chrono::Datelike::year(d)),
+            _ => None,
+        },
+        _ => None,
+    };
+    if period == PeriodKind::Once && !matches!(due, DueRule::Date(_)) {
+        return Err(("due", "a one-off report (period = \"once\") needs due = { date = \"YYYY-MM-DD\" }".into()));
+    }
+    let mut applies = Vec::new();
+    for g in r.applies_to.unwrap_or_else(|| vec!["*".into()]) {
+        if g == "*" {
+            applies.clear();
+            break;
+        }
+        if !groups.contains(&g) {
+            return Err(("applies_to", format!("unknown unit group `{g}` (groups: {})", sorted(&groups))));
+        }
+        applies.push(g);
+    }
+    let extract = match r.extract.as_deref().unwrap_or("report") {
+        "report" => Extract::Report,
+        "score-table" => Extract::ScoreTable,
+        "commitments" => Extract::Commitments,
+        "task-plan" => Extract::TaskPlan,
+        other => {
+            return Err(("extract", format!("`{other}`: expected report, score-table, commitments or task-plan")))
+        }
+    };
+    for (key, days) in [("remind_before_days", &r.remind_before_days), ("remind_after_days", &r.remind_after_days)] {
+        if days.iter().any(|d| *d < 0 || *d > 366) {
+            return Err((key, "days are between 0 and 366".into()));
+        }
+    }
+    if r.keywords.iter().all(|k| fold(k).is_empty()) {
+        return Err(("keywords", "a report kind needs at least one keyword".into()));
+    }
+    if let Some(f) = r.outlier_factor {
+        if !(f > 1.0 && f.is_finite()) {
+            return Err(("outlier_factor", format!("{f}: expected a number above 1 (e.g. 3)")));
+        }
+    }
+    let form = match &r.form {
+        Some(shown) => {
+            let path = resolve(dir, shown);
+            let f = crate::parse::form::load(&path, shown, r.form_sheet.as_deref(), &r.form_rules, r.outlier_factor).map_err(|e| {
+                let key = if e.starts_with("form_rules") { "form_rules" } else { "form" };
+                (key, e)
+            })?;
+            Some(std::sync::Arc::new(f))
+        }
+        None if !r.form_rules.is_empty() || r.form_sheet.is_some() || r.outlier_factor.is_some() => {
+            return Err(("form", "form_sheet, form_rules and outlier_factor need `form` (the office's blank form)".into()));
+        }
+        None => None,
+    };
+    let report = Report {
+        id,
+        name: r.name,
+        keywords: r.keywords,
+        doc_types: r.doc_types,
+        period,
+        quarters: r.quarters,
+        due,
+        applies_to: applies,
+        extract,
+        remind_before_days: r.remind_before_days,
+        remind_after_days: r.remind_after_days,
+        escalate_after_days: r.escalate_after_days,
+        catch_up_days: r.catch_up_days.unwrap_or(1).max(0),
+        once_for,
+        expected_commitments: r.expected_commitments.unwrap_or(10),
+        letter: None,
+        form,
+    };
+    // A `due` that cannot be computed for some period (31 in a 30-day month) fails here,
+    // not on the day it is first needed.
+    for year in [2020, 2021, 2023, 2024] {
+        for p in report.periods_in(year) {
+            if report.due.date_for(p).is_none() {
+                return Err(("due", format!("no such date for period {p}")));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// A report kind from its directory record (SPEC §17), read as the file's `[[report]]` entry
+/// is: the same checks, errors naming the key. `groups`: the unit groups of the directory.
+pub fn report_from_entry(id: &str, entry: &serde_json::Value, groups: &HashSet<String>, dir: &Path) -> Result<Report, String> {
+    let mut v = entry.clone();
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("id".into(), serde_json::Value::String(id.to_string()));
+    }
+    let r: RawReport = serde_json::from_value(v).map_err(|e| format!("report `{id}`: {e}"))?;
+    build_report(r, groups, dir).map_err(|(key, m)| format!("report `{id}`, `{key}`: {m}"))
+}
+
+/// The TOML text of report entries (`directory export`): `[[report]]` tables, keys in the
+/// order an office writes them, a deadline as an inline table.
+pub fn reports_toml(entries: &[(String, serde_json::Value)]) -> String {
+    const ORDER: &[&str] = &[
+        "name", "period", "quarters", "for", "due", "applies_to", "keywords", "doc_types", "extract", "remind_before_days", "remind_after_days",
+        "escalate_after_days", "catch_up_days", "expected_commitments", "form", "form_sheet", "form_rules", "outlier_factor",
+    ];
+    let mut out = String::new();
+    for (id, e) in entries {
+        let mut e = e.clone();
+        strip_empty(&mut e);
+        let Ok(toml::Value::Table(t)) = toml::Value::try_from(&e) else { continue };
+        out.push_str(&format!("\n[[report]]\nid = {}\n", toml::Value::String(id.clone())));
+        let rest = t.keys().filter(|k| !ORDER.contains(&k.as_str()) && k.as_str() != "id");
+        for k in ORDER.iter().copied().filter(|k| t.contains_key(*k)).chain(rest.map(String::as_str)) {
+            out.push_str(&format!("{k} = {}\n", t[k]));
+        }
+    }
+    out
 }
 
 /// Days within which mail is acknowledged when the config does not say.

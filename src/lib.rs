@@ -17,7 +17,8 @@
 //!                                         acknowledgement in the outbox, audit events
 //! office                                  the one door for decisions: arrival, accept, assign,
 //!                                         reject, exempt, extend, withdraw, reprocess, the
-//!                                         directory of units (CLI, daemon, console)
+//!                                         directory of units and report kinds (CLI, daemon,
+//!                                         console)
 //! schedule                                deadlines, reminder plan (pure); status as of T (runner)
 //! notify                                  mails, templates; delivery through a MailTransport
 //! compile                                 digest figures, the status workbook and page; a form
@@ -31,7 +32,7 @@
 //! ## Where state lives
 //! Only in the database (SQLite by default, PostgreSQL when shared): received messages with
 //! their raw bytes (compressed, content-addressed), decisions, exemptions and extensions, the
-//! office's directory of units and groups (seeded from the TOML file), the outbox, reminder
+//! office's directory of units, groups and report kinds (seeded from the TOML file), the outbox, reminder
 //! stages already decided, and the hash-chained audit trail. The rules a running daemon reads
 //! are the file's joined to the directory, the confirmed requests and the extensions
 //! (`office::requests::Live`), read again whenever one of them changes. Everything else is recomputed

@@ -236,8 +236,6 @@ fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
     let (d, t) = at(2021, 7, 6, 9);
     o.deliver(t, "hoi", &text_mail("bva@test.example", "Hỏi về mẫu báo cáo quý II", "<hoi@bva.test>", &d, "Kính gửi Văn phòng,\nĐơn vị xin hỏi báo cáo quý II dùng mẫu nào ạ? Đơn vị đã gửi thư hỏi từ tuần trước nhưng chưa nhận được trả lời, mong Văn phòng hướng dẫn sớm.\nTrân trọng."));
     wait_until(30, "the daemon records the question", || o.json(&["submissions", "--json", "--decision", "not_submission"]).as_array().is_some_and(|a| !a.is_empty()));
-    let b = Browser::start(1280, 900);
-    b.login(port, "quantri", PASSWORD);
     let pages = [
         ("tong-quan", "/?year=2021".to_string()),
         ("can-xem-xet", "/review".to_string()),
@@ -245,6 +243,8 @@ fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
         ("bai-nop", "/submissions".to_string()),
         ("bai-nop-chi-tiet", format!("/submissions/{id}")),
         ("don-vi", "/units/BVA".to_string()),
+        ("loai-bao-cao", "/reports".to_string()),
+        ("loai-bao-cao-chi-tiet", "/reports/q-report".to_string()),
         ("mien-nop", "/exemptions".to_string()),
         ("cong-van", "/requests".to_string()),
         ("thu-di", "/outbox".to_string()),
@@ -252,32 +252,40 @@ fn every_page_fits_a_desktop_and_a_phone_and_is_photographed() {
         ("tai-khoan", "/accounts".to_string()),
     ];
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = if std::env::var_os("BAOCAO_UPDATE_SCREENSHOTS").is_some() { root.join("tests/visual/reference/console") } else { root.join("target/visual/console") };
-    for width in [1280u32, 420] {
-        b.resize(width, 900);
-        for (name, path) in &pages {
-            b.go(&format!("http://127.0.0.1:{port}{path}"));
-            assert!(b.try_find("main").is_some(), "{path} rendered");
-            let body_width = b.eval("return document.documentElement.scrollWidth").as_u64().unwrap_or(0);
-            let inner = b.eval("return window.innerWidth").as_u64().unwrap_or(width as u64);
-            let wide = b.eval(
-                "return Array.from(document.querySelectorAll('body *')).filter(e => !e.closest('.wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)\
-                 .slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')",
-            );
-            assert!(body_width <= inner, "{path} at {width} px: the page is {body_width} px wide in a {inner} px window; too wide: {wide}");
-            if width == 1280 {
-                let text = b.eval("return document.body.innerText").as_str().unwrap_or("").to_string();
-                people_can_read(path, &text);
+    let top = if std::env::var_os("BAOCAO_UPDATE_SCREENSHOTS").is_some() { root.join("tests/visual/reference/console") } else { root.join("target/visual/console") };
+    // Each role sees its own pages (forms only for those who may use them): a set per role.
+    for (account, role) in [("quantri", "quan-tri"), ("lan", "van-thu"), ("giamdoc", "lanh-dao")] {
+        let b = Browser::start(1280, 900);
+        b.login(port, account, PASSWORD);
+        let out = top.join(role);
+        for width in [1280u32, 420] {
+            b.resize(width, 900);
+            for (name, path) in pages.iter().filter(|(n, _)| role == "quan-tri" || *n != "tai-khoan") {
+                b.go(&format!("http://127.0.0.1:{port}{path}"));
+                assert!(b.try_find("main").is_some(), "{path} rendered");
+                let body_width = b.eval("return document.documentElement.scrollWidth").as_u64().unwrap_or(0);
+                let inner = b.eval("return window.innerWidth").as_u64().unwrap_or(width as u64);
+                let wide = b.eval(
+                    "return Array.from(document.querySelectorAll('body *')).filter(e => !e.closest('.wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)\
+                     .slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')",
+                );
+                assert!(body_width <= inner, "{path} at {width} px as {account}: the page is {body_width} px wide in a {inner} px window; too wide: {wide}");
+                if width == 1280 {
+                    let text = b.eval("return document.body.innerText").as_str().unwrap_or("").to_string();
+                    people_can_read(path, &text);
+                }
+                b.screenshot(&out.join(format!("{name}-{width}.png")));
             }
-            b.screenshot(&out.join(format!("{name}-{width}.png")));
+        }
+        if role != "quan-tri" {
+            // What each role may not use is not offered to it.
+            b.go(&format!("http://127.0.0.1:{port}/reports/q-report"));
+            assert_eq!(b.count("form[action='/reports/q-report']"), 0, "no form to change a kind for {account}");
         }
     }
-    b.resize(1280, 900);
-    b.go(&format!("http://127.0.0.1:{port}/login"));
-    drop(b);
     let anon = Browser::start(420, 900);
     anon.go(&format!("http://127.0.0.1:{port}/login"));
-    anon.screenshot(&out.join("dang-nhap-420.png"));
+    anon.screenshot(&top.join("dang-nhap-420.png"));
     assert!(daemon.stop().success());
 }
 
@@ -640,5 +648,79 @@ fn a_rejection_is_undone_a_wrong_unit_corrected_and_a_score_tables_rows_shown() 
     let sid = o.json(&["submissions", "--json"]).as_array().unwrap().iter().find(|s| s["message_id"] == "<sc@test>").unwrap()["id"].as_str().unwrap().to_string();
     let (_, page) = clerk.get(&format!("/submissions/{sid}"));
     assert!(page.contains("<td>Thể chế</td>") && page.contains("<td>Chỉ đạo điều hành</td>") && page.contains("Tổng điểm"), "{page}");
+    assert!(daemon.stop().success());
+}
+
+/// A letter that sets a monthly report besides its one-off request.
+const PERIODIC_LETTER: &str = "SỞ Y TẾ\nSố: 91/SYT-VP\nV/v thực hiện chế độ báo cáo định kỳ về dược\nKiểm Thử, ngày 02 tháng 11 năm 2021\nKính gửi:\n- Thủ trưởng các đơn vị y tế trong ngành.\nThời gian báo cáo định kỳ:\n- Báo cáo tháng: gửi trước ngày 20 hằng tháng.\nNơi nhận:\n";
+
+#[test]
+fn a_report_kinds_deadline_and_reminders_are_set_by_an_admin_and_a_letters_rule_becomes_a_kind_with_one_click() {
+    let (o, daemon, port) = office_with_console("");
+    // Everyone reads the kinds; a clerk and a viewer cannot change them.
+    for (name, role) in [("giamdoc", "viewer"), ("lan", "clerk")] {
+        let l = Login::new(port, name, PASSWORD).unwrap();
+        let (code, page) = l.get("/reports/q-report");
+        assert_eq!(code, 200, "a {role} reads a kind");
+        assert!(page.contains("trước ngày 10 của tháng đầu kỳ sau") && page.contains("trước hạn 3 ngày; sau hạn 1 và 5 ngày; báo lãnh đạo khi quá hạn 5 ngày"), "{page}");
+        assert!(!page.contains("action=\"/reports/q-report\""), "no form for a {role}");
+        for path in ["/reports/q-report", "/reports", "/requests/1/periodic/0"] {
+            let (code, _, _) = l.post(path, &[("name", "X"), ("keywords", "x"), ("period", "month"), ("due_day", "5"), ("due_month", "next")], true);
+            assert_eq!(code, 403, "a {role} cannot use {path}");
+        }
+    }
+    let toml = o.ok(&["directory", "export"]);
+    assert!(toml.contains("id = \"q-report\"") && toml.contains("day = 10") && toml.contains("exclusive = true"), "the kinds are exported as the file has them: {toml}");
+
+    // The admin moves the quarter's deadline and changes its reminders, on the page.
+    let b = Browser::start(1280, 900);
+    b.login(port, "quantri", PASSWORD);
+    b.click("nav a[href='/reports']");
+    assert!(b.wait_for_url("/reports", 10), "{}", b.url());
+    let list = b.text("#loai");
+    assert!(list.contains("Báo cáo kết quả công tác quý") && list.contains("Bệnh viện Đa khoa An Bình, Trung tâm Y tế huyện Bắc Sơn"), "{list}");
+    b.click("#loai a[href='/reports/q-report']");
+    assert!(b.wait_for("#sua", 10), "{}", b.source());
+    b.eval("document.querySelector('#sua select[name=due_cue]').value = 'cham'; document.querySelector('#sua input[name=due_day]').value = '20'; document.querySelector('#sua input[name=remind_after]').value = '2'; document.querySelector('#sua input[name=escalate_after]').value = ''; return 1");
+    b.click("#sua button[type=submit]");
+    assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
+    let said = b.text(".flash.ok");
+    assert!(said.contains("hạn nộp chậm nhất ngày 20 của tháng đầu kỳ sau (trước: trước ngày 10 của tháng đầu kỳ sau)") && said.contains("nhắc trước hạn 3 ngày; sau hạn 2 ngày"), "{said}");
+    assert!(b.source().contains("quý III năm 2021: 20/10/2021") || b.source().contains("20/10/"), "the coming deadlines follow: {}", b.source());
+    // The database is the rules: a command beside the daemon reads the new deadline.
+    let st = o.json(&["status", "--as-of", "2021-07-15", "--json"]);
+    let q2 = st.as_array().unwrap().iter().find(|s| s["unit"] == "BVA" && s["report"] == "q-report" && s["period"] == "2021-Q2").cloned().unwrap();
+    assert_eq!(q2["due"], "2021-07-20", "{q2}");
+    let audit = o.json(&["audit", "--json"]);
+    let ev = audit.as_array().unwrap().iter().find(|e| e["kind"] == "report_changed").expect("the change is audited");
+    assert_eq!((ev["actor"].as_str(), ev["subject"].as_str()), (Some("quantri"), Some("report:q-report")), "{ev}");
+    let toml = o.ok(&["directory", "export"]);
+    assert!(toml.contains("[[report]]") && toml.contains("day = 20") && toml.contains("remind_after_days = [2]"), "{toml}");
+
+    // A letter's monthly rule becomes a kind with one click.
+    let letter = o.path().join("Công văn 91.txt");
+    std::fs::write(&letter, PERIODIC_LETTER).unwrap();
+    b.go(&format!("http://127.0.0.1:{port}/requests"));
+    b.type_into("#upload input[type=file]", letter.to_str().unwrap());
+    b.click("#upload button");
+    assert!(b.wait_for(".flash.ok", 20), "{}", b.source());
+    assert!(b.text("ul.periodic").contains("theo tháng, hạn trước ngày 20 của tháng báo cáo"), "{}", b.source());
+    b.click("ul.periodic form button");
+    assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
+    assert!(b.url().contains("/reports/bao-cao-thang"), "{}", b.url());
+    assert!(b.text(".flash.ok").contains("Đã thêm loại báo cáo Báo cáo tháng theo công văn 91/SYT-VP"), "{}", b.source());
+    let st = o.json(&["status", "--as-of", "2021-12-25", "--json"]);
+    let owed: Vec<&serde_json::Value> = st.as_array().unwrap().iter().filter(|s| s["report"].as_str().is_some_and(|r| r.starts_with("bao-cao-thang")) && s["period"] == "2021-11").collect();
+    assert_eq!(owed.len(), 3, "every unit owes the month: {st}");
+    assert_eq!(owed[0]["due"], "2021-11-19", "trước ngày 20: by the 19th");
+    b.go(&format!("http://127.0.0.1:{port}/requests"));
+    assert!(b.text("ul.periodic").contains("đã là loại báo cáo"), "the rule is not offered twice: {}", b.source());
+    assert!(o.json(&["audit", "--json"]).as_array().unwrap().iter().any(|e| e["kind"] == "report_added" && e["actor"] == "quantri"));
+
+    for path in ["/reports", "/reports/q-report"] {
+        b.go(&format!("http://127.0.0.1:{port}{path}"));
+        let text = b.eval("return document.body.innerText").as_str().unwrap_or("").to_string();
+        people_can_read(path, &text);
+    }
     assert!(daemon.stop().success());
 }

@@ -284,3 +284,27 @@ fn a_merged_unit_keeps_its_history_and_its_successor_owes_from_the_merger() {
         assert!(!o.ok(&["directory", "export"]).contains("merged_into"), "the file has no merger");
     }
 }
+
+#[test]
+fn a_report_kinds_deadline_changed_in_the_file_is_applied_on_the_next_start_and_exported() {
+    for db in databases() {
+        let o = Office::new(db);
+        let due = |o: &Office| status_of(o, "2021-07-15", "BVA", "2021-Q2")["due"].as_str().map(str::to_string);
+        assert_eq!(due(&o).as_deref(), Some("2021-07-09"), "trước ngày 10 of the month after the quarter");
+        let toml = o.ok(&["directory", "export"]);
+        assert!(toml.contains("[[report]]") && toml.contains("id = \"q-report\"") && toml.contains("remind_after_days = [1, 5]"), "{toml}");
+        // The kinds are in the database now; the file's changed entry is applied again.
+        let cfg = std::fs::read_to_string(o.path().join("config.toml")).unwrap();
+        std::fs::write(o.path().join("config.toml"), cfg.replace("due = { month = \"next\", day = 10, exclusive = true }", "due = { month = \"next\", day = 15 }")).unwrap();
+        assert_eq!(due(&o).as_deref(), Some("2021-07-15"), "the operator's change of the file is followed");
+        let audit = o.json(&["audit", "--json"]);
+        assert!(audit.as_array().unwrap().iter().any(|e| e["kind"] == "directory_imported"), "{audit}");
+        // What the export prints is a config the product reads back.
+        let exported = o.ok(&["directory", "export"]);
+        let head = cfg.split("[[unit]]").next().unwrap().to_string();
+        let again = o.path().join("again.toml");
+        std::fs::write(&again, format!("{head}\n{exported}")).unwrap();
+        let out = bin().current_dir(o.path()).arg("--config").arg(&again).arg("check-config").output().unwrap();
+        assert!(out.status.success(), "the export reads back: {}\n{exported}", String::from_utf8_lossy(&out.stderr));
+    }
+}

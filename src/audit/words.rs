@@ -42,11 +42,13 @@ pub const KINDS: &[(&str, &str)] = &[
     ("account_enabled", "Mở khoá tài khoản"),
     ("account_password", "Đổi mật khẩu"),
     ("config_loaded", "Nạp cấu hình"),
-    ("directory_imported", "Nạp danh mục đơn vị từ tệp cấu hình"),
+    ("directory_imported", "Nạp danh mục đơn vị, loại báo cáo từ tệp cấu hình"),
     ("unit_added", "Thêm đơn vị"),
     ("unit_changed", "Sửa thông tin đơn vị"),
     ("unit_merged", "Sáp nhập đơn vị"),
     ("group_changed", "Đặt tên nhóm đơn vị"),
+    ("report_added", "Thêm loại báo cáo"),
+    ("report_changed", "Sửa hạn nộp, lịch nhắc của loại báo cáo"),
 ];
 
 /// The name of an event kind (the kind itself only for one this build does not know).

@@ -308,6 +308,37 @@ pub struct LetterTerms {
 }
 
 impl Report {
+    /// When units are reminded of it, as a sentence: *trước hạn 7 và 3 ngày; sau hạn 1 và 7
+    /// ngày; báo lãnh đạo sau hạn 14 ngày*.
+    pub fn reminders_vi(&self) -> String {
+        let days = |v: &[i64]| -> String {
+            let mut v: Vec<i64> = v.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+            match s.len() {
+                0 => String::new(),
+                1 => s[0].clone(),
+                n => format!("{} và {}", s[..n - 1].join(", "), s[n - 1]),
+            }
+        };
+        let mut parts = Vec::new();
+        if !self.remind_before_days.is_empty() {
+            parts.push(format!("trước hạn {} ngày", days(&self.remind_before_days)));
+        }
+        if !self.remind_after_days.is_empty() {
+            parts.push(format!("sau hạn {} ngày", days(&self.remind_after_days)));
+        }
+        if let Some(e) = self.escalate_after_days {
+            parts.push(format!("báo lãnh đạo khi quá hạn {e} ngày"));
+        }
+        if parts.is_empty() {
+            "không nhắc".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     pub fn applies_to_group(&self, group: &str) -> bool {
         self.applies_to.is_empty() || self.applies_to.iter().any(|g| g == group)
     }
@@ -364,12 +395,52 @@ impl DueRule {
             }
         }
     }
+
+    /// The rule as an office writes it for a report owed by `period`: *trước ngày 20 của
+    /// tháng cuối kỳ*, *chậm nhất ngày 15 tháng 12 năm trước*, *ngày 30/06/2026*.
+    pub fn label_vi(&self, period: PeriodKind) -> String {
+        match *self {
+            DueRule::Date(d) => format!("ngày {}", d.format("%d/%m/%Y")),
+            DueRule::Relative { month, day, exclusive, year_offset } => {
+                let cue = if exclusive { "trước ngày" } else { "chậm nhất ngày" };
+                let year = match year_offset {
+                    0 => String::new(),
+                    -1 => " năm trước".into(),
+                    1 => " năm sau".into(),
+                    n if n < 0 => format!(" {} năm trước", -n),
+                    n => format!(" {n} năm sau"),
+                };
+                let month = match (month, period) {
+                    (DueMonth::Last, PeriodKind::Month) => "của tháng báo cáo".to_string(),
+                    (DueMonth::Next, PeriodKind::Month) => "của tháng sau".to_string(),
+                    (DueMonth::Last, PeriodKind::Year) => "tháng 12".to_string(),
+                    (DueMonth::Next, PeriodKind::Year) => "tháng 1 năm sau".to_string(),
+                    (DueMonth::Last, _) => "của tháng cuối kỳ".to_string(),
+                    (DueMonth::Next, _) => "của tháng đầu kỳ sau".to_string(),
+                    (DueMonth::Month(m), _) => format!("tháng {m}"),
+                };
+                format!("{cue} {day} {month}{year}")
+            }
+        }
+    }
 }
 
 
 #[cfg(test)]
 mod group_tests {
     use super::Group;
+
+    #[test]
+    fn a_deadline_rule_reads_as_the_office_writes_it() {
+        use super::{DueMonth, DueRule};
+        use crate::domain::PeriodKind;
+        let r = DueRule::Relative { month: DueMonth::Last, day: 20, exclusive: true, year_offset: 0 };
+        assert_eq!(r.label_vi(PeriodKind::Quarter), "trước ngày 20 của tháng cuối kỳ");
+        let r = DueRule::Relative { month: DueMonth::Month(12), day: 15, exclusive: false, year_offset: -1 };
+        assert_eq!(r.label_vi(PeriodKind::Year), "chậm nhất ngày 15 tháng 12 năm trước");
+        let r = DueRule::Relative { month: DueMonth::Next, day: 5, exclusive: false, year_offset: 0 };
+        assert_eq!(r.label_vi(PeriodKind::Month), "chậm nhất ngày 5 của tháng sau");
+    }
 
     #[test]
     fn a_groups_name_is_the_words_its_members_names_begin_with() {

@@ -1,7 +1,8 @@
 //! The office's directory (SPEC §17): its units — names, aliases, addresses, group, the days
-//! they exist, the unit that took one over — and its groups' names, kept in the database and
-//! changed here alone (console and command line), each change an audit event naming the person
-//! in the same transaction. The TOML file's `[[unit]]` and `[[group]]` entries seed it on first
+//! they exist, the unit that took one over —, its groups' names and its report kinds (deadline,
+//! reminders, who owes them), kept in the database and changed here alone (console and command
+//! line), each change an audit event naming the person in the same transaction. The TOML
+//! file's `[[unit]]`, `[[group]]` and `[[report]]` entries seed it on first
 //! start and on `directory import`; a file entry changed since it was last applied is applied
 //! again on the next start (the operator edited the file on purpose), while what the console
 //! changed and the file did not stays as the office set it. The rules are read with the
@@ -12,8 +13,8 @@
 
 use super::Result;
 use crate::config::Config;
-use crate::domain::rules::{Group, Unit};
-use crate::domain::{Role, UnitId};
+use crate::domain::rules::{DueMonth, DueRule, Group, Report, Unit};
+use crate::domain::{PeriodKind, Role, UnitId};
 use crate::store::{DirectoryRow, Entry, Store, Tx};
 use chrono::NaiveDate;
 use serde_json::json;
@@ -44,6 +45,26 @@ pub enum DirectoryError {
     AdminOnly(&'static str),
     #[error("{0} đã có trong danh mục của đơn vị")]
     AlreadyThere(String),
+    #[error("đã có loại báo cáo mã «{id}»: {name}")]
+    ReportExists { id: String, name: String },
+    #[error("không có loại báo cáo này trong danh mục")]
+    NoSuchReport,
+    #[error("hãy ghi tên loại báo cáo")]
+    NoReportName,
+    #[error("hãy ghi ít nhất một từ khoá: loại báo cáo được nhận ra trong văn bản nhờ các từ khoá này")]
+    NoKeyword,
+    #[error("hạn nộp không dùng được: {0}")]
+    BadDue(String),
+    #[error("số ngày nhắc phải từ 0 đến 366")]
+    BadDays,
+    #[error("hãy chọn kỳ báo cáo (tháng, quý, 6 tháng, năm hay một lần)")]
+    BadPeriod,
+    #[error("loại báo cáo chỉ áp dụng được cho nhóm đơn vị có trong danh mục")]
+    BadGroups,
+    #[error("công văn không có quy định báo cáo định kỳ này")]
+    NoSuchRule,
+    #[error("không lưu được loại báo cáo: {0}")]
+    ReportNotSaved(&'static str),
     #[error("thư số {0} chưa được gán cho đơn vị nào, hoặc địa chỉ gửi không phải của người (thư tự động, địa chỉ của Văn phòng hay đã có trong danh mục)")]
     NothingToLearn(i64),
 }
@@ -124,6 +145,7 @@ async fn seed_in(base: &Config, tx: &mut Tx<'_>, force: bool) -> Result<Imported
     for (kind, entries) in [
         (Entry::Unit, base.units.iter().map(|u| (u.id.to_string(), u.to_json())).collect::<Vec<_>>()),
         (Entry::Group, base.groups.iter().map(|g| (g.id.clone(), group_json(g))).collect()),
+        (Entry::Report, base.report_entries.clone()),
     ] {
         let rows: HashMap<String, DirectoryRow> = tx.directory(kind).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
         for (id, body) in entries {
@@ -155,11 +177,48 @@ async fn seed_in(base: &Config, tx: &mut Tx<'_>, force: bool) -> Result<Imported
 /// members' names share.
 pub async fn join(cfg: &mut Config, store: &Store) -> std::result::Result<(), crate::store::StoreError> {
     let rows = store.directory(Entry::Unit).await?;
+    if !rows.is_empty() {
+        join_units(cfg, store, &rows).await?;
+    }
+    join_reports(cfg, store).await
+}
+
+/// The report kinds as the office keeps them: an entry the console changed replaces the
+/// file's (built with the same checks), one it added follows the file's. An entry equal to
+/// the file's keeps the kind already built (its form read once).
+async fn join_reports(cfg: &mut Config, store: &Store) -> std::result::Result<(), crate::store::StoreError> {
+    let rows = store.directory(Entry::Report).await?;
     if rows.is_empty() {
         return Ok(());
     }
+    let groups: HashSet<String> = cfg.units.iter().map(|u| u.group.clone()).chain(cfg.groups.iter().map(|g| g.id.clone())).collect();
+    for r in rows {
+        let file = cfg.report_entries.iter().position(|(id, _)| *id == r.id);
+        if file.is_some_and(|i| cfg.report_entries[i].1 == r.body) {
+            continue;
+        }
+        let report = match crate::config::report_from_entry(&r.id, &r.body, &groups, &cfg.dir) {
+            Ok(rep) => rep,
+            Err(e) => {
+                tracing::warn!("directory: {e}; the report kind is left as the file has it");
+                continue;
+            }
+        };
+        match file {
+            Some(i) => cfg.report_entries[i].1 = r.body,
+            None => cfg.report_entries.push((r.id.clone(), r.body)),
+        }
+        match cfg.rules.reports.iter().position(|x| x.id == report.id) {
+            Some(i) => cfg.rules.reports[i] = report,
+            None => cfg.rules.reports.push(report),
+        }
+    }
+    Ok(())
+}
+
+async fn join_units(cfg: &mut Config, store: &Store, rows: &[DirectoryRow]) -> std::result::Result<(), crate::store::StoreError> {
     let mut units = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         match Unit::from_json(&r.id, &r.body) {
             Ok(u) => units.push(u),
             Err(e) => tracing::warn!("directory: unit `{}` cannot be read and is left out: {e}", r.id),
@@ -443,6 +502,247 @@ pub async fn merge(cfg: &Config, store: &Store, unit: &str, successor: &str, las
     Ok((u.name.clone(), s.name.clone()))
 }
 
+/// A report kind's rules as an admin set them on the console (SPEC §17): its name, the words
+/// that recognise it, who owes it, its deadline and when units are reminded. The period of a
+/// kind is chosen when it is added and never changed after (its obligations would change
+/// meaning); what the form does not carry (form, extraction) stays as the entry had it.
+#[derive(Debug, Clone)]
+pub struct ReportEdit {
+    pub name: String,
+    pub keywords: Vec<String>,
+    /// Groups that owe it; empty: every unit.
+    pub applies_to: Vec<String>,
+    pub due: DueRule,
+    pub remind_before_days: Vec<i64>,
+    pub remind_after_days: Vec<i64>,
+    pub escalate_after_days: Option<i64>,
+}
+
+impl ReportEdit {
+    pub fn of(r: &Report) -> ReportEdit {
+        ReportEdit {
+            name: r.name.clone(),
+            keywords: r.keywords.clone(),
+            applies_to: r.applies_to.clone(),
+            due: r.due.clone(),
+            remind_before_days: r.remind_before_days.clone(),
+            remind_after_days: r.remind_after_days.clone(),
+            escalate_after_days: r.escalate_after_days,
+        }
+    }
+}
+
+fn period_key(p: PeriodKind) -> &'static str {
+    match p {
+        PeriodKind::Quarter => "quarter",
+        PeriodKind::Half => "half",
+        PeriodKind::Year => "year",
+        PeriodKind::Month => "month",
+        PeriodKind::Once => "once",
+    }
+}
+
+/// A kind's id made from its name: `Báo cáo quý về dược` → `bao-cao-quy-ve-duoc`, made unique.
+fn report_id_of(cfg: &Config, name: &str) -> String {
+    let folded: String = crate::text::fold(name).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
+    let mut base = folded.split_whitespace().collect::<Vec<_>>().join("-");
+    base.truncate(48);
+    let base = base.trim_end_matches('-').to_string();
+    let base = if base.is_empty() { "bao-cao".to_string() } else { base };
+    let mut id = base.clone();
+    let mut k = 2;
+    while cfg.report(&id).is_some() {
+        id = format!("{base}-{k}");
+        k += 1;
+    }
+    id
+}
+
+/// The entry written for an edit over what the entry had.
+fn entry_of(before: Option<&serde_json::Value>, e: &ReportEdit, period: PeriodKind) -> serde_json::Value {
+    let mut v = before.cloned().filter(|v| v.is_object()).unwrap_or_else(|| json!({"extract": "report"}));
+    let m = v.as_object_mut().expect("an object");
+    m.insert("name".into(), json!(e.name));
+    m.insert("keywords".into(), json!(e.keywords));
+    m.insert("period".into(), json!(period_key(period)));
+    m.insert("applies_to".into(), if e.applies_to.is_empty() { json!(["*"]) } else { json!(e.applies_to) });
+    m.insert(
+        "due".into(),
+        match &e.due {
+            DueRule::Date(d) => json!({"date": d.format("%Y-%m-%d").to_string()}),
+            DueRule::Relative { month, day, exclusive, year_offset } => {
+                let month = match month {
+                    DueMonth::Last => json!("last"),
+                    DueMonth::Next => json!("next"),
+                    DueMonth::Month(n) => json!(n),
+                };
+                let mut d = json!({"month": month, "day": day});
+                if *exclusive {
+                    d["exclusive"] = json!(true);
+                }
+                if *year_offset != 0 {
+                    d["year_offset"] = json!(year_offset);
+                }
+                d
+            }
+        },
+    );
+    for (k, days) in [("remind_before_days", &e.remind_before_days), ("remind_after_days", &e.remind_after_days)] {
+        let mut days = days.clone();
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        days.dedup();
+        m.insert(k.into(), json!(days));
+    }
+    match e.escalate_after_days {
+        Some(n) => m.insert("escalate_after_days".into(), json!(n)),
+        None => m.remove("escalate_after_days"),
+    };
+    m.retain(|_, x| !x.as_array().is_some_and(|a| a.is_empty()));
+    v
+}
+
+/// Who owes a kind, as people read it.
+fn owed_by(cfg: &Config, applies_to: &[String]) -> String {
+    if applies_to.is_empty() {
+        "mọi đơn vị".into()
+    } else {
+        applies_to.iter().map(|g| cfg.group_name(g)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// What changed between two versions of a kind, as sentences for the audit trail.
+fn report_changes(cfg: &Config, before: Option<&Report>, after: &Report) -> Vec<String> {
+    let Some(b) = before else {
+        return vec![
+            format!("thêm loại báo cáo {} (theo {})", after.name, after.period.label_vi()),
+            format!("hạn nộp {}", after.due.label_vi(after.period)),
+            format!("đơn vị phải nộp: {}", owed_by(cfg, &after.applies_to)),
+            format!("nhắc {}", after.reminders_vi()),
+        ];
+    };
+    let mut c = Vec::new();
+    if b.name != after.name {
+        c.push(format!("đổi tên «{}» thành «{}»", b.name, after.name));
+    }
+    if b.keywords != after.keywords {
+        c.push(format!("từ khoá: {}", after.keywords.join("; ")));
+    }
+    if b.due != after.due {
+        c.push(format!("hạn nộp {} (trước: {})", after.due.label_vi(after.period), b.due.label_vi(b.period)));
+    }
+    if b.applies_to != after.applies_to {
+        c.push(format!("đơn vị phải nộp: {} (trước: {})", owed_by(cfg, &after.applies_to), owed_by(cfg, &b.applies_to)));
+    }
+    let (rb, ra) = (b.reminders_vi(), after.reminders_vi());
+    if rb != ra {
+        c.push(format!("nhắc {ra} (trước: {rb})"));
+    }
+    c
+}
+
+/// Adds a report kind (`period`: Some, its id made from its name) or changes one (`id`); admins
+/// only. Returns the kind's id and what changed (sentences); one audit event naming `by`.
+pub async fn save_report(cfg: &Config, store: &Store, id: Option<&str>, period: Option<PeriodKind>, edit: ReportEdit, role: Role, by: &str, note: Option<String>) -> Result<(String, Vec<String>)> {
+    if role < Role::Admin {
+        return Err(err(DirectoryError::AdminOnly("loại báo cáo, hạn nộp và lịch nhắc")));
+    }
+    let before = match id {
+        Some(id) => Some(cfg.report(id).filter(|r| r.letter.is_none()).ok_or(err(DirectoryError::NoSuchReport))?),
+        None => None,
+    };
+    let period = match (before, period) {
+        (Some(b), _) => b.period,
+        (None, Some(p)) => p,
+        (None, None) => return Err(err(DirectoryError::BadPeriod)),
+    };
+    let mut edit = edit;
+    edit.name = edit.name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if edit.name.is_empty() {
+        return Err(err(DirectoryError::NoReportName));
+    }
+    edit.keywords = lines(&edit.keywords);
+    if edit.keywords.iter().all(|k| crate::text::fold(k).is_empty()) {
+        return Err(err(DirectoryError::NoKeyword));
+    }
+    let known: HashSet<&str> = cfg.units.iter().map(|u| u.group.as_str()).chain(cfg.groups.iter().map(|g| g.id.as_str())).collect();
+    if edit.applies_to.iter().any(|g| !known.contains(g.as_str())) {
+        return Err(err(DirectoryError::BadGroups));
+    }
+    let days = edit.remind_before_days.iter().chain(&edit.remind_after_days).chain(edit.escalate_after_days.iter());
+    if days.into_iter().any(|d| !(0..=366).contains(d)) {
+        return Err(err(DirectoryError::BadDays));
+    }
+    match (&edit.due, period) {
+        (DueRule::Relative { day, .. }, _) if !(1..=31).contains(day) => return Err(err(DirectoryError::BadDue(format!("không có ngày {day} trong tháng")))),
+        (DueRule::Relative { month: DueMonth::Month(_), .. }, PeriodKind::Quarter | PeriodKind::Month) => {
+            return Err(err(DirectoryError::BadDue("báo cáo tháng, quý nộp theo tháng cuối kỳ hoặc tháng sau kỳ, không theo một tháng cố định".into())))
+        }
+        (DueRule::Relative { .. }, PeriodKind::Once) => return Err(err(DirectoryError::BadDue("báo cáo một lần cần một ngày cụ thể".into()))),
+        _ => {}
+    }
+    let id = match before {
+        Some(b) => b.id.to_string(),
+        None => report_id_of(cfg, &edit.name),
+    };
+    let prior = cfg.report_entries.iter().find(|(i, _)| *i == id).map(|(_, e)| e);
+    let entry = entry_of(prior, &edit, period);
+    let groups: HashSet<String> = known.iter().map(|g| g.to_string()).collect();
+    let after = crate::config::report_from_entry(&id, &entry, &groups, &cfg.dir).map_err(|e| {
+        tracing::warn!("a report kind was not saved: {e}");
+        let what = if e.contains("`due`") {
+            "hạn nộp không có ở một số kỳ (như ngày 31 ở tháng chỉ có 30 ngày)"
+        } else if e.contains("`form") {
+            "không đọc được biểu mẫu của loại báo cáo"
+        } else {
+            "thông tin chưa đúng"
+        };
+        err(DirectoryError::ReportNotSaved(what))
+    })?;
+    let mut said = report_changes(cfg, before, &after);
+    if said.is_empty() {
+        return Ok((id, said));
+    }
+    said.extend(note);
+    let mut tx = store.begin().await?;
+    ensure_seeded(cfg, &mut tx).await?;
+    tx.put_directory(Entry::Report, &id, &entry, None).await?;
+    tx.audit(if before.is_some() { "report_changed" } else { "report_added" }, by, &format!("report:{id}"), &json!({"changes": said})).await?;
+    tx.commit().await?;
+    Ok((id, said))
+}
+
+/// The periodic rules a letter proposes (SPEC §15), each as a kind it would add.
+pub fn proposed_kinds(req: &crate::store::StoredRequest) -> Vec<(PeriodKind, ReportEdit)> {
+    let mut out = Vec::new();
+    for text in req.reading["proposed_reports"].as_array().into_iter().flatten().filter_map(|t| t.as_str()) {
+        let Ok(doc) = toml::from_str::<toml::Table>(text) else { continue };
+        let Some(toml::Value::Table(t)) = doc.get("report").and_then(|r| r.as_array()).and_then(|a| a.first()) else { continue };
+        let Ok(entry) = serde_json::to_value(t) else { continue };
+        let id = t.get("id").and_then(|i| i.as_str()).unwrap_or("bao-cao");
+        match crate::config::report_from_entry(id, &entry, &HashSet::new(), std::path::Path::new(".")) {
+            Ok(r) => out.push((r.period, ReportEdit::of(&r))),
+            Err(e) => tracing::warn!("request {}: a proposed rule cannot be read: {e}", req.id),
+        }
+    }
+    out
+}
+
+/// Adds the `k`-th periodic rule of request `id`'s letter as a report kind owed by every
+/// unit, with reminders three days before and one after the deadline; the admin adjusts it on
+/// its page. Returns the new kind's id.
+pub async fn adopt_rule(cfg: &Config, store: &Store, request: i64, k: usize, role: Role, by: &str) -> Result<String> {
+    let req = store.request(request).await?.ok_or(err(DirectoryError::NoSuchRule))?;
+    let (period, mut edit) = proposed_kinds(&req).into_iter().nth(k).ok_or(err(DirectoryError::NoSuchRule))?;
+    edit.remind_before_days = vec![3];
+    edit.remind_after_days = vec![1];
+    let note = Some(match &req.number {
+        Some(n) => format!("theo công văn số {n}"),
+        None => format!("theo công văn (yêu cầu số {request})"),
+    });
+    let (id, _) = save_report(cfg, store, None, Some(period), edit, role, by, note).await?;
+    Ok(id)
+}
+
 /// Names (or renames) a group.
 pub async fn save_group(cfg: &Config, store: &Store, id: &str, name: &str, by: &str) -> Result<()> {
     let id = id.trim();
@@ -491,6 +791,10 @@ pub fn export(cfg: &Config) -> String {
         if let Some(m) = &u.merged_into {
             out.push_str(&format!("merged_into = {}\n", q(m.as_str())));
         }
+    }
+    if !cfg.report_entries.is_empty() {
+        out.push_str("\n# Loại báo cáo: hạn nộp, lịch nhắc, đơn vị phải nộp\n");
+        out.push_str(&crate::config::reports_toml(&cfg.report_entries));
     }
     out
 }

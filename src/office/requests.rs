@@ -405,6 +405,8 @@ pub fn read_letter(parser: &crate::parse::worker::Parser, filename: &str, data: 
 /// the same id wins, and is warned about); the store learns that they are owed once.
 pub async fn with_requests(base: &Config, store: &Store) -> std::result::Result<Config, StoreError> {
     let mut cfg = base.clone();
+    // The directory first: a request's kind never takes the id of one the office keeps.
+    super::directory::join(&mut cfg, store).await?;
     for r in store.requests().await?.iter().filter(|r| r.state == "confirmed") {
         for rep in reports_of(r) {
             if cfg.rules.report(rep.id.as_str()).is_some() {
@@ -416,7 +418,6 @@ pub async fn with_requests(base: &Config, store: &Store) -> std::result::Result<
         }
     }
     cfg.rules.extensions = store.extensions().await?;
-    super::directory::join(&mut cfg, store).await?;
     Ok(cfg)
 }
 

@@ -1,4 +1,4 @@
-//! The office's directory (SPEC §17): units and groups as kept in the database, one row each
+//! The office's directory (SPEC §17): units, groups and report kinds as kept in the database, one row each
 //! with its record as JSON, the fingerprint of the file entry it was last seeded from, and a
 //! revision that grows with every change (the running daemon's stamp).
 
@@ -10,6 +10,8 @@ use sqlx::Row;
 pub enum Entry {
     Unit,
     Group,
+    /// A report kind: its `[[report]]` entry as JSON (deadline, reminders, who owes it).
+    Report,
 }
 
 impl Entry {
@@ -17,6 +19,7 @@ impl Entry {
         match self {
             Entry::Unit => "unit",
             Entry::Group => "group",
+            Entry::Report => "report",
         }
     }
 }

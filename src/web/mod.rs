@@ -13,6 +13,7 @@ mod directory;
 pub(crate) mod figures;
 mod mail;
 mod pages;
+mod reports;
 
 use crate::config::Config;
 use crate::daemon::Shared;
@@ -190,6 +191,7 @@ impl App {
             ("/submissions", "Bài nộp", 0),
             ("/figures", "Số liệu", 0),
             ("/units", "Đơn vị", 0),
+            ("/reports", "Loại báo cáo", 0),
             ("/exemptions", "Miễn nộp, gia hạn", 0),
             ("/requests", "Công văn", 0),
             ("/outbox", "Thư đi", 0),
@@ -255,6 +257,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("submissions.html", include_str!("templates/submissions.html")),
     ("submission.html", include_str!("templates/submission.html")),
     ("units.html", include_str!("templates/units.html")),
+    ("reports.html", include_str!("templates/reports.html")),
+    ("report.html", include_str!("templates/report.html")),
+    ("report_form.html", include_str!("templates/report_form.html")),
     ("figures.html", include_str!("templates/figures.html")),
     ("unit.html", include_str!("templates/unit.html")),
     ("exemptions.html", include_str!("templates/exemptions.html")),
@@ -304,6 +309,9 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/units/{id}", get(pages::unit).post(directory::save))
         .route("/units/{id}/merge", post(directory::merge))
         .route("/groups", post(directory::group))
+        .route("/reports", get(reports::page).post(reports::add))
+        .route("/reports/{id}", get(reports::kind).post(reports::save))
+        .route("/requests/{id}/periodic/{k}", post(reports::adopt))
         .route("/submissions/{id}/address", post(directory::learn))
         .route("/exemptions", get(pages::exemptions).post(actions::exempt))
         .route("/exemptions/withdraw", post(actions::withdraw))

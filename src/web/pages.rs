@@ -629,6 +629,9 @@ fn subject_vi(app: &App, s: &str) -> String {
     if let Some(g) = s.strip_prefix("group:") {
         return format!("nhóm {}", app.cfg().group_name(g));
     }
+    if let Some(r) = s.strip_prefix("report:") {
+        return format!("loại báo cáo {}", app.report_name(r));
+    }
     for (prefix, what) in [("ack:", "thư báo nhận"), ("remind:", "thư nhắc nộp"), ("digest:", "bản tin tuần"), ("status:", "bảng tình hình"), ("review:", "thư báo việc chờ xử lý"), ("extension:", "thư báo gia hạn"), ("answer:", "thư trả lời")] {
         if s.starts_with(prefix) {
             return what.to_string();
@@ -840,7 +843,7 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap) -> Page {
             json!({
                 "id": r.id, "number": r.number.as_ref().filter(|n| n.chars().any(|c| c.is_ascii_digit())), "date": fmt_date(r.letter_date.as_deref()),
                 "confirmable": v["deadlines"].as_array().is_some_and(|d| d.iter().any(|d| d["for_units"] == true)),
-                "periodic": v["proposed_reports"].as_array().map(|p| p.len()).unwrap_or(0), "subject": r.subject, "state": r.state,
+                "periodic": super::reports::proposals(&cfg, r), "subject": r.subject, "state": r.state,
                 "state_vi": crate::office::requests::state_vi(&r.state), // A file added on the command line is named by its file name alone: the server's
                 // folders and the OS account that ran the command are nobody's business here.
                 "source": if r.source.contains(['/', '\\']) { format!("tệp {}", r.source.rsplit(['/', '\\']).next().unwrap_or("")) } else { r.source.clone() },
