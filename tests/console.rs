@@ -724,3 +724,50 @@ fn a_report_kinds_deadline_and_reminders_are_set_by_an_admin_and_a_letters_rule_
     }
     assert!(daemon.stop().success());
 }
+
+/// Every form of the console, tried by each role that may not use it: refused (403), and
+/// nothing written — not a decision, not an audit event.
+#[test]
+fn every_form_refuses_a_role_that_may_not_use_it_and_changes_nothing() {
+    let (o, daemon, port) = office_with_console("");
+    let id = waiting_id(&o);
+    let clerk_forms = [
+        format!("/review/{id}/accept"),
+        format!("/review/{id}/assign"),
+        format!("/review/{id}/reject"),
+        format!("/figures/{id}/confirm"),
+        format!("/mail/{id}/answer"),
+        format!("/mail/{id}/handled"),
+        "/units/BVA".to_string(),
+        format!("/submissions/{id}/address"),
+        "/exemptions".to_string(),
+        "/exemptions/withdraw".to_string(),
+        "/extensions".to_string(),
+        "/extensions/withdraw".to_string(),
+        "/requests/upload".to_string(),
+        "/requests/1/confirm".to_string(),
+        "/requests/1/cancel".to_string(),
+        "/outbox/retry".to_string(),
+    ];
+    let admin_forms = ["/units", "/units/TTYT-B/merge", "/groups", "/reports", "/reports/q-report", "/requests/1/periodic/0", "/accounts", "/accounts/lan/disable", "/accounts/lan/enable"];
+    let fields = [
+        ("obligation", "BVA|q-report|2021-Q1"), ("reason", "x"), ("unit", "BVA"), ("report", "q-report"), ("period", "2021-Q2"), ("until", "2021-12-31"),
+        ("id", "X1"), ("name", "X"), ("emails", "x@x.example"), ("into", "BVA"), ("last_day", "2021-06-30"), ("keywords", "x"), ("due_day", "5"),
+        ("due_month", "next"), ("role", "admin"), ("password", PASSWORD), ("text", "x"), ("ids", "1"),
+    ];
+    let viewer = Login::new(port, "giamdoc", PASSWORD).unwrap();
+    let clerk = Login::new(port, "lan", PASSWORD).unwrap();
+    for path in clerk_forms.iter().map(String::as_str).chain(admin_forms) {
+        let (code, _, page) = viewer.post(path, &fields, true);
+        assert_eq!(code, 403, "a viewer cannot use {path}: {page}");
+    }
+    for path in admin_forms {
+        let (code, _, page) = clerk.post(path, &fields, true);
+        assert_eq!(code, 403, "a clerk cannot use {path}: {page}");
+    }
+    let after = o.json(&["audit", "--json"]);
+    let theirs: Vec<&serde_json::Value> = after.as_array().unwrap().iter().filter(|e| e["actor"] == "giamdoc" || e["actor"] == "lan").collect();
+    assert!(theirs.is_empty(), "nothing was written in their names: {theirs:?}");
+    assert_eq!(o.json(&["submissions", "--json", "--decision", "needs_review"]).as_array().unwrap().len(), 1, "nothing was decided");
+    assert!(daemon.stop().success());
+}
