@@ -477,7 +477,18 @@ pub enum Format {
     /// A scan or photo: JPEG, PNG, TIFF, GIF, BMP.
     Image,
     Zip,
+    /// RAR (1.5 to 5) and 7-Zip archives: containers like a zip (SPEC §5).
+    Rar,
+    #[serde(rename = "7z")]
+    SevenZ,
     Other,
+}
+
+impl Format {
+    /// A container whose files are read as documents of their own (zip, RAR, 7z).
+    pub fn is_archive(&self) -> bool {
+        matches!(self, Format::Zip | Format::Rar | Format::SevenZ)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

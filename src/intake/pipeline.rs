@@ -15,7 +15,7 @@
 
 use super::RawMessage;
 use crate::config::Config;
-use crate::domain::{Decision, Format};
+use crate::domain::Decision;
 use crate::matching::Match;
 use crate::office::{self, Arrival};
 use crate::parse::mime::{self, MailFacts};
@@ -307,7 +307,7 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
             }
         }
     }
-    if m.decision == Decision::Rejected && docs.iter().all(|d| d.format != Format::Zip) && m.reasons.is_empty() {
+    if m.decision == Decision::Rejected && docs.iter().all(|d| !d.format.is_archive()) && m.reasons.is_empty() {
         m.reasons.push("không đọc được nội dung nào".into());
     }
     let refused = match attempt(cfg, tx, mode, arrival_for(p, &raw.bytes, sha.clone(), facts, docs, m, duplicate_of, &p.blob)).await? {

@@ -67,6 +67,37 @@ impl Match {
     }
 }
 
+/// Links in a mail's words that point at a file kept elsewhere: a file-sharing service (Google
+/// Drive, OneDrive, SharePoint, Dropbox, a province's file service named as one) or an address
+/// ending in a document's extension. At most five, each cut to 200 characters.
+pub fn file_links(text: &str) -> Vec<String> {
+    const HOSTS: [&str; 14] = [
+        "drive.google.", "docs.google.", "onedrive.", "1drv.ms", "sharepoint.com", "dropbox.", "wetransfer.", "we.tl", "fshare.vn", "mega.nz", "box.com", "mediafire.", "icloud.com", "terabox.",
+    ];
+    const WORDS: [&str; 6] = ["drive", "file", "share", "cloud", "upload", "storage"];
+    const EXTS: [&str; 10] = [".docx", ".doc", ".xlsx", ".xls", ".pdf", ".zip", ".rar", ".7z", ".odt", ".ods"];
+    let mut out: Vec<String> = Vec::new();
+    // ASCII case folding keeps every byte where it was: the link is shown as written.
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("http") {
+        let start = from + i;
+        let cand = &lower[start..];
+        let end = cand.find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ')' | ']')).unwrap_or(cand.len());
+        from = start + end.max(4);
+        let url = cand[..end].trim_end_matches(['.', ',', ';', ':']);
+        let Some(after) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { continue };
+        let host = after.split(['/', '?', '#']).next().unwrap_or("");
+        let path = after[host.len()..].split(['?', '#']).next().unwrap_or("");
+        let shared = HOSTS.iter().any(|h| host.contains(h)) || host.split(['.', '-']).any(|label| WORDS.contains(&label));
+        let shown = &text[start..start + url.len()];
+        if (shared || EXTS.iter().any(|e| path.ends_with(e))) && out.len() < 5 && !out.iter().any(|u| u == shown) {
+            out.push(shown.chars().take(200).collect());
+        }
+    }
+    out
+}
+
 /// The message a decision is taken on: a forward by office staff is judged on the forwarded one.
 pub fn effective<'a>(cfg: &Rules, facts: &'a MailFacts) -> &'a MailFacts {
     match (&facts.forwarded, facts.from.as_deref()) {
@@ -124,7 +155,7 @@ fn kind_of_document<'a>(cfg: &'a Rules, d: &Document) -> Option<&'a Report> {
 /// signed PDF, a scan) goes with the group whose document bears the same number (*Số: …*), or
 /// else with the first. Empty when the message carries one report, the usual case.
 pub fn split_reports(cfg: &Rules, docs: &[Document]) -> Vec<Vec<usize>> {
-    let readable: Vec<usize> = (0..docs.len()).filter(|&i| docs[i].parse == ParseStatus::Ok && docs[i].format != Format::Zip).collect();
+    let readable: Vec<usize> = (0..docs.len()).filter(|&i| docs[i].parse == ParseStatus::Ok && !docs[i].format.is_archive()).collect();
     let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
     let mut loose = Vec::new();
     for &i in &readable {
@@ -223,6 +254,22 @@ pub fn decide_reports(cfg: &Rules, facts: &MailFacts, docs: &[Document], groups:
 /// Decides about one message. `docs` are the documents read from the effective message's
 /// attachments; `arrival` is the arrival instant (unix seconds).
 pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
+    let mut m = decide_files(cfg, facts, docs, arrival);
+    if docs.is_empty() && matches!(m.decision, Decision::Accepted | Decision::NeedsReview) {
+        // Nothing is fetched from outside: a person looks, and the unit is asked for the file.
+        let eff = effective(cfg, facts);
+        let links = file_links(&format!("{}\n{}", eff.subject, eff.body_text));
+        m.decision = Decision::NeedsReview;
+        m.reasons.push(format!(
+            "thư gửi đường liên kết thay cho tệp đính kèm ({}): Văn phòng không tải tệp từ bên ngoài, đề nghị gửi lại thư có đính kèm tệp báo cáo",
+            links.join(", ")
+        ));
+    }
+    m
+}
+
+/// [`decide`] on the files a message carries (or, for a report sent as a link, on its words).
+fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
     let from = facts.from.as_deref().unwrap_or("");
     let own_address = from.eq_ignore_ascii_case(&cfg.office.address);
     if facts.not_mail {
@@ -262,12 +309,15 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
             eff.from.as_deref().unwrap_or("?")
         ));
     }
-    if docs.is_empty() {
+    // A report sent as a link (Google Drive, OneDrive, a file service) is placed by the mail's
+    // own words like an unreadable file, then waits for a person (see [`decide`]).
+    let linked = docs.is_empty() && !file_links(&format!("{}\n{}", eff.subject, eff.body_text)).is_empty();
+    if docs.is_empty() && !linked {
         m.decision = Decision::NotSubmission;
         m.reasons.push("thư không kèm văn bản (câu hỏi, trả lời hoặc thông báo)".into());
         return m;
     }
-    let mut ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && d.format != Format::Zip).collect();
+    let mut ok: Vec<&Document> = docs.iter().filter(|d| d.parse == ParseStatus::Ok && !d.format.is_archive()).collect();
     // A signed PDF or a scan beside the editable file is its official copy: the editable one
     // is read first, so its header and tables are the records.
     ok.sort_by_key(|d| matches!(d.format, Format::Pdf | Format::Image));
@@ -284,14 +334,18 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     // message's own words to place it (SPEC §6).
     let unread = ok.is_empty();
     if unread {
-        let names: Vec<&str> = docs.iter().filter(|d| d.format != Format::Zip || d.parse == ParseStatus::Error).map(|d| d.filename.as_str()).collect();
+        let names: Vec<&str> = docs.iter().filter(|d| !d.format.is_archive() || d.parse == ParseStatus::Error).map(|d| d.filename.as_str()).collect();
         if !errors.is_empty() && errors.iter().all(|d| d.broken) && docs.iter().all(|d| d.parse != ParseStatus::Skipped) {
             // Each file's own reason is told once, beside its name in the list of files.
             m.decision = Decision::Rejected;
             m.reasons.push(format!("không đọc được tệp đính kèm nào ({})", names.join(", ")));
             return m;
         }
-        m.evidence.push(format!("không đọc được nội dung tệp nào ({}); xét theo người gửi, tiêu đề và nội dung thư", names.join(", ")));
+        m.evidence.push(if linked {
+            "thư không kèm tệp mà gửi đường liên kết; xét theo người gửi, tiêu đề và nội dung thư".to_string()
+        } else {
+            format!("không đọc được nội dung tệp nào ({}); xét theo người gửi, tiêu đề và nội dung thư", names.join(", "))
+        });
     }
     // With no document read, the mail's own text is read as its subject is.
     let widened;
@@ -917,6 +971,22 @@ fn nearest(cfg: &Rules, report: &Report, cands: &[Period], arrival: i64) -> Opti
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, p)| p)
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::file_links;
+
+    #[test]
+    fn a_link_to_a_shared_file_is_found_and_a_web_page_is_not() {
+        let t = "Kính gửi Văn phòng, báo cáo quý II tại đây: https://drive.google.com/file/d/1AbC/view?usp=sharing.\nXem thêm https://thanhhoa.gov.vn/tin-tuc";
+        assert_eq!(file_links(t), ["https://drive.google.com/file/d/1AbC/view?usp=sharing"], "as written: a file's id is case-sensitive");
+        assert_eq!(file_links("(https://1drv.ms/w/s!Abc)"), ["https://1drv.ms/w/s!Abc"]);
+        assert_eq!(file_links("tải về http://vanban.tinh.example/files/bc-quy-2.docx"), ["http://vanban.tinh.example/files/bc-quy-2.docx"]);
+        assert_eq!(file_links("https://File.tinh.example/s/AbC"), ["https://File.tinh.example/s/AbC"], "a province's file service");
+        assert!(file_links("Trân trọng, https://syt.thanhhoa.gov.vn").is_empty());
+        assert!(file_links("http").is_empty() && file_links("").is_empty());
+    }
 }
 
 #[cfg(test)]

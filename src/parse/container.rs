@@ -49,6 +49,12 @@ pub fn sniff(data: &[u8]) -> Format {
             }
         };
     }
+    if data.starts_with(b"Rar!\x1a\x07") {
+        return Format::Rar;
+    }
+    if data.starts_with(&[b'7', b'z', 0xBC, 0xAF, 0x27, 0x1C]) {
+        return Format::SevenZ;
+    }
     if data.starts_with(&OLE_MAGIC) {
         // An OLE2 compound file: told apart by its streams, not by words found anywhere in it
         // (a Word file may well say "Book"): Word 97 has "WordDocument", Excel "Workbook" (BIFF8)
@@ -89,6 +95,18 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// ("EncryptedPackage", MS-OFFCRYPTO), which no reader opens without the password.
 pub fn password_protected(data: &[u8]) -> bool {
     data.starts_with(&OLE_MAGIC) && ole_streams(data).iter().any(|s| s.eq_ignore_ascii_case("EncryptedPackage"))
+}
+
+/// A Word 97 file saved with a password: its File Information Block (the start of the
+/// `WordDocument` stream) has `fEncrypted` set (MS-DOC 2.5.2).
+pub fn word97_encrypted(data: &[u8]) -> bool {
+    let Ok(mut cf) = cfb::CompoundFile::open(Cursor::new(data)) else { return false };
+    let Ok(mut s) = cf.open_stream("/WordDocument") else { return false };
+    let mut fib = [0u8; 12];
+    if s.read_exact(&mut fib).is_err() {
+        return false;
+    }
+    u16::from_le_bytes([fib[10], fib[11]]) & 0x0100 != 0
 }
 
 fn ole_streams(data: &[u8]) -> Vec<String> {
@@ -217,6 +235,9 @@ mod tests {
         assert_eq!(sniff(&plain), Format::Zip);
         assert_eq!(sniff(b"%PDF-1.4"), Format::Pdf);
         assert_eq!(sniff(b"hello"), Format::Other);
+        assert_eq!(sniff(b"Rar!\x1a\x07\x01\x00rest"), Format::Rar, "RAR 5");
+        assert_eq!(sniff(b"Rar!\x1a\x07\x00rest"), Format::Rar, "RAR 1.5 to 4");
+        assert_eq!(sniff(b"7z\xbc\xaf\x27\x1c\x00\x04"), Format::SevenZ);
     }
 
     /// An OLE2 file with a directory sector holding the given streams, and `body` in a data sector.
@@ -247,6 +268,23 @@ mod tests {
         assert_eq!(sniff(&ole_with(&["Book"], b"")), Format::Xls, "Excel 5 (BIFF5)");
         assert_eq!(sniff(&ole_with(&["PowerPoint Document"], b"")), Format::Other, "neither Word nor Excel");
         assert_eq!(sniff(&OLE_MAGIC), Format::Other, "a bare header");
+    }
+
+    #[test]
+    fn a_word_97_file_saved_with_a_password_is_known_by_its_fib() {
+        let word = |flags: u16| {
+            let mut cf = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+            let mut fib = vec![0xEC, 0xA5, 0xC1, 0x00, 0, 0, 0, 0, 0, 0];
+            fib.extend(flags.to_le_bytes());
+            fib.resize(1024, 0);
+            cf.create_stream("/WordDocument").unwrap().write_all(&fib).unwrap();
+            cf.flush().unwrap();
+            cf.into_inner().into_inner()
+        };
+        assert!(word97_encrypted(&word(0x0100 | 0x0200)));
+        assert!(!word97_encrypted(&word(0x0200)));
+        assert_eq!(sniff(&word(0x0100)), Format::Doc);
+        assert!(!word97_encrypted(b"not ole"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The programs that read what Rust crates here cannot: LibreOffice for Word 97 (`.doc`), RTF and
 //! OpenDocument (converted to .docx/.xlsx and read by the same readers), poppler's `pdftotext`
-//! for a PDF's text layer, and Tesseract with its Vietnamese data for scans and photos.
+//! for a PDF's text layer, Tesseract with its Vietnamese data for scans and photos, and The
+//! Unarchiver (`lsar`, `unar`) for RAR and 7z archives.
 //!
 //! The one place under `parse/` that reaches outside the process: it runs inside the parse
 //! worker ([`super::worker`]), so a converter that hangs or eats memory costs one document. Each
@@ -40,7 +41,13 @@ fn missing(what: &str, package: &str) -> ParseError {
 }
 
 /// Runs `cmd` under `budget`; returns its standard output.
-fn run(mut cmd: Command, budget: Budget, what: &str) -> Result<Vec<u8>, ParseError> {
+fn run(cmd: Command, budget: Budget, what: &str) -> Result<Vec<u8>, ParseError> {
+    run_capped(cmd, budget, what, 64 * 1024 * 1024)
+}
+
+/// [`run`], keeping at most `cap` + 1 bytes of its output: a program writing more is stopped
+/// (its pipe closed), and the caller sees more than `cap`.
+fn run_capped(mut cmd: Command, budget: Budget, what: &str, cap: u64) -> Result<Vec<u8>, ParseError> {
     let mem = budget.memory_mb.saturating_mul(1024 * 1024);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     #[cfg(target_os = "linux")]
@@ -61,7 +68,10 @@ fn run(mut cmd: Command, budget: Budget, what: &str) -> Result<Vec<u8>, ParseErr
     let mut err = child.stderr.take().expect("piped");
     let out_t = std::thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut out, 64 * 1024 * 1024), &mut v);
+        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut out, cap.saturating_add(1)), &mut v);
+        // Closing the pipe here stops a program that writes on (SIGPIPE), instead of
+        // letting it wait for its time limit.
+        drop(out);
         v
     });
     let err_t = std::thread::spawn(move || {
@@ -173,6 +183,142 @@ fn staged(data: &[u8], name: &str) -> Result<(tempfile::TempDir, PathBuf), Parse
     let p = dir.path().join(name);
     std::fs::write(&p, data).map_err(|e| ParseError::Corrupt(format!("temporary file: {e}")))?;
     Ok((dir, p))
+}
+
+/// One file of a RAR or 7z archive as `lsar` lists it.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveEntry {
+    pub index: usize,
+    /// Its path inside the archive, decoded by `lsar` (whatever encoding the archiver used).
+    pub name: String,
+    pub size: u64,
+    pub packed: u64,
+    pub encrypted: bool,
+    /// A folder or a link: nothing to read.
+    pub not_a_file: bool,
+    pub corrupt: bool,
+}
+
+/// Why a RAR or 7z archive cannot be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveTrouble {
+    /// Its file list itself is encrypted: nothing is known without the password.
+    Locked,
+    /// One part of a multi-volume set, without the others.
+    MissingVolume,
+    Unreadable(String),
+}
+
+/// A RAR or 7z archive staged in the worker's private folder and listed by `lsar` (from
+/// Debian's `unar`, The Unarchiver: RAR 1.5 to 5, solid or not, 7z, names in any encoding).
+/// Files are then read one at a time to memory (`unar -o -`), so nothing the archive names is
+/// ever written anywhere: a traversal or a link in it goes nowhere.
+pub struct Archive {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    pub entries: Vec<ArchiveEntry>,
+}
+
+/// Lists a RAR (`ext = "rar"`) or 7z archive.
+pub fn archive(data: &[u8], ext: &str, budget: Budget) -> Result<Result<Archive, ArchiveTrouble>, ParseError> {
+    let exe = find(&["lsar"]).ok_or_else(|| missing("lsar", "unar"))?;
+    let (dir, path) = staged(data, &format!("in.{ext}"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("-j").arg(&path).current_dir(dir.path());
+    let out = match run(cmd, budget, "lsar") {
+        Ok(o) => o,
+        Err(ParseError::Corrupt(e)) if e.contains("password") => return Ok(Err(ArchiveTrouble::Locked)),
+        Err(ParseError::Corrupt(e)) => return Ok(Err(ArchiveTrouble::Unreadable(e))),
+        Err(e) => return Err(e),
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out) else {
+        let text = String::from_utf8_lossy(&out);
+        if text.contains("password") {
+            return Ok(Err(ArchiveTrouble::Locked));
+        }
+        return Ok(Err(ArchiveTrouble::Unreadable("lsar gave no list".into())));
+    };
+    if v.get("lsarError").is_some() {
+        return Ok(Err(ArchiveTrouble::Unreadable(format!("lsar error {}", v["lsarError"]))));
+    }
+    let props = &v["lsarProperties"];
+    let flag = |x: &serde_json::Value, k: &str| x[k].as_i64().unwrap_or(0) != 0 || x[k].as_bool().unwrap_or(false);
+    let entries: Vec<ArchiveEntry> = v["lsarContents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, e)| ArchiveEntry {
+            index: e["XADIndex"].as_u64().map(|x| x as usize).unwrap_or(i),
+            name: e["XADFileName"].as_str().unwrap_or("").to_string(),
+            size: e["XADFileSize"].as_u64().unwrap_or(0),
+            packed: e["XADCompressedSize"].as_u64().unwrap_or(0),
+            encrypted: flag(e, "XADIsEncrypted"),
+            not_a_file: flag(e, "XADIsDirectory") || flag(e, "XADIsLink") || e.get("XADLinkDestination").is_some() || flag(e, "XADIsHardLink"),
+            corrupt: flag(e, "XADIsCorrupted"),
+        })
+        .collect();
+    // A volume whose set is not all here: listed empty, or its split file marked corrupt.
+    // (The archive is staged alone as `in.rar`, so no neighbour is taken for another volume.)
+    let damaged = flag(props, "XADIsCorrupted") || entries.is_empty() || entries.iter().any(|e| e.corrupt);
+    if damaged && is_volume(data) {
+        return Ok(Err(ArchiveTrouble::MissingVolume));
+    }
+    Ok(Ok(Archive { _dir: dir, path, entries }))
+}
+
+/// Whether a RAR file says it is one volume of a set (RAR 1.5–4: the archive header's
+/// MHD_VOLUME flag; RAR 5: the main header's volume flag).
+fn is_volume(data: &[u8]) -> bool {
+    if data.starts_with(b"Rar!\x1a\x07\x00") {
+        // Marker (7 bytes), then the main header: CRC(2) type(1) flags(2).
+        return data.get(9) == Some(&0x73) && data.get(10).is_some_and(|f| f & 0x01 != 0);
+    }
+    if data.starts_with(b"Rar!\x1a\x07\x01\x00") {
+        // Marker (8), CRC32 (4), size (vint), type (vint = 1: main), flags (vint), archive flags (vint; 1 = volume).
+        let mut at = 12;
+        let mut vint = |d: &[u8]| -> Option<u64> {
+            let mut v = 0u64;
+            for shift in (0..63).step_by(7) {
+                let b = *d.get(at)?;
+                at += 1;
+                v |= ((b & 0x7f) as u64) << shift;
+                if b & 0x80 == 0 {
+                    return Some(v);
+                }
+            }
+            None
+        };
+        let (_size, ty, flags) = (vint(data), vint(data), vint(data));
+        if ty != Some(1) {
+            return false;
+        }
+        if flags.is_some_and(|f| f & 0x01 != 0) {
+            let _ = vint(data);
+        }
+        if flags.is_some_and(|f| f & 0x02 != 0) {
+            let _ = vint(data);
+        }
+        return vint(data).is_some_and(|a| a & 0x01 != 0);
+    }
+    false
+}
+
+impl Archive {
+    /// The bytes of file `e`, at most `cap` of them (more is refused, whatever the list said).
+    pub fn read(&self, e: &ArchiveEntry, cap: u64, budget: Budget) -> Result<Vec<u8>, ParseError> {
+        let exe = find(&["unar"]).ok_or_else(|| missing("unar", "unar"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("-q").arg("-o").arg("-").arg("-i").arg(&self.path).arg(e.index.to_string()).current_dir(self._dir.path());
+        let out = run_capped(cmd, budget, "unar", cap)?;
+        if out.len() as u64 > cap {
+            return Err(ParseError::Limit(format!("tệp `{}` trong tệp nén khi giải nén vượt {} MB", e.name, cap / (1024 * 1024))));
+        }
+        if out.len() as u64 != e.size {
+            return Err(ParseError::Corrupt(format!("`{}`: {} bytes out of {} (a damaged archive, or a volume missing)", e.name, out.len(), e.size)));
+        }
+        Ok(out)
+    }
 }
 
 /// Converts a Word 97, RTF or OpenDocument file to .docx (`to = "docx"`) or .xlsx with a
@@ -369,6 +515,28 @@ mod tests {
     }
 
     const BUDGET: Budget = Budget { seconds: 1, memory_mb: 512 };
+
+    fn rar(name: &str) -> Vec<u8> {
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rarfile").join(name)).unwrap()
+    }
+
+    #[test]
+    fn a_rar_volume_is_known_by_its_header_in_both_formats() {
+        assert!(is_volume(&rar("rar5-vols.part1.rar")), "RAR 5");
+        assert!(!is_volume(&rar("unicode.rar")) && !is_volume(&rar("rar5-solid.rar")) && !is_volume(&rar("rar3-solid.rar")));
+        // RAR 1.5–4: the main header's volume flag.
+        let mut v4 = rar("rar3-solid.rar");
+        v4[10] |= 0x01;
+        assert!(is_volume(&v4));
+    }
+
+    #[test]
+    fn a_program_writing_past_its_cap_is_stopped_at_once() {
+        let t0 = Instant::now();
+        let out = run_capped(sh("yes"), Budget { seconds: 20, memory_mb: 512 }, "yes", 1000).unwrap_or_default();
+        assert!(out.len() <= 1001, "{}", out.len());
+        assert!(t0.elapsed() < Duration::from_secs(10), "not left to its time limit: {:?}", t0.elapsed());
+    }
 
     #[test]
     fn a_program_that_ends_gives_its_output_and_a_failing_one_its_words() {

@@ -366,12 +366,79 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
             PartType::Multipart(_) => {}
         }
     }
+    unwrap_outlook(&mut f, &mut body, depth);
     crate::parse::truncate_at_char(&mut body, MAX_BODY_TEXT);
     f.body_text = unlegacy(crate::text::nfc(&body));
     if f.bounce {
         f.bounced_to = bounced_recipients(whole(m), &f.body_text, f.from.as_deref());
     }
     Ok(f)
+}
+
+/// Outlook's wrappers opened (SPEC §5, §6): a TNEF attachment (`winmail.dat`, known by its
+/// signature whatever its name) is replaced by the files it holds, and gives its text when the
+/// mail has none; an attached Outlook message (`.msg`) becomes the forwarded message, its files
+/// read like any forward's (or, when the mail already forwards one, its files join the mail's).
+/// A wrapper that cannot be opened stays an attachment, whose reader says why.
+fn unwrap_outlook(f: &mut MailFacts, body: &mut String, depth: usize) {
+    use super::outlook;
+    if !f.attachments.iter().any(|a| outlook::is_tnef(&a.data) || outlook::is_msg(&a.data)) {
+        return;
+    }
+    let file = |(name, data): (String, Vec<u8>)| Attachment { filename: unlegacy(crate::text::nfc(&name)), content_type: "application/octet-stream".into(), data };
+    let mut kept = Vec::with_capacity(f.attachments.len());
+    for a in std::mem::take(&mut f.attachments) {
+        if outlook::is_tnef(&a.data) {
+            let u = outlook::read_tnef(&a.data);
+            // Nothing readable in it: kept, and its reader says so. A wrapper read whole gives
+            // way to what it holds, which may be no file (its text only, or RTF not read here).
+            if u.attributes == 0 {
+                kept.push(a);
+                continue;
+            }
+            if body.trim().is_empty() {
+                if let Some(b) = u.body.clone().or_else(|| u.html.as_deref().map(strip_html)) {
+                    body.push_str(&b);
+                    body.push('\n');
+                }
+            }
+            kept.extend(u.attachments.into_iter().take(MAX_LIST).map(file));
+        } else if outlook::is_msg(&a.data) && depth < 3 {
+            let Some(u) = outlook::read_msg(&a.data) else {
+                kept.push(a);
+                continue;
+            };
+            let mut inner = MailFacts::default();
+            // A received message keeps the headers it came with: its sender and date as sent.
+            if let Some(h) = u.headers.as_deref() {
+                let raw = format!("{}\r\n\r\n", h.trim_end());
+                if let Some(m) = MessageParser::default().parse(raw.as_bytes()) {
+                    if let Some(a) = m.from().and_then(|a| a.first()) {
+                        inner.from = a.address().map(|s| bounded(&s.trim().to_ascii_lowercase()));
+                        inner.from_name = a.name().map(|n| bounded(&crate::text::nfc(n)));
+                    }
+                    inner.date = m.date().map(|d| d.to_timestamp());
+                    inner.message_id = m.message_id().map(|s| bounded(&format!("<{}>", s.trim_matches(['<', '>']))));
+                }
+            }
+            inner.from = inner.from.or(u.from.map(|s| bounded(&s.trim().to_ascii_lowercase())));
+            inner.from_name = inner.from_name.or(u.from_name.map(|n| bounded(&crate::text::nfc(&n))));
+            inner.message_id = inner.message_id.or(u.message_id.map(|s| bounded(&format!("<{}>", s.trim().trim_matches(['<', '>'])))));
+            inner.subject = unlegacy(bounded(&crate::text::nfc(u.subject.as_deref().unwrap_or("").trim())));
+            let mut text = u.body.or_else(|| u.html.as_deref().map(strip_html)).unwrap_or_default();
+            crate::parse::truncate_at_char(&mut text, MAX_BODY_TEXT);
+            inner.body_text = unlegacy(crate::text::nfc(&text));
+            inner.attachments = u.attachments.into_iter().take(MAX_LIST).map(file).collect();
+            if f.forwarded.is_none() {
+                f.forwarded = Some(Box::new(inner));
+            } else {
+                kept.extend(inner.attachments);
+            }
+        } else {
+            kept.push(a);
+        }
+    }
+    f.attachments = kept;
 }
 
 /// Who a bounce could not reach: the `Final-Recipient` (or `Original-Recipient`) fields of its
@@ -729,6 +796,20 @@ mod tests {
         }
         let raw = "From: a@x.example\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nK=C3=ADnh g=E1=BB=ADi V=C4=83n ph=C3=B2ng=\r\n--b--\r\n";
         assert_eq!(parse(raw.as_bytes()).body_text, "Kính gửi Văn phòng\n");
+    }
+
+    #[test]
+    fn a_winmail_dat_gives_way_to_its_files_and_its_text_is_the_mails_when_it_has_none() {
+        let tnef = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tnefparse/body.tnef")).unwrap();
+        let two = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tnefparse/two-files.tnef")).unwrap();
+        use base64::Engine;
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let raw = |d: &[u8]| format!("From: a@b.example\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--o--\r\n", b64(d));
+        let f = parse(raw(&tnef).as_bytes());
+        assert!(f.attachments.is_empty(), "{:?}", f.attachments.iter().map(|a| &a.filename).collect::<Vec<_>>());
+        assert!(f.body_text.contains("THE BILL OF RIGHTS"), "the HTML text of the wrapper: {}", f.body_text);
+        let f = parse(raw(&two).as_bytes());
+        assert_eq!(f.attachments.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>(), ["AUTHORS", "README"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod header;
 pub mod layout_table;
 pub mod letter;
 pub mod mime;
+pub mod outlook;
 pub mod plain;
 pub mod sheet;
 pub mod worker;
@@ -232,6 +233,9 @@ pub enum ParseError {
     /// The reader itself failed on this file (a panic caught): told plainly, detail kept.
     #[error("tệp bị hỏng hoặc có cấu trúc lạ, hệ thống chưa đọc được")]
     ReaderFailed(String),
+    /// Saved with a password: nothing is read without it.
+    #[error("tệp Word/Excel được đặt mật khẩu nên không mở được; đề nghị gửi bản không đặt mật khẩu")]
+    Protected,
     /// The program that reads this kind of file is not installed on the server.
     #[error("máy chủ của Văn phòng chưa có công cụ đọc loại tệp này: đã lưu tệp, chưa đọc được nội dung")]
     Missing(String),
@@ -351,6 +355,14 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
                 Err(e) => out.push(doc.failed_on(e)),
             }
         }
+        Format::Rar | Format::SevenZ => {
+            if depth >= 2 {
+                out.push(doc.refused("từ chối: tệp nén lồng trong tệp nén nhiều lớp"));
+                return;
+            }
+            read_archive(doc, filename, data, limits, depth, out);
+        }
+        Format::Doc if container::word97_encrypted(data) => out.push(doc.failed_on(ParseError::Protected)),
         Format::Doc | Format::Rtf | Format::Odt => {
             let ext = match format {
                 Format::Doc => "doc",
@@ -383,13 +395,83 @@ fn read_into(filename: &str, container: Option<&str>, data: &[u8], limits: &Limi
             })
         }
         Format::Pdf | Format::Image => out.push(read_page_text(doc, data, limits)),
+        Format::Other if outlook::is_tnef(data) => {
+            out.push(doc.refused("tệp winmail.dat của Outlook bị hỏng, không lấy được tệp đính kèm bên trong; đề nghị gửi lại bằng định dạng thư thông thường (HTML hoặc văn bản)"));
+        }
+        Format::Other if outlook::is_msg(data) => {
+            out.push(doc.failed("thư Outlook (.msg) nằm trong tệp nén: đề nghị gửi thẳng các tệp báo cáo"));
+        }
         Format::Other if container::password_protected(data) => {
-            out.push(doc.failed("tệp Word/Excel được đặt mật khẩu nên không mở được; đề nghị gửi bản không đặt mật khẩu"));
+            out.push(doc.failed_on(ParseError::Protected));
         }
         Format::Other => {
             // Kept as evidence, not parsed (SPEC §5); the reason says so.
             doc.error = Some("không phải văn bản Word, Excel, PDF hay ảnh chụp: đã lưu, không đọc nội dung".into());
             out.push(doc);
+        }
+    }
+}
+
+/// A RAR or 7z archive: listed, checked against the limits as a zip is (file count, unpacked
+/// size and ratio, depth), then each file read to memory and read as a document of its own.
+fn read_archive(doc: Document, filename: &str, data: &[u8], limits: &Limits, depth: usize, out: &mut Vec<Document>) {
+    use external::ArchiveTrouble;
+    let ext = if doc.format == Format::Rar { "rar" } else { "7z" };
+    let budget = converter_budget(limits);
+    let archive = match guarded(|| external::archive(data, ext, budget)) {
+        Ok(Ok(a)) => a,
+        Ok(Err(ArchiveTrouble::Locked)) => return out.push(doc.failed("tệp nén có mật khẩu nên không mở được; đề nghị gửi tệp nén không đặt mật khẩu (hoặc gửi thẳng các tệp)")),
+        Ok(Err(ArchiveTrouble::MissingVolume)) => {
+            return out.push(doc.refused("tệp nén nhiều phần: thiếu các phần còn lại nên không giải nén được; đề nghị nén thành một tệp duy nhất hoặc gửi thẳng các tệp"))
+        }
+        Ok(Err(ArchiveTrouble::Unreadable(why))) => return out.push(doc.failed_on(ParseError::Corrupt(why))),
+        Err(e) => return out.push(doc.failed_on(e)),
+    };
+    let files: Vec<&external::ArchiveEntry> = archive.entries.iter().filter(|e| !e.not_a_file).collect();
+    if files.len() > limits.zip_entries {
+        return out.push(doc.refused(format!("từ chối: tệp nén chứa {} tệp, vượt giới hạn {}", files.len(), limits.zip_entries)));
+    }
+    let cap = limits.inflated_mb * 1024 * 1024;
+    let per_file = limits.attachment_mb * 1024 * 1024;
+    let total: u64 = files.iter().map(|e| e.size).fold(0, u64::saturating_add);
+    if total > cap {
+        return out.push(doc.refused(format!("từ chối: tệp nén khi giải nén vượt {} MB (có thể là bom nén)", limits.inflated_mb)));
+    }
+    if let Some(e) = files.iter().find(|e| e.size > 1024 * 1024 && e.packed > 0 && e.size / e.packed > limits.compression_ratio) {
+        return out.push(doc.refused(format!(
+            "từ chối: tệp `{}` trong tệp nén giải nén ra {} MB từ {} KB (tỉ lệ {}:1, vượt giới hạn {}:1; có thể là bom nén)",
+            e.name,
+            e.size / (1024 * 1024),
+            e.packed / 1024,
+            e.size / e.packed,
+            limits.compression_ratio
+        )));
+    }
+    let mut doc = doc;
+    doc.parse = ParseStatus::Ok;
+    out.push(doc);
+    let mut read_total = 0u64;
+    for e in files {
+        let name = crate::text::nfc(e.name.rsplit(['/', '\\']).next().unwrap_or(&e.name));
+        if name.is_empty() || name.starts_with("._") || e.name.starts_with("__MACOSX/") {
+            continue;
+        }
+        let mut inner = Document::empty(&name, Format::Other, &[]);
+        inner.container = Some(filename.to_string());
+        if e.encrypted {
+            out.push(inner.failed(format!("tệp `{name}` trong tệp nén có mật khẩu nên không mở được; đề nghị gửi tệp không đặt mật khẩu")));
+            continue;
+        }
+        if e.size > per_file {
+            out.push(inner.refused(format!("từ chối: tệp `{name}` khi giải nén vượt {} MB", limits.attachment_mb)));
+            continue;
+        }
+        match archive.read(e, per_file.min(cap - read_total.min(cap)), budget) {
+            Ok(bytes) => {
+                read_total += bytes.len() as u64;
+                read_into(&name, Some(filename), &bytes, limits, depth + 1, out);
+            }
+            Err(err) => out.push(inner.failed_on(err)),
         }
     }
 }

@@ -69,7 +69,14 @@ pub fn read(data: &[u8], format: Format, limits: &Limits) -> Result<Vec<Sheet>, 
         check_extent(data, limits)?;
     }
     let mut wb: Sheets<Cursor<Vec<u8>>> = open_workbook_auto_from_rs(Cursor::new(data.to_vec()))
-        .map_err(|e| ParseError::Corrupt(format!("not a readable workbook ({e})")))?;
+        .map_err(|e| {
+            // An .xls saved with a password (its FILEPASS record): said as such, not as damage.
+            if e.to_string().contains("password protected") {
+                ParseError::Protected
+            } else {
+                ParseError::Corrupt(format!("not a readable workbook ({e})"))
+            }
+        })?;
     let names = wb.sheet_names().to_vec();
     let mut out = Vec::new();
     let mut cells_total = 0usize;
