@@ -5,7 +5,7 @@
 //! Passwords are kept only as Argon2id hashes (PHC strings); session tokens only as their
 //! SHA-256, so a copy of the database logs nobody in.
 
-use super::{OfficeError, Result};
+use super::Result;
 use crate::domain::Role;
 use crate::store::{Account, Session, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -45,19 +45,37 @@ fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// Why an account action was refused (its words for the command line; the console says each
+/// in Vietnamese).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("`{0}` is not an account name: use 1–64 letters, digits and . _ - @ (no spaces or diacritics)")]
+    BadName(String),
+    #[error("the password is too short: at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    #[error("account `{0}` already exists")]
+    Exists(String),
+    #[error("no account `{0}`")]
+    NoSuchAccount(String),
+    #[error("the current password is not right (too many tries: wait 15 minutes)")]
+    Throttled,
+    #[error("the current password is not right")]
+    WrongPassword,
+}
+
 /// An account name: what a person types at the login page; short, no spaces or markup.
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if ok {
         Ok(())
     } else {
-        Err(OfficeError::Account(format!("`{name}` is not an account name: use 1–64 letters, digits and . _ - @ (no spaces or diacritics)")))
+        Err(AccountError::BadName(name.to_string()).into())
     }
 }
 
 fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(OfficeError::Account(format!("the password is too short: at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(AccountError::TooShort.into());
     }
     Ok(())
 }
@@ -73,7 +91,7 @@ pub async fn add_account(store: &Store, name: &str, role: Role, password: &str, 
     let hash = hashed(password).await;
     let mut tx = store.begin().await?;
     if !tx.add_account(name, role, &hash).await? {
-        return Err(OfficeError::Account(format!("account `{name}` already exists")));
+        return Err(AccountError::Exists(name.to_string()).into());
     }
     tx.audit("account_added", by, &format!("account:{name}"), &json!({"role": role})).await?;
     tx.commit().await?;
@@ -85,7 +103,7 @@ pub async fn set_password(store: &Store, name: &str, password: &str, by: &str) -
     let hash = hashed(password).await;
     let mut tx = store.begin().await?;
     if !tx.set_account_hash(name, &hash).await? {
-        return Err(OfficeError::Account(format!("no account `{name}`")));
+        return Err(AccountError::NoSuchAccount(name.to_string()).into());
     }
     tx.audit("account_password", by, &format!("account:{name}"), &json!({})).await?;
     tx.commit().await?;
@@ -97,18 +115,18 @@ pub async fn set_password(store: &Store, name: &str, password: &str, by: &str) -
 pub async fn change_own_password(store: &Store, name: &str, current: &str, new: &str) -> Result<()> {
     check_password(new)?;
     let Some(a) = store.account(name).await? else {
-        return Err(OfficeError::Account(format!("no account `{name}`")));
+        return Err(AccountError::NoSuchAccount(name.to_string()).into());
     };
     // Guessing the current password here counts like guessing it at the login page.
     let key = format!("account:{name}");
     let now = chrono::Utc::now().timestamp();
     if store.login_failures(&key, now - THROTTLE_WINDOW).await? >= FAILURES_PER_ACCOUNT {
-        return Err(OfficeError::Account("the current password is not right (too many tries: wait 15 minutes)".into()));
+        return Err(AccountError::Throttled.into());
     }
     let (p, h) = (current.to_string(), a.hash.clone());
     if !tokio::task::spawn_blocking(move || verify(&p, &h)).await.unwrap_or(false) {
         store.record_login_failure(&[key], now).await?;
-        return Err(OfficeError::Account("the current password is not right".into()));
+        return Err(AccountError::WrongPassword.into());
     }
     set_password(store, name, new, name).await
 }
@@ -116,7 +134,7 @@ pub async fn change_own_password(store: &Store, name: &str, current: &str, new: 
 pub async fn set_disabled(store: &Store, name: &str, disabled: bool, by: &str) -> Result<()> {
     let mut tx = store.begin().await?;
     if !tx.set_account_disabled(name, disabled).await? {
-        return Err(OfficeError::Account(format!("no account `{name}`")));
+        return Err(AccountError::NoSuchAccount(name.to_string()).into());
     }
     tx.audit(if disabled { "account_disabled" } else { "account_enabled" }, by, &format!("account:{name}"), &json!({})).await?;
     tx.commit().await?;

@@ -102,7 +102,7 @@ pub async fn reread(cfg: &Config, tx: &mut Tx<'_>, sub: &mut Submission) -> std:
 pub async fn confirm_ocr(store: &Store, id: i64, by: &str) -> Result<()> {
     let mut tx = store.begin().await?;
     if !tx.confirm_figures(id, by, chrono::Utc::now().timestamp()).await? {
-        return Err(OfficeError::Refused { id, why: "has no figures read by OCR waiting for confirmation".into() });
+        return Err(OfficeError::Refused { id, why: super::Refusal::NoFiguresToConfirm });
     }
     tx.audit("figures_confirmed", by, &format!("submission:{id}"), &json!({})).await?;
     tx.commit().await?;

@@ -57,13 +57,54 @@ pub enum OfficeError {
     #[error("{0}")]
     Directory(#[from] DirectoryError),
     #[error("submission {id} {why}")]
-    Refused { id: i64, why: String },
+    Refused { id: i64, why: Refusal },
     #[error("{0}")]
-    Account(String),
+    Account(#[from] accounts::AccountError),
     #[error("the stored raw message of submission {0} is damaged: {1}")]
     DamagedRaw(i64, std::io::Error),
     #[error("request {id} {why}")]
-    Request { id: i64, why: String },
+    Request { id: i64, why: RequestProblem },
+}
+
+/// Why an action on a submission was refused (its words for the command line; the console
+/// says each in Vietnamese).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A duplicate (of the submission named, when known).
+    #[error("is a duplicate{}; decide about the original instead", .0.map(|d| format!(" of submission {d}")).unwrap_or_default())]
+    Duplicate(Option<i64>),
+    #[error("carries a single document; assign the whole message instead")]
+    SingleDocument,
+    #[error("has no document {doc} (it has {has})")]
+    NoSuchDocument { doc: usize, has: usize },
+    #[error("document {0} was already taken out of it")]
+    AlreadyTaken(usize),
+    #[error("has no complete best guess (unit, report and period); assign it instead")]
+    NoCompleteGuess,
+    #[error("has no figures read by OCR waiting for confirmation")]
+    NoFiguresToConfirm,
+}
+
+/// Why a letter's request could not be added, confirmed or cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestProblem {
+    #[error("already holds this letter ({number}, {report})")]
+    AlreadyHeld { number: String, report: String },
+    #[error("does not exist")]
+    Missing,
+    /// Not waiting for confirmation: its state, as people name it.
+    #[error("is {0}, not waiting for confirmation")]
+    NotPending(String),
+    #[error("sets no deadline for the units: nothing to confirm (cancel it instead)")]
+    NoDeadline,
+    #[error("cannot be confirmed for {0}: no such unit")]
+    NoSuchUnit(String),
+    #[error("addresses no unit the config knows; name the units (--unit)")]
+    NoUnit,
+    #[error("was decided by someone else meanwhile")]
+    DecidedMeanwhile,
+    #[error("is already cancelled")]
+    AlreadyCancelled,
 }
 
 pub type Result<T> = std::result::Result<T, OfficeError>;
@@ -463,8 +504,7 @@ fn not_too_far_ahead(cfg: &Config, sub: &Submission, ob: &Obligation) -> Result<
 /// The message's decision can still be changed by a person (a duplicate points at its original).
 fn decidable(sub: &Submission) -> Result<()> {
     if sub.decision == Decision::Duplicate {
-        let of = sub.duplicate_of.map(|d| format!(" of submission {d}")).unwrap_or_default();
-        return Err(OfficeError::Refused { id: sub.id, why: format!("is a duplicate{of}; decide about the original instead") });
+        return Err(OfficeError::Refused { id: sub.id, why: Refusal::Duplicate(sub.duplicate_of) });
     }
     Ok(())
 }
@@ -496,10 +536,10 @@ pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, u
     decidable(&was)?;
     not_too_far_ahead(cfg, &was, &ob)?;
     if was.documents.len() < 2 {
-        return Err(OfficeError::Refused { id, why: "carries a single document; assign the whole message instead".into() });
+        return Err(OfficeError::Refused { id, why: Refusal::SingleDocument });
     }
     let Some(d) = doc.checked_sub(1).and_then(|i| was.documents.get(i)).cloned() else {
-        return Err(OfficeError::Refused { id, why: format!("has no document {doc} (it has {})", was.documents.len()) });
+        return Err(OfficeError::Refused { id, why: Refusal::NoSuchDocument { doc, has: was.documents.len() } });
     };
     let root = match was.part_of {
         Some(r) => store.message(r).await?,
@@ -528,7 +568,7 @@ pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, u
     tx.update_decision(&rest).await?;
     let part_figures = figures::read_for(cfg, &mut tx, &mut part, 0).await?;
     let Some(pid) = tx.insert_message(&part).await? else {
-        return Err(OfficeError::Refused { id, why: format!("document {doc} was already taken out of it") });
+        return Err(OfficeError::Refused { id, why: Refusal::AlreadyTaken(doc) });
     };
     part.id = pid;
     if let (Some(r), Some(ob)) = (&part_figures, part.obligation()) {
@@ -556,7 +596,7 @@ pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, u
 pub async fn accept(cfg: &Config, store: &Store, id: i64, by: &str, tell: bool) -> Result<Done> {
     let sub = store.message(id).await?;
     let Some(k) = sub.obligation() else {
-        return Err(OfficeError::Refused { id, why: "has no complete best guess (unit, report and period); assign it instead".into() });
+        return Err(OfficeError::Refused { id, why: Refusal::NoCompleteGuess });
     };
     assign(cfg, store, id, k.unit.as_str(), k.report.as_str(), k.period, by, tell).await
 }

@@ -11,7 +11,7 @@
 //! join the config's reports wherever the rules are read ([`with_requests`], [`Live`]), so
 //! matching, status, reminders, the digest and the workbook treat them like any other.
 
-use super::{OfficeError, Result};
+use super::{OfficeError, RequestProblem, Result};
 use crate::config::Config;
 use crate::domain::rules::{DueRule, Extract, LetterTerms, Report};
 use crate::domain::{PeriodKind, ReportId, UnitId};
@@ -207,7 +207,7 @@ pub async fn add(cfg: &Config, store: &Store, l: &Letter, source: &str, message_
         // The transaction holds the connection (SQLite has one): let it go before looking.
         drop(tx);
         let had = store.requests().await?.into_iter().find(|x| x.report == r.report).map(|x| x.id).unwrap_or(0);
-        return Err(OfficeError::Request { id: had, why: format!("already holds this letter ({}, {})", r.number.as_deref().unwrap_or("không số"), r.report) });
+        return Err(OfficeError::Request { id: had, why: RequestProblem::AlreadyHeld { number: r.number.clone().unwrap_or_else(|| "không số".into()), report: r.report.clone() } });
     };
     r.id = id;
     tx.audit("request_added", by, &format!("request:{id}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?;
@@ -254,12 +254,12 @@ pub fn past_deadlines(r: &StoredRequest, today: chrono::NaiveDate) -> Vec<String
 /// letter addresses, or of `units` when the clerk names them (a letter whose addressees the
 /// config cannot resolve).
 pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by: &str) -> Result<StoredRequest> {
-    let mut r = store.request(id).await?.ok_or_else(|| OfficeError::Request { id, why: "does not exist".into() })?;
+    let mut r = store.request(id).await?.ok_or(OfficeError::Request { id, why: RequestProblem::Missing })?;
     if r.state != "pending" {
-        return Err(OfficeError::Request { id, why: format!("is {}, not waiting for confirmation", state_vi(&r.state)) });
+        return Err(OfficeError::Request { id, why: RequestProblem::NotPending(state_vi(&r.state).to_string()) });
     }
     if unit_deadlines(&r.reading).is_empty() {
-        return Err(OfficeError::Request { id, why: "sets no deadline for the units: nothing to confirm (cancel it instead)".into() });
+        return Err(OfficeError::Request { id, why: RequestProblem::NoDeadline });
     }
     let chosen: Vec<String> = if units.is_empty() {
         let mut all: Vec<String> = r.reading["addressees"].as_array().into_iter().flatten().flat_map(|a| a["units"].as_array().cloned().unwrap_or_default()).filter_map(|u| u.as_str().map(str::to_string)).collect();
@@ -269,18 +269,18 @@ pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by:
     } else {
         for u in units {
             if cfg.unit(u).is_none() {
-                return Err(OfficeError::Request { id, why: format!("cannot be confirmed for {u}: no such unit") });
+                return Err(OfficeError::Request { id, why: RequestProblem::NoSuchUnit(u.to_string()) });
             }
         }
         units.to_vec()
     };
     if chosen.is_empty() {
-        return Err(OfficeError::Request { id, why: "addresses no unit the config knows; name the units (--unit)".into() });
+        return Err(OfficeError::Request { id, why: RequestProblem::NoUnit });
     }
     r.reading["units"] = json!(chosen);
     let mut tx = store.begin().await?;
     if !tx.decide_request(id, "pending", "confirmed", &r.reading, by).await? {
-        return Err(OfficeError::Request { id, why: "was decided by someone else meanwhile".into() });
+        return Err(OfficeError::Request { id, why: RequestProblem::DecidedMeanwhile });
     }
     let reports: Vec<String> = reports_of(&r).iter().map(|x| x.id.to_string()).collect();
     tx.audit("request_confirmed", by, &format!("request:{id}"), &json!({"report": r.report, "units": chosen, "reports": reports})).await?;
@@ -293,14 +293,14 @@ pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by:
 /// Calls a request off: a pending one is never confirmed, a confirmed one's obligations end
 /// (submissions already recorded for it stay, as every message does).
 pub async fn cancel(store: &Store, id: i64, reason: &str, by: &str) -> Result<StoredRequest> {
-    let mut r = store.request(id).await?.ok_or_else(|| OfficeError::Request { id, why: "does not exist".into() })?;
+    let mut r = store.request(id).await?.ok_or(OfficeError::Request { id, why: RequestProblem::Missing })?;
     if r.state == "cancelled" {
-        return Err(OfficeError::Request { id, why: "is already cancelled".into() });
+        return Err(OfficeError::Request { id, why: RequestProblem::AlreadyCancelled });
     }
     r.reading["cancel_reason"] = json!(reason);
     let mut tx = store.begin().await?;
     if !tx.decide_request(id, &r.state, "cancelled", &r.reading, by).await? {
-        return Err(OfficeError::Request { id, why: "was decided by someone else meanwhile".into() });
+        return Err(OfficeError::Request { id, why: RequestProblem::DecidedMeanwhile });
     }
     tx.audit("request_cancelled", by, &format!("request:{id}"), &json!({"report": r.report, "was": r.state, "reason": reason})).await?;
     tx.commit().await?;

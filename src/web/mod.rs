@@ -466,6 +466,8 @@ impl App {
 }
 
 fn explain_in(names: Option<&App>, e: &OfficeError) -> String {
+    use crate::office::accounts::AccountError;
+    use crate::office::{Refusal, RequestProblem};
     use crate::schedule::NotOwed;
     match e {
         OfficeError::NotOwed(n) => {
@@ -484,21 +486,32 @@ fn explain_in(names: Option<&App>, e: &OfficeError) -> String {
             }
         }
         OfficeError::TooFarAhead { .. } | OfficeError::ExtensionNotLater { .. } | OfficeError::ExtensionTooLong { .. } | OfficeError::ExtensionTooEarly { .. } | OfficeError::NoExtension { .. } | OfficeError::NotOtherMail { .. } | OfficeError::EmptyAnswer | OfficeError::NobodyToAnswer { .. } | OfficeError::Directory(_) => format!("{}.", capitalised(&e.to_string())),
-        OfficeError::Refused { id, why } if why.contains("duplicate") => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
-        OfficeError::Refused { id, why } if why.contains("single document") => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
-        OfficeError::Refused { id, why } if why.contains("already taken") => format!("Tệp này đã được tách khỏi bài nộp số {id}."),
-        OfficeError::Refused { id, why } if why.contains("has no document") => format!("Bài nộp số {id} không có tệp này."),
-        OfficeError::Request { why, .. } if why.contains("no unit") => "Công văn không gửi đơn vị nào có trong cấu hình: hãy chọn các đơn vị phải nộp.".into(),
-        OfficeError::Request { why, .. } if why.contains("no deadline") => "Công văn không đặt hạn nào cho các đơn vị: không có gì để xác nhận (hãy hủy yêu cầu).".into(),
-        OfficeError::Request { id, why } if why.contains("no such unit") => format!("Yêu cầu số {id}: có đơn vị không có trong cấu hình."),
-        OfficeError::Request { id, .. } => format!("Yêu cầu số {id} đã được xử lý trước đó hoặc không còn."),
-        OfficeError::Refused { id, .. } => format!("Bài nộp số {id} chưa có dự đoán đủ đơn vị, loại báo cáo và kỳ; hãy dùng «Gán cho nghĩa vụ»."),
+        OfficeError::Refused { id, why } => match why {
+            Refusal::Duplicate(_) => format!("Bài nộp số {id} là bản trùng; hãy quyết định trên bản gốc."),
+            Refusal::SingleDocument => format!("Bài nộp số {id} chỉ còn một tệp; hãy gán cả thư."),
+            Refusal::AlreadyTaken(_) => format!("Tệp này đã được tách khỏi bài nộp số {id}."),
+            Refusal::NoSuchDocument { .. } => format!("Bài nộp số {id} không có tệp này."),
+            Refusal::NoCompleteGuess => format!("Bài nộp số {id} chưa có dự đoán đủ đơn vị, loại báo cáo và kỳ; hãy dùng «Gán cho nghĩa vụ»."),
+            Refusal::NoFiguresToConfirm => format!("Bài nộp số {id} không có số liệu đọc từ ảnh nào chờ xác nhận."),
+        },
+        OfficeError::Request { id, why } => match why {
+            RequestProblem::NoUnit => "Công văn không gửi đơn vị nào có trong cấu hình: hãy chọn các đơn vị phải nộp.".into(),
+            RequestProblem::NoDeadline => "Công văn không đặt hạn nào cho các đơn vị: không có gì để xác nhận (hãy hủy yêu cầu).".into(),
+            RequestProblem::NoSuchUnit(_) => format!("Yêu cầu số {id}: có đơn vị không có trong cấu hình."),
+            RequestProblem::AlreadyHeld { .. } => format!("Công văn này đã có: yêu cầu số {id}."),
+            RequestProblem::Missing | RequestProblem::NotPending(_) | RequestProblem::DecidedMeanwhile | RequestProblem::AlreadyCancelled => {
+                format!("Yêu cầu số {id} đã được xử lý trước đó hoặc không còn.")
+            }
+        },
         OfficeError::Store(crate::store::StoreError::NotFound(_)) => "Không tìm thấy bài nộp này.".into(),
-        OfficeError::Account(why) if why.contains("too short") => format!("Mật khẩu mới quá ngắn: cần ít nhất {} ký tự.", office::accounts::MIN_PASSWORD_CHARS),
-        OfficeError::Account(why) if why.contains("current password") => "Mật khẩu hiện tại không đúng.".into(),
-        OfficeError::Account(why) if why.contains("already exists") => "Tên đăng nhập này đã có.".into(),
-        OfficeError::Account(why) if why.contains("not an account name") => "Tên đăng nhập chỉ gồm chữ không dấu, chữ số và . _ - @ (tối đa 64 ký tự).".into(),
-        OfficeError::Account(why) => format!("Không thực hiện được: {why}."),
+        OfficeError::Account(why) => match why {
+            AccountError::TooShort => format!("Mật khẩu mới quá ngắn: cần ít nhất {} ký tự.", office::accounts::MIN_PASSWORD_CHARS),
+            AccountError::WrongPassword => "Mật khẩu hiện tại không đúng.".into(),
+            AccountError::Throttled => "Mật khẩu hiện tại không đúng; đã nhập sai nhiều lần, hãy đợi 15 phút rồi thử lại.".into(),
+            AccountError::Exists(_) => "Tên đăng nhập này đã có.".into(),
+            AccountError::BadName(_) => "Tên đăng nhập chỉ gồm chữ không dấu, chữ số và . _ - @ (tối đa 64 ký tự).".into(),
+            AccountError::NoSuchAccount(name) => format!("Không có tài khoản «{name}»."),
+        },
         other => format!("Không thực hiện được: {other}."),
     }
 }
@@ -607,6 +620,33 @@ mod tests {
         let html = env.get_template("message.html").unwrap().render(json!({"office": evil, "title": evil, "text": evil})).unwrap();
         assert!(!html.contains("<script>alert") && !html.contains("<img src=x"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn every_refusal_an_action_can_give_is_said_in_vietnamese() {
+        use crate::office::accounts::AccountError;
+        use crate::office::{Refusal, RequestProblem};
+        let refusals = [Refusal::Duplicate(Some(3)), Refusal::SingleDocument, Refusal::NoSuchDocument { doc: 4, has: 2 }, Refusal::AlreadyTaken(2), Refusal::NoCompleteGuess, Refusal::NoFiguresToConfirm];
+        let problems = [
+            RequestProblem::AlreadyHeld { number: "45/SYT".into(), report: "cv-45".into() },
+            RequestProblem::Missing,
+            RequestProblem::NotPending("đã hủy".into()),
+            RequestProblem::NoDeadline,
+            RequestProblem::NoSuchUnit("X".into()),
+            RequestProblem::NoUnit,
+            RequestProblem::DecidedMeanwhile,
+            RequestProblem::AlreadyCancelled,
+        ];
+        let accounts = [AccountError::BadName("a b".into()), AccountError::TooShort, AccountError::Exists("lan".into()), AccountError::NoSuchAccount("x".into()), AccountError::Throttled, AccountError::WrongPassword];
+        let mut said: Vec<String> = refusals.into_iter().map(|why| explain_in(None, &OfficeError::Refused { id: 7, why })).collect();
+        said.extend(problems.into_iter().map(|why| explain_in(None, &OfficeError::Request { id: 2, why })));
+        said.extend(accounts.into_iter().map(|a| explain_in(None, &OfficeError::Account(a))));
+        for s in &said {
+            for english in ["submission", "request", "account", " the ", " is ", " not ", "password"] {
+                assert!(!s.to_lowercase().contains(english), "English in «{s}»");
+            }
+        }
+        assert!(said[5].contains("không có số liệu đọc từ ảnh"), "each refusal its own words: {}", said[5]);
     }
 
     #[test]
