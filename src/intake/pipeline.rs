@@ -323,7 +323,7 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
     m.reasons.push("Văn phòng không lưu được thư này nguyên trạng; đề nghị gửi lại thư khác".into());
     m.evidence.push(format!("the database refused the message as it was: {refused}"));
     let facts = mime::parse(head);
-    m.reply = !(facts.auto_submitted || facts.list || facts.bounce || facts.receipt || facts.null_sender);
+    m.reply = !facts.is_automatic();
     let head_blob = crate::store::compress(head);
     match attempt(cfg, tx, mode, arrival_for(p, head, sha256_hex(head), facts, vec![], m, None, &head_blob)).await? {
         Ok(Ok(r)) => outcome(cfg, tx, p, seen, mode, r).await,
