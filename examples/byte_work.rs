@@ -28,14 +28,14 @@ fn main() {
         }
         println!("{name:<32} {:7.1} ms  {:6.0} MB/s", best * 1000.0, total as f64 / 1e6 / best);
     };
-    time("sha-256 of the raw bytes", &|m| baocao::parse::sha256_hex(m).len());
+    time("sha-256 of the raw bytes", &|m| baocao::digest::sha256_hex(m).len());
     time("mime, parts decoded", &|m| baocao::parse::mime::parse(m).attachments.len());
     time("zstd of the raw bytes", &|m| baocao::store::compress(m).len());
     let parsed: Vec<_> = files.iter().map(|m| baocao::parse::mime::parse(m)).collect();
     let mut best = f64::MAX;
     for _ in 0..5 {
         let t = std::time::Instant::now();
-        let n: usize = parsed.iter().flat_map(|p| &p.attachments).map(|a| baocao::parse::sha256_hex(&a.data).len()).sum();
+        let n: usize = parsed.iter().flat_map(|p| &p.attachments).map(|a| baocao::digest::sha256_hex(&a.data).len()).sum();
         best = best.min(t.elapsed().as_secs_f64());
         std::hint::black_box(n);
     }

@@ -1251,7 +1251,7 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
 
 async fn record_config_load(cfg: &Config, store: &Store) -> Result<()> {
     let text = std::fs::read(&cfg.path).unwrap_or_default();
-    let hash = crate::parse::sha256_hex(&text);
+    let hash = crate::digest::sha256_hex(&text);
     let last = store.last_event_data("config_loaded").await?;
     if last.as_deref().is_some_and(|d| d.contains(&hash)) {
         return Ok(());

@@ -43,6 +43,7 @@ pub mod cli;
 pub mod compile;
 pub mod daemon;
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod intake;
 pub mod matching;

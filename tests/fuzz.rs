@@ -298,7 +298,7 @@ fn rss_mb() -> u64 {
 fn save(target: &str, kind: &str, input: &[u8]) -> PathBuf {
     let dir = fixtures(target);
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{kind}-{}", &baocao::parse::sha256_hex(input)[..16]));
+    let p = dir.join(format!("{kind}-{}", &baocao::digest::sha256_hex(input)[..16]));
     std::fs::write(&p, input).unwrap();
     p
 }

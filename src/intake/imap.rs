@@ -430,7 +430,7 @@ impl Source for ImapSource<'_> {
             if let Some((m, body, mark)) = pass.ready.pop_front() {
                 // After a UIDVALIDITY change, exactly these bytes recorded before are only marked.
                 let again = match &body {
-                    Some(b) if pass.resync => store.raw_known(&crate::parse::sha256_hex(b)).await?,
+                    Some(b) if pass.resync => store.raw_known(&crate::digest::sha256_hex(b)).await?,
                     _ => false,
                 };
                 let raw = body.filter(|_| !again).map(|b| self.raw(&pass, &m, b));

@@ -151,7 +151,7 @@ pub fn read_entry(e: &MaildirEntry, max_bytes: u64) -> Result<RawMessage, Intake
         (std::fs::read(&e.path).map_err(err)?, None)
     };
     let source_key = if e.unique.is_empty() {
-        format!("eml:{}", crate::parse::sha256_hex(&bytes))
+        format!("eml:{}", crate::digest::sha256_hex(&bytes))
     } else {
         format!("maildir:{}", e.unique)
     };

@@ -19,7 +19,7 @@ use crate::domain::Decision;
 use crate::matching::Match;
 use crate::office::{self, Arrival};
 use crate::parse::mime::{self, MailFacts};
-use crate::parse::sha256_hex;
+use crate::digest::sha256_hex;
 use crate::parse::worker::Parser;
 use crate::parse::Document;
 use crate::store::{Store, StoreError, Tx};

@@ -281,7 +281,7 @@ async fn refused(store: &Store, m: &OutMail, e: String, permanent: bool, give_up
 
 fn file_name_for(key: &str) -> String {
     let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '+') { c } else { '_' }).collect();
-    let safe = if safe.len() > 180 { format!("{}-{}", &safe[..120], &crate::parse::sha256_hex(key.as_bytes())[..16]) } else { safe };
+    let safe = if safe.len() > 180 { format!("{}-{}", &safe[..120], &crate::digest::sha256_hex(key.as_bytes())[..16]) } else { safe };
     format!("{safe}.eml")
 }
 

@@ -77,7 +77,7 @@ pub fn build(cfg: &Config, o: &Outgoing) -> Result<Vec<u8>, NotifyError> {
         b = b.references(o.references.join(" "));
     }
     let domain = cfg.office.address.split('@').nth(1).unwrap_or("baocao.local").to_string();
-    let mid = format!("<{}@{}>", crate::parse::sha256_hex(o.key.as_bytes())[..32].to_string(), domain);
+    let mid = format!("<{}@{}>", crate::digest::sha256_hex(o.key.as_bytes())[..32].to_string(), domain);
     b = b
         .message_id(Some(mid))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Baocao-Kind"), o.kind.to_string()))

@@ -118,7 +118,7 @@ pub struct Imported {
 }
 
 fn fingerprint(body: &serde_json::Value) -> String {
-    crate::parse::sha256_hex(body.to_string().as_bytes())
+    crate::digest::sha256_hex(body.to_string().as_bytes())
 }
 
 fn group_json(g: &Group) -> serde_json::Value {

@@ -214,10 +214,7 @@ impl Document {
     }
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(data))
-}
+pub use crate::digest::sha256_hex;
 
 /// Why a document could not be read. Each is told to the sender as its message says; a
 /// corrupt file's technical cause (the library's words) is kept for the operator only.

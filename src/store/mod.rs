@@ -761,7 +761,7 @@ impl Store {
         if self.backend == Backend::Sqlite {
             return Ok(Some(MailboxLock { conn: None }));
         }
-        let digest = crate::parse::sha256_hex(format!("baocao-mailbox:{}:{mailbox}", self.office).as_bytes());
+        let digest = crate::digest::sha256_hex(format!("baocao-mailbox:{}:{mailbox}", self.office).as_bytes());
         let key = i64::from_str_radix(&digest[..15], 16).unwrap_or(0);
         let mut conn = self.pool.acquire().await?;
         let r = sqlx::query("SELECT pg_try_advisory_lock($1) AS ok").bind(key).fetch_one(&mut *conn).await?;
@@ -1982,7 +1982,7 @@ impl Store {
         let rows = sqlx::query("SELECT key FROM outbox WHERE office = $1 AND kind = 'reminder' ORDER BY id DESC").bind(&self.office).fetch_all(&self.read).await?;
         for r in rows {
             let key: String = r.try_get("key")?;
-            if wanted.contains(&crate::parse::sha256_hex(key.as_bytes())[..32].to_string()) {
+            if wanted.contains(&crate::digest::sha256_hex(key.as_bytes())[..32].to_string()) {
                 return Ok(Some(key));
             }
         }

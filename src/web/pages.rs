@@ -444,7 +444,7 @@ async fn raw_of(app: &App, m: &Submission) -> Result<Vec<u8>, Response> {
 /// Why an attachment was refused as hostile (a zip bomb, a file over a limit), when it was: such
 /// a file is not handed out by the console.
 fn refused_as_hostile(docs: &[Document], data: &[u8]) -> Option<String> {
-    let sha = crate::parse::sha256_hex(data);
+    let sha = crate::digest::sha256_hex(data);
     docs.iter()
         .find(|d| d.sha256 == sha && d.container.is_none() && d.broken && d.error.as_deref().is_some_and(|e| e.starts_with("từ chối")))
         .and_then(|d| d.error.clone())
