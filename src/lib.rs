@@ -45,6 +45,7 @@ pub mod daemon;
 pub mod config;
 pub mod digest;
 pub mod domain;
+pub mod health;
 pub mod intake;
 pub mod matching;
 pub mod notify;

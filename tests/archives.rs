@@ -135,7 +135,7 @@ fn winmail(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
 fn outlook_msg(from: &str, subject: &str, body: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut cf = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
     let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect() };
-    let mut put = |cf: &mut cfb::CompoundFile<std::io::Cursor<Vec<u8>>>, path: &str, data: &[u8]| {
+    let put = |cf: &mut cfb::CompoundFile<std::io::Cursor<Vec<u8>>>, path: &str, data: &[u8]| {
         cf.create_stream(path).unwrap().write_all(data).unwrap();
     };
     put(&mut cf, "/__properties_version1.0", &[0; 32]);

@@ -7,8 +7,7 @@
 //! lock (one instance polls), and everything else is safe to run everywhere because every
 //! effect is keyed (reminder stages, digest weeks, status days, outbox claims with SKIP LOCKED).
 
-pub mod http;
-
+use crate::health::Shared;
 use crate::config::{Config, Source};
 use crate::intake::imap::ImapSource;
 use crate::intake::source::{drive, Health, Pace};
@@ -20,15 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Shared between the tasks: intake health, whose `recorded` signal also nudges the deliverer
-/// when new messages (and so acknowledgements) were committed.
-pub struct Shared {
-    pub health: Arc<Health>,
-    /// The rules, with the confirmed requests' read again as they change.
-    pub rules: Arc<crate::office::requests::Live>,
-    /// The parse stage (its worker processes), also for a letter uploaded on the console.
-    pub parser: Arc<Parser>,
-}
 
 /// The scheduled jobs and the config key that times each.
 fn jobs(cfg: &Config) -> Vec<(&'static str, &cron::Schedule)> {

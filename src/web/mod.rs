@@ -16,7 +16,7 @@ mod pages;
 mod reports;
 
 use crate::config::Config;
-use crate::daemon::Shared;
+use crate::health::Shared;
 use crate::domain::Role;
 use crate::office::{self, OfficeError};
 use crate::store::{Session, Store};
@@ -341,7 +341,7 @@ async fn not_found(State(app): State<AppRef>, headers: HeaderMap) -> Response {
 }
 
 async fn healthz(State(app): State<AppRef>) -> Response {
-    let (code, body) = crate::daemon::http::healthz(&app.cfg(), &app.store, &app.shared).await;
+    let (code, body) = crate::health::healthz(&app.cfg(), &app.store, &app.shared).await;
     let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -349,7 +349,7 @@ async fn healthz(State(app): State<AppRef>) -> Response {
 }
 
 async fn metrics(State(app): State<AppRef>) -> Response {
-    match crate::daemon::http::metrics(&app.store, &app.shared).await {
+    match crate::health::metrics(&app.store, &app.shared).await {
         Ok(m) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
     }

@@ -1,11 +1,25 @@
-//! What operators' monitors read without logging in: `/healthz` (database and mailbox reachable,
-//! last successful poll, the outbox's server) and `/metrics` (Prometheus text). The console
-//! (`crate::web`) serves them beside its pages.
+//! What the running service shares with the faces that show it: the state the daemon's tasks
+//! share ([`Shared`]: intake's health, the live rules, the parse stage) and what operators'
+//! monitors read without logging in — `/healthz` (database and mailbox reachable, last
+//! successful poll, the outbox's server) and `/metrics` (Prometheus text). The daemon makes it
+//! and the console (`crate::web`) serves it beside its pages, so neither reaches into the other.
 
-use super::Shared;
 use crate::config::{Config, Source};
+use crate::intake::source::Health;
+use crate::parse::worker::Parser;
+use std::sync::Arc;
 use crate::store::Store;
 use std::sync::atomic::Ordering;
+
+/// Shared between the tasks: intake health, whose `recorded` signal also nudges the deliverer
+/// when new messages (and so acknowledgements) were committed.
+pub struct Shared {
+    pub health: Arc<Health>,
+    /// The rules, with the confirmed requests' read again as they change.
+    pub rules: Arc<crate::office::requests::Live>,
+    /// The parse stage (its worker processes), also for a letter uploaded on the console.
+    pub parser: Arc<Parser>,
+}
 
 pub async fn healthz(cfg: &Config, store: &Store, shared: &Shared) -> (u16, String) {
     let db = store.ping().await;
