@@ -737,7 +737,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::Remind { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
-            let stages = crate::notify::remind(&cfg, &store, t, dry_run).await?;
+            let stages = crate::office::reminders::remind(&cfg, &store, t, dry_run).await?;
             let (sent, failed) = if dry_run { (0, 0) } else { crate::notify::deliver(&cfg, &store).await? };
             if json {
                 let v: Vec<Value> = stages

@@ -15,16 +15,24 @@
 //!   -> office::record_arrival             one transaction: raw bytes, decision, versions, a form
 //!                                         report's figures checked against the unit's past, the
 //!                                         acknowledgement in the outbox, audit events
-//! office                                  the one door for decisions: arrival, accept, assign,
-//!                                         reject, exempt, extend, withdraw, reprocess, the
-//!                                         directory of units and report kinds (CLI, daemon,
-//!                                         console)
+//! office                                  the one door for decisions: arrival and whether it is
+//!                                         acknowledged, accept, assign, reject, exempt, extend,
+//!                                         withdraw, reprocess, reminders due, the directory of
+//!                                         units and report kinds (CLI, daemon, console)
 //! schedule                                deadlines, reminder plan (pure); status as of T (runner)
-//! notify                                  mails, templates; delivery through a MailTransport
+//! notify                                  renders and queues what office decided; delivery
+//!                                         through a MailTransport
 //! compile                                 digest figures, the status workbook and page; a form
 //!                                         report's period compiled and the office's form filled
+//! daemon                                  `run`: intake, cron jobs, delivery and the console as
+//!                                         tasks under one shutdown signal
 //! web                                     the console (SPEC §14): sessions, pages, forms that
 //!                                         call office's actions under the person's account
+//! health                                  what the daemon shares with its faces: live rules,
+//!                                         parse stage, /healthz and /metrics (no face imports
+//!                                         the daemon)
+//! digest, text, domain, config            low modules every stage may use: fingerprints,
+//!                                         Vietnamese folding, pure types, the validated config
 //! ```
 //! The pure cores (parse, matching, schedule's planner) read `domain` types only: the office's
 //! `Rules` (units, reports, calendar), periods, decisions. `Config` is where things are and

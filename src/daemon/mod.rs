@@ -41,7 +41,7 @@ fn jobs(cfg: &Config) -> Vec<(&'static str, &cron::Schedule)> {
 async fn run_job(cfg: &Config, store: &Store, job: &str, now: i64) -> anyhow::Result<()> {
     match job {
         "reminders" => {
-            let n = crate::notify::remind(cfg, store, now, false).await?.len();
+            let n = crate::office::reminders::remind(cfg, store, now, false).await?.len();
             tracing::info!(stages = n, "reminders decided");
         }
         "review_notice" => match crate::office::review_notice(cfg, store, now, false).await? {

@@ -15,7 +15,7 @@ pub use deliver::{deliver, smtp_endpoint};
 use crate::config::Config;
 use crate::domain::{Decision, ObligationState};
 use crate::parse::mime::MailFacts;
-use crate::schedule::{self, DueStage};
+use crate::schedule;
 use crate::store::{Store, StoreError, Submission, Tx};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -200,27 +200,10 @@ async fn queue_reply(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &Re
     queue_answering(cfg, tx, o, at).await
 }
 
-/// Queues the acknowledgement of one recorded message, in the transaction that records it.
-/// Never to duplicates or non-submissions, nor to mail older than `acknowledge_within_days`.
-pub async fn queue_ack(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &ReplyTo) -> Result<(), StoreError> {
-    if matches!(sub.decision, Decision::Duplicate | Decision::NotSubmission) || reply.to.is_none() {
-        return Ok(());
-    }
-    let key = format!("ack:{}", &sub.sha256[..24]);
-    let now = chrono::Utc::now().timestamp();
-    let days = cfg.intake.acknowledge_within_days;
-    if now - sub.received_at > days * 86_400 {
-        return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "older than intake.acknowledge_within_days", "days": days})).await;
-    }
-    // One address sending thousands of messages gets a bounded number of answers an hour, so
-    // the outbox keeps room for every other unit's.
-    let limit = cfg.outbound.acks_per_sender_hour;
-    if let Some(to) = &reply.to {
-        if tx.acks_to_since(to, now - 3600).await? >= limit {
-            return tx.audit("ack_skipped", "baocao", &key, &serde_json::json!({"why": "outbound.acks_per_sender_hour reached", "to": to, "limit": limit})).await;
-        }
-    }
-    queue_reply(cfg, tx, sub, reply, key, sub.received_at.max(now)).await.map(|_| ())
+/// Renders and queues the acknowledgement office decided to send (`office::acknowledge`),
+/// under `key`, in the transaction that records the message.
+pub async fn queue_ack_mail(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &ReplyTo, key: String, at: i64) -> Result<(), StoreError> {
+    queue_reply(cfg, tx, sub, reply, key, at).await.map(|_| ())
 }
 
 /// Queues the notice telling the unit of a person's decision about its message, in the
@@ -273,75 +256,6 @@ pub async fn queue_extension_notice(
     let key = format!("extension:{ob}:{}:{at}", until.map(|d| d.to_string()).unwrap_or_else(|| "withdrawn".into()));
     let o = Outgoing { kind: "extension", key, to: vec![to], cc: vec![], subject, text, html, in_reply_to, references, attachment: None };
     queue_answering(cfg, tx, o, at).await
-}
-
-/// Decides and queues the reminders due at `as_of`: one mail per unit, listing every stage due
-/// for it; each stage is recorded so it is never reminded twice. Returns the stages queued.
-pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Vec<DueStage>, NotifyError> {
-    let obs = schedule::status::obligations_as_of(cfg, store, as_of).await?;
-    let mut due: Vec<DueStage> = Vec::new();
-    for s in schedule::plan_reminders(cfg, &obs, as_of) {
-        if !store.stage_sent(&s.key()).await? {
-            due.push(s);
-        }
-    }
-    if dry_run {
-        return Ok(due);
-    }
-    let mut by_unit: BTreeMap<String, Vec<DueStage>> = BTreeMap::new();
-    for s in &due {
-        by_unit.entry(s.unit.to_string()).or_default().push(s.clone());
-    }
-    let mut queued = Vec::new();
-    for (unit_id, stages) in by_unit {
-        let Some(unit) = cfg.unit(&unit_id) else { continue };
-        if unit.emails.is_empty() {
-            continue;
-        }
-        let mut tx = store.begin().await?;
-        let mut fresh = Vec::new();
-        for s in &stages {
-            if tx.record_stage(&s.key(), &s.obligation(), as_of).await? {
-                fresh.push(s.clone());
-            }
-        }
-        if fresh.is_empty() {
-            continue;
-        }
-        let escalate = fresh.iter().any(|s| s.escalate);
-        let mut cc = Vec::new();
-        if escalate {
-            cc.extend(cfg.office.staff.iter().cloned());
-            cc.extend(cfg.office.leadership.iter().cloned());
-        }
-        let (subject, text, html) = templates::reminder(cfg, unit, &fresh);
-        let key = if fresh.len() == 1 { fresh[0].key() } else { format!("remind:{}", fresh.iter().map(|s| s.key()).collect::<Vec<_>>().join("+")) };
-        let o = Outgoing {
-            kind: "reminder",
-            key,
-            to: vec![unit.emails[0].clone()],
-            cc,
-            subject,
-            text,
-            html,
-            in_reply_to: None,
-            references: vec![],
-            attachment: None,
-        };
-        queue(cfg, &mut tx, &o, as_of).await?;
-        for s in &fresh {
-            tx.audit(
-                "reminder_decided",
-                "baocao",
-                &s.key(),
-                &serde_json::json!({"unit": s.unit, "report": s.report, "period": s.period, "stage": s.stage, "escalate": s.escalate, "as_of": as_of}),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        queued.extend(fresh);
-    }
-    Ok(queued)
 }
 
 /// What `digest` or `office_status` decided.

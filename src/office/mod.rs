@@ -15,6 +15,7 @@ pub use directory::DirectoryError;
 pub mod extensions;
 pub mod figures;
 pub mod mail;
+pub mod reminders;
 pub mod requests;
 
 use crate::config::Config;
@@ -444,9 +445,50 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         sub.also.push(part);
     }
     if a.decision.reply {
-        notify::queue_ack(cfg, tx, &sub, &ReplyTo::of_mail(cfg, &a.facts)).await?;
+        acknowledge(cfg, tx, &sub, &ReplyTo::of_mail(cfg, &a.facts), chrono::Utc::now().timestamp()).await?;
     }
     Ok(Recorded::New(sub))
+}
+
+/// Why a recorded message is not acknowledged, when it is not: nobody to answer (a duplicate,
+/// mail that is not a report, no address), or mail older than `acknowledge_within_days` (a
+/// first start on years of history). None: acknowledge it. The hourly limit per sender is
+/// checked after this, against the outbox.
+pub fn ack_rule(cfg: &Config, sub: &Submission, reply: &ReplyTo, now: i64) -> Option<AckSkip> {
+    if matches!(sub.decision, Decision::Duplicate | Decision::NotSubmission) || reply.to.is_none() {
+        return Some(AckSkip::NobodyToAnswer);
+    }
+    let days = cfg.intake.acknowledge_within_days;
+    (now - sub.received_at > days * 86_400).then_some(AckSkip::TooOld { days })
+}
+
+/// See [`ack_rule`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckSkip {
+    NobodyToAnswer,
+    TooOld { days: i64 },
+}
+
+/// Acknowledges a recorded message in the transaction that records it (SPEC §8), as decided at
+/// `now`: never to duplicates or non-submissions, nor to mail older than
+/// `acknowledge_within_days`, and at most `acks_per_sender_hour` an hour to one address (a
+/// flood is recorded, not answered). What is skipped for age or the limit is audited.
+pub async fn acknowledge(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &ReplyTo, now: i64) -> std::result::Result<(), StoreError> {
+    let key = format!("ack:{}", &sub.sha256[..24]);
+    match ack_rule(cfg, sub, reply, now) {
+        Some(AckSkip::NobodyToAnswer) => return Ok(()),
+        Some(AckSkip::TooOld { days }) => return tx.audit("ack_skipped", "baocao", &key, &json!({"why": "older than intake.acknowledge_within_days", "days": days})).await,
+        None => {}
+    }
+    // One address sending thousands of messages gets a bounded number of answers an hour, so
+    // the outbox keeps room for every other unit's.
+    let limit = cfg.outbound.acks_per_sender_hour;
+    if let Some(to) = &reply.to {
+        if tx.acks_to_since(to, now - 3600).await? >= limit {
+            return tx.audit("ack_skipped", "baocao", &key, &json!({"why": "outbound.acks_per_sender_hour reached", "to": to, "limit": limit})).await;
+        }
+    }
+    notify::queue_ack_mail(cfg, tx, sub, reply, key, sub.received_at.max(now)).await
 }
 
 /// The row of the `k`-th further report (0-based) of message `sub`: its mail's fields, its own
@@ -804,6 +846,21 @@ mod tests {
         let mut late = Submission { received_at: 1_001, ..Default::default() };
         accept_for(&mut late, &ob);
         assert_eq!(late.timeliness, Some(Timeliness::Late));
+    }
+
+    #[test]
+    fn only_a_recent_report_with_someone_to_answer_is_acknowledged() {
+        let cfg = Config::from_str_at("[office]\nname = \"VP\"\naddress = \"vp@so.example\"\n[intake]\nsource = \"maildir:in\"\nacknowledge_within_days = 7\n", std::path::Path::new("/tmp/c.toml")).unwrap();
+        let to = |a: Option<&str>| ReplyTo { to: a.map(str::to_string), subject: String::new(), message_id: None, references: vec![] };
+        let day = 86_400;
+        let sub = |decision, received_at| Submission { decision, received_at, ..Default::default() };
+        let now = 100 * day;
+        assert_eq!(ack_rule(&cfg, &sub(Decision::Accepted, now - day), &to(Some("a@x.example")), now), None);
+        assert_eq!(ack_rule(&cfg, &sub(Decision::NeedsReview, now - 7 * day), &to(Some("a@x.example")), now), None, "seven days is within");
+        assert_eq!(ack_rule(&cfg, &sub(Decision::Accepted, now - 8 * day), &to(Some("a@x.example")), now), Some(AckSkip::TooOld { days: 7 }));
+        assert_eq!(ack_rule(&cfg, &sub(Decision::Duplicate, now), &to(Some("a@x.example")), now), Some(AckSkip::NobodyToAnswer));
+        assert_eq!(ack_rule(&cfg, &sub(Decision::NotSubmission, now), &to(Some("a@x.example")), now), Some(AckSkip::NobodyToAnswer));
+        assert_eq!(ack_rule(&cfg, &sub(Decision::Accepted, now), &to(None), now), Some(AckSkip::NobodyToAnswer), "a loop or a list");
     }
 
     #[test]
