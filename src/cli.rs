@@ -923,7 +923,7 @@ fn print_letter(cfg: &Config, letter: &crate::parse::letter::Letter, json: bool,
 fn request_row(r: &crate::store::StoredRequest) -> Value {
     let mut v = r.reading.clone();
     v["id"] = json!(r.id.to_string());
-    v["state"] = json!(r.state);
+    v["state"] = json!(r.state.as_str());
     v["report"] = json!(r.report);
     v["source"] = json!(r.source);
     v["message_id"] = json!(r.message_id);
@@ -944,7 +944,7 @@ async fn request(cfg: &Config, store: &Store, action: RequestCmd, letter: Option
                 emit_json(&Value::Array(all.iter().map(request_row).collect()));
             } else {
                 for r in &all {
-                    say!("{:>4} {:<14} {:<24} {} {}", r.id, requests::state_vi(&r.state), r.number.as_deref().unwrap_or("(không số)"), r.report, r.subject.as_deref().unwrap_or(""));
+                    say!("{:>4} {:<14} {:<24} {} {}", r.id, r.state.label_vi(), r.number.as_deref().unwrap_or("(không số)"), r.report, r.subject.as_deref().unwrap_or(""));
                 }
             }
             return Ok(0);
@@ -955,13 +955,13 @@ async fn request(cfg: &Config, store: &Store, action: RequestCmd, letter: Option
     if json {
         emit_json(&request_row(&r));
     } else {
-        say!("request {} ({}): {}", r.id, r.report, requests::state_vi(&r.state));
+        say!("request {} ({}): {}", r.id, r.report, r.state.label_vi());
         for x in requests::reports_of(&r) {
             say!("  {} — {}", x.id, x.name);
         }
         let today = schedule::date_of(cfg.office.timezone, chrono::Utc::now().timestamp());
         let past = requests::past_deadlines(&r, today);
-        if r.state == "confirmed" && !past.is_empty() {
+        if r.state == crate::domain::RequestState::Confirmed && !past.is_empty() {
             say!("  hạn nộp {} đã qua: các đơn vị chưa nộp được tính là quá hạn", past.join(", "));
         }
     }

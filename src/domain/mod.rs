@@ -88,6 +88,40 @@ impl PeriodKind {
     }
 }
 
+/// Where a letter's request stands (SPEC §15): read and waiting for a person, confirmed (its
+/// units owe it), or cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    Pending,
+    Confirmed,
+    Cancelled,
+}
+
+impl RequestState {
+    /// The word the database keeps.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Confirmed => "confirmed",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RequestState> {
+        [RequestState::Pending, RequestState::Confirmed, RequestState::Cancelled].into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// As people read it.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            RequestState::Pending => "chờ xác nhận",
+            RequestState::Confirmed => "đã xác nhận",
+            RequestState::Cancelled => "đã hủy",
+        }
+    }
+}
+
 /// One reporting period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Period {

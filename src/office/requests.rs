@@ -14,7 +14,7 @@
 use super::{OfficeError, RequestProblem, Result};
 use crate::config::Config;
 use crate::domain::rules::{DueRule, Extract, LetterTerms, Report};
-use crate::domain::{PeriodKind, ReportId, UnitId};
+use crate::domain::{PeriodKind, ReportId, RequestState, UnitId};
 use crate::parse::letter::{Letter, PeriodicRule};
 use crate::store::{Store, StoreError, StoredRequest};
 use crate::text::{contains_words, fold};
@@ -223,7 +223,7 @@ pub fn pending(cfg: &Config, l: &Letter, source: &str, message_id: Option<&str>,
         number: l.number.clone(),
         letter_date: l.date.clone(),
         subject: l.subject.clone(),
-        state: "pending".into(),
+        state: RequestState::Pending,
         reading: request_json(cfg, l),
         source: source.to_string(),
         message_id: message_id.map(str::to_string),
@@ -255,8 +255,8 @@ pub fn past_deadlines(r: &StoredRequest, today: chrono::NaiveDate) -> Vec<String
 /// config cannot resolve).
 pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by: &str) -> Result<StoredRequest> {
     let mut r = store.request(id).await?.ok_or(OfficeError::Request { id, why: RequestProblem::Missing })?;
-    if r.state != "pending" {
-        return Err(OfficeError::Request { id, why: RequestProblem::NotPending(state_vi(&r.state).to_string()) });
+    if r.state != RequestState::Pending {
+        return Err(OfficeError::Request { id, why: RequestProblem::NotPending(r.state.label_vi().to_string()) });
     }
     if unit_deadlines(&r.reading).is_empty() {
         return Err(OfficeError::Request { id, why: RequestProblem::NoDeadline });
@@ -279,13 +279,13 @@ pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by:
     }
     r.reading["units"] = json!(chosen);
     let mut tx = store.begin().await?;
-    if !tx.decide_request(id, "pending", "confirmed", &r.reading, by).await? {
+    if !tx.decide_request(id, RequestState::Pending, RequestState::Confirmed, &r.reading, by).await? {
         return Err(OfficeError::Request { id, why: RequestProblem::DecidedMeanwhile });
     }
     let reports: Vec<String> = reports_of(&r).iter().map(|x| x.id.to_string()).collect();
     tx.audit("request_confirmed", by, &format!("request:{id}"), &json!({"report": r.report, "units": chosen, "reports": reports})).await?;
     tx.commit().await?;
-    r.state = "confirmed".into();
+    r.state = RequestState::Confirmed;
     r.decided_by = Some(by.to_string());
     Ok(r)
 }
@@ -294,27 +294,20 @@ pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by:
 /// (submissions already recorded for it stay, as every message does).
 pub async fn cancel(store: &Store, id: i64, reason: &str, by: &str) -> Result<StoredRequest> {
     let mut r = store.request(id).await?.ok_or(OfficeError::Request { id, why: RequestProblem::Missing })?;
-    if r.state == "cancelled" {
+    if r.state == RequestState::Cancelled {
         return Err(OfficeError::Request { id, why: RequestProblem::AlreadyCancelled });
     }
     r.reading["cancel_reason"] = json!(reason);
     let mut tx = store.begin().await?;
-    if !tx.decide_request(id, &r.state, "cancelled", &r.reading, by).await? {
+    if !tx.decide_request(id, r.state, RequestState::Cancelled, &r.reading, by).await? {
         return Err(OfficeError::Request { id, why: RequestProblem::DecidedMeanwhile });
     }
-    tx.audit("request_cancelled", by, &format!("request:{id}"), &json!({"report": r.report, "was": r.state, "reason": reason})).await?;
+    tx.audit("request_cancelled", by, &format!("request:{id}"), &json!({"report": r.report, "was": r.state.as_str(), "reason": reason})).await?;
     tx.commit().await?;
-    r.state = "cancelled".into();
+    r.state = RequestState::Cancelled;
     Ok(r)
 }
 
-pub fn state_vi(state: &str) -> &'static str {
-    match state {
-        "pending" => "chờ xác nhận",
-        "confirmed" => "đã xác nhận",
-        _ => "đã hủy",
-    }
-}
 
 /// A deadline "trước ngày 15/11" is met by the 14th; "chậm nhất ngày 25/11", "hạn cuối" by the day.
 fn due_of(d: &Value) -> Option<NaiveDate> {
@@ -407,7 +400,7 @@ pub async fn with_requests(base: &Config, store: &Store) -> std::result::Result<
     let mut cfg = base.clone();
     // The directory first: a request's kind never takes the id of one the office keeps.
     super::directory::join(&mut cfg, store).await?;
-    for r in store.requests().await?.iter().filter(|r| r.state == "confirmed") {
+    for r in store.requests().await?.iter().filter(|r| r.state == RequestState::Confirmed) {
         for rep in reports_of(r) {
             if cfg.rules.report(rep.id.as_str()).is_some() {
                 tracing::warn!("request {}: the config already has a report `{}`; the request's is left out", r.id, rep.id);

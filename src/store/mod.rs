@@ -134,7 +134,7 @@ pub struct StoredRequest {
     pub number: Option<String>,
     pub letter_date: Option<String>,
     pub subject: Option<String>,
-    pub state: String,
+    pub state: crate::domain::RequestState,
     pub reading: serde_json::Value,
     /// The file or the message it was read from.
     pub source: String,
@@ -155,7 +155,10 @@ fn stored_request(r: &sqlx::any::AnyRow) -> Result<StoredRequest> {
         number: r.try_get("number")?,
         letter_date: r.try_get("letter_date")?,
         subject: r.try_get("subject")?,
-        state: r.try_get("state")?,
+        state: {
+            let s: String = r.try_get("state")?;
+            crate::domain::RequestState::parse(&s).ok_or_else(|| corrupt("a request", "state", &s))?
+        },
         reading: serde_json::from_str(&reading).unwrap_or(serde_json::Value::Null),
         source: r.try_get("source")?,
         message_id: r.try_get("message_id")?,
@@ -1242,7 +1245,7 @@ impl Tx<'_> {
         .bind(&r.number)
         .bind(&r.letter_date)
         .bind(&r.subject)
-        .bind(&r.state)
+        .bind(r.state.as_str())
         .bind(r.reading.to_string())
         .bind(&r.source)
         .bind(&r.message_id)
@@ -1254,15 +1257,15 @@ impl Tx<'_> {
     }
 
     /// Sets a request's state (and what was confirmed) if it is still `from`; false otherwise.
-    pub async fn decide_request(&mut self, id: i64, from: &str, to: &str, reading: &serde_json::Value, by: &str) -> Result<bool> {
+    pub async fn decide_request(&mut self, id: i64, from: crate::domain::RequestState, to: crate::domain::RequestState, reading: &serde_json::Value, by: &str) -> Result<bool> {
         let done = sqlx::query("UPDATE requests SET state = $3, reading = $4, decided_at = $5, decided_by = $6 WHERE office = $1 AND id = $2 AND state = $7")
             .bind(self.office)
             .bind(id)
-            .bind(to)
+            .bind(to.as_str())
             .bind(reading.to_string())
             .bind(now())
             .bind(by)
-            .bind(from)
+            .bind(from.as_str())
             .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() == 1)

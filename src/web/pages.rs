@@ -843,8 +843,8 @@ pub async fn requests(State(app): State<AppRef>, headers: HeaderMap) -> Page {
             json!({
                 "id": r.id, "number": r.number.as_ref().filter(|n| n.chars().any(|c| c.is_ascii_digit())), "date": fmt_date(r.letter_date.as_deref()),
                 "confirmable": v["deadlines"].as_array().is_some_and(|d| d.iter().any(|d| d["for_units"] == true)),
-                "periodic": super::reports::proposals(&cfg, r), "subject": r.subject, "state": r.state,
-                "state_vi": crate::office::requests::state_vi(&r.state), // A file added on the command line is named by its file name alone: the server's
+                "periodic": super::reports::proposals(&cfg, r), "subject": r.subject, "state": r.state.as_str(),
+                "state_vi": r.state.label_vi(), // A file added on the command line is named by its file name alone: the server's
                 // folders and the OS account that ran the command are nobody's business here.
                 "source": if r.source.contains(['/', '\\']) { format!("tệp {}", r.source.rsplit(['/', '\\']).next().unwrap_or("")) } else { r.source.clone() },
                 "added": app.when(r.created_at),
