@@ -706,8 +706,9 @@ fn a_report_kinds_deadline_and_reminders_are_set_by_an_admin_and_a_letters_rule_
     assert!(b.wait_for(".flash.ok", 20), "{}", b.source());
     assert!(b.text("ul.periodic").contains("theo tháng, hạn trước ngày 20 của tháng báo cáo"), "{}", b.source());
     b.click("ul.periodic form button");
+    // The upload's message is still on the page until the browser has followed the click.
+    assert!(b.wait_for_url("/reports/bao-cao-thang", 10), "{}", b.url());
     assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
-    assert!(b.url().contains("/reports/bao-cao-thang"), "{}", b.url());
     assert!(b.text(".flash.ok").contains("Đã thêm loại báo cáo Báo cáo tháng theo công văn 91/SYT-VP"), "{}", b.source());
     let st = o.json(&["status", "--as-of", "2021-12-25", "--json"]);
     let owed: Vec<&serde_json::Value> = st.as_array().unwrap().iter().filter(|s| s["report"].as_str().is_some_and(|r| r.starts_with("bao-cao-thang")) && s["period"] == "2021-11").collect();
