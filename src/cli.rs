@@ -1490,7 +1490,11 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
 async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Result<i32> {
     match action {
         OutboxCmd::List { state, limit, json } => {
-            let rows = store.outbox_rows(state.as_deref(), limit).await?;
+            let state = match state.as_deref() {
+                None => None,
+                Some(s) => Some(crate::domain::OutboxState::parse(s).ok_or_else(|| anyhow::anyhow!("unknown state `{s}`: queued, sent, failed or handing_over"))?),
+            };
+            let rows = store.outbox_rows(state, limit).await?;
             let block = store.outbox_block().await?;
             if json {
                 emit_json(&json!({"blocked": block, "mails": rows}));
@@ -1501,13 +1505,7 @@ async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Res
             }
             say!("{:>6}  {}  {}  {}  {}  {}", "Số", col("Trạng thái", 12), col("Loại", 9), col("Tạo lúc", 16), col("Người nhận", 36), "Lỗi");
             for r in &rows {
-                let state = match r.state.as_str() {
-                    "queued" => "chờ gửi",
-                    "sent" => "đã gửi",
-                    "failed" => "không gửi được",
-                    "handing_over" => "đang gửi",
-                    other => other,
-                };
+                let state = r.state.label_vi();
                 say!(
                     "{:>6}  {}  {}  {}  {}  {}",
                     r.id,
@@ -1526,7 +1524,7 @@ async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Res
             }
             let mut keys = office::retry_mail(store, &ids, failed || all, by).await?;
             if all {
-                let waiting: Vec<i64> = store.outbox_rows(Some("queued"), i64::MAX).await?.iter().map(|r| r.id).collect();
+                let waiting: Vec<i64> = store.outbox_rows(Some(crate::domain::OutboxState::Queued), i64::MAX).await?.iter().map(|r| r.id).collect();
                 keys.extend(office::retry_mail(store, &waiting, false, by).await?);
             }
             let (sent, failed_now) = crate::notify::deliver(cfg, store).await?;

@@ -71,10 +71,11 @@ pub async fn metrics(store: &Store, shared: &Shared) -> Result<String, crate::st
     let mut reminders_sent = 0;
     for (k, s, n) in &m.outbox {
         out.push_str(&format!("baocao_outbox{{kind=\"{k}\",state=\"{s}\"}} {n}\n"));
-        if s == "queued" || s == "handing_over" {
+        let state = crate::domain::OutboxState::parse(s);
+        if state.is_some_and(|s| s.waiting()) {
             depth += n;
         }
-        if k == "reminder" && s == "sent" {
+        if k == "reminder" && state == Some(crate::domain::OutboxState::Sent) {
             reminders_sent += n;
         }
     }

@@ -122,6 +122,48 @@ impl RequestState {
     }
 }
 
+/// Where an outgoing mail stands: waiting (or to be retried), being handed to the server by
+/// one sender, sent, or failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    Queued,
+    HandingOver,
+    Sent,
+    Failed,
+}
+
+impl OutboxState {
+    /// The word the database keeps.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::HandingOver => "handing_over",
+            OutboxState::Sent => "sent",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxState> {
+        [OutboxState::Queued, OutboxState::HandingOver, OutboxState::Sent, OutboxState::Failed].into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// As people read it.
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            OutboxState::Queued => "chờ gửi",
+            OutboxState::HandingOver => "đang gửi",
+            OutboxState::Sent => "đã gửi",
+            OutboxState::Failed => "không gửi được",
+        }
+    }
+
+    /// Still to be sent (waiting or being handed over).
+    pub fn waiting(&self) -> bool {
+        matches!(self, OutboxState::Queued | OutboxState::HandingOver)
+    }
+}
+
 /// One reporting period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Period {

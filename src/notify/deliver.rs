@@ -525,7 +525,7 @@ mod tests {
         assert_eq!(r, (0, 0));
         assert_eq!(seen.borrow().len(), 1, "the first failure stops the run");
         let rows = store.outbox_rows(None, 10).await.unwrap();
-        assert!(rows.iter().all(|r| r.state == "queued" && r.attempts == 0), "{rows:?}");
+        assert!(rows.iter().all(|r| r.state == crate::domain::OutboxState::Queued && r.attempts == 0), "{rows:?}");
         let block = store.outbox_block().await.unwrap().expect("blocked");
         assert!(block.error.contains("550"));
         // Within the wait nothing is tried; a person's retry lifts it at once.
@@ -544,7 +544,7 @@ mod tests {
         let seen = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
         deliver_with(&store, Fake { refuse: "bad", how: Failure::Transient, seen }, PACE).await.unwrap();
         let row = &store.outbox_rows(None, 1).await.unwrap()[0];
-        assert_eq!(row.state, "failed");
+        assert_eq!(row.state, crate::domain::OutboxState::Failed);
         assert!(row.last_error.as_deref().unwrap().contains("after 3 days"), "{row:?}");
     }
 }

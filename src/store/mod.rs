@@ -1642,7 +1642,7 @@ pub struct OutboxRow {
     pub key: String,
     pub kind: String,
     pub recipients: Vec<String>,
-    pub state: String,
+    pub state: crate::domain::OutboxState,
     pub attempts: i64,
     pub created_at: i64,
     pub sent_at: Option<i64>,
@@ -1832,13 +1832,13 @@ impl Store {
     }
 
     /// The outbox, newest first, optionally in one state.
-    pub async fn outbox_rows(&self, state: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>> {
+    pub async fn outbox_rows(&self, state: Option<crate::domain::OutboxState>, limit: i64) -> Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
             "SELECT id, key, kind, recipients, state, attempts, created_at, sent_at, next_attempt_at, last_error FROM outbox \
              WHERE office = $1 AND ($2 = '' OR state = $2) ORDER BY id DESC LIMIT $3",
         )
         .bind(&self.office)
-        .bind(state.unwrap_or(""))
+        .bind(state.map(|s| s.as_str()).unwrap_or(""))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -1850,7 +1850,10 @@ impl Store {
                     key: r.try_get("key")?,
                     kind: r.try_get("kind")?,
                     recipients: serde_json::from_str(&rec).unwrap_or_default(),
-                    state: r.try_get("state")?,
+                    state: {
+                        let s: String = r.try_get("state")?;
+                        crate::domain::OutboxState::parse(&s).ok_or_else(|| corrupt("an outgoing mail", "state", &s))?
+                    },
                     attempts: r.try_get("attempts")?,
                     created_at: r.try_get("created_at")?,
                     sent_at: r.try_get("sent_at")?,
@@ -1870,7 +1873,7 @@ impl Store {
         for r in rows {
             let id: i64 = r.try_get("id")?;
             let state: String = r.try_get("state")?;
-            if !(ids.contains(&id) || (failed && state == "failed")) {
+            if !(ids.contains(&id) || (failed && state == crate::domain::OutboxState::Failed.as_str())) {
                 continue;
             }
             sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = $2, claimed_until = 0, attempts = 0, created_at = $2 WHERE id = $1").bind(id).bind(now()).execute(&mut *tx.tx).await?;
@@ -1947,7 +1950,7 @@ impl Store {
              WHERE id = $1 AND ($5 = 0 OR (state = 'queued' AND claimed_until = $5))",
         )
         .bind(m.id)
-        .bind(if give_up { "failed" } else { "queued" })
+        .bind(if give_up { crate::domain::OutboxState::Failed } else { crate::domain::OutboxState::Queued }.as_str())
         .bind(error)
         .bind(retry_at)
         .bind(m.claim)

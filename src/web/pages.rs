@@ -3,7 +3,7 @@
 
 use super::{who, App, AppRef};
 use crate::compile::state_rgb;
-use crate::domain::{Decision, ObligationState, Period, Role};
+use crate::domain::{Decision, ObligationState, OutboxState, Period, Role};
 use crate::parse::{mime, Document};
 use crate::schedule::{self, Obligation, ObligationFacts};
 use crate::store::{Submission, SubmissionFilter};
@@ -878,22 +878,16 @@ pub struct OutboxQuery {
 
 pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Page {
     let s = who(&app, &headers).await?;
-    let state = q.state.filter(|s| matches!(s.as_str(), "queued" | "sent" | "failed"));
-    let rows = app.store.outbox_rows(state.as_deref(), 200).await.map_err(db)?;
+    let state = q.state.as_deref().and_then(OutboxState::parse).filter(|s| *s != OutboxState::HandingOver);
+    let rows = app.store.outbox_rows(state, 200).await.map_err(db)?;
     let block = app.store.outbox_block().await.map_err(db)?;
     let kind_vi = |k: &str| super::capitalised(crate::notify::mail_kind_vi(k));
-    let state_vi = |s: &str| match s {
-        "queued" => "Chờ gửi",
-        "handing_over" => "Đang gửi",
-        "sent" => "Đã gửi",
-        "failed" => "Lỗi",
-        _ => "Khác",
-    };
+
     let list: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
-                "id": r.id, "kind": kind_vi(&r.kind), "to": r.recipients.join(", "), "state": state_vi(&r.state), "state_code": r.state,
+                "id": r.id, "kind": kind_vi(&r.kind), "to": r.recipients.join(", "), "state": super::capitalised(r.state.label_vi()), "state_code": r.state.as_str(),
                 "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error.as_deref().map(crate::notify::deliver::error_vi),
             })
         })
@@ -904,7 +898,7 @@ pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Que
         ctx(
             base,
             json!({
-                "rows": list, "state": state, 
+                "rows": list, "state": state.map(|s| s.as_str()),
                 "block": block.map(|b| json!({"since": app.when(b.since), "error": b.error})),
             }),
         ),
