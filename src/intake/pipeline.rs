@@ -127,10 +127,7 @@ pub async fn prepare(cfg: Arc<Config>, store: Store, parser: Parser, cpu: Arc<to
             // A reader bug must not stop the daemon nor make the message come back forever:
             // it is recorded as rejected, its raw bytes kept for reprocessing once fixed.
             tracing::error!("{}: reading the message failed ({e}); recording it as rejected", raw.source_key);
-            let mut m = Match::new(Decision::Rejected);
-            m.reasons.push("hệ thống chưa đọc được thư này; Văn phòng sẽ xem lại".into());
-            m.evidence.push(format!("the reader stopped: {e}"));
-            m.reply = !head.is_automatic();
+            let m = office::reader_failed(&head, &e.to_string());
             Reading::New(head, vec![], m)
         }
         Err(e) => return Err(StoreError::Interrupted(format!("reading {} stopped: {e}", raw.source_key))),
@@ -307,9 +304,7 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
             }
         }
     }
-    if m.decision == Decision::Rejected && docs.iter().all(|d| !d.format.is_archive()) && m.reasons.is_empty() {
-        m.reasons.push("không đọc được nội dung nào".into());
-    }
+    office::say_why_rejected(&mut m, &docs);
     let refused = match attempt(cfg, tx, mode, arrival_for(p, &raw.bytes, sha.clone(), facts, docs, m, duplicate_of, &p.blob)).await? {
         Ok(Ok(r)) => return outcome(cfg, tx, p, seen, mode, r).await,
         Ok(Err(Redo)) => return Ok(Err(Redo)),
@@ -319,11 +314,8 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
     // rejected from its head alone, so the sender is told and the messages after it go on.
     tracing::error!("{}: cannot be recorded as it is ({refused}); recording it as rejected", raw.source_key);
     let head = &raw.bytes[..raw.bytes.len().min(64 * 1024)];
-    let mut m = Match::new(Decision::Rejected);
-    m.reasons.push("Văn phòng không lưu được thư này nguyên trạng; đề nghị gửi lại thư khác".into());
-    m.evidence.push(format!("the database refused the message as it was: {refused}"));
     let facts = mime::parse(head);
-    m.reply = !facts.is_automatic();
+    let m = office::refused_by_store(&facts, &refused.to_string());
     let head_blob = crate::store::compress(head);
     match attempt(cfg, tx, mode, arrival_for(p, head, sha256_hex(head), facts, vec![], m, None, &head_blob)).await? {
         Ok(Ok(r)) => outcome(cfg, tx, p, seen, mode, r).await,
@@ -401,11 +393,7 @@ async fn attempt(cfg: &Config, tx: &mut Tx<'_>, mode: Mode, a: Arrival<'_>) -> R
 
 /// A message whose content was recorded before, as `orig`.
 fn duplicate(head: MailFacts, sha: &str, orig: i64) -> (MailFacts, Match) {
-    let mut m = Match::new(Decision::Duplicate);
-    m.reasons.push(format!("thư này đã nhận trước đó (bài nộp số {orig})"));
-    m.reply = false;
-    m.evidence.push(format!("sha256 {sha}"));
-    (head, m)
+    (head, office::duplicate_of(sha, orig))
 }
 
 /// What a recording did; a message whose content another message recorded meanwhile (another

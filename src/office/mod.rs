@@ -450,6 +450,43 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
     Ok(Recorded::New(sub))
 }
 
+/// The decision on a message whose content was recorded before, as submission `orig`: a
+/// duplicate, never answered.
+pub fn duplicate_of(sha: &str, orig: i64) -> Match {
+    let mut m = Match::new(Decision::Duplicate);
+    m.reasons.push(format!("thư này đã nhận trước đó (bài nộp số {orig})"));
+    m.reply = false;
+    m.evidence.push(format!("sha256 {sha}"));
+    m
+}
+
+/// The decision on a message the reader stopped on (a reader bug): rejected, its raw bytes kept
+/// for reprocessing, the sender told unless a machine wrote it.
+pub fn reader_failed(head: &MailFacts, detail: &str) -> Match {
+    let mut m = Match::new(Decision::Rejected);
+    m.reasons.push("hệ thống chưa đọc được thư này; Văn phòng sẽ xem lại".into());
+    m.evidence.push(format!("trình đọc thư dừng giữa chừng (chi tiết kỹ thuật: {detail})"));
+    m.reply = !head.is_automatic();
+    m
+}
+
+/// The decision on a message the database would not take as it is (a value it never takes):
+/// rejected from its head alone, so the sender is told and the messages after it go on.
+pub fn refused_by_store(head: &MailFacts, detail: &str) -> Match {
+    let mut m = Match::new(Decision::Rejected);
+    m.reasons.push("Văn phòng không lưu được thư này nguyên trạng; đề nghị gửi lại thư khác".into());
+    m.evidence.push(format!("cơ sở dữ liệu không nhận thư nguyên trạng (chi tiết kỹ thuật: {detail})"));
+    m.reply = !head.is_automatic();
+    m
+}
+
+/// A rejection says why: when no file's own reason does (nothing but archives), the message's.
+pub fn say_why_rejected(m: &mut Match, docs: &[Document]) {
+    if m.decision == Decision::Rejected && docs.iter().all(|d| !d.format.is_archive()) && m.reasons.is_empty() {
+        m.reasons.push("không đọc được nội dung nào".into());
+    }
+}
+
 /// Why a recorded message is not acknowledged, when it is not: nobody to answer (a duplicate,
 /// mail that is not a report, no address), or mail older than `acknowledge_within_days` (a
 /// first start on years of history). None: acknowledge it. The hourly limit per sender is
