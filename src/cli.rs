@@ -1503,14 +1503,14 @@ async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Res
             if let Some(b) = &block {
                 say!("Thư đi đang chờ máy chủ từ {}: {}", schedule::fmt_human(cfg.office.timezone, b.since), b.error);
             }
-            say!("{:>6}  {}  {}  {}  {}  {}", "Số", col("Trạng thái", 12), col("Loại", 9), col("Tạo lúc", 16), col("Người nhận", 36), "Lỗi");
+            say!("{:>6}  {}  {}  {}  {}  {}", "Số", col("Trạng thái", 14), col("Loại", 14), col("Tạo lúc", 16), col("Người nhận", 36), "Lỗi");
             for r in &rows {
                 let state = r.state.label_vi();
                 say!(
                     "{:>6}  {}  {}  {}  {}  {}",
                     r.id,
-                    col(state, 12),
-                    col(&r.kind, 9),
+                    col(state, 14),
+                    col(crate::notify::mail_kind_vi(&r.kind), 14),
                     col(&day_time(cfg, r.created_at), 16),
                     col(&r.recipients.join(", "), 36),
                     r.last_error.as_deref().unwrap_or("")

@@ -165,7 +165,7 @@ fn limit_subject(demand: i64, limit: i64) -> String {
 async fn tell_staff(cfg: &Config, store: &Store, key: &str, subject: String, text: String, at: i64) -> Result<(), NotifyError> {
     let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
     let o = super::Outgoing {
-        kind: "status",
+        kind: super::MailKind::Status,
         key: key.to_string(),
         to: cfg.office.staff.clone(),
         cc: vec![],

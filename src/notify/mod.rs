@@ -31,24 +31,59 @@ pub enum NotifyError {
     Deliver(String),
 }
 
-/// A kind of outgoing mail in the office's words.
-pub fn mail_kind_vi(kind: &str) -> &'static str {
-    match kind {
-        "ack" => "báo nhận",
-        "reminder" => "nhắc nộp",
-        "digest" => "bản tin tuần",
-        "status" => "bảng tình hình",
-        "review" => "việc chờ xử lý",
-        "extension" => "gia hạn",
-        "answer" => "trả lời thư",
-        "alert" | "warning" => "cảnh báo",
-        _ => "thư khác",
+/// The kinds of mail the office sends; the word kept in the outbox (and naming a compiled
+/// mail's template) and the name people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Ack,
+    Reminder,
+    Digest,
+    Status,
+    Review,
+    Extension,
+    Answer,
+}
+
+impl MailKind {
+    const ALL: [MailKind; 7] = [MailKind::Ack, MailKind::Reminder, MailKind::Digest, MailKind::Status, MailKind::Review, MailKind::Extension, MailKind::Answer];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MailKind::Ack => "ack",
+            MailKind::Reminder => "reminder",
+            MailKind::Digest => "digest",
+            MailKind::Status => "status",
+            MailKind::Review => "review",
+            MailKind::Extension => "extension",
+            MailKind::Answer => "answer",
+        }
     }
+
+    pub fn parse(s: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            MailKind::Ack => "báo nhận",
+            MailKind::Reminder => "nhắc nộp",
+            MailKind::Digest => "bản tin tuần",
+            MailKind::Status => "bảng tình hình",
+            MailKind::Review => "việc chờ xử lý",
+            MailKind::Extension => "gia hạn",
+            MailKind::Answer => "trả lời thư",
+        }
+    }
+}
+
+/// A kind of outgoing mail as the outbox keeps it, in the office's words.
+pub fn mail_kind_vi(kind: &str) -> &'static str {
+    MailKind::parse(kind).map(|k| k.label_vi()).unwrap_or("thư khác")
 }
 
 /// An outgoing mail before it is queued.
 pub struct Outgoing {
-    pub kind: &'static str,
+    pub kind: MailKind,
     pub key: String,
     pub to: Vec<String>,
     pub cc: Vec<String>,
@@ -80,7 +115,7 @@ pub fn build(cfg: &Config, o: &Outgoing) -> Result<Vec<u8>, NotifyError> {
     let mid = format!("<{}@{}>", crate::digest::sha256_hex(o.key.as_bytes())[..32].to_string(), domain);
     b = b
         .message_id(Some(mid))
-        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Baocao-Kind"), o.kind.to_string()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Baocao-Kind"), o.kind.as_str().to_string()))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Baocao-Key"), o.key.clone()))
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()));
     let alt = MultiPart::alternative_plain_html(o.text.clone(), o.html.clone());
@@ -101,9 +136,9 @@ pub async fn queue(cfg: &Config, tx: &mut Tx<'_>, o: &Outgoing, at: i64) -> Resu
     let bytes = build(cfg, o)?;
     let mut rcpt = o.to.clone();
     rcpt.extend(o.cc.iter().cloned());
-    let queued = tx.queue_mail(&o.key, o.kind, &rcpt, &bytes, at).await?;
+    let queued = tx.queue_mail(&o.key, o.kind.as_str(), &rcpt, &bytes, at).await?;
     if queued {
-        tx.audit("mail_queued", "baocao", &o.key, &serde_json::json!({"kind": o.kind, "to": o.to, "cc": o.cc, "subject": o.subject}))
+        tx.audit("mail_queued", "baocao", &o.key, &serde_json::json!({"kind": o.kind.as_str(), "to": o.to, "cc": o.cc, "subject": o.subject}))
             .await?;
     }
     Ok(queued)
@@ -186,7 +221,7 @@ async fn queue_reply(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply: &Re
     let mut refs = reply.references.clone();
     refs.extend(reply.message_id.iter().cloned());
     let o = Outgoing {
-        kind: "ack",
+        kind: MailKind::Ack,
         key,
         to: vec![to],
         cc: vec![],
@@ -222,7 +257,7 @@ pub async fn queue_answer(cfg: &Config, tx: &mut Tx<'_>, m: &Submission, reply: 
     let mut refs = reply.references.clone();
     refs.extend(reply.message_id.iter().cloned());
     let key = format!("answer:{}:{at}", m.id);
-    let o = Outgoing { kind: "answer", key, to: vec![to], cc: vec![], subject, text: body, html, in_reply_to: reply.message_id.clone(), references: refs, attachment: None };
+    let o = Outgoing { kind: MailKind::Answer, key, to: vec![to], cc: vec![], subject, text: body, html, in_reply_to: reply.message_id.clone(), references: refs, attachment: None };
     queue_answering(cfg, tx, o, at).await
 }
 
@@ -254,7 +289,7 @@ pub async fn queue_extension_notice(
         }
     }
     let key = format!("extension:{ob}:{}:{at}", until.map(|d| d.to_string()).unwrap_or_else(|| "withdrawn".into()));
-    let o = Outgoing { kind: "extension", key, to: vec![to], cc: vec![], subject, text, html, in_reply_to, references, attachment: None };
+    let o = Outgoing { kind: MailKind::Extension, key, to: vec![to], cc: vec![], subject, text, html, in_reply_to, references, attachment: None };
     queue_answering(cfg, tx, o, at).await
 }
 
@@ -279,7 +314,7 @@ fn workbook_at(cfg: &Config, snap: &crate::compile::Snapshot, stem: &str) -> Res
 async fn queue_compiled(
     cfg: &Config,
     store: &Store,
-    (kind, key, to): (&'static str, String, Vec<String>),
+    (kind, key, to): (MailKind, String, Vec<String>),
     ctx: &serde_json::Value,
     attachment: Option<(String, Vec<u8>)>,
     as_of: i64,
@@ -287,17 +322,17 @@ async fn queue_compiled(
     event: (&str, serde_json::Value),
 ) -> Result<Compiled, NotifyError> {
     if to.is_empty() {
-        return Err(NotifyError::Build(format!("no recipients for the {kind} mail (office.leadership / office.staff are empty)")));
+        return Err(NotifyError::Build(format!("no recipients for the {} mail (office.leadership / office.staff are empty)", kind.as_str())));
     }
     // The audit chain's head, quoted in the mail: a copy outside the database that `audit verify
     // --anchor` checks, so a chain cut short and re-headed cannot pass as intact.
     let (head, events) = store.audit_anchor().await?;
-    tracing::info!(head = %head, events, "audit anchor quoted in the {kind} mail");
+    tracing::info!(head = %head, events, "audit anchor quoted in the {} mail", kind.as_str());
     let mut ctx = ctx.clone();
     ctx["audit_head"] = head.into();
     ctx["audit_events"] = events.into();
     let ctx = &ctx;
-    let (subject, text, html) = templates::render(cfg, kind, ctx);
+    let (subject, text, html) = templates::render(cfg, kind.as_str(), ctx);
     let o = Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment };
     let mut queued = false;
     if !dry_run {
@@ -322,7 +357,7 @@ pub async fn digest(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
     ctx["as_of"] = schedule::fmt_human(cfg.office.timezone, as_of).into();
     ctx["attachment"] = attachment.0.clone().into();
     let data = serde_json::json!({"week": d.week, "groups": d.groups.len(), "findings": d.findings.len(), "as_of": as_of});
-    let who = ("digest", format!("digest:{}", d.week), cfg.office.leadership.clone());
+    let who = (MailKind::Digest, format!("digest:{}", d.week), cfg.office.leadership.clone());
     queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, ("digest_decided", data)).await
 }
 
@@ -341,7 +376,7 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
         "attachment": attachment.0, "states": states, "review": review,
     });
-    let who = ("status", format!("status:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
+    let who = (MailKind::Status, format!("status:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
     let data = serde_json::json!({"day": day, "as_of": as_of});
     queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, ("status_decided", data)).await
 }
@@ -401,7 +436,7 @@ pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], 
         "link": cfg.public_url.as_ref().map(|u| format!("{u}/review")),
         "mail_link": cfg.public_url.as_ref().map(|u| format!("{u}/mail")),
     });
-    let who = ("review", format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
+    let who = (MailKind::Review, format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
     let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>(), "other_mail": others.iter().map(|m| m.id).collect::<Vec<_>>(), "bounces": bounces.iter().map(|b| b.message).collect::<Vec<_>>()});
     queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, ("review_notice_decided", data)).await.map(Some)
 }

@@ -52,7 +52,7 @@ pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
         let (subject, text, html) = notify::templates::reminder(cfg, unit, &fresh);
         let key = if fresh.len() == 1 { fresh[0].key() } else { format!("remind:{}", fresh.iter().map(|s| s.key()).collect::<Vec<_>>().join("+")) };
         let o = Outgoing {
-            kind: "reminder",
+            kind: notify::MailKind::Reminder,
             key,
             to: vec![unit.emails[0].clone()],
             cc,
