@@ -162,3 +162,51 @@ pub fn describe(cfg: &Config, _kind: &str, data: &str) -> String {
     }
     out.join("; ")
 }
+
+#[cfg(test)]
+mod kinds_tests {
+    use super::KINDS;
+
+    /// Every `*.rs` file under `src/`, as text.
+    fn sources() -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_event_kind_written_has_a_vietnamese_name_and_every_name_a_kind_written() {
+        let call = regex::Regex::new(r#"\.audit\(\s*(?:if [^{]*\{\s*"([a-z_]+)"\s*\}\s*else\s*\{\s*"([a-z_]+)"\s*\}|"([a-z_]+)")"#).unwrap();
+        let literal = regex::Regex::new(r#""([a-z]+(?:_[a-z]+)*)""#).unwrap();
+        let mut written = std::collections::BTreeSet::new();
+        let mut literals = std::collections::BTreeSet::new();
+        for (path, text) in sources() {
+            // This file names every kind; what counts is where they are written.
+            if path.ends_with("audit/words.rs") {
+                continue;
+            }
+            for c in call.captures_iter(&text) {
+                written.extend([c.get(1), c.get(2), c.get(3)].into_iter().flatten().map(|m| m.as_str().to_string()));
+            }
+            literals.extend(literal.captures_iter(&text).map(|c| c[1].to_string()));
+        }
+        assert!(written.len() > 20, "the calls were found: {written:?}");
+        let named: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        let unnamed: Vec<&String> = written.iter().filter(|k| !named.contains(&k.as_str())).collect();
+        assert!(unnamed.is_empty(), "event kinds written without a Vietnamese name: {unnamed:?}");
+        // Kinds passed through a variable (a review's assign or reject, a compiled mail's event)
+        // are found as the literals they come from.
+        let never: Vec<&&str> = named.iter().filter(|k| !literals.contains(**k)).collect();
+        assert!(never.is_empty(), "names for kinds nothing writes: {never:?}");
+    }
+}
