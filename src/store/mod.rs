@@ -87,7 +87,8 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
-    pub pool: AnyPool,
+    /// Private: every statement is one of this module's methods (SQL lives only here).
+    pool: AnyPool,
     /// For the intake's reads of committed state (is this message known, a duplicate, a reply
     /// to a reminder), made while a batch is being written: with SQLite, connections of their
     /// own (WAL readers do not wait for the writer); with PostgreSQL, the same pool.
@@ -817,7 +818,9 @@ impl Store {
         Ok(r.is_some())
     }
 
-    /// Test and repair hook: executes one statement as is. Used by the audit test to tamper.
+    /// Test hook, not for the product: executes one statement as is (the audit test tampers
+    /// with the chain through it).
+    #[doc(hidden)]
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
         Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
     }
