@@ -384,8 +384,8 @@ fn a_clerk_confirms_a_letters_request_for_the_units_ticked_and_the_running_daemo
     // The clerk leaves CC-C out and confirms.
     b.click("input[name='unit:CC-C']");
     b.click("form[action='/requests/1/confirm'] button");
-    assert!(b.wait_for(".flash.ok", 10), "{}", b.source());
-    assert!(b.text(".flash.ok").contains("Đã xác nhận yêu cầu số 1"), "{}", b.source());
+    // The upload's message stays on the page until the browser has followed the click.
+    assert!(b.wait_for_text(".flash.ok", "Đã xác nhận yêu cầu số 1", 10), "{}", b.source());
     assert!(b.source().contains("hạn 14/12/2021"), "the obligation and its due day (trước ngày 15 = by the 14th)");
     assert!(b.text("#r1 .owing").contains("Trung tâm Y tế huyện Bắc Sơn") && !b.text("#r1 .owing").contains("Chi cục"), "who owes it: {}", b.source());
     let audit = o.json(&["audit", "--json"]);

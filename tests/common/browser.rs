@@ -211,6 +211,20 @@ impl Browser {
 
     /// Waits (up to `secs`) until the page's address contains `part`: a form posted and
     /// redirected may still be loading when the click returns, on a busy machine.
+    /// Waits until the element `css` says `needle` (a message of the page a click leads to,
+    /// not the one still shown before the browser has followed it).
+    pub fn wait_for_text(&self, css: &str, needle: &str, secs: u64) -> bool {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed().as_secs() < secs {
+            let script = format!("var e = document.querySelector({}); return e ? e.innerText : ''", serde_json::to_string(css).unwrap());
+            if self.eval(&script).as_str().is_some_and(|t| t.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+
     pub fn wait_for_url(&self, part: &str, secs: u64) -> bool {
         let t0 = std::time::Instant::now();
         while t0.elapsed().as_secs() < secs {
