@@ -844,16 +844,7 @@ fn strip_empty(v: &mut serde_json::Value) {
 /// groups `applies_to` may name; `dir`: where a `form` path is read from.
 fn build_report(r: RawReport, groups: &HashSet<String>, dir: &Path) -> Result<Report, (&'static str, String)> {
     let id = ReportId::parse(&r.id).map_err(|e| ("id", e.to_string()))?;
-    let period = match r.period.as_str() {
-        "quarter" => PeriodKind::Quarter,
-        "half" => PeriodKind::Half,
-        "year" => PeriodKind::Year,
-        "month" => PeriodKind::Month,
-        "once" => PeriodKind::Once,
-        other => {
-            return Err(("period", format!("`{other}`: expected quarter, half, year, month or once")))
-        }
-    };
+    let period = PeriodKind::parse(&r.period).ok_or_else(|| ("period", format!("`{}`: expected quarter, half, year, month or once", r.period)))?;
     if let Some(qs) = &r.quarters {
         if period != PeriodKind::Quarter {
             return Err(("quarters", "only a quarterly report can name quarters".into()));

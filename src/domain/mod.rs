@@ -76,6 +76,23 @@ pub enum PeriodKind {
 }
 
 impl PeriodKind {
+    const ALL: [PeriodKind; 5] = [PeriodKind::Quarter, PeriodKind::Half, PeriodKind::Year, PeriodKind::Month, PeriodKind::Once];
+
+    /// The word a `[[report]]` entry's `period` uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PeriodKind::Quarter => "quarter",
+            PeriodKind::Half => "half",
+            PeriodKind::Year => "year",
+            PeriodKind::Month => "month",
+            PeriodKind::Once => "once",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PeriodKind> {
+        PeriodKind::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
     /// How a report of this kind is owed, as people say it: *theo quý*, *theo tháng*.
     pub fn label_vi(&self) -> &'static str {
         match self {

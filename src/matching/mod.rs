@@ -254,11 +254,15 @@ pub fn decide_reports(cfg: &Rules, facts: &MailFacts, docs: &[Document], groups:
 /// Decides about one message. `docs` are the documents read from the effective message's
 /// attachments; `arrival` is the arrival instant (unix seconds).
 pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
-    let mut m = decide_files(cfg, facts, docs, arrival);
-    if docs.is_empty() && matches!(m.decision, Decision::Accepted | Decision::NeedsReview) {
-        // Nothing is fetched from outside: a person looks, and the unit is asked for the file.
+    let links = if docs.is_empty() {
         let eff = effective(cfg, facts);
-        let links = file_links(&format!("{}\n{}", eff.subject, eff.body_text));
+        file_links(&format!("{}\n{}", eff.subject, eff.body_text))
+    } else {
+        vec![]
+    };
+    let mut m = decide_files(cfg, facts, docs, arrival, !links.is_empty());
+    if !links.is_empty() && matches!(m.decision, Decision::Accepted | Decision::NeedsReview) {
+        // Nothing is fetched from outside: a person looks, and the unit is asked for the file.
         m.decision = Decision::NeedsReview;
         m.reasons.push(format!(
             "thư gửi đường liên kết thay cho tệp đính kèm ({}): Văn phòng không tải tệp từ bên ngoài, đề nghị gửi lại thư có đính kèm tệp báo cáo",
@@ -268,8 +272,9 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
     m
 }
 
-/// [`decide`] on the files a message carries (or, for a report sent as a link, on its words).
-fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -> Match {
+/// [`decide`] on the files a message carries (or, for a report sent as a link — `linked` —, on
+/// its words).
+fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64, linked: bool) -> Match {
     let from = facts.from.as_deref().unwrap_or("");
     let own_address = from.eq_ignore_ascii_case(&cfg.office.address);
     if facts.not_mail {
@@ -311,7 +316,6 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64)
     }
     // A report sent as a link (Google Drive, OneDrive, a file service) is placed by the mail's
     // own words like an unreadable file, then waits for a person (see [`decide`]).
-    let linked = docs.is_empty() && !file_links(&format!("{}\n{}", eff.subject, eff.body_text)).is_empty();
     if docs.is_empty() && !linked {
         m.decision = Decision::NotSubmission;
         m.reasons.push("thư không kèm văn bản (câu hỏi, trả lời hoặc thông báo)".into());

@@ -293,6 +293,16 @@ pub async fn queue_extension_notice(
     queue_answering(cfg, tx, o, at).await
 }
 
+/// Renders and queues the reminder office decided to send `unit` for `stages` (its key names
+/// them all), copied to `cc`.
+pub async fn queue_reminder(cfg: &Config, tx: &mut Tx<'_>, unit: &crate::domain::rules::Unit, stages: &[crate::schedule::DueStage], cc: Vec<String>, at: i64) -> Result<bool, NotifyError> {
+    let (subject, text, html) = templates::reminder(cfg, unit, stages);
+    let key = if stages.len() == 1 { stages[0].key() } else { format!("remind:{}", stages.iter().map(|s| s.key()).collect::<Vec<_>>().join("+")) };
+    let to = unit.emails.first().cloned().into_iter().collect();
+    let o = Outgoing { kind: MailKind::Reminder, key, to, cc, subject, text, html, in_reply_to: None, references: vec![], attachment: None };
+    queue(cfg, tx, &o, at).await
+}
+
 /// What `digest` or `office_status` decided.
 pub struct Compiled {
     pub key: String,

@@ -532,16 +532,6 @@ impl ReportEdit {
     }
 }
 
-fn period_key(p: PeriodKind) -> &'static str {
-    match p {
-        PeriodKind::Quarter => "quarter",
-        PeriodKind::Half => "half",
-        PeriodKind::Year => "year",
-        PeriodKind::Month => "month",
-        PeriodKind::Once => "once",
-    }
-}
-
 /// A kind's id made from its name: `Báo cáo quý về dược` → `bao-cao-quy-ve-duoc`, made unique.
 fn report_id_of(cfg: &Config, name: &str) -> String {
     let folded: String = crate::text::fold(name).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
@@ -564,7 +554,7 @@ fn entry_of(before: Option<&serde_json::Value>, e: &ReportEdit, period: PeriodKi
     let m = v.as_object_mut().expect("an object");
     m.insert("name".into(), json!(e.name));
     m.insert("keywords".into(), json!(e.keywords));
-    m.insert("period".into(), json!(period_key(period)));
+    m.insert("period".into(), json!(period.as_str()));
     m.insert("applies_to".into(), if e.applies_to.is_empty() { json!(["*"]) } else { json!(e.applies_to) });
     m.insert(
         "due".into(),
@@ -601,12 +591,15 @@ fn entry_of(before: Option<&serde_json::Value>, e: &ReportEdit, period: PeriodKi
     v
 }
 
-/// Who owes a kind, as people read it.
-fn owed_by(cfg: &Config, applies_to: &[String]) -> String {
-    if applies_to.is_empty() {
+/// Who owes a kind, as people read it: the units a letter named, or its groups by name.
+pub fn owed_by(cfg: &Config, r: &Report) -> String {
+    if let Some(l) = r.letter.as_ref().filter(|l| !l.units.is_empty()) {
+        return format!("{} đơn vị theo công văn", l.units.len());
+    }
+    if r.applies_to.is_empty() {
         "mọi đơn vị".into()
     } else {
-        applies_to.iter().map(|g| cfg.group_name(g)).collect::<Vec<_>>().join(", ")
+        r.applies_to.iter().map(|g| cfg.group_name(g)).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -616,7 +609,7 @@ fn report_changes(cfg: &Config, before: Option<&Report>, after: &Report) -> Vec<
         return vec![
             format!("thêm loại báo cáo {} (theo {})", after.name, after.period.label_vi()),
             format!("hạn nộp {}", after.due.label_vi(after.period)),
-            format!("đơn vị phải nộp: {}", owed_by(cfg, &after.applies_to)),
+            format!("đơn vị phải nộp: {}", owed_by(cfg, after)),
             format!("nhắc {}", after.reminders_vi()),
         ];
     };
@@ -631,7 +624,7 @@ fn report_changes(cfg: &Config, before: Option<&Report>, after: &Report) -> Vec<
         c.push(format!("hạn nộp {} (trước: {})", after.due.label_vi(after.period), b.due.label_vi(b.period)));
     }
     if b.applies_to != after.applies_to {
-        c.push(format!("đơn vị phải nộp: {} (trước: {})", owed_by(cfg, &after.applies_to), owed_by(cfg, &b.applies_to)));
+        c.push(format!("đơn vị phải nộp: {} (trước: {})", owed_by(cfg, after), owed_by(cfg, b)));
     }
     let (rb, ra) = (b.reminders_vi(), after.reminders_vi());
     if rb != ra {

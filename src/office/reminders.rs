@@ -5,7 +5,7 @@
 //! decided here.
 
 use crate::config::Config;
-use crate::notify::{self, NotifyError, Outgoing};
+use crate::notify::{self, NotifyError};
 use crate::schedule::{self, DueStage};
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -49,21 +49,7 @@ pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
             cc.extend(cfg.office.staff.iter().cloned());
             cc.extend(cfg.office.leadership.iter().cloned());
         }
-        let (subject, text, html) = notify::templates::reminder(cfg, unit, &fresh);
-        let key = if fresh.len() == 1 { fresh[0].key() } else { format!("remind:{}", fresh.iter().map(|s| s.key()).collect::<Vec<_>>().join("+")) };
-        let o = Outgoing {
-            kind: notify::MailKind::Reminder,
-            key,
-            to: vec![unit.emails[0].clone()],
-            cc,
-            subject,
-            text,
-            html,
-            in_reply_to: None,
-            references: vec![],
-            attachment: None,
-        };
-        notify::queue(cfg, &mut tx, &o, as_of).await?;
+        notify::queue_reminder(cfg, &mut tx, unit, &fresh, cc, as_of).await?;
         for s in &fresh {
             tx.audit(
                 "reminder_decided",

@@ -128,26 +128,24 @@ fn ole_streams(data: &[u8]) -> Vec<String> {
     out
 }
 
-/// Checks a zip's central directory against the limits before anything is inflated.
-pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
-    let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(format!("not a readable zip package ({e})")))?;
-    if z.len() > limits.zip_entries {
-        return Err(ParseError::Limit(format!("tệp nén chứa {} tệp, vượt giới hạn {}", z.len(), limits.zip_entries)));
+/// Checks an archive's list — (name, unpacked size, packed size) of each entry, as the archive
+/// declares them — against the limits before anything is unpacked: entry count, total size,
+/// and the ratio of a large entry (a zip bomb). Zip, RAR and 7z alike.
+pub fn check_entries<'a>(entries: impl ExactSizeIterator<Item = (&'a str, u64, u64)>, limits: &Limits) -> Result<(), ParseError> {
+    if entries.len() > limits.zip_entries {
+        return Err(ParseError::Limit(format!("tệp nén chứa {} tệp, vượt giới hạn {}", entries.len(), limits.zip_entries)));
     }
     let cap = limits.inflated_mb * 1024 * 1024;
     let mut total: u64 = 0;
-    for i in 0..z.len() {
-        let f = z.by_index_raw(i).map_err(|e| ParseError::Corrupt(format!("entry {i} is unreadable ({e})")))?;
-        let size = f.size();
-        let comp = f.compressed_size().max(1);
+    for (name, size, packed) in entries {
+        let comp = packed.max(1);
         total = total.saturating_add(size);
         if total > cap {
             return Err(ParseError::Limit(format!("tệp nén khi giải nén vượt {} MB (có thể là zip bomb)", limits.inflated_mb)));
         }
         if size > 1024 * 1024 && size / comp > limits.compression_ratio {
             return Err(ParseError::Limit(format!(
-                "tệp `{}` trong tệp nén giải nén ra {} MB từ {} KB (tỉ lệ {}:1, vượt giới hạn {}:1; có thể là zip bomb)",
-                f.name(),
+                "tệp `{name}` trong tệp nén giải nén ra {} MB từ {} KB (tỉ lệ {}:1, vượt giới hạn {}:1; có thể là zip bomb)",
                 size / (1024 * 1024),
                 comp / 1024,
                 size / comp,
@@ -156,6 +154,23 @@ pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
         }
     }
     Ok(())
+}
+
+/// Checks a zip's central directory against the limits before anything is inflated.
+pub fn check_zip(data: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(|e| ParseError::Corrupt(format!("not a readable zip package ({e})")))?;
+    let mut list = Vec::with_capacity(z.len().min(limits.zip_entries + 1));
+    for i in 0..z.len() {
+        if list.len() > limits.zip_entries {
+            break;
+        }
+        let f = z.by_index_raw(i).map_err(|e| ParseError::Corrupt(format!("entry {i} is unreadable ({e})")))?;
+        list.push((f.name().to_string(), f.size(), f.compressed_size()));
+    }
+    if z.len() > limits.zip_entries {
+        return Err(ParseError::Limit(format!("tệp nén chứa {} tệp, vượt giới hạn {}", z.len(), limits.zip_entries)));
+    }
+    check_entries(list.iter().map(|(n, s, p)| (n.as_str(), *s, *p)), limits)
 }
 
 /// Reads one entry, inflating at most `cap` bytes whatever the header claims.

@@ -214,7 +214,7 @@ pub enum ArchiveTrouble {
 /// Files are then read one at a time to memory (`unar -o -`), so nothing the archive names is
 /// ever written anywhere: a traversal or a link in it goes nowhere.
 pub struct Archive {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     path: PathBuf,
     pub entries: Vec<ArchiveEntry>,
 }
@@ -264,7 +264,7 @@ pub fn archive(data: &[u8], ext: &str, budget: Budget) -> Result<Result<Archive,
     if damaged && is_volume(data) {
         return Ok(Err(ArchiveTrouble::MissingVolume));
     }
-    Ok(Ok(Archive { _dir: dir, path, entries }))
+    Ok(Ok(Archive { dir, path, entries }))
 }
 
 /// Whether a RAR file says it is one volume of a set (RAR 1.5–4: the archive header's
@@ -309,7 +309,7 @@ impl Archive {
     pub fn read(&self, e: &ArchiveEntry, cap: u64, budget: Budget) -> Result<Vec<u8>, ParseError> {
         let exe = find(&["unar"]).ok_or_else(|| missing("unar", "unar"))?;
         let mut cmd = Command::new(exe);
-        cmd.arg("-q").arg("-o").arg("-").arg("-i").arg(&self.path).arg(e.index.to_string()).current_dir(self._dir.path());
+        cmd.arg("-q").arg("-o").arg("-").arg("-i").arg(&self.path).arg(e.index.to_string()).current_dir(self.dir.path());
         let out = run_capped(cmd, budget, "unar", cap)?;
         if out.len() as u64 > cap {
             return Err(ParseError::Limit(format!("tệp `{}` trong tệp nén khi giải nén vượt {} MB", e.name, cap / (1024 * 1024))));

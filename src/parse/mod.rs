@@ -425,25 +425,11 @@ fn read_archive(doc: Document, filename: &str, data: &[u8], limits: &Limits, dep
         Err(e) => return out.push(doc.failed_on(e)),
     };
     let files: Vec<&external::ArchiveEntry> = archive.entries.iter().filter(|e| !e.not_a_file).collect();
-    if files.len() > limits.zip_entries {
-        return out.push(doc.refused(format!("từ chối: tệp nén chứa {} tệp, vượt giới hạn {}", files.len(), limits.zip_entries)));
+    if let Err(e) = container::check_entries(files.iter().map(|e| (e.name.as_str(), e.size, e.packed)), limits) {
+        return out.push(doc.failed_on(e));
     }
     let cap = limits.inflated_mb * 1024 * 1024;
     let per_file = limits.attachment_mb * 1024 * 1024;
-    let total: u64 = files.iter().map(|e| e.size).fold(0, u64::saturating_add);
-    if total > cap {
-        return out.push(doc.refused(format!("từ chối: tệp nén khi giải nén vượt {} MB (có thể là bom nén)", limits.inflated_mb)));
-    }
-    if let Some(e) = files.iter().find(|e| e.size > 1024 * 1024 && e.packed > 0 && e.size / e.packed > limits.compression_ratio) {
-        return out.push(doc.refused(format!(
-            "từ chối: tệp `{}` trong tệp nén giải nén ra {} MB từ {} KB (tỉ lệ {}:1, vượt giới hạn {}:1; có thể là bom nén)",
-            e.name,
-            e.size / (1024 * 1024),
-            e.packed / 1024,
-            e.size / e.packed,
-            limits.compression_ratio
-        )));
-    }
     let mut doc = doc;
     doc.parse = ParseStatus::Ok;
     out.push(doc);

@@ -17,18 +17,6 @@ use serde_json::{json, Value};
 
 type Fields = Form<Vec<(String, String)>>;
 
-/// Who owes a kind, as people read it.
-fn owed_by(cfg: &Config, r: &Report) -> String {
-    if let Some(l) = r.letter.as_ref().filter(|l| !l.units.is_empty()) {
-        return format!("{} đơn vị theo công văn", l.units.len());
-    }
-    if r.applies_to.is_empty() {
-        "mọi đơn vị".into()
-    } else {
-        r.applies_to.iter().map(|g| cfg.group_name(g)).collect::<Vec<_>>().join(", ")
-    }
-}
-
 fn days_text(v: &[i64]) -> String {
     v.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -62,7 +50,7 @@ fn form_values(cfg: &Config, r: Option<&Report>, period: Option<PeriodKind>, edi
 fn row(cfg: &Config, r: &Report) -> Value {
     json!({
         "id": r.id.as_str(), "name": r.name, "period": r.period.label_vi(), "due": r.due.label_vi(r.period),
-        "owed_by": owed_by(cfg, r), "reminders": r.reminders_vi(), "letter": r.letter.is_some(),
+        "owed_by": directory::owed_by(cfg, r), "reminders": r.reminders_vi(), "letter": r.letter.is_some(),
     })
 }
 
@@ -163,17 +151,6 @@ fn edit_of(f: &Posted, period: Option<PeriodKind>) -> Result<ReportEdit, String>
     })
 }
 
-fn period_of(s: &str) -> Option<PeriodKind> {
-    Some(match s {
-        "month" => PeriodKind::Month,
-        "quarter" => PeriodKind::Quarter,
-        "half" => PeriodKind::Half,
-        "year" => PeriodKind::Year,
-        "once" => PeriodKind::Once,
-        _ => return None,
-    })
-}
-
 /// Saves a kind's rules (POST /reports/{id}, admins).
 pub async fn save(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path<String>, Form(form): Fields) -> Response {
     let (s, f) = match acting(&app, &headers, form, Role::Admin).await {
@@ -203,7 +180,7 @@ pub async fn add(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fiel
         Ok(x) => x,
         Err(r) => return r,
     };
-    let period = period_of(f.get("period"));
+    let period = PeriodKind::parse(f.get("period"));
     let r = match edit_of(&f, period) {
         Err(e) => Err(e),
         Ok(e) => directory::save_report(&app.cfg(), &app.store, None, period, e, s.account.role, &s.account.name, None).await.map_err(|e| app.explain(&e)),
