@@ -8,33 +8,12 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
 fn fixture(dir: &str, name: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir).join(name)).unwrap()
-}
-
-fn subs(o: &Office) -> Vec<Value> {
-    o.json(&["submissions", "--json"]).as_array().unwrap().clone()
-}
-
-fn by_mid<'a>(s: &'a [Value], mid: &str) -> &'a Value {
-    s.iter().find(|x| x["message_id"] == mid).unwrap_or_else(|| panic!("{mid} was not recorded: {s:?}"))
-}
-
-/// The acknowledgement mails written to the outbox, as text.
-fn mail_texts(o: &Office) -> Vec<String> {
-    o.outbox()
-        .into_iter()
-        .filter_map(|p| {
-            let raw = std::fs::read(p).unwrap();
-            let m = mail_parser::MessageParser::default().parse(&raw)?;
-            Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
-        })
-        .collect()
 }
 
 /// A 7z of `files`, with a password (and its file list encrypted) when one is given.

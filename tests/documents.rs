@@ -46,26 +46,6 @@ fn jpeg_size(j: &[u8]) -> (u32, u32) {
     panic!("no SOF in the JPEG")
 }
 
-/// The text of every mail in the office's file outbox.
-fn mail_texts(o: &Office) -> Vec<String> {
-    o.outbox()
-        .into_iter()
-        .filter_map(|p| {
-            let raw = std::fs::read(p).unwrap();
-            let m = mail_parser::MessageParser::default().parse(&raw)?;
-            Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
-        })
-        .collect()
-}
-
-fn subs(o: &Office) -> Vec<Value> {
-    o.json(&["submissions", "--json"]).as_array().unwrap().clone()
-}
-
-fn by_mid<'a>(s: &'a [Value], mid: &str) -> &'a Value {
-    s.iter().find(|x| x["message_id"] == mid).unwrap_or_else(|| panic!("{mid} was not recorded: {s:?}"))
-}
-
 fn parse_json(o: &Office, name: &str, data: &[u8]) -> Value {
     let p = o.path().join(name);
     std::fs::write(&p, data).unwrap();

@@ -6,14 +6,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn subs(o: &Office) -> Vec<Value> {
-    o.json(&["submissions", "--json"]).as_array().unwrap().clone()
-}
-
-fn by_mid<'a>(s: &'a [Value], mid: &str) -> &'a Value {
-    s.iter().find(|x| x["message_id"] == mid).unwrap_or_else(|| panic!("{mid} was not recorded: {s:?}"))
-}
-
 /// A raw message with a raw (already encoded) subject and extra headers, no attachment.
 fn raw_mail(from: &str, subject_header: &str, mid: &str, extra: &str, body: &str) -> Vec<u8> {
     let (d, _) = at(2021, 4, 5, 9);

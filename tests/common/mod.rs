@@ -1093,3 +1093,25 @@ pub fn pdf_of(objects: &[Vec<u8>]) -> Vec<u8> {
     pdf.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
     pdf
 }
+
+/// Every recorded message as `submissions --json` lists it.
+pub fn subs(o: &Office) -> Vec<serde_json::Value> {
+    o.json(&["submissions", "--json"]).as_array().unwrap().clone()
+}
+
+/// The recorded message with this Message-ID.
+pub fn by_mid<'a>(s: &'a [serde_json::Value], mid: &str) -> &'a serde_json::Value {
+    s.iter().find(|x| x["message_id"] == mid).unwrap_or_else(|| panic!("{mid} was not recorded: {s:?}"))
+}
+
+/// The text of every mail written to the file outbox.
+pub fn mail_texts(o: &Office) -> Vec<String> {
+    o.outbox()
+        .into_iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            Some(m.body_text(0).map(|b| b.to_string()).unwrap_or_default())
+        })
+        .collect()
+}
