@@ -5,7 +5,9 @@
 //! The index holds folded text (no tones or marks, `đ` as `d`) and queries are folded the same
 //! way, so *báo cáo* and *bao cao* find the same submissions on both databases.
 
-use super::{audit_event, storable, Backend, Result, Store, StoreError, Submission, Tx, AUDIT_COLS, MESSAGE_COLS};
+use super::audit_chain::{audit_event, AUDIT_COLS};
+use super::messages::MESSAGE_COLS;
+use super::{storable, Backend, Result, Store, StoreError, Submission, Tx};
 use crate::audit;
 use crate::domain::{Decision, Role};
 use serde::Serialize;

@@ -1,7 +1,8 @@
 //! Mail that is not a report (SPEC §17 *Thư khác*): the messages recorded as
 //! `not_submission`, and whether a clerk has handled each.
 
-use super::{storable, Result, Store, Submission, Tx, MESSAGE_COLS};
+use super::messages::MESSAGE_COLS;
+use super::{storable, Result, Store, Submission, Tx};
 use crate::domain::Decision;
 use sqlx::Row;
 
