@@ -5,8 +5,9 @@
 //! asks for the machine's shape (codes, ISO dates). Usage errors exit 2, operator errors 1 with
 //! one line naming what failed; a closed pipe (`| head`) ends the command quietly.
 
+use crate::audit;
 use crate::config::{Config, Source};
-use crate::domain::{Decision, ObligationState, Period};
+use crate::domain::{Decision, ObligationKey, ObligationState, Period, ReportId, UnitId};
 use crate::intake;
 use crate::office;
 use crate::parse::worker::{Parser, WorkerPool};
@@ -126,13 +127,19 @@ pub struct Cli {
 pub struct ObligationArgs {
     /// The unit (its id).
     #[arg(long)]
-    unit: String,
+    unit: UnitId,
     /// The report kind (its id).
     #[arg(long)]
-    report: String,
+    report: ReportId,
     /// The period: 2021-Q2, 2021-H1, 2021, 2021-03.
     #[arg(long)]
     period: Period,
+}
+
+impl ObligationArgs {
+    fn key(&self) -> ObligationKey {
+        ObligationKey { unit: self.unit.clone(), report: self.report.clone(), period: self.period }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -794,13 +801,15 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Review { action } => review(&cfg, &store, action, &by).await,
-        Cmd::Exempt { ob: ObligationArgs { unit, report, period }, reason, withdraw, json } => {
+        Cmd::Exempt { ob, reason, withdraw, json } => {
+            let key = ob.key();
+            let ObligationArgs { unit, report, period } = ob;
             let (state, reason) = if withdraw {
-                let had = office::withdraw_exemption(&cfg, &store, &unit, &report, period, &by).await?;
+                let had = office::withdraw_exemption(&cfg, &store, &key, &by).await?;
                 (if had { "withdrawn" } else { "not_exempt" }, None)
             } else {
                 let reason = reason.unwrap_or_default();
-                office::exempt(&cfg, &store, &unit, &report, period, &reason, &by).await?;
+                office::exempt(&cfg, &store, &key, &reason, &by).await?;
                 ("exempt", Some(reason))
             };
             if json {
@@ -815,16 +824,18 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Extend { ob: ObligationArgs { unit, report, period }, until, reason, withdraw, quiet, json } => {
+        Cmd::Extend { ob, until, reason, withdraw, quiet, json } => {
+            let key = ob.key();
+            let ObligationArgs { unit, report, period } = ob;
             let now = chrono::Utc::now().timestamp();
             let done = if withdraw {
-                office::extensions::withdraw(&cfg, &store, &unit, &report, period, &by, !quiet, now).await?
+                office::extensions::withdraw(&cfg, &store, &key, &by, !quiet, now).await?
             } else {
                 let text = until.unwrap_or_default();
                 let Some(day) = day_arg(&text) else {
                     anyhow::bail!("--until {text}: không phải một ngày (2021-07-20 hoặc 20/07/2021)");
                 };
-                office::extensions::extend(&cfg, &store, &unit, &report, period, day, &reason, &by, !quiet, None, now).await?
+                office::extensions::extend(&cfg, &store, &key, day, &reason, &by, !quiet, None, now).await?
             };
             if json {
                 emit_json(&json!({"unit": unit, "report": report, "period": period, "due": done.due, "until": done.until, "rejudged": done.rejudged, "told": done.told, "by": by}));
@@ -1252,13 +1263,13 @@ pub async fn ingest(cfg: &Config, store: &Store, paths: &[PathBuf], deliver: boo
 async fn record_config_load(cfg: &Config, store: &Store) -> Result<()> {
     let text = std::fs::read(&cfg.path).unwrap_or_default();
     let hash = crate::digest::sha256_hex(&text);
-    let last = store.last_event_data("config_loaded").await?;
+    let last = store.last_event_data(audit::Kind::ConfigLoaded).await?;
     if last.as_deref().is_some_and(|d| d.contains(&hash)) {
         return Ok(());
     }
     let mut tx = store.begin().await?;
     tx.audit(
-        "config_loaded",
+        audit::Kind::ConfigLoaded,
         "baocao",
         &cfg.path.display().to_string(),
         &json!({"sha256": hash, "units": cfg.units.len(), "reports": cfg.reports.len()}),
@@ -1451,9 +1462,9 @@ async fn review(cfg: &Config, store: &Store, action: ReviewCmd, by: &str) -> Res
             return print_compiled(cfg, store, "review notice", c.as_ref(), dry_run, json).await;
         }
         ReviewCmd::Accept { id, tell, json } => (office::accept(cfg, store, id, by, tell).await?, json),
-        ReviewCmd::Assign { id, ob: ObligationArgs { unit, report, period }, document: None, tell, json } => (office::assign(cfg, store, id, &unit, &report, period, by, tell).await?, json),
-        ReviewCmd::Assign { id, ob: ObligationArgs { unit, report, period }, document: Some(doc), tell, json } => {
-            (office::assign_document(cfg, store, id, doc, &unit, &report, period, by, tell).await?, json)
+        ReviewCmd::Assign { id, ob, document: None, tell, json } => (office::assign(cfg, store, id, &ob.key(), by, tell).await?, json),
+        ReviewCmd::Assign { id, ob, document: Some(doc), tell, json } => {
+            (office::assign_document(cfg, store, id, doc, &ob.key(), by, tell).await?, json)
         }
         ReviewCmd::Reject { id, reason, tell, json } => (office::reject(cfg, store, id, &reason, by, tell).await?, json),
     };
@@ -1510,7 +1521,7 @@ async fn outbox(cfg: &Config, store: &Store, action: OutboxCmd, by: &str) -> Res
                     "{:>6}  {}  {}  {}  {}  {}",
                     r.id,
                     col(state, 14),
-                    col(crate::notify::mail_kind_vi(&r.kind), 14),
+                    col(r.kind.label_vi(), 14),
                     col(&day_time(cfg, r.created_at), 16),
                     col(&r.recipients.join(", "), 36),
                     r.last_error.as_deref().unwrap_or("")

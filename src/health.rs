@@ -75,7 +75,7 @@ pub async fn metrics(store: &Store, shared: &Shared) -> Result<String, crate::st
         if state.is_some_and(|s| s.waiting()) {
             depth += n;
         }
-        if crate::notify::MailKind::parse(k) == Some(crate::notify::MailKind::Reminder) && state == Some(crate::domain::OutboxState::Sent) {
+        if crate::domain::MailKind::parse(k) == Some(crate::domain::MailKind::Reminder) && state == Some(crate::domain::OutboxState::Sent) {
             reminders_sent += n;
         }
     }

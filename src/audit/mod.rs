@@ -4,7 +4,10 @@
 //! ([`crate::store::Tx::audit`]); this module owns the hashing and the verification, so a row
 //! altered or removed after the fact is found and named by `baocao audit verify`.
 
+mod kind;
 pub mod words;
+
+pub use kind::Kind;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

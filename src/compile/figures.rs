@@ -7,7 +7,7 @@
 
 use crate::config::{Config, Report};
 use crate::domain::form::{Cells, ColumnKind, Figure, Form, RowKind, Value};
-use crate::domain::{Period, UnitId};
+use crate::domain::{ObligationKey, Period, UnitId};
 use crate::parse::form::number;
 use crate::store::{Store, StoreError, StoredFigures};
 use serde_json::{json, Value as Json};
@@ -206,7 +206,7 @@ impl Compiled {
         let with: HashSet<&str> = units.iter().map(|u| u.unit.as_str()).collect();
         let (mut missing, mut waiting, mut without, mut exempt) = (vec![], vec![], vec![], vec![]);
         for u in crate::schedule::owing_units(cfg, r) {
-            if crate::schedule::obligation(cfg, u.id.as_str(), r.id.as_str(), period).is_err() {
+            if crate::schedule::obligation(cfg, &ObligationKey { unit: u.id.clone(), report: r.id.clone(), period }).is_err() {
                 continue;
             }
             let id = u.id.as_str();

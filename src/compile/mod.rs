@@ -431,7 +431,7 @@ remind_after_days = [1, 3]
     }
 
     fn ob(cfg: &Config, unit: &str, period: Period) -> Obligation {
-        schedule::obligation(cfg, unit, "q", period).unwrap()
+        schedule::obligation(cfg, &ObligationKey::named(unit, "q", period).unwrap()).unwrap()
     }
 
     #[test]

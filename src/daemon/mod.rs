@@ -9,6 +9,7 @@
 
 use crate::health::Shared;
 use crate::config::{Config, Source};
+use crate::domain::Job;
 use crate::intake::imap::ImapSource;
 use crate::intake::source::{drive, Health, Pace};
 use crate::intake::MaildirSource;
@@ -20,43 +21,41 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 
-/// The scheduled jobs and the config key that times each.
-fn jobs(cfg: &Config) -> Vec<(&'static str, &cron::Schedule)> {
-    let mut v = Vec::new();
-    if let Some(s) = &cfg.schedule.reminders {
-        v.push(("reminders", s));
-    }
-    if let Some(s) = &cfg.schedule.review_notice {
-        v.push(("review_notice", s));
-    }
-    if let Some(s) = &cfg.schedule.digest {
-        v.push(("digest", s));
-    }
-    if let Some(s) = &cfg.schedule.office_status {
-        v.push(("office_status", s));
-    }
-    v
+/// The scheduled jobs the config times, each with its schedule.
+fn jobs(cfg: &Config) -> Vec<(Job, &cron::Schedule)> {
+    let s = &cfg.schedule;
+    Job::ALL
+        .into_iter()
+        .filter_map(|job| {
+            let sched = match job {
+                Job::Reminders => &s.reminders,
+                Job::ReviewNotice => &s.review_notice,
+                Job::Digest => &s.digest,
+                Job::OfficeStatus => &s.office_status,
+            };
+            sched.as_ref().map(|sc| (job, sc))
+        })
+        .collect()
 }
 
-async fn run_job(cfg: &Config, store: &Store, job: &str, now: i64) -> anyhow::Result<()> {
+async fn run_job(cfg: &Config, store: &Store, job: Job, now: i64) -> anyhow::Result<()> {
     match job {
-        "reminders" => {
+        Job::Reminders => {
             let n = crate::office::reminders::remind(cfg, store, now, false).await?.len();
             tracing::info!(stages = n, "reminders decided");
         }
-        "review_notice" => match crate::office::review_notice(cfg, store, now, false).await? {
+        Job::ReviewNotice => match crate::office::review_notice(cfg, store, now, false).await? {
             Some(c) => tracing::info!(key = %c.key, queued = c.queued, "review notice"),
             None => tracing::info!("review notice: nothing waits, or a day off"),
         },
-        "digest" => {
+        Job::Digest => {
             let c = crate::notify::digest(cfg, store, now, false).await?;
             tracing::info!(key = %c.key, queued = c.queued, "digest");
         }
-        "office_status" => {
+        Job::OfficeStatus => {
             let c = crate::notify::office_status(cfg, store, now, false).await?;
             tracing::info!(key = %c.key, queued = c.queued, "office status");
         }
-        _ => {}
     }
     Ok(())
 }

@@ -42,6 +42,12 @@ macro_rules! id_type {
                 &self.0
             }
         }
+        impl std::str::FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, DomainError> {
+                Self::parse(s)
+            }
+        }
         impl TryFrom<String> for $name {
             type Error = DomainError;
             fn try_from(s: String) -> Result<Self, DomainError> {
@@ -178,6 +184,91 @@ impl OutboxState {
     /// Still to be sent (waiting or being handed over).
     pub fn waiting(&self) -> bool {
         matches!(self, OutboxState::Queued | OutboxState::HandingOver)
+    }
+}
+
+/// The kinds of mail the office sends; the word kept in the outbox (and naming a compiled
+/// mail's template) and the name people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    Ack,
+    Reminder,
+    Digest,
+    Status,
+    Review,
+    Extension,
+    Answer,
+}
+
+impl MailKind {
+    pub const ALL: [MailKind; 7] = [MailKind::Ack, MailKind::Reminder, MailKind::Digest, MailKind::Status, MailKind::Review, MailKind::Extension, MailKind::Answer];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MailKind::Ack => "ack",
+            MailKind::Reminder => "reminder",
+            MailKind::Digest => "digest",
+            MailKind::Status => "status",
+            MailKind::Review => "review",
+            MailKind::Extension => "extension",
+            MailKind::Answer => "answer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MailKind> {
+        MailKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            MailKind::Ack => "báo nhận",
+            MailKind::Reminder => "nhắc nộp",
+            MailKind::Digest => "bản tin tuần",
+            MailKind::Status => "bảng tình hình",
+            MailKind::Review => "việc chờ xử lý",
+            MailKind::Extension => "gia hạn",
+            MailKind::Answer => "trả lời thư",
+        }
+    }
+}
+
+/// The office's scheduled jobs (`[schedule]`): the word each one's last run is kept under and
+/// what people call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Reminders,
+    ReviewNotice,
+    Digest,
+    OfficeStatus,
+}
+
+impl Job {
+    pub const ALL: [Job; 4] = [Job::Reminders, Job::ReviewNotice, Job::Digest, Job::OfficeStatus];
+
+    /// The word the database keeps (the `[schedule]` key that times it).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Job::Reminders => "reminders",
+            Job::ReviewNotice => "review_notice",
+            Job::Digest => "digest",
+            Job::OfficeStatus => "office_status",
+        }
+    }
+
+    pub fn label_vi(&self) -> &'static str {
+        match self {
+            Job::Reminders => "nhắc nộp",
+            Job::ReviewNotice => "thư báo việc chờ xử lý",
+            Job::Digest => "bản tin tuần",
+            Job::OfficeStatus => "bảng tình hình",
+        }
+    }
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -493,6 +584,14 @@ pub struct ObligationKey {
     pub unit: UnitId,
     pub report: ReportId,
     pub period: Period,
+}
+
+impl ObligationKey {
+    /// The obligation a person names by its unit's and report's ids (a command's arguments, a
+    /// form's fields); whether it is owed is the rules' question, not this one.
+    pub fn named(unit: &str, report: &str, period: Period) -> Result<ObligationKey, DomainError> {
+        Ok(ObligationKey { unit: UnitId::parse(unit)?, report: ReportId::parse(report)?, period })
+    }
 }
 
 impl fmt::Display for ObligationKey {

@@ -165,7 +165,7 @@ fn limit_subject(demand: i64, limit: i64) -> String {
 async fn tell_staff(cfg: &Config, store: &Store, key: &str, subject: String, text: String, at: i64) -> Result<(), NotifyError> {
     let html = format!("<p>{}</p>", crate::text::escape_html(&text).replace("\n\n", "</p><p>").replace('\n', "<br>"));
     let o = super::Outgoing {
-        kind: super::MailKind::Status,
+        kind: crate::domain::MailKind::Status,
         key: key.to_string(),
         to: cfg.office.staff.clone(),
         cc: vec![],
@@ -449,7 +449,7 @@ mod tests {
         let store = Store::open(&cfg).await.unwrap();
         let mut tx = store.begin().await.unwrap();
         for k in keys {
-            tx.queue_mail(k, "ack", &["a@x.example".into()], b"Subject: x\r\n\r\nx\r\n", chrono::Utc::now().timestamp() - 1).await.unwrap();
+            tx.queue_mail(k, crate::domain::MailKind::Ack, &["a@x.example".into()], b"Subject: x\r\n\r\nx\r\n", chrono::Utc::now().timestamp() - 1).await.unwrap();
         }
         tx.commit().await.unwrap();
         (dir, store)
@@ -461,7 +461,7 @@ mod tests {
         let mut tx = store.begin().await.unwrap();
         for (k, kind, n) in mails {
             let to: Vec<String> = (0..*n).map(|i| format!("r{i}@x.example")).collect();
-            tx.queue_mail(k, kind, &to, b"Subject: x\r\n\r\nx\r\n", chrono::Utc::now().timestamp() - 1).await.unwrap();
+            tx.queue_mail(k, crate::domain::MailKind::parse(kind).unwrap(), &to, b"Subject: x\r\n\r\nx\r\n", chrono::Utc::now().timestamp() - 1).await.unwrap();
         }
         tx.commit().await.unwrap();
         (d, store)
@@ -531,7 +531,7 @@ mod tests {
         // Within the wait nothing is tried; a person's retry lifts it at once.
         deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen: seen.clone() }, PACE).await.unwrap();
         assert_eq!(seen.borrow().len(), 1);
-        store.retry_mail(&[], true, "test").await.unwrap();
+        crate::office::retry_mail(&store, &[], true, "test").await.unwrap();
         let r = deliver_with(&store, Fake { refuse: "none", how: Failure::Connection, seen }, PACE).await.unwrap().0;
         assert_eq!(r, (2, 0));
         assert!(store.outbox_block().await.unwrap().is_none());

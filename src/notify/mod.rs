@@ -12,8 +12,9 @@ pub mod templates;
 
 pub use deliver::{deliver, smtp_endpoint};
 
+use crate::audit;
 use crate::config::Config;
-use crate::domain::{Decision, ObligationState};
+use crate::domain::{Decision, MailKind, ObligationState};
 use crate::parse::mime::MailFacts;
 use crate::schedule;
 use crate::store::{Store, StoreError, Submission, Tx};
@@ -31,55 +32,6 @@ pub enum NotifyError {
     Deliver(String),
 }
 
-/// The kinds of mail the office sends; the word kept in the outbox (and naming a compiled
-/// mail's template) and the name people read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
-    Ack,
-    Reminder,
-    Digest,
-    Status,
-    Review,
-    Extension,
-    Answer,
-}
-
-impl MailKind {
-    const ALL: [MailKind; 7] = [MailKind::Ack, MailKind::Reminder, MailKind::Digest, MailKind::Status, MailKind::Review, MailKind::Extension, MailKind::Answer];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            MailKind::Ack => "ack",
-            MailKind::Reminder => "reminder",
-            MailKind::Digest => "digest",
-            MailKind::Status => "status",
-            MailKind::Review => "review",
-            MailKind::Extension => "extension",
-            MailKind::Answer => "answer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<MailKind> {
-        MailKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn label_vi(&self) -> &'static str {
-        match self {
-            MailKind::Ack => "báo nhận",
-            MailKind::Reminder => "nhắc nộp",
-            MailKind::Digest => "bản tin tuần",
-            MailKind::Status => "bảng tình hình",
-            MailKind::Review => "việc chờ xử lý",
-            MailKind::Extension => "gia hạn",
-            MailKind::Answer => "trả lời thư",
-        }
-    }
-}
-
-/// A kind of outgoing mail as the outbox keeps it, in the office's words.
-pub fn mail_kind_vi(kind: &str) -> &'static str {
-    MailKind::parse(kind).map(|k| k.label_vi()).unwrap_or("thư khác")
-}
 
 /// An outgoing mail before it is queued.
 pub struct Outgoing {
@@ -136,9 +88,9 @@ pub async fn queue(cfg: &Config, tx: &mut Tx<'_>, o: &Outgoing, at: i64) -> Resu
     let bytes = build(cfg, o)?;
     let mut rcpt = o.to.clone();
     rcpt.extend(o.cc.iter().cloned());
-    let queued = tx.queue_mail(&o.key, o.kind.as_str(), &rcpt, &bytes, at).await?;
+    let queued = tx.queue_mail(&o.key, o.kind, &rcpt, &bytes, at).await?;
     if queued {
-        tx.audit("mail_queued", "baocao", &o.key, &serde_json::json!({"kind": o.kind.as_str(), "to": o.to, "cc": o.cc, "subject": o.subject}))
+        tx.audit(audit::Kind::MailQueued, "baocao", &o.key, &serde_json::json!({"kind": o.kind.as_str(), "to": o.to, "cc": o.cc, "subject": o.subject}))
             .await?;
     }
     Ok(queued)
@@ -151,7 +103,7 @@ async fn queue_answering(cfg: &Config, tx: &mut Tx<'_>, o: Outgoing, at: i64) ->
         Ok(_) => Ok(Some(o.key)),
         Err(NotifyError::Store(e)) => Err(e),
         Err(e) => {
-            tx.audit("mail_not_built", "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
+            tx.audit(audit::Kind::MailNotBuilt, "baocao", &o.key, &serde_json::json!({"error": e.to_string()})).await?;
             Ok(None)
         }
     }
@@ -329,7 +281,7 @@ async fn queue_compiled(
     attachment: Option<(String, Vec<u8>)>,
     as_of: i64,
     dry_run: bool,
-    event: (&str, serde_json::Value),
+    event: (audit::Kind, serde_json::Value),
 ) -> Result<Compiled, NotifyError> {
     if to.is_empty() {
         return Err(NotifyError::Build(format!("no recipients for the {} mail (office.leadership / office.staff are empty)", kind.as_str())));
@@ -368,7 +320,7 @@ pub async fn digest(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
     ctx["attachment"] = attachment.0.clone().into();
     let data = serde_json::json!({"week": d.week, "groups": d.groups.len(), "findings": d.findings.len(), "as_of": as_of});
     let who = (MailKind::Digest, format!("digest:{}", d.week), cfg.office.leadership.clone());
-    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, ("digest_decided", data)).await
+    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, (audit::Kind::DigestDecided, data)).await
 }
 
 /// The office status mail: the compiled workbook to `office.staff`, once per office day.
@@ -388,7 +340,7 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
     });
     let who = (MailKind::Status, format!("status:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
     let data = serde_json::json!({"day": day, "as_of": as_of});
-    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, ("status_decided", data)).await
+    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, (audit::Kind::StatusDecided, data)).await
 }
 
 /// The review notice (SPEC §8): on a working day when messages wait in review, one mail to
@@ -448,7 +400,7 @@ pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], 
     });
     let who = (MailKind::Review, format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
     let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>(), "other_mail": others.iter().map(|m| m.id).collect::<Vec<_>>(), "bounces": bounces.iter().map(|b| b.message).collect::<Vec<_>>()});
-    queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, ("review_notice_decided", data)).await.map(Some)
+    queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, (audit::Kind::ReviewNoticeDecided, data)).await.map(Some)
 }
 
 /// A waiting message's best guess as people read it: *Trung tâm Y tế …, Báo cáo … quý I năm 2021*.

@@ -6,6 +6,7 @@
 //! SHA-256, so a copy of the database logs nobody in.
 
 use super::Result;
+use crate::audit;
 use crate::domain::Role;
 use crate::store::{Account, Session, Store};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -93,7 +94,7 @@ pub async fn add_account(store: &Store, name: &str, role: Role, password: &str, 
     if !tx.add_account(name, role, &hash).await? {
         return Err(AccountError::Exists(name.to_string()).into());
     }
-    tx.audit("account_added", by, &format!("account:{name}"), &json!({"role": role})).await?;
+    tx.audit(audit::Kind::AccountAdded, by, &format!("account:{name}"), &json!({"role": role})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -105,7 +106,7 @@ pub async fn set_password(store: &Store, name: &str, password: &str, by: &str) -
     if !tx.set_account_hash(name, &hash).await? {
         return Err(AccountError::NoSuchAccount(name.to_string()).into());
     }
-    tx.audit("account_password", by, &format!("account:{name}"), &json!({})).await?;
+    tx.audit(audit::Kind::AccountPassword, by, &format!("account:{name}"), &json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -136,7 +137,7 @@ pub async fn set_disabled(store: &Store, name: &str, disabled: bool, by: &str) -
     if !tx.set_account_disabled(name, disabled).await? {
         return Err(AccountError::NoSuchAccount(name.to_string()).into());
     }
-    tx.audit(if disabled { "account_disabled" } else { "account_enabled" }, by, &format!("account:{name}"), &json!({})).await?;
+    tx.audit(if disabled { audit::Kind::AccountDisabled } else { audit::Kind::AccountEnabled }, by, &format!("account:{name}"), &json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -12,6 +12,7 @@
 //! submissions and obligations stay under it, and the successor owes from the next day on.
 
 use super::Result;
+use crate::audit;
 use crate::config::Config;
 use crate::domain::rules::{DueMonth, DueRule, Group, Report, Unit};
 use crate::domain::{PeriodKind, Role, UnitId};
@@ -133,7 +134,7 @@ pub async fn seed(base: &Config, store: &Store, force: bool, by: &str) -> Result
     let mut tx = store.begin().await?;
     let done = seed_in(base, &mut tx, force).await?;
     if done.added + done.changed > 0 {
-        tx.audit("directory_imported", by, &base.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "config.toml".into()), &json!({"added": done.added, "changed": done.changed, "kept": done.kept}))
+        tx.audit(audit::Kind::DirectoryImported, by, &base.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "config.toml".into()), &json!({"added": done.added, "changed": done.changed, "kept": done.kept}))
             .await?;
         tx.commit().await?;
     }
@@ -442,7 +443,7 @@ async fn save(cfg: &Config, store: &Store, edit: UnitEdit, new: bool, role: Role
     }
     tx.put_directory(Entry::Unit, after.id.as_str(), &after.to_json(), None).await?;
     said.extend(note);
-    tx.audit(if before.is_some() { "unit_changed" } else { "unit_added" }, by, &format!("unit:{}", after.id), &json!({"changes": said})).await?;
+    tx.audit(if before.is_some() { audit::Kind::UnitChanged } else { audit::Kind::UnitAdded }, by, &format!("unit:{}", after.id), &json!({"changes": said})).await?;
     tx.commit().await?;
     Ok((after.name, said))
 }
@@ -497,7 +498,7 @@ pub async fn merge(cfg: &Config, store: &Store, unit: &str, successor: &str, las
     tx.put_directory(Entry::Unit, taker.id.as_str(), &taker.to_json(), None).await?;
     let mut said = vec![format!("sáp nhập vào {} từ sau ngày {}", s.name, day(Some(last_day)))];
     said.extend(u.emails.iter().map(|e| format!("địa chỉ {e} chuyển sang {}", s.name)));
-    tx.audit("unit_merged", by, &format!("unit:{}", u.id), &json!({"changes": said})).await?;
+    tx.audit(audit::Kind::UnitMerged, by, &format!("unit:{}", u.id), &json!({"changes": said})).await?;
     tx.commit().await?;
     Ok((u.name.clone(), s.name.clone()))
 }
@@ -699,7 +700,7 @@ pub async fn save_report(cfg: &Config, store: &Store, id: Option<&str>, period: 
     let mut tx = store.begin().await?;
     ensure_seeded(cfg, &mut tx).await?;
     tx.put_directory(Entry::Report, &id, &entry, None).await?;
-    tx.audit(if before.is_some() { "report_changed" } else { "report_added" }, by, &format!("report:{id}"), &json!({"changes": said})).await?;
+    tx.audit(if before.is_some() { audit::Kind::ReportChanged } else { audit::Kind::ReportAdded }, by, &format!("report:{id}"), &json!({"changes": said})).await?;
     tx.commit().await?;
     Ok((id, said))
 }
@@ -755,7 +756,7 @@ pub async fn save_group(cfg: &Config, store: &Store, id: &str, name: &str, by: &
         Some(b) => format!("đổi tên nhóm «{b}» thành «{name}»"),
         None => format!("thêm nhóm «{name}»"),
     };
-    tx.audit("group_changed", by, &format!("group:{id}"), &json!({"changes": [said]})).await?;
+    tx.audit(audit::Kind::GroupChanged, by, &format!("group:{id}"), &json!({"changes": [said]})).await?;
     tx.commit().await?;
     Ok(())
 }

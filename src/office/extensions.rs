@@ -5,8 +5,9 @@
 //! read with the extensions joined (`requests::with_requests`).
 
 use super::{OfficeError, Result};
+use crate::audit;
 use crate::config::Config;
-use crate::domain::Period;
+use crate::domain::ObligationKey;
 use crate::notify::{self, ReplyTo};
 use crate::schedule::{self, end_of_day};
 use crate::store::Store;
@@ -36,8 +37,9 @@ const MAX_DAYS: i64 = 366;
 /// obligation must exist and the new day fall after the rules' deadline, within a year.
 /// `answering` is the unit's own mail asking for it (its number): the notice goes in its thread.
 #[allow(clippy::too_many_arguments)]
-pub async fn extend(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, until: NaiveDate, reason: &str, by: &str, tell: bool, answering: Option<i64>, now: i64) -> Result<Extended> {
-    let ob = schedule::obligation(cfg, unit, report, period)?;
+pub async fn extend(cfg: &Config, store: &Store, named: &ObligationKey, until: NaiveDate, reason: &str, by: &str, tell: bool, answering: Option<i64>, now: i64) -> Result<Extended> {
+    let ob = schedule::obligation(cfg, named)?;
+    let key = ob.key();
     let thread = match answering {
         Some(id) => {
             let m = store.message(id).await?;
@@ -52,7 +54,7 @@ pub async fn extend(cfg: &Config, store: &Store, unit: &str, report: &str, perio
     let date = |d: NaiveDate| d.format("%d/%m/%Y").to_string();
     let today = schedule::date_of(cfg.office.timezone, now);
     if (due - today).num_days() > MAX_DAYS {
-        return Err(OfficeError::ExtensionTooEarly { title: title(cfg, report, period), due: date(due) });
+        return Err(OfficeError::ExtensionTooEarly { title: title(cfg, named), due: date(due) });
     }
     if until <= due {
         return Err(OfficeError::ExtensionNotLater { until: date(until), due: date(due) });
@@ -60,35 +62,34 @@ pub async fn extend(cfg: &Config, store: &Store, unit: &str, report: &str, perio
     if (until - due).num_days() > MAX_DAYS {
         return Err(OfficeError::ExtensionTooLong { until: date(until), due: date(due) });
     }
-    let key = ob.key();
     let deadline = end_of_day(cfg.office.timezone, until).timestamp();
     let mut tx = store.begin().await?;
     tx.extend(&key, until, reason, by, now).await?;
     let rejudged = tx.rejudge(&key, until, deadline).await?;
-    tx.audit("extension_granted", by, &format!("obligation:{key}"), &json!({"until": until.to_string(), "due": due.to_string(), "reason": reason})).await?;
+    tx.audit(audit::Kind::ExtensionGranted, by, &format!("obligation:{key}"), &json!({"until": until.to_string(), "due": due.to_string(), "reason": reason})).await?;
     let told = if tell { notify::queue_extension_notice(cfg, &mut tx, &key, due, Some(until), reason, thread.as_ref(), now).await? } else { None };
     tx.commit().await?;
-    Ok(Extended { unit: unit.to_string(), title: title(cfg, report, period), due, until: Some(until), rejudged, told })
+    Ok(Extended { unit: named.unit.to_string(), title: title(cfg, named), due, until: Some(until), rejudged, told })
 }
 
 /// Withdraws the extension of one obligation: it is due on the rules' day again. Errors when it
 /// had none.
 #[allow(clippy::too_many_arguments)]
-pub async fn withdraw(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, by: &str, tell: bool, now: i64) -> Result<Extended> {
-    let ob = schedule::obligation(cfg, unit, report, period)?;
-    let due = ob.extended_from.unwrap_or(ob.due_date);
+pub async fn withdraw(cfg: &Config, store: &Store, named: &ObligationKey, by: &str, tell: bool, now: i64) -> Result<Extended> {
+    let ob = schedule::obligation(cfg, named)?;
     let key = ob.key();
+    let due = ob.extended_from.unwrap_or(ob.due_date);
     let mut tx = store.begin().await?;
     if !tx.withdraw_extension(&key).await? {
-        return Err(OfficeError::NoExtension { title: title(cfg, report, period), unit: unit.to_string() });
+        return Err(OfficeError::NoExtension { title: title(cfg, named), unit: named.unit.to_string() });
     }
     let rejudged = tx.rejudge(&key, due, end_of_day(cfg.office.timezone, due).timestamp()).await?;
-    tx.audit("extension_withdrawn", by, &format!("obligation:{key}"), &json!({"due": due.to_string()})).await?;
+    tx.audit(audit::Kind::ExtensionWithdrawn, by, &format!("obligation:{key}"), &json!({"due": due.to_string()})).await?;
     let told = if tell { notify::queue_extension_notice(cfg, &mut tx, &key, due, None, "", None, now).await? } else { None };
     tx.commit().await?;
-    Ok(Extended { unit: unit.to_string(), title: title(cfg, report, period), due, until: None, rejudged, told })
+    Ok(Extended { unit: named.unit.to_string(), title: title(cfg, named), due, until: None, rejudged, told })
 }
 
-fn title(cfg: &Config, report: &str, period: Period) -> String {
-    period.title(&cfg.report(report).map(|r| r.name.clone()).unwrap_or_else(|| report.to_string()))
+fn title(cfg: &Config, key: &ObligationKey) -> String {
+    key.period.title(&cfg.report(key.report.as_str()).map(|r| r.name.clone()).unwrap_or_else(|| key.report.to_string()))
 }

@@ -4,6 +4,7 @@
 //! document again. A clerk's confirmation of figures read by OCR is an action of its own.
 
 use super::{OfficeError, Result};
+use crate::audit;
 use crate::config::Config;
 use crate::domain::form::{Form, Reading};
 use crate::domain::{Decision, Period};
@@ -104,7 +105,7 @@ pub async fn confirm_ocr(store: &Store, id: i64, by: &str) -> Result<()> {
     if !tx.confirm_figures(id, by, chrono::Utc::now().timestamp()).await? {
         return Err(OfficeError::Refused { id, why: super::Refusal::NoFiguresToConfirm });
     }
-    tx.audit("figures_confirmed", by, &format!("submission:{id}"), &json!({})).await?;
+    tx.audit(audit::Kind::FiguresConfirmed, by, &format!("submission:{id}"), &json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! its thread through the outbox, or marks it handled.
 
 use super::{OfficeError, Result};
+use crate::audit;
 use crate::config::Config;
 use crate::domain::Decision;
 use crate::notify::{self, ReplyTo};
@@ -71,7 +72,7 @@ pub async fn mark_handled(cfg: &Config, store: &Store, id: i64, by: &str, now: i
     let mut tx = store.begin().await?;
     let fresh = tx.mark_handled(id, by, now, None).await?;
     if fresh {
-        tx.audit("mail_handled", by, &format!("submission:{id}"), &json!({})).await?;
+        tx.audit(audit::Kind::MailHandled, by, &format!("submission:{id}"), &json!({})).await?;
     }
     tx.commit().await?;
     Ok(fresh)
@@ -92,7 +93,7 @@ pub async fn answer(cfg: &Config, store: &Store, id: i64, text: &str, by: &str, 
         return Err(OfficeError::NobodyToAnswer { id });
     };
     tx.mark_handled(id, by, now, Some(&key)).await?;
-    tx.audit("mail_answered", by, &format!("submission:{id}"), &json!({"answer": key, "text": text})).await?;
+    tx.audit(audit::Kind::MailAnswered, by, &format!("submission:{id}"), &json!({"answer": key, "text": text})).await?;
     tx.commit().await?;
     Ok(key)
 }

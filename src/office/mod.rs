@@ -18,8 +18,9 @@ pub mod mail;
 pub mod reminders;
 pub mod requests;
 
+use crate::audit;
 use crate::config::Config;
-use crate::domain::{Decision, ObligationKey, Period, Timeliness};
+use crate::domain::{Decision, ObligationKey, OutboxState, Timeliness};
 use crate::matching::{self, Match};
 use crate::notify::{self, ReplyTo};
 use crate::parse::mime::{self, MailFacts};
@@ -399,7 +400,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
     }
     let subject = format!("submission:{id}");
     tx.audit(
-        "message_received",
+        audit::Kind::MessageReceived,
         "baocao",
         &subject,
         &json!({"source": a.source_key, "sha256": sha, "message_id": sub.message_id, "from": sub.from_addr,
@@ -412,14 +413,14 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
             .iter()
             .map(|d| json!({"filename": d.filename, "format": d.format, "parse": d.parse, "error": d.error, "sha256": d.sha256}))
             .collect();
-        tx.audit("documents_parsed", "baocao", &subject, &json!(summary)).await?;
+        tx.audit(audit::Kind::DocumentsParsed, "baocao", &subject, &json!(summary)).await?;
     }
-    tx.audit("decision", "baocao", &subject, &decision_event(&sub)).await?;
+    tx.audit(audit::Kind::Decision, "baocao", &subject, &decision_event(&sub)).await?;
     // The office's letter becomes a request waiting for a clerk, with the message that carried it.
     if let Some(l) = &letter {
         let r = requests::pending(cfg, l, &format!("thư số {id}"), sub.message_id.as_deref(), "baocao");
         match tx.insert_request(&r).await? {
-            Some(rid) => tx.audit("request_added", "baocao", &format!("request:{rid}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?,
+            Some(rid) => tx.audit(audit::Kind::RequestAdded, "baocao", &format!("request:{rid}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?,
             None => tracing::info!("submission {id}: the letter {} is already a request", r.report),
         }
     }
@@ -438,7 +439,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
         }
         let mut event = decision_event(&part);
         event["part_of"] = json!(id.to_string());
-        tx.audit("decision", "baocao", &format!("submission:{pid}"), &event).await?;
+        tx.audit(audit::Kind::Decision, "baocao", &format!("submission:{pid}"), &event).await?;
         if part.decision == Decision::Accepted {
             part.version = version_of(tx, &part).await?;
         }
@@ -514,7 +515,7 @@ pub async fn acknowledge(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply:
     let key = format!("ack:{}", &sub.sha256[..24]);
     match ack_rule(cfg, sub, reply, now) {
         Some(AckSkip::NobodyToAnswer) => return Ok(()),
-        Some(AckSkip::TooOld { days }) => return tx.audit("ack_skipped", "baocao", &key, &json!({"why": "older than intake.acknowledge_within_days", "days": days})).await,
+        Some(AckSkip::TooOld { days }) => return tx.audit(audit::Kind::AckSkipped, "baocao", &key, &json!({"why": "older than intake.acknowledge_within_days", "days": days})).await,
         None => {}
     }
     // One address sending thousands of messages gets a bounded number of answers an hour, so
@@ -522,7 +523,7 @@ pub async fn acknowledge(cfg: &Config, tx: &mut Tx<'_>, sub: &Submission, reply:
     let limit = cfg.outbound.acks_per_sender_hour;
     if let Some(to) = &reply.to {
         if tx.acks_to_since(to, now - 3600).await? >= limit {
-            return tx.audit("ack_skipped", "baocao", &key, &json!({"why": "outbound.acks_per_sender_hour reached", "to": to, "limit": limit})).await;
+            return tx.audit(audit::Kind::AckSkipped, "baocao", &key, &json!({"why": "outbound.acks_per_sender_hour reached", "to": to, "limit": limit})).await;
         }
     }
     notify::queue_ack_mail(cfg, tx, sub, reply, key, sub.received_at.max(now)).await
@@ -542,7 +543,7 @@ fn decision_event(s: &Submission) -> serde_json::Value {
 /// Writes a person's decision about submission `sub` (already changed in memory from `was`):
 /// the decision, both obligations renumbered, the audit event and, when asked, the notice to
 /// the unit in its thread.
-async fn decide_by_hand(cfg: &Config, store: &Store, mut sub: Submission, was: &Submission, kind: &str, by: &str, tell: bool, extra: serde_json::Value) -> Result<Done> {
+async fn decide_by_hand(cfg: &Config, store: &Store, mut sub: Submission, was: &Submission, kind: audit::Kind, by: &str, tell: bool, extra: serde_json::Value) -> Result<Done> {
     sub.manual_by = Some(by.to_string());
     let mut tx = store.begin().await?;
     figures::reread(cfg, &mut tx, &mut sub).await?;
@@ -590,14 +591,14 @@ fn decidable(sub: &Submission) -> Result<()> {
 
 /// Accepts submission `id` for an obligation that exists: the unit owes that report for that
 /// period. Timeliness is judged on the message's arrival against that obligation's deadline.
-pub async fn assign(cfg: &Config, store: &Store, id: i64, unit: &str, report: &str, period: Period, by: &str, tell: bool) -> Result<Done> {
-    let ob = schedule::obligation(cfg, unit, report, period)?;
+pub async fn assign(cfg: &Config, store: &Store, id: i64, key: &ObligationKey, by: &str, tell: bool) -> Result<Done> {
+    let ob = schedule::obligation(cfg, key)?;
     let was = store.message(id).await?;
     decidable(&was)?;
     not_too_far_ahead(cfg, &was, &ob)?;
     let mut sub = was.clone();
     accept_for(&mut sub, &ob);
-    let mut done = decide_by_hand(cfg, store, sub, &was, "review_assign", by, tell, json!({})).await?;
+    let mut done = decide_by_hand(cfg, store, sub, &was, audit::Kind::ReviewAssign, by, tell, json!({})).await?;
     if !was.documents.iter().any(|d| d.parse == crate::domain::ParseStatus::Ok) {
         done.warnings.push(format!("submission {id} carries no readable document; it counts as submitted without figures"));
     }
@@ -609,8 +610,8 @@ pub async fn assign(cfg: &Config, store: &Store, id: i64, unit: &str, report: &s
 /// machine grouped wrongly is put right file by file. The rest of the message stays as it was,
 /// waiting for its own decision; both are kept apart from reprocessing from then on.
 #[allow(clippy::too_many_arguments)]
-pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, unit: &str, report: &str, period: Period, by: &str, tell: bool) -> Result<Done> {
-    let ob = schedule::obligation(cfg, unit, report, period)?;
+pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, key: &ObligationKey, by: &str, tell: bool) -> Result<Done> {
+    let ob = schedule::obligation(cfg, key)?;
     let was = store.message(id).await?;
     decidable(&was)?;
     not_too_far_ahead(cfg, &was, &ob)?;
@@ -658,7 +659,7 @@ pub async fn assign_document(cfg: &Config, store: &Store, id: i64, doc: usize, u
     let mut event = decision_event(&part);
     event["document"] = json!(d.filename);
     event["taken_from"] = json!(id.to_string());
-    tx.audit("review_assign", by, &format!("submission:{pid}"), &event).await?;
+    tx.audit(audit::Kind::ReviewAssign, by, &format!("submission:{pid}"), &event).await?;
     let told = if tell { notify::queue_decision_notice(cfg, &mut tx, &part).await? } else { None };
     tx.commit().await?;
     let mut warnings = Vec::new();
@@ -677,7 +678,7 @@ pub async fn accept(cfg: &Config, store: &Store, id: i64, by: &str, tell: bool) 
     let Some(k) = sub.obligation() else {
         return Err(OfficeError::Refused { id, why: Refusal::NoCompleteGuess });
     };
-    assign(cfg, store, id, k.unit.as_str(), k.report.as_str(), k.period, by, tell).await
+    assign(cfg, store, id, &k, by, tell).await
 }
 
 fn accept_for(sub: &mut Submission, ob: &Obligation) {
@@ -700,26 +701,26 @@ pub async fn reject(cfg: &Config, store: &Store, id: i64, reason: &str, by: &str
     sub.decision = Decision::Rejected;
     sub.reasons = vec![reason.to_string()];
     sub.timeliness = None;
-    decide_by_hand(cfg, store, sub, &was, "review_reject", by, tell, json!({"reason": reason})).await
+    decide_by_hand(cfg, store, sub, &was, audit::Kind::ReviewReject, by, tell, json!({"reason": reason})).await
 }
 
 /// Marks an obligation that exists exempt.
-pub async fn exempt(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, reason: &str, by: &str) -> Result<Obligation> {
-    let ob = schedule::obligation(cfg, unit, report, period)?;
+pub async fn exempt(cfg: &Config, store: &Store, key: &ObligationKey, reason: &str, by: &str) -> Result<Obligation> {
+    let ob = schedule::obligation(cfg, key)?;
     let mut tx = store.begin().await?;
     tx.exempt(&ob.key(), reason, by).await?;
-    tx.audit("exempt", by, &format!("obligation:{}", ob.key()), &json!({"reason": reason})).await?;
+    tx.audit(audit::Kind::Exempt, by, &format!("obligation:{}", ob.key()), &json!({"reason": reason})).await?;
     tx.commit().await?;
     Ok(ob)
 }
 
 /// Withdraws an exemption; false when the obligation was not exempt.
-pub async fn withdraw_exemption(cfg: &Config, store: &Store, unit: &str, report: &str, period: Period, by: &str) -> Result<bool> {
-    let ob = schedule::obligation(cfg, unit, report, period)?;
+pub async fn withdraw_exemption(cfg: &Config, store: &Store, key: &ObligationKey, by: &str) -> Result<bool> {
+    let ob = schedule::obligation(cfg, key)?;
     let mut tx = store.begin().await?;
     let had = tx.withdraw_exemption(&ob.key()).await?;
     if had {
-        tx.audit("exempt_withdrawn", by, &format!("obligation:{}", ob.key()), &json!({})).await?;
+        tx.audit(audit::Kind::ExemptWithdrawn, by, &format!("obligation:{}", ob.key()), &json!({})).await?;
     }
     tx.commit().await?;
     Ok(had)
@@ -790,7 +791,7 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
                 tx.update_decision(&part).await?;
             }
             touched.push(part.obligation());
-            tx.audit("reprocessed", by, &format!("submission:{}", part.id), &json!({"decision": part.decision, "part_of": was.id.to_string(), "unit": part.unit, "report": part.report, "period": part.period}))
+            tx.audit(audit::Kind::Reprocessed, by, &format!("submission:{}", part.id), &json!({"decision": part.decision, "part_of": was.id.to_string(), "unit": part.unit, "report": part.report, "period": part.period}))
                 .await?;
         }
         if existing.len() > also.len() {
@@ -799,7 +800,7 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
         let versions = renumber(&mut tx, &touched).await?;
         sub.version = versions.get(&sub.id).copied();
         tx.audit(
-            "reprocessed",
+            audit::Kind::Reprocessed,
             by,
             &format!("submission:{}", sub.id),
             &json!({"decision": sub.decision, "was": was.decision, "unit": sub.unit, "report": sub.report, "period": sub.period}),
@@ -812,9 +813,21 @@ pub async fn reprocess(cfg: &Config, store: &Store, parser: &Parser, ids: &[i64]
 }
 
 /// Queues outbox mail again: the mails of `ids`, and with `failed` every mail that failed for
-/// good. The store writes the audit event naming who asked.
+/// good; each with an audit event naming who asked.
 pub async fn retry_mail(store: &Store, ids: &[i64], failed: bool, by: &str) -> Result<Vec<String>> {
-    Ok(store.retry_mail(ids, failed, by).await?)
+    let mut tx = store.begin().await?;
+    let mut keys = Vec::new();
+    for (id, key, state) in tx.retriable_mail().await? {
+        if ids.contains(&id) || (failed && state == OutboxState::Failed) {
+            tx.requeue_mail(id).await?;
+            tx.audit(audit::Kind::MailRetry, by, &key, &json!({"was": state.as_str()})).await?;
+            keys.push(key);
+        }
+    }
+    tx.commit().await?;
+    // A person asked for delivery: the outbox stops waiting out its server's block.
+    store.try_server_now().await?;
+    Ok(keys)
 }
 
 /// An intact audit chain: how many events, and the newest one's hash.
@@ -865,6 +878,7 @@ pub async fn verify_audit(store: &Store, anchors: &[String]) -> Result<std::resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Period;
 
     #[test]
     fn an_accepted_assignment_is_judged_on_arrival_against_the_deadline() {

@@ -4,6 +4,7 @@
 //! transaction as its mail so it is never reminded twice. `notify` renders and queues what is
 //! decided here.
 
+use crate::audit;
 use crate::config::Config;
 use crate::notify::{self, NotifyError};
 use crate::schedule::{self, DueStage};
@@ -52,7 +53,7 @@ pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> R
         notify::queue_reminder(cfg, &mut tx, unit, &fresh, cc, as_of).await?;
         for s in &fresh {
             tx.audit(
-                "reminder_decided",
+                audit::Kind::ReminderDecided,
                 "baocao",
                 &s.key(),
                 &serde_json::json!({"unit": s.unit, "report": s.report, "period": s.period, "stage": s.stage, "escalate": s.escalate, "as_of": as_of}),

@@ -12,6 +12,7 @@
 //! matching, status, reminders, the digest and the workbook treat them like any other.
 
 use super::{OfficeError, RequestProblem, Result};
+use crate::audit;
 use crate::config::Config;
 use crate::domain::rules::{DueRule, Extract, LetterTerms, Report};
 use crate::domain::{PeriodKind, ReportId, RequestState, UnitId};
@@ -210,7 +211,7 @@ pub async fn add(cfg: &Config, store: &Store, l: &Letter, source: &str, message_
         return Err(OfficeError::Request { id: had, why: RequestProblem::AlreadyHeld { number: r.number.clone().unwrap_or_else(|| "không số".into()), report: r.report.clone() } });
     };
     r.id = id;
-    tx.audit("request_added", by, &format!("request:{id}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?;
+    tx.audit(audit::Kind::RequestAdded, by, &format!("request:{id}"), &json!({"report": r.report, "number": r.number, "source": r.source, "message_id": r.message_id})).await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -283,7 +284,7 @@ pub async fn confirm(cfg: &Config, store: &Store, id: i64, units: &[String], by:
         return Err(OfficeError::Request { id, why: RequestProblem::DecidedMeanwhile });
     }
     let reports: Vec<String> = reports_of(&r).iter().map(|x| x.id.to_string()).collect();
-    tx.audit("request_confirmed", by, &format!("request:{id}"), &json!({"report": r.report, "units": chosen, "reports": reports})).await?;
+    tx.audit(audit::Kind::RequestConfirmed, by, &format!("request:{id}"), &json!({"report": r.report, "units": chosen, "reports": reports})).await?;
     tx.commit().await?;
     r.state = RequestState::Confirmed;
     r.decided_by = Some(by.to_string());
@@ -302,7 +303,7 @@ pub async fn cancel(store: &Store, id: i64, reason: &str, by: &str) -> Result<St
     if !tx.decide_request(id, r.state, RequestState::Cancelled, &r.reading, by).await? {
         return Err(OfficeError::Request { id, why: RequestProblem::DecidedMeanwhile });
     }
-    tx.audit("request_cancelled", by, &format!("request:{id}"), &json!({"report": r.report, "was": r.state.as_str(), "reason": reason})).await?;
+    tx.audit(audit::Kind::RequestCancelled, by, &format!("request:{id}"), &json!({"report": r.report, "was": r.state.as_str(), "reason": reason})).await?;
     tx.commit().await?;
     r.state = RequestState::Cancelled;
     Ok(r)

@@ -123,7 +123,8 @@ pub enum NotOwed {
 /// The obligation `unit` owes for `report` and `period`, or why there is none: the unit must be
 /// in a group that owes the report, the period of the report's kind and owed (quarters), and
 /// due on or after `calendar.start`.
-pub fn obligation(cfg: &Rules, unit: &str, report: &str, period: Period) -> Result<Obligation, NotOwed> {
+pub fn obligation(cfg: &Rules, key: &ObligationKey) -> Result<Obligation, NotOwed> {
+    let (unit, report, period) = (key.unit.as_str(), key.report.as_str(), key.period);
     let u = cfg.unit(unit).ok_or_else(|| NotOwed::UnknownUnit(unit.to_string()))?;
     let r = cfg.report(report).ok_or_else(|| NotOwed::UnknownReport(report.to_string()))?;
     if !r.applies_to_unit(u) {

@@ -2,10 +2,10 @@
 //! written with the transaction's other rows), the head row that catches a removed tail, and
 //! the reads that verify and show the chain.
 
+use sqlx::Row;
 use super::{now, storable, AuditHead, AuditRow, Backend, Result, Store, Tx};
 use crate::audit;
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 pub(super) const AUDIT_COLS: &str = "seq, office, at, kind, actor, subject, data, prev_hash, hash";
 
@@ -99,10 +99,10 @@ impl Store {
         })
     }
 
-    pub async fn last_event_data(&self, kind: &str) -> Result<Option<String>> {
+    pub async fn last_event_data(&self, kind: audit::Kind) -> Result<Option<String>> {
         let r = sqlx::query("SELECT data FROM audit WHERE office = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1")
             .bind(&self.office)
-            .bind(kind)
+            .bind(kind.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(match r {
@@ -114,7 +114,7 @@ impl Store {
 
 impl Tx<'_> {
     /// Appends one audit event, chained to the office's previous one.
-    pub async fn audit(&mut self, kind: &str, actor: &str, subject: &str, data: &serde_json::Value) -> Result<()> {
+    pub async fn audit(&mut self, kind: audit::Kind, actor: &str, subject: &str, data: &serde_json::Value) -> Result<()> {
         let prev = match &self.head {
             Some(h) => h.hash.clone(),
             None => {
@@ -135,8 +135,8 @@ impl Tx<'_> {
         let data = storable(&data.to_string()).into_owned();
         let (actor, subject) = (storable(actor), storable(subject));
         let (actor, subject) = (actor.as_ref(), subject.as_ref());
-        let hash = audit::hash(&prev, self.office, at, kind, actor, subject, &data);
-        self.pending.audit.push(AuditRow { at, kind: kind.to_string(), actor: actor.to_string(), subject: subject.to_string(), data, prev, hash: hash.clone() });
+        let hash = audit::hash(&prev, self.office, at, kind.as_str(), actor, subject, &data);
+        self.pending.audit.push(AuditRow { at, kind, actor: actor.to_string(), subject: subject.to_string(), data, prev, hash: hash.clone() });
         let added = self.head.as_ref().map_or(0, |h| h.added) + 1;
         self.head = Some(AuditHead { hash, added });
         Ok(())

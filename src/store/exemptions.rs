@@ -1,9 +1,9 @@
 //! Exemptions the office set: an obligation a unit does not owe this period.
 
+use sqlx::Row;
 use super::{now, storable, Result, Store, Tx};
 use crate::domain::ObligationKey;
 use serde::Serialize;
-use sqlx::Row;
 
 /// An exemption the office set.
 #[derive(Debug, Clone, Serialize)]

@@ -4,6 +4,7 @@
 //! accepted submissions. Group commit's fast path ([`Tx::fast`]) lives here too.
 
 use super::{compress, corrupt, json_list, now, obligation_columns, storable, storable_opt, values_sql, Backend, Fast, Result, Store, StoreError, Tx};
+use crate::audit;
 use crate::domain::{Decision, ObligationKey, Period, ReportId, Timeliness, UnitId};
 use crate::parse::Document;
 use chrono::NaiveDate;
@@ -407,7 +408,7 @@ impl Tx<'_> {
             .execute(&mut *self.tx)
             .await?;
         let key = storable(source_key).into_owned();
-        self.audit("message_set_aside", "baocao", &key, &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()})).await
+        self.audit(audit::Kind::MessageSetAside, "baocao", &key, &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()})).await
     }
 
     pub async fn put_blob(&mut self, key: &str, size: i64, data: Vec<u8>) -> Result<()> {

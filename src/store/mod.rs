@@ -16,6 +16,7 @@
 //! (scheduled runs), `directory`, `figures`, `mail` (mail that is not a report) and `console`
 //! (accounts, sessions, search).
 
+use crate::audit;
 use crate::config::{Config, Database};
 use crate::domain::{ObligationKey, Period, PeriodKind, ReportId, UnitId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -451,7 +452,7 @@ fn values_sql(head: &str, rows: usize, cols: usize, tail: &str) -> String {
 #[derive(Debug)]
 struct AuditRow {
     at: i64,
-    kind: String,
+    kind: audit::Kind,
     actor: String,
     subject: String,
     data: String,
@@ -508,7 +509,7 @@ impl Tx<'_> {
             let sql = values_sql("INSERT INTO audit (office, at, kind, actor, subject, data, prev_hash, hash)", chunk.len(), 8, "");
             let mut q = sqlx::query(&sql);
             for r in chunk {
-                q = q.bind(self.office).bind(r.at).bind(&r.kind).bind(&r.actor).bind(&r.subject).bind(&r.data).bind(&r.prev).bind(&r.hash);
+                q = q.bind(self.office).bind(r.at).bind(r.kind.as_str()).bind(&r.actor).bind(&r.subject).bind(&r.data).bind(&r.prev).bind(&r.hash);
             }
             q.execute(&mut *self.tx).await?;
         }

@@ -2,18 +2,19 @@
 //! decided it, then claimed, handed over and settled by the senders; and the outbox's block
 //! while its server cannot be reached.
 
+use sqlx::Row;
 use super::{corrupt, now, storable, Backend, Result, Store, Tx};
-use crate::domain::OutboxState;
+use crate::audit;
+use crate::domain::{MailKind, OutboxState};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// One queued outgoing mail.
 #[derive(Debug, Clone)]
 pub struct OutMail {
     pub id: i64,
     pub key: String,
-    pub kind: String,
+    pub kind: MailKind,
     pub recipients: Vec<String>,
     pub message: Vec<u8>,
     pub attempts: i64,
@@ -28,7 +29,7 @@ pub struct OutMail {
 pub struct OutboxRow {
     pub id: i64,
     pub key: String,
-    pub kind: String,
+    pub kind: MailKind,
     pub recipients: Vec<String>,
     pub state: OutboxState,
     pub attempts: i64,
@@ -48,6 +49,12 @@ pub struct OutboxBlock {
     pub notified: bool,
 }
 
+/// An outbox row's kind; a word this version does not know is a corrupt row.
+fn mail_kind(r: &AnyRow) -> Result<MailKind> {
+    let k: String = r.try_get("kind")?;
+    MailKind::parse(&k).ok_or_else(|| corrupt("an outgoing mail", "kind", &k))
+}
+
 /// An outbox row as a mail; `message` stays empty when the query did not select it (settling
 /// needs only the key and recipients).
 fn out_mail(r: &AnyRow) -> Result<OutMail> {
@@ -55,7 +62,7 @@ fn out_mail(r: &AnyRow) -> Result<OutMail> {
     Ok(OutMail {
         id: r.try_get("id")?,
         key: r.try_get("key")?,
-        kind: r.try_get("kind")?,
+        kind: mail_kind(r)?,
         recipients: serde_json::from_str(&rec).unwrap_or_default(),
         message: r.try_get("message").unwrap_or_default(),
         attempts: r.try_get("attempts")?,
@@ -67,24 +74,54 @@ fn out_mail(r: &AnyRow) -> Result<OutMail> {
 impl Tx<'_> {
     /// Acknowledgements queued to `recipient` at or after `since` (the flood limit's count).
     pub async fn acks_to_since(&mut self, recipient: &str, since: i64) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE office = $1 AND kind = 'ack' AND created_at >= $2 AND recipients = $3")
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE office = $1 AND kind = $4 AND created_at >= $2 AND recipients = $3")
             .bind(self.office)
             .bind(since)
             .bind(serde_json::to_string(&[recipient]).unwrap_or_default())
+            .bind(MailKind::Ack.as_str())
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(r.try_get("n")?)
     }
 
+    /// The mails a person may queue again (failed or still queued, never sent): id, key and
+    /// state, oldest first.
+    pub async fn retriable_mail(&mut self) -> Result<Vec<(i64, String, OutboxState)>> {
+        let rows = sqlx::query("SELECT id, key, state FROM outbox WHERE office = $1 AND state IN ($2, $3) ORDER BY id")
+            .bind(self.office)
+            .bind(OutboxState::Failed.as_str())
+            .bind(OutboxState::Queued.as_str())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                let state = OutboxState::parse(&state).ok_or_else(|| corrupt("an outgoing mail", "state", &state))?;
+                Ok((r.try_get("id")?, r.try_get("key")?, state))
+            })
+            .collect()
+    }
+
+    /// Queues mail `id` again from scratch: due now, no attempts counted.
+    pub async fn requeue_mail(&mut self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = $3, claimed_until = 0, attempts = 0, created_at = $3 WHERE office = $1 AND id = $2")
+            .bind(self.office)
+            .bind(id)
+            .bind(now())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// Queues an outgoing mail under its idempotency key; false when the key was already queued.
-    pub async fn queue_mail(&mut self, key: &str, kind: &str, recipients: &[String], message: &[u8], at: i64) -> Result<bool> {
+    pub async fn queue_mail(&mut self, key: &str, kind: MailKind, recipients: &[String], message: &[u8], at: i64) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO outbox (office, key, kind, recipients, message, created_at, state, attempts, next_attempt_at, claimed_until) \
              VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $6, 0) ON CONFLICT (office, key) DO NOTHING RETURNING id",
         )
         .bind(self.office)
         .bind(key)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(serde_json::to_string(recipients).unwrap_or_default())
         .bind(message.to_vec())
         .bind(at)
@@ -174,9 +211,9 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         let delivered: Vec<&String> = m.recipients.iter().filter(|r| !refused.iter().any(|(a, _)| a == *r)).collect();
-        tx.audit("mail_sent", "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": delivered, "note": note})).await?;
+        tx.audit(audit::Kind::MailSent, "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": delivered, "note": note})).await?;
         for (a, why) in refused {
-            tx.audit("mail_recipient_refused", "baocao", &m.key, &serde_json::json!({"recipient": a, "reply": why})).await?;
+            tx.audit(audit::Kind::MailRecipientRefused, "baocao", &m.key, &serde_json::json!({"recipient": a, "reply": why})).await?;
         }
         tx.commit().await
     }
@@ -227,7 +264,7 @@ impl Store {
                     .bind(t + 60)
                     .execute(&mut *tx.tx)
                     .await?;
-                tx.audit("outbox_blocked", "baocao", "outbox", &serde_json::json!({"error": error})).await?;
+                tx.audit(audit::Kind::OutboxBlocked, "baocao", "outbox", &serde_json::json!({"error": error})).await?;
             }
         }
         tx.commit().await
@@ -238,7 +275,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let r = sqlx::query("DELETE FROM outbox_block WHERE office = $1").bind(&self.office).execute(&mut *tx.tx).await?;
         if r.rows_affected() > 0 {
-            tx.audit("outbox_unblocked", "baocao", "outbox", &serde_json::json!({})).await?;
+            tx.audit(audit::Kind::OutboxUnblocked, "baocao", "outbox", &serde_json::json!({})).await?;
         }
         tx.commit().await
     }
@@ -266,7 +303,7 @@ impl Store {
                 Ok(OutboxRow {
                     id: r.try_get("id")?,
                     key: r.try_get("key")?,
-                    kind: r.try_get("kind")?,
+                    kind: mail_kind(r)?,
                     recipients: serde_json::from_str(&rec).unwrap_or_default(),
                     state: {
                         let s: String = r.try_get("state")?;
@@ -280,28 +317,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Queues mails again for a person: the given ids (failed or queued, never sent), or every
-    /// failed one. Returns the keys requeued.
-    pub async fn retry_mail(&self, ids: &[i64], failed: bool, by: &str) -> Result<Vec<String>> {
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query("SELECT id, key, state FROM outbox WHERE office = $1 AND state IN ('failed', 'queued') ORDER BY id").bind(&self.office).fetch_all(&mut *tx.tx).await?;
-        let mut keys = Vec::new();
-        for r in rows {
-            let id: i64 = r.try_get("id")?;
-            let state: String = r.try_get("state")?;
-            if !(ids.contains(&id) || (failed && state == OutboxState::Failed.as_str())) {
-                continue;
-            }
-            sqlx::query("UPDATE outbox SET state = 'queued', next_attempt_at = $2, claimed_until = 0, attempts = 0, created_at = $2 WHERE id = $1").bind(id).bind(now()).execute(&mut *tx.tx).await?;
-            let key: String = r.try_get("key")?;
-            tx.audit("mail_retry", by, &key, &serde_json::json!({"was": state})).await?;
-            keys.push(key);
-        }
-        tx.commit().await?;
-        self.try_server_now().await?;
-        Ok(keys)
     }
 
     /// Ends the outbox's wait for its server (a person asked to deliver now); the block itself,
@@ -378,7 +393,7 @@ impl Store {
             return Ok(());
         }
         if give_up {
-            tx.audit("mail_failed", "baocao", &m.key, &serde_json::json!({"error": error})).await?;
+            tx.audit(audit::Kind::MailFailed, "baocao", &m.key, &serde_json::json!({"error": error})).await?;
         }
         tx.commit().await
     }
@@ -403,7 +418,7 @@ impl Store {
         if wanted.is_empty() {
             return Ok(None);
         }
-        let rows = sqlx::query("SELECT key FROM outbox WHERE office = $1 AND kind = 'reminder' ORDER BY id DESC").bind(&self.office).fetch_all(&self.read).await?;
+        let rows = sqlx::query("SELECT key FROM outbox WHERE office = $1 AND kind = $2 ORDER BY id DESC").bind(&self.office).bind(MailKind::Reminder.as_str()).fetch_all(&self.read).await?;
         for r in rows {
             let key: String = r.try_get("key")?;
             if wanted.contains(&crate::digest::sha256_hex(key.as_bytes())[..32].to_string()) {

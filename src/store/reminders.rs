@@ -1,9 +1,9 @@
 //! The reminder stages decided per obligation: each stage is recorded once, by its key, so a
 //! reminder is never sent twice whatever runs the planner.
 
+use sqlx::Row;
 use super::{Result, Store, Tx};
 use crate::domain::ObligationKey;
-use sqlx::Row;
 use std::collections::HashMap;
 
 impl Store {

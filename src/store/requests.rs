@@ -1,10 +1,10 @@
 //! Requests read from the office's letters (SPEC §15), waiting for a clerk or decided.
 
+use sqlx::Row;
 use super::{corrupt, now, Result, Store, Tx};
 use crate::domain::RequestState;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 /// A request read from one of the office's letters (SPEC §15), as stored: `pending` until a
 /// clerk confirms it (`confirmed`) or calls it off (`cancelled`). `reading` is the JSON of

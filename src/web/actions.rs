@@ -3,7 +3,7 @@
 //! sends the browser back to the page it came from with what happened.
 
 use super::{acting, Posted, AppRef};
-use crate::domain::{Period, Role};
+use crate::domain::{ObligationKey, Period, Role};
 use crate::office;
 use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
@@ -50,17 +50,16 @@ pub async fn assign(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
         let mut parts = f.get("obligation").splitn(3, '|');
         (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string())
     };
-    let (unit, report) = (unit.as_str(), report.as_str());
-    let Ok(period) = period.parse::<Period>() else {
+    let Some(key) = period.parse::<Period>().ok().and_then(|p| ObligationKey::named(&unit, &report, p).ok()) else {
         return app.back(&s, &review_back(&f, id), Err("Hãy chọn một nghĩa vụ báo cáo trong danh sách.".into()));
     };
-    let title = period.title(&app.cfg().report(report).map(|r| r.name.clone()).unwrap_or_default());
+    let title = key.period.title(&app.cfg().report(key.report.as_str()).map(|r| r.name.clone()).unwrap_or_default());
     // One file of the message, or the whole of it.
     let r = match f.get("document").parse::<usize>() {
-        Ok(doc) if doc > 0 => office::assign_document(&app.cfg(), &app.store, id, doc, unit, report, period, &s.account.name, f.checked("tell"))
+        Ok(doc) if doc > 0 => office::assign_document(&app.cfg(), &app.store, id, doc, &key, &s.account.name, f.checked("tell"))
             .await
             .map(|d| format!("Đã tách tệp {} của thư số {id} thành bài nộp số {} cho {title}.{}", d.submission.documents.first().map(|x| x.filename.as_str()).unwrap_or("?"), d.submission.id, told(&d))),
-        _ => office::assign(&app.cfg(), &app.store, id, unit, report, period, &s.account.name, f.checked("tell")).await.map(|d| format!("Đã gán bài nộp số {id} cho {title}.{}", told(&d))),
+        _ => office::assign(&app.cfg(), &app.store, id, &key, &s.account.name, f.checked("tell")).await.map(|d| format!("Đã gán bài nộp số {id} cho {title}.{}", told(&d))),
     };
     app.back(&s, &review_back(&f, id), r.map_err(|e| app.explain(&e)))
 }
@@ -78,9 +77,9 @@ pub async fn reject(State(app): State<AppRef>, headers: HeaderMap, Path(id): Pat
     app.back(&s, &review_back(&f, id), r.map(|d| format!("Đã từ chối bài nộp số {id}.{}", told(&d))).map_err(|e| app.explain(&e)))
 }
 
-fn obligation_of(f: &Posted) -> Result<(String, String, Period), String> {
+fn obligation_of(f: &Posted) -> Result<ObligationKey, String> {
     let period = f.get("period").parse::<Period>().map_err(|_| "Hãy chọn kỳ báo cáo.".to_string())?;
-    Ok((f.get("unit").to_string(), f.get("report").to_string(), period))
+    ObligationKey::named(f.get("unit"), f.get("report"), period).map_err(|_| "Hãy chọn đơn vị và loại báo cáo.".to_string())
 }
 
 pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): Fields) -> Response {
@@ -91,9 +90,9 @@ pub async fn exempt(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
     let r = match obligation_of(&f) {
         Err(e) => Err(e),
         Ok(_) if f.get("reason").is_empty() => Err("Hãy ghi lý do miễn nộp.".into()),
-        Ok((u, rep, p)) => office::exempt(&app.cfg(), &app.store, &u, &rep, p, f.get("reason"), &s.account.name)
+        Ok(k) => office::exempt(&app.cfg(), &app.store, &k, f.get("reason"), &s.account.name)
             .await
-            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), app.unit_name(&u)))
+            .map(|ob| format!("Đã miễn nộp {} cho {}.", app.cfg().report(ob.report.as_str()).map(|r| ob.period.title(&r.name)).unwrap_or_default(), app.unit_name(k.unit.as_str())))
             .map_err(|e| app.explain(&e)),
     };
     app.back(&s, "/exemptions", r)
@@ -106,8 +105,8 @@ pub async fn withdraw(State(app): State<AppRef>, headers: HeaderMap, Form(form):
     };
     let r = match obligation_of(&f) {
         Err(e) => Err(e),
-        Ok((u, rep, p)) => match office::withdraw_exemption(&app.cfg(), &app.store, &u, &rep, p, &s.account.name).await {
-            Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {}.", app.unit_name(&u))),
+        Ok(k) => match office::withdraw_exemption(&app.cfg(), &app.store, &k, &s.account.name).await {
+            Ok(true) => Ok(format!("Đã bỏ miễn nộp cho {}.", app.unit_name(k.unit.as_str()))),
             Ok(false) => Err("Nghĩa vụ này không được miễn nộp.".into()),
             Err(e) => Err(app.explain(&e)),
         },
@@ -127,9 +126,9 @@ pub async fn extend(State(app): State<AppRef>, headers: HeaderMap, Form(form): F
     let r = match (obligation_of(&f), until) {
         (Err(e), _) => Err(e),
         (_, None) => Err("Hãy chọn ngày hạn mới.".into()),
-        (Ok((u, rep, p)), Some(day)) => office::extensions::extend(&cfg, &app.store, &u, &rep, p, day, f.get("reason"), &s.account.name, f.checked("tell"), f.get("mail").parse::<i64>().ok(), chrono::Utc::now().timestamp())
+        (Ok(k), Some(day)) => office::extensions::extend(&cfg, &app.store, &k, day, f.get("reason"), &s.account.name, f.checked("tell"), f.get("mail").parse::<i64>().ok(), chrono::Utc::now().timestamp())
             .await
-            .map(|x| format!("Đã gia hạn {} cho {} đến hết ngày {}.{}", x.title, app.unit_name(&u), day.format("%d/%m/%Y"), if x.told.is_some() { " Đã xếp thư báo cho đơn vị." } else { "" }))
+            .map(|x| format!("Đã gia hạn {} cho {} đến hết ngày {}.{}", x.title, app.unit_name(k.unit.as_str()), day.format("%d/%m/%Y"), if x.told.is_some() { " Đã xếp thư báo cho đơn vị." } else { "" }))
             .map_err(|e| app.explain(&e)),
     };
     if r.is_ok() {
@@ -145,9 +144,9 @@ pub async fn withdraw_extension(State(app): State<AppRef>, headers: HeaderMap, F
     };
     let r = match obligation_of(&f) {
         Err(e) => Err(e),
-        Ok((u, rep, p)) => office::extensions::withdraw(&app.cfg(), &app.store, &u, &rep, p, &s.account.name, true, chrono::Utc::now().timestamp())
+        Ok(k) => office::extensions::withdraw(&app.cfg(), &app.store, &k, &s.account.name, true, chrono::Utc::now().timestamp())
             .await
-            .map(|x| format!("Đã thôi gia hạn {} cho {}: hạn nộp lại là ngày {}.", x.title, app.unit_name(&u), x.due.format("%d/%m/%Y")))
+            .map(|x| format!("Đã thôi gia hạn {} cho {}: hạn nộp lại là ngày {}.", x.title, app.unit_name(k.unit.as_str()), x.due.format("%d/%m/%Y")))
             .map_err(|e| app.explain(&e)),
     };
     if r.is_ok() {

@@ -3,7 +3,7 @@
 
 use super::{who, App, AppRef};
 use crate::compile::state_rgb;
-use crate::domain::{Decision, ObligationState, OutboxState, Period, Role};
+use crate::domain::{Decision, ObligationKey, ObligationState, OutboxState, Period, Role};
 use crate::parse::{mime, Document};
 use crate::schedule::{self, Obligation, ObligationFacts};
 use crate::store::{Submission, SubmissionFilter};
@@ -313,7 +313,7 @@ fn choices(app: &App, m: &Submission, around: &[Obligation]) -> Vec<Value> {
         .iter()
         .filter(|o| all || units.contains(&o.unit.as_str()))
         .filter(|o| (o.due_date - day).num_days() >= -400 && (o.due_date - day).num_days() <= 200)
-        .filter(|o| schedule::obligation(cfg, o.unit.as_str(), o.report.as_str(), o.period).is_ok())
+        .filter(|o| schedule::obligation(cfg, &o.key()).is_ok())
         .collect();
     obs.sort_by(|a, b| a.unit.cmp(&b.unit).then(b.due_date.cmp(&a.due_date)).then(a.report.cmp(&b.report)));
     let guess = m.obligation();
@@ -775,7 +775,8 @@ pub async fn exemptions(State(app): State<AppRef>, headers: HeaderMap, Query(q):
         .iter()
         .rev()
         .map(|e| {
-            let due = schedule::obligation(&cfg, e.unit.as_str(), e.report.as_str(), e.period).ok().and_then(|o| o.extended_from);
+            let key = ObligationKey { unit: e.unit.clone(), report: e.report.clone(), period: e.period };
+            let due = schedule::obligation(&cfg, &key).ok().and_then(|o| o.extended_from);
             json!({
                 "unit": e.unit.as_str(), "unit_name": app.unit_name(e.unit.as_str()), "report": e.report.as_str(), "period": e.period.to_string(),
                 "title": app.title_of(e.report.as_str(), e.period), "until": e.until.format("%d/%m/%Y").to_string(),
@@ -881,13 +882,12 @@ pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Que
     let state = q.state.as_deref().and_then(OutboxState::parse).filter(|s| *s != OutboxState::HandingOver);
     let rows = app.store.outbox_rows(state, 200).await.map_err(db)?;
     let block = app.store.outbox_block().await.map_err(db)?;
-    let kind_vi = |k: &str| super::capitalised(crate::notify::mail_kind_vi(k));
 
     let list: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
-                "id": r.id, "kind": kind_vi(&r.kind), "to": r.recipients.join(", "), "state": super::capitalised(r.state.label_vi()), "state_code": r.state.as_str(),
+                "id": r.id, "kind": super::capitalised(r.kind.label_vi()), "to": r.recipients.join(", "), "state": super::capitalised(r.state.label_vi()), "state_code": r.state.as_str(),
                 "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error.as_deref().map(crate::notify::deliver::error_vi),
             })
         })
