@@ -764,7 +764,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::Digest { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
-            let c = crate::notify::digest(&cfg, &store, t, dry_run).await?;
+            let c = crate::office::digest(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "digest", Some(&c), dry_run, json).await
         }
         Cmd::Outbox { action } => outbox(&cfg, &store, action, &by).await,
@@ -782,12 +782,12 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Cmd::OfficeStatus { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
-            let c = crate::notify::office_status(&cfg, &store, t, dry_run).await?;
+            let c = crate::office::office_status(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "office status", Some(&c), dry_run, json).await
         }
         Cmd::Export { file, as_of, period, json } => {
             let t = at(&cfg, &as_of);
-            let snap = crate::compile::Snapshot::gather_for(&cfg, &store, t, period).await?;
+            let snap = crate::facts::snapshot(&cfg, &store, t, period).await?;
             let bytes = crate::compile::workbook::build(&cfg, &snap).context("cannot build the workbook")?;
             let tmp = file.with_extension("xlsx.tmp");
             std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -1022,10 +1022,9 @@ fn parse_files(files: &[PathBuf], repeat: usize, messages: bool) -> Result<()> {
 /// `figures`: a period compiled (table, JSON, filled form), or one indicator over a year.
 #[allow(clippy::too_many_arguments)]
 async fn figures(cfg: &Config, store: &Store, report: &str, period: Option<Period>, year: Option<i32>, row: Option<&str>, column: Option<&str>, t: i64, xlsx: Option<&std::path::Path>, json: bool) -> Result<i32> {
-    use crate::compile::figures::{Compiled, Series};
     let Some(period) = period else {
         let (Some(year), Some(row)) = (year, row) else { bail!("give --period, or --year and --row") };
-        let s = Series::gather(cfg, store, report, year, row, column, t).await?;
+        let s = crate::facts::series(cfg, store, report, year, row, column, t).await?;
         if json {
             emit_json(&s.to_json());
             return Ok(0);
@@ -1041,7 +1040,7 @@ async fn figures(cfg: &Config, store: &Store, report: &str, period: Option<Perio
         say!("{:<40} {}", "Tổng cộng", s.total.iter().map(|v| format!("{:>18}", v.map(crate::text::num_vi).unwrap_or_default())).collect::<String>());
         return Ok(0);
     };
-    let c = Compiled::gather(cfg, store, report, period, t).await?;
+    let c = crate::facts::figures(cfg, store, report, period, t).await?;
     if let Some(file) = xlsx {
         let bytes = crate::compile::form_xlsx::build(cfg, &c).map_err(|e| anyhow::anyhow!("cannot write the filled form: {e}"))?;
         let tmp = file.with_extension("xlsx.tmp");
@@ -1385,7 +1384,7 @@ fn print_submissions(cfg: &Config, rows: &[Submission]) {
 }
 
 async fn status(cfg: &Config, store: &Store, t: i64, as_json: bool, keep: impl Fn(&schedule::Obligation) -> bool) -> Result<i32> {
-    let mut states = schedule::status::states_as_of(cfg, store, t).await?;
+    let mut states = crate::facts::states_as_of(cfg, store, t).await?;
     states.retain(|(o, _, _)| keep(o));
     let order: std::collections::HashMap<&str, usize> = cfg.reports.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     let unit_order: std::collections::HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();

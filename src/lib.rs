@@ -53,6 +53,7 @@ pub mod daemon;
 pub mod config;
 pub mod digest;
 pub mod domain;
+pub mod facts;
 pub mod health;
 pub mod intake;
 pub mod matching;

@@ -2,14 +2,14 @@
 //! whose figures count, each unit's from its latest accepted version; totals over those units;
 //! ratio columns and rows never summed but recomputed from the totals where the office's cell
 //! formula says how, else left empty; the units that owe the report and sent nothing, and those
-//! waiting in review. Gathered from the stored readings once ([`Compiled::gather`]); what
+//! waiting in review. Gathered from the stored readings once ([`crate::facts::figures`]); what
 //! follows is pure, so the command line, the workbook, the console and the digest agree.
 
 use crate::config::{Config, Report};
 use crate::domain::form::{Cells, ColumnKind, Figure, Form, RowKind, Value};
 use crate::domain::{ObligationKey, Period, UnitId};
 use crate::parse::form::number;
-use crate::store::{Store, StoreError, StoredFigures};
+use crate::store::{FigureCell, StoreError, StoredFigures};
 use serde_json::{json, Value as Json};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -188,14 +188,13 @@ pub fn formula_values(form: &Form, totals: &[Vec<Option<f64>>]) -> HashMap<(usiz
 
 impl Compiled {
     /// The figures of `report` for `period` as of `as_of`.
-    pub async fn gather(cfg: &Config, store: &Store, report: &str, period: Period, as_of: i64) -> Result<Compiled, FiguresError> {
+    /// Whether `period` is of `report`'s kind: the form report's record and form when it is.
+    pub fn ask<'a>(cfg: &'a Config, report: &str, period: Period) -> Result<(&'a Report, Arc<Form>), FiguresError> {
         let (r, form) = form_report(cfg, report)?;
         if period.kind() != r.period {
             return Err(FiguresError::WrongPeriod { report: report.into(), kind: format!("{:?}", r.period).to_lowercase(), period: period.to_string() });
         }
-        let stored = store.figures_of_period(report, period, as_of).await?;
-        let who = store.period_units(report, period, as_of).await?;
-        Ok(Self::build(cfg, r, form, period, stored, &who))
+        Ok((r, form))
     }
 
     /// Pure: the compiled period from the stored readings and who did what.
@@ -269,6 +268,18 @@ impl Compiled {
     }
 }
 
+/// The indicator a series is asked for, found on the form: what [`crate::facts::series`] reads
+/// (`whole`: the readings entire, else the one cell of each).
+#[derive(Debug, Clone)]
+pub struct SeriesAsk {
+    pub report: String,
+    pub form: Arc<Form>,
+    pub row: usize,
+    pub column: usize,
+    pub periods: Vec<Period>,
+    pub whole: bool,
+}
+
 /// One indicator of a report over the periods of a year, unit by unit, in one column.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -284,9 +295,9 @@ pub struct Series {
 }
 
 impl Series {
-    /// `row` names the indicator by its numbering or label; `column` a column by its name (or the
-    /// first column of this period's figures).
-    pub async fn gather(cfg: &Config, store: &Store, report: &str, year: i32, row: &str, column: Option<&str>, as_of: i64) -> Result<Series, FiguresError> {
+    /// The indicator asked for: `row` names it by its numbering or label; `column` a column by
+    /// its name (or the first column of this period's figures).
+    pub fn ask(cfg: &Config, report: &str, year: i32, row: &str, column: Option<&str>) -> Result<SeriesAsk, FiguresError> {
         let (r, form) = form_report(cfg, report)?;
         let ri = crate::parse::form::find_row(&form.rows, row).map_err(FiguresError::NotOnForm)?;
         let ci = match column {
@@ -298,44 +309,51 @@ impl Series {
             None => form.columns.iter().position(|x| x.kind == ColumnKind::Period).unwrap_or(0),
         };
         let periods = crate::schedule::periods_of(r, year);
-        let fr = &form.rows[ri];
-        let fc = &form.columns[ci];
-        let mut units: Vec<(UnitId, Vec<Option<f64>>)> = Vec::new();
-        let total: Vec<Option<f64>>;
         // A ratio cell's total follows the form's formula over the other totals: the periods'
         // whole readings are needed. Any other cell is read alone from each reading.
-        if fr.kind == RowKind::Ratio || fc.kind == ColumnKind::Ratio {
-            let stored = store.figures_of_report(report, None, as_of).await?;
-            let mut by_period: HashMap<Period, Vec<UnitFigures>> = HashMap::new();
-            for s in stored.into_iter().filter(|s| periods.contains(&s.period)) {
-                by_period.entry(s.period).or_default().push(UnitFigures::of(&form, s));
-            }
-            for u in &cfg.units {
-                let vals: Vec<Option<f64>> = periods.iter().map(|p| by_period.get(p).and_then(|us| us.iter().find(|x| x.unit == u.id)).and_then(|x| x.number(ri, ci))).collect();
-                if vals.iter().any(|v| v.is_some()) {
-                    units.push((u.id.clone(), vals));
-                }
-            }
-            total = periods.iter().map(|p| by_period.get(p).and_then(|us| totals(&form, us)[ri][ci])).collect();
-        } else {
-            let cells = store.figure_cells(report, &periods, &fr.key, &fc.name, as_of).await?;
-            let index: HashMap<(&UnitId, Period), &crate::store::FigureCell> = cells.iter().map(|c| ((&c.unit, c.period), c)).collect();
-            let at = |u: &UnitId, p: &Period| index.get(&(u, *p)).copied();
-            for u in &cfg.units {
-                let vals: Vec<Option<f64>> = periods.iter().map(|p| at(&u.id, p).and_then(|c| c.value.as_ref()).and_then(Figure::number)).collect();
-                if vals.iter().any(|v| v.is_some()) {
-                    units.push((u.id.clone(), vals));
-                }
-            }
-            total = periods
-                .iter()
-                .map(|p| {
-                    let vals: Vec<f64> = cells.iter().filter(|c| &c.period == p && c.counted).filter_map(|c| c.value.as_ref().and_then(Figure::number)).collect();
-                    (!vals.is_empty() && fc.kind != ColumnKind::Text && fr.has_figures()).then(|| (vals.iter().sum::<f64>() * 1e6).round() / 1e6)
-                })
-                .collect();
+        let whole = form.rows[ri].kind == RowKind::Ratio || form.columns[ci].kind == ColumnKind::Ratio;
+        Ok(SeriesAsk { report: report.to_string(), form, row: ri, column: ci, periods, whole })
+    }
+
+    /// The series from the report's whole readings (a ratio cell's).
+    pub fn of_readings(cfg: &Config, ask: SeriesAsk, stored: Vec<StoredFigures>) -> Series {
+        let SeriesAsk { report, form, row: ri, column: ci, periods, .. } = ask;
+        let mut by_period: HashMap<Period, Vec<UnitFigures>> = HashMap::new();
+        for s in stored.into_iter().filter(|s| periods.contains(&s.period)) {
+            by_period.entry(s.period).or_default().push(UnitFigures::of(&form, s));
         }
-        Ok(Series { report: report.to_string(), form, row: ri, column: ci, periods, units, total })
+        let mut units: Vec<(UnitId, Vec<Option<f64>>)> = Vec::new();
+        for u in &cfg.units {
+            let vals: Vec<Option<f64>> = periods.iter().map(|p| by_period.get(p).and_then(|us| us.iter().find(|x| x.unit == u.id)).and_then(|x| x.number(ri, ci))).collect();
+            if vals.iter().any(|v| v.is_some()) {
+                units.push((u.id.clone(), vals));
+            }
+        }
+        let total = periods.iter().map(|p| by_period.get(p).and_then(|us| totals(&form, us)[ri][ci])).collect();
+        Series { report, form, row: ri, column: ci, periods, units, total }
+    }
+
+    /// The series from the one cell of each reading.
+    pub fn of_cells(cfg: &Config, ask: SeriesAsk, cells: Vec<FigureCell>) -> Series {
+        let SeriesAsk { report, form, row: ri, column: ci, periods, .. } = ask;
+        let (fr, fc) = (&form.rows[ri], &form.columns[ci]);
+        let index: HashMap<(&UnitId, Period), &FigureCell> = cells.iter().map(|c| ((&c.unit, c.period), c)).collect();
+        let at = |u: &UnitId, p: &Period| index.get(&(u, *p)).copied();
+        let mut units: Vec<(UnitId, Vec<Option<f64>>)> = Vec::new();
+        for u in &cfg.units {
+            let vals: Vec<Option<f64>> = periods.iter().map(|p| at(&u.id, p).and_then(|c| c.value.as_ref()).and_then(Figure::number)).collect();
+            if vals.iter().any(|v| v.is_some()) {
+                units.push((u.id.clone(), vals));
+            }
+        }
+        let total = periods
+            .iter()
+            .map(|p| {
+                let vals: Vec<f64> = cells.iter().filter(|c| &c.period == p && c.counted).filter_map(|c| c.value.as_ref().and_then(Figure::number)).collect();
+                (!vals.is_empty() && fc.kind != ColumnKind::Text && fr.has_figures()).then(|| (vals.iter().sum::<f64>() * 1e6).round() / 1e6)
+            })
+            .collect();
+        Series { report, form, row: ri, column: ci, periods, units, total }
     }
 
     pub fn to_json(&self) -> Json {

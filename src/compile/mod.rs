@@ -2,8 +2,9 @@
 //! digest's figures (per report kind and period: shares submitted and on time, late units,
 //! notable findings) and the status workbook of SPEC §9 ([`workbook`]).
 //!
-//! [`Snapshot`] is gathered from the store once; everything after it is pure, so the digest,
-//! the workbook and the console all show the same facts for the same `as_of`.
+//! [`Snapshot`] is gathered from the store once ([`crate::facts::snapshot`]); everything here is
+//! pure, so the digest, the workbook and the console all show the same facts for the same
+//! `as_of`.
 
 pub mod figures;
 pub mod form_xlsx;
@@ -12,7 +13,7 @@ pub mod workbook;
 use crate::config::{Config, Extract};
 use crate::domain::{Decision, ObligationKey, ObligationState, Period};
 use crate::schedule::{self, Obligation, ObligationFacts};
-use crate::store::{Store, StoreError, Submission};
+use crate::store::Submission;
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -32,52 +33,18 @@ pub struct FormFigures {
     pub previous: Option<figures::Compiled>,
 }
 
-/// Each form report's figures as of `as_of`: for `period` when given (and of the report's
-/// kind), else the latest period some unit's figures had arrived for.
-async fn form_figures(cfg: &Config, store: &Store, as_of: i64, period: Option<Period>) -> Result<Vec<FormFigures>, StoreError> {
-    let mut out = Vec::new();
-    for r in cfg.reports.iter().filter(|r| r.form.is_some()) {
-        let candidates: Vec<Period> = match period {
-            Some(p) if p.kind() == r.period => vec![p],
-            Some(_) => continue,
-            None => store.figures_periods(r.id.as_str()).await?,
-        };
-        for p in candidates {
-            let c = match figures::Compiled::gather(cfg, store, r.id.as_str(), p, as_of).await {
-                Ok(c) => c,
-                Err(figures::FiguresError::Store(e)) => return Err(e),
-                Err(_) => continue,
-            };
-            if c.units.is_empty() && period.is_none() {
-                continue;
-            }
-            let previous = match crate::parse::form::checks::previous_period(p) {
-                Some(pp) => figures::Compiled::gather(cfg, store, r.id.as_str(), pp, as_of).await.ok().filter(|c| !c.units.is_empty()),
-                None => None,
-            };
-            out.push(FormFigures { current: c, previous });
-            break;
-        }
-    }
-    Ok(out)
-}
-
 impl Snapshot {
-    pub async fn gather(cfg: &Config, store: &Store, as_of: i64) -> Result<Snapshot, StoreError> {
-        Self::gather_for(cfg, store, as_of, None).await
-    }
-
-    /// As [`Snapshot::gather`], with the form reports' figures of `period` (`export --period`).
-    pub async fn gather_for(cfg: &Config, store: &Store, as_of: i64, period: Option<Period>) -> Result<Snapshot, StoreError> {
-        let mut obligations = schedule::status::states_as_of(cfg, store, as_of).await?;
+    /// The snapshot of what [`crate::facts::snapshot`] read: obligations in the office's order
+    /// (report kinds as configured, then period, then units as configured), the messages that had
+    /// arrived by `as_of`.
+    pub fn new(cfg: &Config, as_of: i64, mut obligations: Vec<(Obligation, ObligationFacts, ObligationState)>, messages: Vec<Submission>, figures: Vec<FormFigures>) -> Snapshot {
         let order: HashMap<&str, usize> = cfg.reports.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
         let unit_order: HashMap<&str, usize> = cfg.units.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
         obligations.sort_by_key(|(o, _, _)| {
             (order.get(o.report.as_str()).copied().unwrap_or(usize::MAX), o.period, unit_order.get(o.unit.as_str()).copied().unwrap_or(usize::MAX))
         });
-        let messages = store.messages().await?.into_iter().filter(|m| m.received_at <= as_of).collect();
-        let figures = form_figures(cfg, store, as_of, period).await?;
-        Ok(Snapshot { as_of, obligations, messages, figures })
+        let messages = messages.into_iter().filter(|m| m.received_at <= as_of).collect();
+        Snapshot { as_of, obligations, messages, figures }
     }
 
     /// The latest accepted version of each (unit, report, period) that had arrived by `as_of`.

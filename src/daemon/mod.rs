@@ -49,11 +49,11 @@ async fn run_job(cfg: &Config, store: &Store, job: Job, now: i64) -> anyhow::Res
             None => tracing::info!("review notice: nothing waits, or a day off"),
         },
         Job::Digest => {
-            let c = crate::notify::digest(cfg, store, now, false).await?;
+            let c = crate::office::digest(cfg, store, now, false).await?;
             tracing::info!(key = %c.key, queued = c.queued, "digest");
         }
         Job::OfficeStatus => {
-            let c = crate::notify::office_status(cfg, store, now, false).await?;
+            let c = crate::office::office_status(cfg, store, now, false).await?;
             tracing::info!(key = %c.key, queued = c.queued, "office status");
         }
     }

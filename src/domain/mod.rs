@@ -578,6 +578,14 @@ impl Role {
     }
 }
 
+/// What one accepted submission contributes to its obligation's status.
+#[derive(Debug, Clone)]
+pub struct AcceptedFact {
+    pub obligation: ObligationKey,
+    pub received_at: i64,
+    pub version: i64,
+}
+
 /// Which obligation something is about: one unit, one report kind, one period.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObligationKey {

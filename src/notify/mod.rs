@@ -270,19 +270,9 @@ fn workbook_at(cfg: &Config, snap: &crate::compile::Snapshot, stem: &str) -> Res
     Ok((format!("{stem}.xlsx"), bytes))
 }
 
-/// Renders a compiled mail (digest, office status) with its workbook and queues it once under
-/// `key`; `dry_run` renders only.
-#[allow(clippy::too_many_arguments)]
-async fn queue_compiled(
-    cfg: &Config,
-    store: &Store,
-    (kind, key, to): (MailKind, String, Vec<String>),
-    ctx: &serde_json::Value,
-    attachment: Option<(String, Vec<u8>)>,
-    as_of: i64,
-    dry_run: bool,
-    event: (audit::Kind, serde_json::Value),
-) -> Result<Compiled, NotifyError> {
+/// A compiled mail (digest, office status, review notice) rendered from its context for `to`
+/// under `key`, quoting the audit chain's head.
+pub async fn compiled_mail(cfg: &Config, store: &Store, (kind, key, to): (MailKind, String, Vec<String>), ctx: &serde_json::Value, attachment: Option<(String, Vec<u8>)>) -> Result<Outgoing, NotifyError> {
     if to.is_empty() {
         return Err(NotifyError::Build(format!("no recipients for the {} mail (office.leadership / office.staff are empty)", kind.as_str())));
     }
@@ -293,41 +283,24 @@ async fn queue_compiled(
     let mut ctx = ctx.clone();
     ctx["audit_head"] = head.into();
     ctx["audit_events"] = events.into();
-    let ctx = &ctx;
-    let (subject, text, html) = templates::render(cfg, kind.as_str(), ctx);
-    let o = Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment };
-    let mut queued = false;
-    if !dry_run {
-        let mut tx = store.begin().await?;
-        queued = queue(cfg, &mut tx, &o, as_of).await?;
-        if queued {
-            tx.audit(event.0, "baocao", &o.key, &event.1).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(Compiled { key: o.key, queued, subject: o.subject, text: o.text, attachment: o.attachment })
+    let (subject, text, html) = templates::render(cfg, kind.as_str(), &ctx);
+    Ok(Outgoing { kind, key, to, cc: vec![], subject, text, html, in_reply_to: None, references: vec![], attachment })
 }
 
-/// The weekly digest for leadership, for the week ending at `as_of`, with the compiled
-/// workbook attached; queued once per ISO week (`digest:<YYYY-Www>`).
-pub async fn digest(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Compiled, NotifyError> {
-    let snap = crate::compile::Snapshot::gather(cfg, store, as_of).await?;
-    let d = crate::compile::digest(cfg, &snap);
-    let attachment = workbook_at(cfg, &snap, &format!("tong-hop-{}", d.week))?;
-    let mut ctx = serde_json::to_value(&d).unwrap_or_default();
+/// The weekly digest's context and its workbook (`d` compiled from `snap`).
+pub fn digest_context(cfg: &Config, snap: &crate::compile::Snapshot, d: &crate::compile::Digest, as_of: i64) -> Result<(serde_json::Value, (String, Vec<u8>)), NotifyError> {
+    let attachment = workbook_at(cfg, snap, &format!("tong-hop-{}", d.week))?;
+    let mut ctx = serde_json::to_value(d).unwrap_or_default();
     ctx["office"] = cfg.office.name.clone().into();
     ctx["as_of"] = schedule::fmt_human(cfg.office.timezone, as_of).into();
     ctx["attachment"] = attachment.0.clone().into();
-    let data = serde_json::json!({"week": d.week, "groups": d.groups.len(), "findings": d.findings.len(), "as_of": as_of});
-    let who = (MailKind::Digest, format!("digest:{}", d.week), cfg.office.leadership.clone());
-    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, (audit::Kind::DigestDecided, data)).await
+    Ok((ctx, attachment))
 }
 
-/// The office status mail: the compiled workbook to `office.staff`, once per office day.
-pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Compiled, NotifyError> {
-    let snap = crate::compile::Snapshot::gather(cfg, store, as_of).await?;
+/// The office status mail's context (the states counted, messages waiting) and its workbook.
+pub fn status_context(cfg: &Config, snap: &crate::compile::Snapshot, as_of: i64) -> Result<(serde_json::Value, (String, Vec<u8>)), NotifyError> {
     let day = schedule::date_of(cfg.office.timezone, as_of);
-    let attachment = workbook_at(cfg, &snap, &format!("tinh-hinh-nop-bao-cao-{}", day.format("%Y-%m-%d")))?;
+    let attachment = workbook_at(cfg, snap, &format!("tinh-hinh-nop-bao-cao-{}", day.format("%Y-%m-%d")))?;
     let mut counts: BTreeMap<ObligationState, usize> = BTreeMap::new();
     for (_, _, s) in &snap.obligations {
         *counts.entry(*s).or_default() += 1;
@@ -338,24 +311,13 @@ pub async fn office_status(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
         "attachment": attachment.0, "states": states, "review": review,
     });
-    let who = (MailKind::Status, format!("status:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
-    let data = serde_json::json!({"day": day, "as_of": as_of});
-    queue_compiled(cfg, store, who, &ctx, Some(attachment), as_of, dry_run, (audit::Kind::StatusDecided, data)).await
+    Ok((ctx, attachment))
 }
 
-/// The review notice (SPEC §8): on a working day when messages wait in review, one mail to
-/// `office.staff` listing them with the best guesses and a link to the console; once per day
-/// (`review:<YYYY-MM-DD>`). None when it is a day off or nothing waits.
-pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], others: &[Submission], bounces: &[crate::office::mail::Bounce], as_of: i64, dry_run: bool) -> Result<Option<Compiled>, NotifyError> {
+/// The review notice's context (SPEC §8): the messages waiting in review with their best
+/// guesses, mail that is not a report, bounces, and links to the console.
+pub fn review_context(cfg: &Config, waiting: &[&Submission], others: &[&Submission], bounces: &[crate::office::mail::Bounce], as_of: i64) -> serde_json::Value {
     let day = schedule::date_of(cfg.office.timezone, as_of);
-    if schedule::is_day_off(&cfg.calendar, day) {
-        return Ok(None);
-    }
-    let waiting: Vec<&Submission> = waiting.iter().filter(|m| m.received_at <= as_of).collect();
-    let others: Vec<&Submission> = others.iter().filter(|m| m.received_at <= as_of).collect();
-    if waiting.is_empty() && others.is_empty() && bounces.is_empty() {
-        return Ok(None);
-    }
     let items: Vec<serde_json::Value> = waiting
         .iter()
         .map(|m| {
@@ -392,15 +354,12 @@ pub async fn review_notice(cfg: &Config, store: &Store, waiting: &[Submission], 
             })
         })
         .collect();
-    let ctx = serde_json::json!({
+    serde_json::json!({
         "office": cfg.office.name, "as_of": schedule::fmt_human(cfg.office.timezone, as_of),
         "day": day.format("%d/%m/%Y").to_string(), "items": items, "others": other_items, "bounces": bounce_items,
         "link": cfg.public_url.as_ref().map(|u| format!("{u}/review")),
         "mail_link": cfg.public_url.as_ref().map(|u| format!("{u}/mail")),
-    });
-    let who = (MailKind::Review, format!("review:{}", day.format("%Y-%m-%d")), cfg.office.staff.clone());
-    let data = serde_json::json!({"day": day, "waiting": waiting.iter().map(|m| m.id).collect::<Vec<_>>(), "other_mail": others.iter().map(|m| m.id).collect::<Vec<_>>(), "bounces": bounces.iter().map(|b| b.message).collect::<Vec<_>>()});
-    queue_compiled(cfg, store, who, &ctx, None, as_of, dry_run, (audit::Kind::ReviewNoticeDecided, data)).await.map(Some)
+    })
 }
 
 /// A waiting message's best guess as people read it: *Trung tâm Y tế …, Báo cáo … quý I năm 2021*.

@@ -17,6 +17,8 @@ pub mod figures;
 pub mod mail;
 pub mod reminders;
 pub mod requests;
+pub mod scheduled;
+pub use scheduled::{digest, office_status, review_notice};
 
 use crate::audit;
 use crate::config::Config;
@@ -724,16 +726,6 @@ pub async fn withdraw_exemption(cfg: &Config, store: &Store, key: &ObligationKey
     }
     tx.commit().await?;
     Ok(had)
-}
-
-/// The office's daily notice of what waits for a person (SPEC §6, §17): messages in review and
-/// mail that is not a report, not yet handled. None on a day off or when nothing waits.
-pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> std::result::Result<Option<notify::Compiled>, notify::NotifyError> {
-    let waiting = store.waiting_review().await?;
-    let others = mail::unhandled(cfg, store).await?;
-    // Bounces of the last three days: a unit whose address fails gets no reminder.
-    let bounces: Vec<mail::Bounce> = mail::bounces(cfg, store, Some(as_of - 3 * 86_400)).await?.into_iter().filter(|b| b.at <= as_of).collect();
-    notify::review_notice(cfg, store, &waiting, &others, &bounces, as_of, dry_run).await
 }
 
 /// Re-runs parsing and matching on the stored raw messages (all, or those of `ids`); a person's

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 /// Decides and queues the reminders due at `as_of`: one mail per unit, listing every stage due
 /// for it; each stage is recorded so it is never reminded twice. Returns the stages queued.
 pub async fn remind(cfg: &Config, store: &Store, as_of: i64, dry_run: bool) -> Result<Vec<DueStage>, NotifyError> {
-    let obs = schedule::status::obligations_as_of(cfg, store, as_of).await?;
+    let obs = crate::facts::obligations_as_of(cfg, store, as_of).await?;
     let mut due: Vec<DueStage> = Vec::new();
     for s in schedule::plan_reminders(cfg, &obs, as_of) {
         if !store.stage_sent(&s.key()).await? {

@@ -5,7 +5,7 @@
 
 use super::{compress, corrupt, json_list, now, obligation_columns, storable, storable_opt, values_sql, Backend, Fast, Result, Store, StoreError, Tx};
 use crate::audit;
-use crate::domain::{Decision, ObligationKey, Period, ReportId, Timeliness, UnitId};
+use crate::domain::{AcceptedFact, Decision, ObligationKey, Period, ReportId, Timeliness, UnitId};
 use crate::parse::Document;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -50,14 +50,6 @@ pub struct Submission {
     pub part_of: Option<i64>,
     /// The further reports of this message (read with it; each is a row of its own).
     pub also: Vec<Submission>,
-}
-
-/// What one accepted submission contributes to its obligation's status.
-#[derive(Debug, Clone)]
-pub struct AcceptedFact {
-    pub obligation: ObligationKey,
-    pub received_at: i64,
-    pub version: i64,
 }
 
 /// What [`Store::known_content`] found of a message being read.

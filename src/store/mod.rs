@@ -44,7 +44,7 @@ pub use exemptions::Exemption;
 pub use figures::{FigureCell, PeriodUnits, StoredFigures};
 pub use mail::Handled;
 pub use mailbox::MailboxLock;
-pub use messages::{AcceptedFact, Known, Submission, Versions};
+pub use messages::{Known, Submission, Versions};
 pub use outbox::{OutMail, OutboxBlock, OutboxRow};
 pub use requests::StoredRequest;
 

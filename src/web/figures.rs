@@ -7,7 +7,6 @@
 
 use super::pages::enc;
 use super::{acting, who, App, AppRef};
-use crate::compile::figures::{Compiled, Series};
 use crate::domain::form::{ColumnKind, Figure, Form, RowKind};
 use crate::domain::{Period, Role};
 use axum::extract::{Form as AxForm, Path, Query, State};
@@ -127,7 +126,7 @@ pub async fn page(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query
         let year = period.map(|p| p.year()).unwrap_or(this_year);
         let r = &form.rows[form.row_by_key(key).expect("checked")];
         let spec = r.number.clone().unwrap_or_else(|| r.label.clone());
-        let series = Series::gather(&cfg, &app.store, &rid, year, &spec, Some(&form.columns[col].name), now).await.map_err(db)?;
+        let series = crate::facts::series(&cfg, &app.store, &rid, year, &spec, Some(&form.columns[col].name), now).await.map_err(db)?;
         let units: Vec<Value> = series.units.iter().map(|(u, v)| json!({"id": u.as_str(), "name": name_of(u.as_str()), "values": v.iter().map(|x| num(*x)).collect::<Vec<_>>(), "href": link(&rid, period, col, &format!("&unit={}", enc(u.as_str())))})).collect();
         // The year's periods up to the latest with figures.
         let last = series.total.iter().rposition(|t| t.is_some()).map_or(0, |i| i + 1);
@@ -139,7 +138,7 @@ pub async fn page(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query
         }).collect();
         page["row_view"] = json!({"number": r.number, "label": r.label, "unit": r.unit, "year": year, "periods": cut(series.periods.iter().map(|p| p.short_vi()).collect()), "units": units, "total": cut(series.total.iter().map(|x| num(*x)).collect())});
     } else if let Some(p) = period {
-        let c = Compiled::gather(&cfg, &app.store, &rid, p, now).await.map_err(db)?;
+        let c = crate::facts::figures(&cfg, &app.store, &rid, p, now).await.map_err(db)?;
         let pages = c.units.len().div_ceil(UNITS_PER_PAGE).max(1);
         let pg = q.page.unwrap_or(1).clamp(1, pages);
         let shown = &c.units[(pg - 1) * UNITS_PER_PAGE..(pg * UNITS_PER_PAGE).min(c.units.len())];
@@ -219,7 +218,7 @@ pub async fn xlsx(State(app): State<AppRef>, headers: HeaderMap, Query(q): Query
     let Ok(period) = q.period.parse::<Period>() else {
         return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Không có kỳ báo cáo này.").await);
     };
-    let c = match Compiled::gather(&cfg, &app.store, &q.report, period, chrono::Utc::now().timestamp()).await {
+    let c = match crate::facts::figures(&cfg, &app.store, &q.report, period, chrono::Utc::now().timestamp()).await {
         Ok(c) => c,
         Err(crate::compile::figures::FiguresError::Store(e)) => return Err(db(e)),
         Err(_) => return Err(super::message(&app, &s, StatusCode::NOT_FOUND, "Không tìm thấy", "Báo cáo này không có biểu mẫu số liệu hoặc không có kỳ này.").await),

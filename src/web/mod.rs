@@ -137,7 +137,7 @@ impl App {
                 return Ok((*at, states.clone()));
             }
         }
-        let states = Arc::new(crate::schedule::status::states_as_of(&self.cfg(), &self.store, now).await?);
+        let states = Arc::new(crate::facts::states_as_of(&self.cfg(), &self.store, now).await?);
         *cache = Some((events, now, states.clone()));
         Ok((now, states))
     }

@@ -552,7 +552,7 @@ pub async fn export(State(app): State<AppRef>, headers: HeaderMap) -> Page {
     let s = who(&app, &headers).await?;
     let cfg = app.cfg();
     let now = now();
-    let snap = crate::compile::Snapshot::gather_for(&cfg, &app.store, now, None).await.map_err(db)?;
+    let snap = crate::facts::snapshot(&cfg, &app.store, now, None).await.map_err(db)?;
     match crate::compile::workbook::build(&cfg, &snap) {
         Ok(bytes) => {
             let day = crate::schedule::date_of(cfg.office.timezone, now).format("%d-%m-%Y");
