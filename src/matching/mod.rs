@@ -43,6 +43,9 @@ pub struct Match {
     /// the index of the document that holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub letter: Option<usize>,
+    /// That letter as read (once, when the mail was analysed), for the request it becomes.
+    #[serde(skip)]
+    pub request_letter: Option<crate::parse::letter::Letter>,
 }
 
 impl Match {
@@ -62,6 +65,7 @@ impl Match {
             also: vec![],
             own_documents: None,
             letter: None,
+            request_letter: None,
             reply: true,
         }
     }
@@ -106,24 +110,16 @@ pub fn effective<'a>(cfg: &Rules, facts: &'a MailFacts) -> &'a MailFacts {
     }
 }
 
-/// The document holding the office's own letter that sets a request (SPEC §15), when a member
-/// of its staff sent or forwarded it (not a unit's mail forwarded, nor a sender whose
-/// authentication failed): a read document with the letter's number and a deadline for the units.
-pub fn office_letter(cfg: &Rules, facts: &MailFacts, docs: &[Document]) -> Option<usize> {
-    let from = facts.from.as_deref()?;
+/// Whether a letter this mail carries may be the office's own setting a request (SPEC §15): a
+/// member of its staff sent or forwarded it, not a unit's mail forwarded, nor a sender whose
+/// authentication failed.
+pub fn from_office_staff(cfg: &Rules, facts: &MailFacts) -> bool {
+    let Some(from) = facts.from.as_deref() else { return false };
     if !cfg.is_staff(from) || facts.auth_suspect(cfg.office.authserv_id.as_deref()).is_some() {
-        return None;
+        return false;
     }
     let eff = effective(cfg, facts);
-    if eff.from.as_deref().is_some_and(|f| cfg.unit_by_email(f).is_some()) {
-        return None;
-    }
-    docs.iter().position(|d| {
-        d.parse == ParseStatus::Ok && {
-            let l = crate::parse::letter::read(&d.text, Some(&d.header));
-            l.number.is_some() && l.deadlines.iter().any(|x| x.for_units)
-        }
-    })
+    !eff.from.as_deref().is_some_and(|f| cfg.unit_by_email(f).is_some())
 }
 
 /// The report kind one document names by itself (its title, file name and the extractor that

@@ -178,6 +178,18 @@ fn apply(sub: &mut Submission, m: &Match) {
     sub.evidence = m.evidence.clone();
 }
 
+/// The office's own letter setting a request (SPEC §15), sent or forwarded by its staff: the
+/// first read document with the letter's number and a deadline for the units, and the letter.
+fn office_letter(cfg: &Config, facts: &MailFacts, docs: &[Document]) -> Option<(usize, crate::parse::letter::Letter)> {
+    if !matching::from_office_staff(cfg, facts) {
+        return None;
+    }
+    docs.iter().enumerate().filter(|(_, d)| d.parse == crate::domain::ParseStatus::Ok).find_map(|(i, d)| {
+        let l = crate::parse::letter::read(&d.text, Some(&d.header));
+        l.sets_request().then_some((i, l))
+    })
+}
+
 /// Reads one message: MIME, its documents (in the parse workers), and matching.
 pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64, replied_to: Option<String>) -> (MailFacts, Vec<Document>, Match) {
     if raw.len() as u64 > cfg.intake.max_message_bytes {
@@ -187,11 +199,12 @@ pub fn analyse(cfg: &Config, parser: &Parser, raw: &[u8], arrival: i64, replied_
     facts.replied_to = replied_to;
     let (mut docs, notes) = read_documents(cfg, parser, &facts);
     figures::recognise(cfg, &mut docs);
-    if let Some(i) = matching::office_letter(cfg, &facts, &docs) {
+    if let Some((i, letter)) = office_letter(cfg, &facts, &docs) {
         let mut m = Match::new(Decision::NotSubmission);
         m.reply = false;
         m.reasons.push(format!("công văn của Sở do cán bộ Văn phòng gửi ({}): đã lưu thành yêu cầu báo cáo, chờ Văn phòng xác nhận", docs[i].filename));
         m.letter = Some(i);
+        m.request_letter = Some(letter);
         return (facts, docs, m);
     }
     let groups = matching::split_reports(cfg, &docs);
@@ -381,7 +394,7 @@ pub async fn record_in(cfg: &Config, tx: &mut Tx<'_>, mut a: Arrival<'_>) -> std
     keep_body(&mut sub, &a.facts);
     let figures = figures::read_for(cfg, tx, &mut sub, 0).await?;
 
-    let letter = a.decision.letter.and_then(|i| all_docs.get(i)).map(|d| crate::parse::letter::read(&d.text, Some(&d.header)));
+    let letter = a.decision.request_letter.clone();
     let blob = match a.blob {
         Some(b) => b.to_vec(),
         None => store::compress(a.raw),

@@ -75,6 +75,13 @@ fn strip_bullet(s: &str) -> &str {
     s.trim_start_matches(['-', '+', '•', '–', '*', ' ', '\t'])
 }
 
+impl Letter {
+    /// Whether it sets the units a request: it has its number and a deadline for the units.
+    pub fn sets_request(&self) -> bool {
+        self.number.is_some() && self.deadlines.iter().any(|x| x.for_units)
+    }
+}
+
 /// Reads a letter from its text (paragraphs or lines) and, when the document reader found it,
 /// its administrative header.
 pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
