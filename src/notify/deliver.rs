@@ -67,17 +67,27 @@ impl MailTransport for FileTransport {
 pub struct SmtpTransport<'a> {
     cfg: &'a Config,
     session: Option<smtp::Session>,
+    /// The hand-over journal (SQLite), opened once for the batch: after a final dot only one
+    /// write(2) is left to make.
+    journal: Option<std::fs::File>,
 }
 
 impl<'a> SmtpTransport<'a> {
     pub fn new(cfg: &'a Config) -> Self {
-        SmtpTransport { cfg, session: None }
+        let journal = journal_path(cfg).and_then(|p| match std::fs::OpenOptions::new().create(true).append(true).open(&p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!("cannot open the hand-over journal {}: {e}", p.display());
+                None
+            }
+        });
+        SmtpTransport { cfg, session: None, journal }
     }
 }
 
 impl MailTransport for SmtpTransport<'_> {
     async fn send(&mut self, store: &Store, m: &OutMail) -> Handed {
-        send_smtp(self.cfg, store, &mut self.session, m).await
+        send_smtp(self.cfg, store, &mut self.session, self.journal.as_ref(), m).await
     }
     async fn close(self) {
         if let Some(s) = self.session {
@@ -294,15 +304,6 @@ fn journal_path(cfg: &Config) -> Option<std::path::PathBuf> {
     }
 }
 
-fn append_journal(path: &std::path::Path, key: &str) {
-    use std::io::Write;
-    let line = format!("{key}\n");
-    let r = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = r {
-        tracing::warn!("cannot write the hand-over journal {}: {e}", path.display());
-    }
-}
-
 /// Marks every mail the journal names as delivered, then empties it. Under an exclusive
 /// lock, so two senders on one SQLite file do not both read it.
 async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<String>, NotifyError> {
@@ -354,7 +355,7 @@ pub fn smtp_endpoint(cfg: &Config) -> Result<smtp::Endpoint, String> {
 }
 
 /// One mail over SMTP on the run's connection, opened at the first mail.
-async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, m: &OutMail) -> Handed {
+async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Session>, journal: Option<&std::fs::File>, m: &OutMail) -> Handed {
     let ep = smtp_endpoint(cfg).map_err(Failure::Connection)?;
     let from: Mailbox = cfg.outbound.from.parse().map_err(|e| Failure::Connection(format!("outbound.from: {e}")))?;
     let fail = |e: smtp::SmtpError| match e {
@@ -382,6 +383,7 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
         *session = None;
         return Err(Failure::Overtaken);
     };
+    let line = format!("{}\n", m.key);
     if let Err(e) = s.end_data().await {
         // The dot did not go out: the server drops the half-received message; the mark is
         // rolled back with `mark`.
@@ -389,10 +391,14 @@ async fn send_smtp(cfg: &Config, store: &Store, session: &mut Option<smtp::Sessi
         return Err(fail(e));
     }
     // SQLite commits on a worker thread, a thread hand-off away; the journal line is one
-    // write(2) in this thread right after the dot's, so a crash between the two is all but
-    // impossible. (PostgreSQL's commit below is itself one write on the held connection.)
-    if let Some(j) = journal_path(cfg) {
-        append_journal(&j, &m.key);
+    // write(2) in this thread right after the dot's — the file open and the line made before
+    // the dot — so a crash between the two is all but impossible. (PostgreSQL's commit below
+    // is itself one write on the held connection.)
+    if let Some(mut j) = journal {
+        use std::io::Write;
+        if let Err(e) = j.write_all(line.as_bytes()) {
+            tracing::warn!("cannot write the hand-over journal: {e}");
+        }
     }
     mark.commit().await.map_err(|e| Failure::Transient(e.to_string()))?;
     match s.verdict().await {
