@@ -720,133 +720,29 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Ingest { paths, no_deliver, json } => ingest(&cfg, &store, &paths, !no_deliver, json).await,
-        Cmd::Submissions { only, decision, since, json } => {
-            let since = since.map(|s| s.at(&cfg));
-            let rows: Vec<Submission> = store
-                .messages_with_parts()
-                .await?
-                .into_iter()
-                .filter(|r| only.keeps(r.unit.as_ref(), r.report.as_ref(), r.period) || r.also.iter().any(|p| only.keeps(p.unit.as_ref(), p.report.as_ref(), p.period)))
-                .filter(|r| decision.is_none_or(|d| r.decision == d))
-                .filter(|r| since.is_none_or(|t| r.received_at >= t))
-                .collect();
-            if json {
-                emit_json(&Value::Array(rows.iter().map(|r| submission_json(&cfg, r)).collect()));
-            } else {
-                print_submissions(&cfg, &rows);
-            }
-            Ok(0)
-        }
+        Cmd::Submissions { only, decision, since, json } => submissions(&cfg, &store, only, decision, since, json).await,
         Cmd::Status { as_of, only, json } => {
             let t = at(&cfg, &as_of);
             let filter = |o: &schedule::Obligation| only.keeps(Some(&o.unit), Some(&o.report), Some(o.period));
             status(&cfg, &store, t, json, filter).await
         }
-        Cmd::Remind { when: MailArgs { as_of, dry_run, json } } => {
-            let t = at(&cfg, &as_of);
-            let stages = crate::office::reminders::remind(&cfg, &store, t, dry_run).await?;
-            let (sent, failed) = if dry_run { (0, 0) } else { crate::notify::deliver(&cfg, &store).await? };
-            if json {
-                let v: Vec<Value> = stages
-                    .iter()
-                    .map(|s| json!({"key": s.key(), "unit": s.unit, "report": s.report, "period": s.period, "stage": s.stage, "days_late": s.days_late, "escalate": s.escalate}))
-                    .collect();
-                emit_json(&json!({"dry_run": dry_run, "stages": v, "delivered": sent, "failed": failed}));
-                return Ok(0);
-            }
-            for s in &stages {
-                say!("{}{}", if dry_run { "would remind " } else { "reminded " }, s.key());
-            }
-            if !dry_run {
-                say!("{} reminder stage(s); {sent} mail(s) delivered, {failed} failed", stages.len());
-            }
-            Ok(0)
-        }
+        Cmd::Remind { when } => remind(&cfg, &store, when).await,
         Cmd::Digest { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
             let c = crate::office::digest(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "digest", Some(&c), dry_run, json).await
         }
         Cmd::Outbox { action } => outbox(&cfg, &store, action, &by).await,
-        Cmd::Deliver { json } => {
-            // A person asking to deliver now does not wait for the outbox's backoff.
-            store.try_server_now().await?;
-            let (sent, failed) = crate::notify::deliver(&cfg, &store).await?;
-            let queued = store.outbox_depth().await?;
-            if json {
-                emit_json(&json!({"delivered": sent, "failed": failed, "queued": queued}));
-            } else {
-                say!("{sent} mail(s) delivered, {failed} failed, {queued} still queued");
-            }
-            Ok(if failed > 0 { 1 } else { 0 })
-        }
+        Cmd::Deliver { json } => deliver(&cfg, &store, json).await,
         Cmd::OfficeStatus { when: MailArgs { as_of, dry_run, json } } => {
             let t = at(&cfg, &as_of);
             let c = crate::office::office_status(&cfg, &store, t, dry_run).await?;
             print_compiled(&cfg, &store, "office status", Some(&c), dry_run, json).await
         }
-        Cmd::Export { file, as_of, period, json } => {
-            let t = at(&cfg, &as_of);
-            let snap = crate::facts::snapshot(&cfg, &store, t, period).await?;
-            let bytes = crate::compile::workbook::build(&cfg, &snap).context("cannot build the workbook")?;
-            let tmp = file.with_extension("xlsx.tmp");
-            std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &file).with_context(|| format!("cannot write {}", file.display()))?;
-            let sheets = crate::compile::workbook::sheet_names(&cfg, &snap);
-            if json {
-                emit_json(&json!({"file": file, "bytes": bytes.len(), "sheets": sheets}));
-            } else {
-                say!("wrote {} ({} bytes; sheets: {})", file.display(), bytes.len(), sheets.join(", "));
-            }
-            Ok(0)
-        }
+        Cmd::Export { file, as_of, period, json } => export(&cfg, &store, &file, at(&cfg, &as_of), period, json).await,
         Cmd::Review { action } => review(&cfg, &store, action, &by).await,
-        Cmd::Exempt { ob, reason, withdraw, json } => {
-            let key = ob.key();
-            let ObligationArgs { unit, report, period } = ob;
-            let (state, reason) = if withdraw {
-                let had = office::withdraw_exemption(&cfg, &store, &key, &by).await?;
-                (if had { "withdrawn" } else { "not_exempt" }, None)
-            } else {
-                let reason = reason.unwrap_or_default();
-                office::exempt(&cfg, &store, &key, &reason, &by).await?;
-                ("exempt", Some(reason))
-            };
-            if json {
-                emit_json(&json!({"unit": unit, "report": report, "period": period, "state": state, "reason": reason, "by": by}));
-            } else {
-                let what = match state {
-                    "withdrawn" => "exemption withdrawn".to_string(),
-                    "not_exempt" => "was not exempt".to_string(),
-                    _ => format!("exempt ({})", reason.unwrap_or_default()),
-                };
-                say!("{unit} {report} {period}: {what}");
-            }
-            Ok(0)
-        }
-        Cmd::Extend { ob, until, reason, withdraw, quiet, json } => {
-            let key = ob.key();
-            let ObligationArgs { unit, report, period } = ob;
-            let now = chrono::Utc::now().timestamp();
-            let done = if withdraw {
-                office::extensions::withdraw(&cfg, &store, &key, &by, !quiet, now).await?
-            } else {
-                let text = until.unwrap_or_default();
-                let Some(day) = day_arg(&text) else {
-                    anyhow::bail!("--until {text}: không phải một ngày (2021-07-20 hoặc 20/07/2021)");
-                };
-                office::extensions::extend(&cfg, &store, &key, day, &reason, &by, !quiet, None, now).await?
-            };
-            if json {
-                emit_json(&json!({"unit": unit, "report": report, "period": period, "due": done.due, "until": done.until, "rejudged": done.rejudged, "told": done.told, "by": by}));
-            } else {
-                match done.until {
-                    Some(d) => say!("{unit}: {} gia hạn đến hết ngày {} (hạn nộp {}){}", done.title, d.format("%d/%m/%Y"), done.due.format("%d/%m/%Y"), if done.told.is_some() { "; đã xếp thư báo cho đơn vị" } else { "" }),
-                    None => say!("{unit}: {} thôi gia hạn, hạn nộp {}", done.title, done.due.format("%d/%m/%Y")),
-                }
-            }
-            Ok(0)
-        }
+        Cmd::Exempt { ob, reason, withdraw, json } => exempt(&cfg, &store, ob, reason, withdraw, json, &by).await,
+        Cmd::Extend { ob, until, reason, withdraw, quiet, json } => extend(&cfg, &store, ob, until, reason, withdraw, quiet, json, &by).await,
         Cmd::Reprocess { ids } => reprocess(&cfg, &store, &ids, &by).await,
         Cmd::Figures { report, period, year, row, column, as_of, xlsx, confirm, json } => {
             if let Some(id) = confirm {
@@ -867,6 +763,128 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Cmd::Run { once } => run(&base, &store, once).await,
         Cmd::CheckConfig { .. } | Cmd::ParseWorker { .. } | Cmd::Parse { .. } => unreachable!(),
     }
+}
+
+/// `submissions`: every message with its further reports, filtered, as JSON or a table.
+async fn submissions(cfg: &Config, store: &Store, only: Only, decision: Option<Decision>, since: Option<AsOf>, json: bool) -> Result<i32> {
+    let since = since.map(|s| s.at(cfg));
+    let rows: Vec<Submission> = store
+        .messages_with_parts()
+        .await?
+        .into_iter()
+        .filter(|r| only.keeps(r.unit.as_ref(), r.report.as_ref(), r.period) || r.also.iter().any(|p| only.keeps(p.unit.as_ref(), p.report.as_ref(), p.period)))
+        .filter(|r| decision.is_none_or(|d| r.decision == d))
+        .filter(|r| since.is_none_or(|t| r.received_at >= t))
+        .collect();
+    if json {
+        emit_json(&Value::Array(rows.iter().map(|r| submission_json(cfg, r)).collect()));
+    } else {
+        print_submissions(cfg, &rows);
+    }
+    Ok(0)
+}
+
+/// `remind`: the reminder stages due at T queued (and delivered), or shown on a dry run.
+async fn remind(cfg: &Config, store: &Store, MailArgs { as_of, dry_run, json }: MailArgs) -> Result<i32> {
+    let t = at(cfg, &as_of);
+    let stages = crate::office::reminders::remind(cfg, store, t, dry_run).await?;
+    let (sent, failed) = if dry_run { (0, 0) } else { crate::notify::deliver(cfg, &store).await? };
+    if json {
+        let v: Vec<Value> = stages
+            .iter()
+            .map(|s| json!({"key": s.key(), "unit": s.unit, "report": s.report, "period": s.period, "stage": s.stage, "days_late": s.days_late, "escalate": s.escalate}))
+            .collect();
+        emit_json(&json!({"dry_run": dry_run, "stages": v, "delivered": sent, "failed": failed}));
+        return Ok(0);
+    }
+    for s in &stages {
+        say!("{}{}", if dry_run { "would remind " } else { "reminded " }, s.key());
+    }
+    if !dry_run {
+        say!("{} reminder stage(s); {sent} mail(s) delivered, {failed} failed", stages.len());
+    }
+    Ok(0)
+}
+
+/// `deliver`: the outbox delivered now; exit 1 when a mail failed.
+async fn deliver(cfg: &Config, store: &Store, json: bool) -> Result<i32> {
+    // A person asking to deliver now does not wait for the outbox's backoff.
+    store.try_server_now().await?;
+    let (sent, failed) = crate::notify::deliver(cfg, &store).await?;
+    let queued = store.outbox_depth().await?;
+    if json {
+        emit_json(&json!({"delivered": sent, "failed": failed, "queued": queued}));
+    } else {
+        say!("{sent} mail(s) delivered, {failed} failed, {queued} still queued");
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// `export`: the status workbook written (to a temporary name, then renamed).
+async fn export(cfg: &Config, store: &Store, file: &std::path::Path, t: i64, period: Option<Period>, json: bool) -> Result<i32> {
+    let snap = crate::facts::snapshot(cfg, store, t, period).await?;
+    let bytes = crate::compile::workbook::build(cfg, &snap).context("cannot build the workbook")?;
+    let tmp = file.with_extension("xlsx.tmp");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &file).with_context(|| format!("cannot write {}", file.display()))?;
+    let sheets = crate::compile::workbook::sheet_names(cfg, &snap);
+    if json {
+        emit_json(&json!({"file": file, "bytes": bytes.len(), "sheets": sheets}));
+    } else {
+        say!("wrote {} ({} bytes; sheets: {})", file.display(), bytes.len(), sheets.join(", "));
+    }
+    Ok(0)
+}
+
+/// `exempt`: an obligation exempt, or no longer.
+async fn exempt(cfg: &Config, store: &Store, ob: ObligationArgs, reason: Option<String>, withdraw: bool, json: bool, by: &str) -> Result<i32> {
+    let key = ob.key();
+    let ObligationArgs { unit, report, period } = ob;
+    let (state, reason) = if withdraw {
+        let had = office::withdraw_exemption(cfg, store, &key, by).await?;
+        (if had { "withdrawn" } else { "not_exempt" }, None)
+    } else {
+        let reason = reason.unwrap_or_default();
+        office::exempt(cfg, store, &key, &reason, by).await?;
+        ("exempt", Some(reason))
+    };
+    if json {
+        emit_json(&json!({"unit": unit, "report": report, "period": period, "state": state, "reason": reason, "by": by}));
+    } else {
+        let what = match state {
+            "withdrawn" => "exemption withdrawn".to_string(),
+            "not_exempt" => "was not exempt".to_string(),
+            _ => format!("exempt ({})", reason.unwrap_or_default()),
+        };
+        say!("{unit} {report} {period}: {what}");
+    }
+    Ok(0)
+}
+
+/// `extend`: one obligation's deadline extended (the unit told unless quiet), or withdrawn.
+#[allow(clippy::too_many_arguments)]
+async fn extend(cfg: &Config, store: &Store, ob: ObligationArgs, until: Option<String>, reason: String, withdraw: bool, quiet: bool, json: bool, by: &str) -> Result<i32> {
+    let key = ob.key();
+    let ObligationArgs { unit, report, period } = ob;
+    let now = chrono::Utc::now().timestamp();
+    let done = if withdraw {
+        office::extensions::withdraw(cfg, store, &key, by, !quiet, now).await?
+    } else {
+        let text = until.unwrap_or_default();
+        let Some(day) = day_arg(&text) else {
+            anyhow::bail!("--until {text}: không phải một ngày (2021-07-20 hoặc 20/07/2021)");
+        };
+        office::extensions::extend(cfg, store, &key, day, &reason, by, !quiet, None, now).await?
+    };
+    if json {
+        emit_json(&json!({"unit": unit, "report": report, "period": period, "due": done.due, "until": done.until, "rejudged": done.rejudged, "told": done.told, "by": by}));
+    } else {
+        match done.until {
+            Some(d) => say!("{unit}: {} gia hạn đến hết ngày {} (hạn nộp {}){}", done.title, d.format("%d/%m/%Y"), done.due.format("%d/%m/%Y"), if done.told.is_some() { "; đã xếp thư báo cho đơn vị" } else { "" }),
+            None => say!("{unit}: {} thôi gia hạn, hạn nộp {}", done.title, done.due.format("%d/%m/%Y")),
+        }
+    }
+    Ok(0)
 }
 
 /// What `digest`, `office-status` and `review notice` print: the mail itself on a dry run,

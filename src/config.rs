@@ -592,30 +592,59 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
 }
 
 fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Config, ConfigError> {
-    // office
-    let o = raw.office;
+    let authserv_id = raw.intake.as_ref().and_then(|i| i.authserv_id.as_ref());
+    let office = office_of(raw.office, authserv_id, loc, dir)?;
+    let database = database_of(raw.database, loc, dir)?;
+    let intake = intake_of(raw.intake, loc, dir)?;
+    let outbound = outbound_of(raw.outbound, &office, loc, dir)?;
+    let schedule = schedule_of(raw.schedule, loc)?;
+    let calendar = calendar_of(raw.calendar, loc)?;
+    let (units, groups) = units_of(raw.unit, loc)?;
+    let group_names = groups_of(&raw.group, &groups, &units, loc)?;
+    let (reports, report_entries) = reports_of(raw.report, &groups, loc, dir)?;
+    let limits = raw.limits.unwrap_or_default();
+    Ok(Config {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        database,
+        intake,
+        outbound,
+        schedule,
+        public_url: raw.http.as_ref().and_then(|h| h.public_url.as_ref()).map(|u| u.trim_end_matches('/').to_string()),
+        http: raw.http.map(|h| h.listen),
+        limits,
+        rules: Rules { office, calendar, units, reports, groups: group_names, extensions: vec![] },
+        report_entries,
+    })
+}
+
+/// `[office]`: its name, address and time zone; leadership and staff addresses, lowercased.
+fn office_of(o: RawOffice, authserv_id: Option<&String>, loc: &Locator, dir: &Path) -> Result<Office, ConfigError> {
     let timezone = Tz::from_str(&o.timezone)
         .map_err(|_| loc.err("office", None, "timezone", format!("unknown time zone `{}`", o.timezone)))?;
     if !o.address.contains('@') {
         return Err(loc.err("office", None, "address", format!("`{}` is not an e-mail address", o.address)));
     }
-    let office = Office {
+    Ok(Office {
         name: o.name,
         address: o.address.trim().to_ascii_lowercase(),
         timezone,
         leadership: o.leadership.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
         staff: o.staff.iter().map(|s| s.trim().to_ascii_lowercase()).collect(),
         templates: resolve(dir, o.templates.as_deref().unwrap_or("templates")),
-        authserv_id: raw.intake.as_ref().and_then(|i| i.authserv_id.as_ref()).map(|a| a.trim().to_ascii_lowercase()).filter(|a| !a.is_empty()),
-    };
+        authserv_id: authserv_id.map(|a| a.trim().to_ascii_lowercase()).filter(|a| !a.is_empty()),
+    })
+}
 
-    // database
-    let db = raw.database.unwrap_or(RawDatabase { url: "sqlite://var/baocao.db".into(), url_env: None });
+/// `[database]`: SQLite beside the config by default, or PostgreSQL (the URL may come from the
+/// environment).
+fn database_of(db: Option<RawDatabase>, loc: &Locator, dir: &Path) -> Result<Database, ConfigError> {
+    let db = db.unwrap_or(RawDatabase { url: "sqlite://var/baocao.db".into(), url_env: None });
     let url = match &db.url_env {
         Some(var) => std::env::var(var).unwrap_or(db.url.clone()),
         None => db.url.clone(),
     };
-    let database = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    Ok(if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         let rest = rest.split('?').next().unwrap_or(rest);
         if rest.is_empty() {
             return Err(loc.err("database", None, "url", "a sqlite url needs a file path".into()));
@@ -625,11 +654,13 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         Database::Postgres(url)
     } else {
         return Err(loc.err("database", None, "url", format!("`{}`: expected sqlite://PATH or postgres://…", db.url)));
-    };
+    })
+}
 
-    // intake
+/// `[intake]`: where mail comes from, what is done with it after, and its limits.
+fn intake_of(i: Option<RawIntake>, loc: &Locator, dir: &Path) -> Result<Intake, ConfigError> {
     // No [intake]: the Maildir beside the config, every other key at its default.
-    let i = raw.intake.unwrap_or(RawIntake {
+    let i = i.unwrap_or(RawIntake {
         source: "maildir:var/inbox".into(),
         after: default_after(),
         poll_seconds: default_poll(),
@@ -652,7 +683,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
     }
     // SPEC §3 names BAOCAO_IMAP_PASSWORD; a config may name another variable, or a command.
     let auth = login_of(login_keys!(i), "intake", loc, Some("BAOCAO_IMAP_PASSWORD"))?.expect("a default is given");
-    let intake = Intake {
+    Ok(Intake {
         source,
         auth,
         password_env: i.password_env,
@@ -661,10 +692,12 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         max_message_bytes: i.max_message_mb.max(1) * 1024 * 1024,
         acknowledge_within_days: i.acknowledge_within_days.unwrap_or(DEFAULT_ACK_DAYS).max(0),
         ca_file: i.ca_file.as_deref().map(|p| resolve(dir, p)),
-    };
+    })
+}
 
-    // outbound
-    let ob = raw.outbound.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), ..RawOutbound::default() });
+/// `[outbound]`: the transport and the sender's limits.
+fn outbound_of(ob: Option<RawOutbound>, office: &Office, loc: &Locator, dir: &Path) -> Result<Outbound, ConfigError> {
+    let ob = ob.unwrap_or(RawOutbound { transport: "file:var/outbox".into(), ..RawOutbound::default() });
     let ob_auth = login_of(login_keys!(ob), "outbound", loc, None)?;
     if ob.user.is_some() && ob.user_env.is_some() {
         return Err(loc.err("outbound", None, "user", "give user or user_env, not both".into()));
@@ -673,7 +706,7 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         return Err(loc.err("outbound", None, "daily_limit", "must be at least 1 (leave it out for no limit)".into()));
     }
     let transport = parse_transport(&ob.transport, dir).map_err(|m| loc.err("outbound", None, "transport", m))?;
-    let outbound = Outbound {
+    Ok(Outbound {
         transport,
         from: ob.from.unwrap_or_else(|| format!("{} <{}>", office.name, office.address)),
         user_env: ob.user_env,
@@ -685,10 +718,13 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         give_up_days: ob.give_up_days.unwrap_or(3).clamp(1, 365),
         acks_per_sender_hour: ob.acks_per_sender_hour.unwrap_or(20).max(1),
         ca_file: ob.ca_file.as_deref().map(|p| resolve(dir, p)),
-    };
+    })
+}
 
-    // schedule
-    let s = raw.schedule.unwrap_or(RawSchedule { reminders: None, review_notice: None, digest: None, office_status: None });
+/// `[schedule]`: the jobs' cron expressions (the review notice at the reminders' time unless
+/// given).
+fn schedule_of(s: Option<RawSchedule>, loc: &Locator) -> Result<Schedule, ConfigError> {
+    let s = s.unwrap_or(RawSchedule { reminders: None, review_notice: None, digest: None, office_status: None });
     let cron_of = |key: &str, v: &Option<String>| -> Result<Option<cron::Schedule>, ConfigError> {
         match v {
             None => Ok(None),
@@ -697,15 +733,18 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
                 .map_err(|e| loc.err("schedule", None, key, format!("bad cron expression `{expr}`: {e}"))),
         }
     };
-    let schedule = Schedule {
+    Ok(Schedule {
         reminders: cron_of("reminders", &s.reminders)?,
         review_notice: cron_of("review_notice", &s.review_notice.clone().or(s.reminders.clone()))?,
         digest: cron_of("digest", &s.digest)?,
         office_status: cron_of("office_status", &s.office_status)?,
-    };
+    })
+}
 
-    // calendar
-    let c = raw.calendar.unwrap_or(RawCalendar { start: None, shift_to_workday: false, holidays: vec![] });
+/// `[calendar]`: when the office began counting, holidays, and whether deadlines move to a
+/// working day.
+fn calendar_of(c: Option<RawCalendar>, loc: &Locator) -> Result<Calendar, ConfigError> {
+    let c = c.unwrap_or(RawCalendar { start: None, shift_to_workday: false, holidays: vec![] });
     let start = match &c.start {
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| loc.err("calendar", None, "start", format!("`{d}` is not a date (YYYY-MM-DD)")))?,
@@ -718,14 +757,17 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
                 .map_err(|_| loc.err("calendar", None, "holidays", format!("`{h}` is not a date (YYYY-MM-DD)")))?,
         );
     }
-    let calendar = Calendar { start, shift_to_workday: c.shift_to_workday, holidays };
+    Ok(Calendar { start, shift_to_workday: c.shift_to_workday, holidays })
+}
 
-    // units
+/// `[[unit]]`: ids and addresses each given once, dates in order, a merger naming another unit
+/// of the file; with the groups the units are in.
+fn units_of(raw: Vec<RawUnit>, loc: &Locator) -> Result<(Vec<Unit>, HashSet<String>), ConfigError> {
     let mut units = Vec::new();
     let mut ids = HashSet::new();
     let mut emails: HashMap<String, String> = HashMap::new();
     let mut groups = HashSet::new();
-    for (n, u) in raw.unit.into_iter().enumerate() {
+    for (n, u) in raw.into_iter().enumerate() {
         let id = UnitId::parse(&u.id).map_err(|e| loc.err("unit", Some(n), "id", e.to_string()))?;
         if !ids.insert(id.clone()) {
             return Err(loc.err("unit", Some(n), "id", format!("duplicate unit id `{id}`")));
@@ -764,13 +806,16 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
             }
         }
     }
+    Ok((units, groups))
+}
 
-    // The groups' names: as the file gives them, else the words every member's name begins with
-    // ("Trung tâm Y tế …" → "Trung tâm Y tế"), so a page never shows a group's id.
+/// The groups' names: as the file gives them, else the words every member's name begins with
+/// ("Trung tâm Y tế …" → "Trung tâm Y tế"), so a page never shows a group's id.
+fn groups_of(raw: &[RawGroup], groups: &HashSet<String>, units: &[Unit], loc: &Locator) -> Result<Vec<crate::domain::rules::Group>, ConfigError> {
     let mut group_names: Vec<crate::domain::rules::Group> = Vec::new();
-    for (n, g) in raw.group.iter().enumerate() {
+    for (n, g) in raw.iter().enumerate() {
         if !groups.contains(&g.id) {
-            return Err(loc.err("group", Some(n), "id", format!("no unit is in group `{}` (groups: {})", g.id, sorted(&groups))));
+            return Err(loc.err("group", Some(n), "id", format!("no unit is in group `{}` (groups: {})", g.id, sorted(groups))));
         }
         group_names.push(crate::domain::rules::Group { id: g.id.clone(), name: g.name.trim().to_string() });
     }
@@ -787,36 +832,26 @@ fn build(raw: RawConfig, loc: &Locator, path: &Path, dir: &Path) -> Result<Confi
         });
         group_names.push(crate::domain::rules::Group { id: g.clone(), name });
     }
+    Ok(group_names)
+}
 
-    // reports
+/// `[[report]]`: each kind built and checked, with its entry as written (the directory's record).
+#[allow(clippy::type_complexity)]
+fn reports_of(raw: Vec<RawReport>, groups: &HashSet<String>, loc: &Locator, dir: &Path) -> Result<(Vec<Report>, Vec<(String, serde_json::Value)>), ConfigError> {
     let mut reports = Vec::new();
     let mut rids = HashSet::new();
     let mut report_entries = Vec::new();
-    for (n, r) in raw.report.into_iter().enumerate() {
+    for (n, r) in raw.into_iter().enumerate() {
         let id = ReportId::parse(&r.id).map_err(|e| loc.err("report", Some(n), "id", e.to_string()))?;
         if !rids.insert(id.clone()) {
             return Err(loc.err("report", Some(n), "id", format!("duplicate report id `{id}`")));
         }
         let entry = entry_json(&r);
-        let report = build_report(r, &groups, dir).map_err(|(key, m)| loc.err("report", Some(n), key, m))?;
+        let report = build_report(r, groups, dir).map_err(|(key, m)| loc.err("report", Some(n), key, m))?;
         report_entries.push((id.to_string(), entry));
         reports.push(report);
     }
-
-    let limits = raw.limits.unwrap_or_default();
-    Ok(Config {
-        path: path.to_path_buf(),
-        dir: dir.to_path_buf(),
-        database,
-        intake,
-        outbound,
-        schedule,
-        public_url: raw.http.as_ref().and_then(|h| h.public_url.as_ref()).map(|u| u.trim_end_matches('/').to_string()),
-        http: raw.http.map(|h| h.listen),
-        limits,
-        rules: Rules { office, calendar, units, reports, groups: group_names, extensions: vec![] },
-        report_entries,
-    })
+    Ok((reports, report_entries))
 }
 
 /// A `[[report]]` entry as JSON, keys left out where the file left them out (the directory's

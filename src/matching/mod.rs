@@ -272,33 +272,7 @@ pub fn decide(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64) -
 /// its words).
 fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64, linked: bool) -> Match {
     let from = facts.from.as_deref().unwrap_or("");
-    let own_address = from.eq_ignore_ascii_case(&cfg.office.address);
-    if facts.not_mail {
-        let mut m = Match::new(Decision::Rejected);
-        m.reasons.push("không phải thư điện tử: không đọc được phần tiêu đề thư".into());
-        m.reply = false;
-        return m;
-    }
-    // Loops, lists and bounces are never submissions, whatever they carry (SPEC §6).
-    let loop_reason = if facts.bounce {
-        Some("thư báo lỗi chuyển phát (bounce)")
-    } else if facts.receipt {
-        Some("thư xác nhận đã đọc (MDN)")
-    } else if facts.null_sender {
-        Some("thư có người gửi rỗng (Return-Path: <>), chỉ dùng cho thông báo tự động")
-    } else if facts.auto_submitted {
-        Some("thư trả lời tự động (Auto-Submitted)")
-    } else if facts.list {
-        Some("thư gửi theo danh sách (List-Id / Precedence)")
-    } else if own_address {
-        Some("thư gửi từ chính địa chỉ của Văn phòng")
-    } else {
-        None
-    };
-    if let Some(r) = loop_reason {
-        let mut m = Match::new(Decision::NotSubmission);
-        m.reasons.push(r.into());
-        m.reply = false;
+    if let Some(m) = machine_mail(cfg, facts) {
         return m;
     }
     let eff = effective(cfg, facts);
@@ -367,9 +341,61 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
         m.evidence.push(format!("trả lời thư nhắc của Văn phòng về {} {} của {}", r.name, p.label_vi(), u.name));
     }
 
-    // ----- unit -----
+    decide_unit(cfg, facts, eff, docs, &ok, thread, &mut m);
+
+    let Some(report) = decide_kind(cfg, eff, docs, &ok, thread, &mut m) else {
+        m.decision = Decision::NeedsReview;
+        return m;
+    };
+
+    decide_period(cfg, report, eff, &ok, docs, arrival, thread, &mut m);
+
+    document_findings(report, &ok, unread, &mut m);
+    if !m.reasons.is_empty() {
+        m.decision = Decision::NeedsReview;
+    }
+    m
+}
+
+/// A message that is not mail, or mail a machine sent (a loop, a list, a bounce, the office's
+/// own address): never a submission, whatever it carries (SPEC §6), and never answered.
+fn machine_mail(cfg: &Rules, facts: &MailFacts) -> Option<Match> {
+    let own_address = facts.from.as_deref().unwrap_or("").eq_ignore_ascii_case(&cfg.office.address);
+    if facts.not_mail {
+        let mut m = Match::new(Decision::Rejected);
+        m.reasons.push("không phải thư điện tử: không đọc được phần tiêu đề thư".into());
+        m.reply = false;
+        return Some(m);
+    }
+    let loop_reason = if facts.bounce {
+        Some("thư báo lỗi chuyển phát (bounce)")
+    } else if facts.receipt {
+        Some("thư xác nhận đã đọc (MDN)")
+    } else if facts.null_sender {
+        Some("thư có người gửi rỗng (Return-Path: <>), chỉ dùng cho thông báo tự động")
+    } else if facts.auto_submitted {
+        Some("thư trả lời tự động (Auto-Submitted)")
+    } else if facts.list {
+        Some("thư gửi theo danh sách (List-Id / Precedence)")
+    } else if own_address {
+        Some("thư gửi từ chính địa chỉ của Văn phòng")
+    } else {
+        None
+    };
+    if let Some(r) = loop_reason {
+        let mut m = Match::new(Decision::NotSubmission);
+        m.reasons.push(r.into());
+        m.reply = false;
+        return Some(m);
+    }
+    None
+}
+
+/// The unit: the sender's registered address, what the documents say, the subject and file
+/// names, a reminder answered; each disagreement a reason for a person to look.
+fn decide_unit(cfg: &Rules, facts: &MailFacts, eff: &MailFacts, docs: &[Document], ok: &[&Document], thread: Option<(&Unit, &Report, Period)>, m: &mut Match) {
     let sender_unit = cfg.unit_by_email(eff.from.as_deref().unwrap_or(""));
-    let doc_unit = unit_from_documents(cfg, &ok, &mut m.evidence);
+    let doc_unit = unit_from_documents(cfg, ok, &mut m.evidence);
     let names_text = fold(&format!(
         "{} {}",
         eff.subject,
@@ -454,11 +480,15 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
         },
     }
 
-    // ----- kind -----
+}
+
+/// The report kind: the words of the mail and documents, or the reminder answered where the
+/// words do not say (or only weakly); a unit outside the kind's groups is a reason.
+fn decide_kind<'a>(cfg: &'a Rules, eff: &MailFacts, docs: &[Document], ok: &[&Document], thread: Option<(&'a Unit, &'a Report, Period)>, m: &mut Match) -> Option<&'a Report> {
     let the_unit = m.unit.as_ref().and_then(|u| cfg.unit(u.as_str()));
     let unit_group = the_unit.map(|u| u.group.clone());
     let before = m.reasons.len();
-    let report = match (choose_kind(cfg, eff, docs, &ok, unit_group.as_deref(), &mut m), thread) {
+    let report = match (choose_kind(cfg, eff, docs, ok, unit_group.as_deref(), m), thread) {
         // The reminder answered says which report, where the words did not (or only weakly).
         (None, Some((_, r, _))) => {
             m.reasons.truncate(before);
@@ -470,10 +500,7 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
         }
         (k, _) => k,
     };
-    let Some(report) = report else {
-        m.decision = Decision::NeedsReview;
-        return m;
-    };
+    let report = report?;
     m.report = Some(report.id.clone());
     if let (Some(g), Some(u)) = (&unit_group, the_unit) {
         if !report.applies_to_unit(u) {
@@ -481,7 +508,13 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
         }
     }
 
-    // ----- period -----
+    Some(report)
+}
+
+/// The period (a letter's request is owed for its one year), the unit it falls to after a
+/// merger, and the deadline the arrival is judged against.
+#[allow(clippy::too_many_arguments)]
+fn decide_period(cfg: &Rules, report: &Report, eff: &MailFacts, ok: &[&Document], docs: &[Document], arrival: i64, thread: Option<(&Unit, &Report, Period)>, m: &mut Match) {
     let thread_period = thread.filter(|(_, r, _)| r.id == report.id).map(|(_, _, p)| p);
     // A letter's request is owed once, for the letter: its period is not read from the text
     // (a report on 2021's work due with next year's plans names both years).
@@ -490,7 +523,7 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
             m.evidence.push(format!("kỳ báo cáo theo {}", l.number.as_deref().map(|n| format!("Công văn số {n}")).unwrap_or_else(|| "công văn".into())));
             Some(Period::Once(y))
         }
-        _ => choose_period(cfg, report, eff, &ok, docs, arrival, thread_period, &mut m),
+        _ => choose_period(cfg, report, eff, ok, docs, arrival, thread_period, m),
     };
     if let Some(p) = period {
         m.period = Some(p);
@@ -515,8 +548,12 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
         }
     }
 
-    // ----- findings from the documents -----
-    for d in &ok {
+}
+
+/// What the documents' contents say against the kind: scores, commitments counted, a letter's
+/// outline, and whether anything could be read at all.
+fn document_findings(report: &Report, ok: &[&Document], unread: bool, m: &mut Match) {
+    for d in ok {
         if let Some(s) = &d.score {
             for f in &s.findings {
                 m.findings.push(format!("{}: {}", d.filename, f));
@@ -534,7 +571,7 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
         }
     }
     if let Some(l) = report.letter.as_ref().filter(|_| !ok.is_empty()) {
-        m.findings.extend(outline_missing(l, &ok));
+        m.findings.extend(outline_missing(l, ok));
     }
     if report.extract == Extract::ScoreTable && !ok.iter().any(|d| d.score.is_some()) && !ok.is_empty() {
         m.findings.push("không tìm thấy bảng tự chấm điểm trong tệp đính kèm".into());
@@ -548,10 +585,6 @@ fn decide_files(cfg: &Rules, facts: &MailFacts, docs: &[Document], arrival: i64,
             m.reasons.push("không đọc được nội dung tệp đính kèm, và thư không nêu rõ đủ đơn vị, loại báo cáo và kỳ báo cáo".into());
         }
     }
-    if !m.reasons.is_empty() {
-        m.decision = Decision::NeedsReview;
-    }
-    m
 }
 
 fn replies_to(facts: &MailFacts, id: &str) -> bool {

@@ -61,163 +61,26 @@ fn run_font(e: &quick_xml::events::BytesStart) -> Option<(Legacy, bool)> {
     None
 }
 
+/// Reads `word/document.xml` into paragraphs and tables in document order, with the legacy
+/// encoding its runs' fonts named, if any.
 fn read_xml(xml: &[u8], limits: &Limits) -> Result<(Vec<Block>, Option<Legacy>), ParseError> {
-    let mut font: Option<(Legacy, bool)> = None;
-    let mut met: Option<Legacy> = None;
     let mut r = Reader::from_reader(xml);
     r.config_mut().trim_text(false);
     let mut buf = Vec::new();
-    let mut blocks = Vec::new();
-    let mut depth = 0usize;
-    let mut del = 0usize; // inside w:del / w:moveFrom
-    let mut in_t = false;
-    let mut in_run = 0usize;
-    let mut in_tcpr = false;
-    let mut instr = 0usize;
-    let mut para: Option<String> = None;
-    let mut para_depth = 0usize; // nested paragraphs (text boxes) share the outer one
-    let mut tables: Vec<TableB> = Vec::new();
-    let mut cells_seen = 0usize;
+    let mut w = Walk { xml_depth: limits.xml_depth, max_cells: limits.cells, ..Walk::default() };
     loop {
         let ev = r.read_event_into(&mut buf).map_err(|e| ParseError::Corrupt(format!("document.xml is not well-formed XML ({e})")))?;
         match ev {
-            Event::Start(e) => {
-                depth += 1;
-                if depth > limits.xml_depth {
-                    return Err(ParseError::Limit(format!("văn bản lồng nhau quá {} cấp", limits.xml_depth)));
-                }
-                match e.local_name().as_ref() {
-                    b"del" | b"moveFrom" => del += 1,
-                    b"t" => in_t = true,
-                    b"instrText" | b"delInstrText" => instr += 1,
-                    b"r" => {
-                        in_run += 1;
-                        font = None;
-                    }
-                    b"rFonts" if in_run > 0 => font = run_font(&e),
-                    b"p" => {
-                        para_depth += 1;
-                        if para.is_none() {
-                            para = Some(String::new());
-                        }
-                    }
-                    b"tbl" => tables.push(TableB::default()),
-                    b"tr" => {
-                        if let Some(t) = tables.last_mut() {
-                            t.row = Some(Vec::new());
-                        }
-                    }
-                    b"tc" => {
-                        cells_seen += 1;
-                        if cells_seen > limits.cells {
-                            return Err(ParseError::Limit(format!("văn bản có hơn {} ô bảng", limits.cells)));
-                        }
-                        if let Some(t) = tables.last_mut() {
-                            t.cell = Some(CellB { span: 1, ..Default::default() });
-                        }
-                    }
-                    b"tcPr" => in_tcpr = true,
-                    b"vMerge" | b"gridSpan" => cell_prop(&e, &mut tables, in_tcpr),
-                    _ => {}
-                }
-            }
-            Event::Empty(e) => match e.local_name().as_ref() {
-                b"rFonts" if in_run > 0 => font = run_font(&e),
-                b"tab" if in_run > 0 && del == 0 => {
-                    if let Some(p) = para.as_mut() {
-                        p.push('\t');
-                    }
-                }
-                b"br" | b"cr" if in_run > 0 && del == 0 => {
-                    if let Some(p) = para.as_mut() {
-                        p.push('\n');
-                    }
-                }
-                b"vMerge" | b"gridSpan" => cell_prop(&e, &mut tables, in_tcpr),
-                b"p" => {
-                    // An empty paragraph still separates lines inside a cell.
-                    if para.is_none() {
-                        end_paragraph(String::new(), &mut tables, &mut blocks);
-                    }
-                }
-                _ => {}
-            },
+            Event::Start(e) => w.start(&e)?,
+            Event::Empty(e) => w.empty(&e),
             Event::Text(t) => {
-                if in_t && del == 0 && instr == 0 {
-                    if let Some(p) = para.as_mut() {
-                        let s = t.unescape().map_err(|e| ParseError::Corrupt(format!("bad text in document.xml ({e})")))?;
-                        match font {
-                            Some((Legacy::Tcvn3, capitals)) => {
-                                p.push_str(&legacy::decode_tcvn3(&s, capitals));
-                                met = Some(Legacy::Tcvn3);
-                            }
-                            Some((Legacy::Vni, _)) => {
-                                p.push_str(&legacy::decode_vni(&s));
-                                met = Some(Legacy::Vni);
-                            }
-                            None => p.push_str(&s),
-                        }
-                    }
+                if w.takes_text() {
+                    let s = t.unescape().map_err(|e| ParseError::Corrupt(format!("bad text in document.xml ({e})")))?;
+                    w.text(&s);
                 }
             }
-            Event::CData(t) => {
-                if in_t && del == 0 {
-                    if let Some(p) = para.as_mut() {
-                        p.push_str(&String::from_utf8_lossy(&t));
-                    }
-                }
-            }
-            Event::End(e) => {
-                depth = depth.saturating_sub(1);
-                match e.local_name().as_ref() {
-                    b"del" | b"moveFrom" => del = del.saturating_sub(1),
-                    b"t" => in_t = false,
-                    b"instrText" | b"delInstrText" => instr = instr.saturating_sub(1),
-                    b"r" => {
-                        in_run = in_run.saturating_sub(1);
-                        font = None;
-                    }
-                    b"tcPr" => in_tcpr = false,
-                    b"p" => {
-                        para_depth = para_depth.saturating_sub(1);
-                        if para_depth == 0 {
-                            if let Some(p) = para.take() {
-                                end_paragraph(crate::text::nfc(&p), &mut tables, &mut blocks);
-                            }
-                        }
-                    }
-                    b"tc" => {
-                        if let Some(t) = tables.last_mut() {
-                            if let (Some(c), Some(row)) = (t.cell.take(), t.row.as_mut()) {
-                                row.push(c);
-                            }
-                        }
-                    }
-                    b"tr" => {
-                        if let Some(t) = tables.last_mut() {
-                            if let Some(row) = t.row.take() {
-                                t.rows.push(row);
-                            }
-                        }
-                    }
-                    b"tbl" => {
-                        if let Some(t) = tables.pop() {
-                            let grid = lay_on_grid(t.rows);
-                            if let Some(outer) = tables.last_mut() {
-                                // A table nested in a cell becomes lines of that cell.
-                                if let Some(c) = outer.cell.as_mut() {
-                                    for r in grid {
-                                        c.paras.push(r.join(" | "));
-                                    }
-                                }
-                            } else {
-                                blocks.push(Block::Table(grid));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            Event::CData(t) => w.cdata(&String::from_utf8_lossy(&t)),
+            Event::End(e) => w.end(e.local_name().as_ref()),
             Event::Eof => break,
             Event::DocType(_) => {
                 // No DTDs: nothing to expand, nothing to fetch.
@@ -227,7 +90,181 @@ fn read_xml(xml: &[u8], limits: &Limits) -> Result<(Vec<Block>, Option<Legacy>),
         }
         buf.clear();
     }
-    Ok((blocks, met))
+    Ok((w.blocks, w.met))
+}
+
+/// Where the reader stands in `document.xml`, and what it has read so far.
+#[derive(Default)]
+struct Walk {
+    /// The limits' deepest nesting and most table cells.
+    xml_depth: usize,
+    max_cells: usize,
+    /// The current run's legacy font (and whether it draws capitals).
+    font: Option<(Legacy, bool)>,
+    /// A legacy encoding met in the document.
+    met: Option<Legacy>,
+    blocks: Vec<Block>,
+    depth: usize,
+    /// Inside w:del / w:moveFrom.
+    del: usize,
+    in_t: bool,
+    in_run: usize,
+    in_tcpr: bool,
+    instr: usize,
+    para: Option<String>,
+    /// Nested paragraphs (text boxes) share the outer one.
+    para_depth: usize,
+    tables: Vec<TableB>,
+    cells_seen: usize,
+}
+
+impl Walk {
+    fn start(&mut self, e: &quick_xml::events::BytesStart) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > self.xml_depth {
+            return Err(ParseError::Limit(format!("văn bản lồng nhau quá {} cấp", self.xml_depth)));
+        }
+        match e.local_name().as_ref() {
+            b"del" | b"moveFrom" => self.del += 1,
+            b"t" => self.in_t = true,
+            b"instrText" | b"delInstrText" => self.instr += 1,
+            b"r" => {
+                self.in_run += 1;
+                self.font = None;
+            }
+            b"rFonts" if self.in_run > 0 => self.font = run_font(e),
+            b"p" => {
+                self.para_depth += 1;
+                if self.para.is_none() {
+                    self.para = Some(String::new());
+                }
+            }
+            b"tbl" => self.tables.push(TableB::default()),
+            b"tr" => {
+                if let Some(t) = self.tables.last_mut() {
+                    t.row = Some(Vec::new());
+                }
+            }
+            b"tc" => {
+                self.cells_seen += 1;
+                if self.cells_seen > self.max_cells {
+                    return Err(ParseError::Limit(format!("văn bản có hơn {} ô bảng", self.max_cells)));
+                }
+                if let Some(t) = self.tables.last_mut() {
+                    t.cell = Some(CellB { span: 1, ..Default::default() });
+                }
+            }
+            b"tcPr" => self.in_tcpr = true,
+            b"vMerge" | b"gridSpan" => cell_prop(e, &mut self.tables, self.in_tcpr),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn empty(&mut self, e: &quick_xml::events::BytesStart) {
+        match e.local_name().as_ref() {
+            b"rFonts" if self.in_run > 0 => self.font = run_font(e),
+            b"tab" if self.in_run > 0 && self.del == 0 => {
+                if let Some(p) = self.para.as_mut() {
+                    p.push('\t');
+                }
+            }
+            b"br" | b"cr" if self.in_run > 0 && self.del == 0 => {
+                if let Some(p) = self.para.as_mut() {
+                    p.push('\n');
+                }
+            }
+            b"vMerge" | b"gridSpan" => cell_prop(e, &mut self.tables, self.in_tcpr),
+            b"p" => {
+                // An empty paragraph still separates lines inside a cell.
+                if self.para.is_none() {
+                    end_paragraph(String::new(), &mut self.tables, &mut self.blocks);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether text here is the document's: inside w:t of a paragraph, not deleted, not a
+    /// field's instruction.
+    fn takes_text(&self) -> bool {
+        self.in_t && self.del == 0 && self.instr == 0 && self.para.is_some()
+    }
+
+    fn text(&mut self, s: &str) {
+        let Some(p) = self.para.as_mut() else { return };
+        match self.font {
+            Some((Legacy::Tcvn3, capitals)) => {
+                p.push_str(&legacy::decode_tcvn3(s, capitals));
+                self.met = Some(Legacy::Tcvn3);
+            }
+            Some((Legacy::Vni, _)) => {
+                p.push_str(&legacy::decode_vni(s));
+                self.met = Some(Legacy::Vni);
+            }
+            None => p.push_str(s),
+        }
+    }
+
+    fn cdata(&mut self, s: &str) {
+        if self.in_t && self.del == 0 {
+            if let Some(p) = self.para.as_mut() {
+                p.push_str(s);
+            }
+        }
+    }
+
+    fn end(&mut self, name: &[u8]) {
+        self.depth = self.depth.saturating_sub(1);
+        match name {
+            b"del" | b"moveFrom" => self.del = self.del.saturating_sub(1),
+            b"t" => self.in_t = false,
+            b"instrText" | b"delInstrText" => self.instr = self.instr.saturating_sub(1),
+            b"r" => {
+                self.in_run = self.in_run.saturating_sub(1);
+                self.font = None;
+            }
+            b"tcPr" => self.in_tcpr = false,
+            b"p" => {
+                self.para_depth = self.para_depth.saturating_sub(1);
+                if self.para_depth == 0 {
+                    if let Some(p) = self.para.take() {
+                        end_paragraph(crate::text::nfc(&p), &mut self.tables, &mut self.blocks);
+                    }
+                }
+            }
+            b"tc" => {
+                if let Some(t) = self.tables.last_mut() {
+                    if let (Some(c), Some(row)) = (t.cell.take(), t.row.as_mut()) {
+                        row.push(c);
+                    }
+                }
+            }
+            b"tr" => {
+                if let Some(t) = self.tables.last_mut() {
+                    if let Some(row) = t.row.take() {
+                        t.rows.push(row);
+                    }
+                }
+            }
+            b"tbl" => {
+                if let Some(t) = self.tables.pop() {
+                    let grid = lay_on_grid(t.rows);
+                    if let Some(outer) = self.tables.last_mut() {
+                        // A table nested in a cell becomes lines of that cell.
+                        if let Some(c) = outer.cell.as_mut() {
+                            for r in grid {
+                                c.paras.push(r.join(" | "));
+                            }
+                        }
+                    } else {
+                        self.blocks.push(Block::Table(grid));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn cell_prop(e: &quick_xml::events::BytesStart, tables: &mut [TableB], in_tcpr: bool) {

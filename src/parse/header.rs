@@ -115,6 +115,31 @@ fn split_lines(s: &str) -> Vec<String> {
 /// Reads the header from a document's blocks.
 pub fn from_blocks(blocks: &[Block]) -> Header {
     let mut h = Header::default();
+    let (left, right, body_start) = columns(blocks);
+    let (issuer, parent) = issuer_of(&left);
+    h.issuer = issuer;
+    h.parent = parent;
+    let (number, vv) = number_and_summary(&left);
+    h.number = number;
+    (h.date, h.place) = date_and_place(right.iter().chain(left.iter()));
+    (h.doc_type, h.summary) = doc_type_and_summary(blocks, body_start);
+    if h.summary.is_none() {
+        h.summary = vv;
+    }
+
+    // 4. Signer: the last name-like line under the last signature title.
+    h.signer_title = None;
+    let tail = tail_lines(blocks);
+    if let Some(ti) = tail.iter().rposition(|l| is_sign_title(l)) {
+        h.signer_title = Some(tail[ti].trim().to_string());
+        h.signer = tail[ti + 1..].iter().filter(|l| is_name_like(l)).next_back().map(|s| s.trim().to_string());
+    }
+    h
+}
+
+/// The header's two columns (issuer and number on the left, motto and date on the right) and
+/// the block the body starts at.
+fn columns(blocks: &[Block]) -> (Vec<String>, Vec<String>, usize) {
     let mut left: Vec<String> = Vec::new();
     let mut right: Vec<String> = Vec::new();
     let body_start;
@@ -166,16 +191,18 @@ pub fn from_blocks(blocks: &[Block]) -> Header {
         }
         body_start = i;
     }
+    (left, right, body_start)
+}
 
-    let (issuer, parent) = issuer_of(&left);
-    h.issuer = issuer;
-    h.parent = parent;
+/// The number ("Số: 12/BC-TTYT") and the `V/v` summary from the left column.
+fn number_and_summary(left: &[String]) -> (Option<String>, Option<String>) {
+    let mut number: Option<String> = None;
     let mut vv: Option<String> = None;
     let mut vv_lines = 0;
-    for l in &left {
-        if h.number.is_none() {
+    for l in left {
+        if number.is_none() {
             if let Some(n) = read_number(l) {
-                h.number = Some(n);
+                number = Some(n);
                 continue;
             }
         }
@@ -191,28 +218,39 @@ pub fn from_blocks(blocks: &[Block]) -> Header {
             }
         }
     }
-    for l in right.iter().chain(left.iter()) {
-        if h.date.is_none() {
+    (number, vv)
+}
+
+/// The first date in the header's lines, and the place written before it.
+fn date_and_place<'a>(lines: impl Iterator<Item = &'a String>) -> (Option<String>, Option<String>) {
+    let (mut date, mut place_of) = (None, None);
+    for l in lines {
+        if date.is_none() {
             if let Some(d) = read_date(l) {
-                h.date = Some(d);
+                date = Some(d);
                 let place = l.split(',').next().unwrap_or("").trim();
                 if !place.is_empty() && !fold(place).starts_with("ngay") {
-                    h.place = Some(place.to_string());
+                    place_of = Some(place.to_string());
                 }
             }
         }
     }
+    (date, place_of)
+}
 
-    // 3. Document type and summary: the first upper-case type line after the header.
+/// Document type and summary: the first upper-case type line after the header, and the next
+/// paragraph when it is not the body's.
+fn doc_type_and_summary(blocks: &[Block], body_start: usize) -> (Option<String>, Option<String>) {
+    let (mut doc_type, mut summary): (Option<String>, Option<String>) = (None, None);
     let mut j = body_start;
     while j < blocks.len() && j < body_start + 12 {
         if let Block::Para(p) = &blocks[j] {
             let t = p.trim();
             if !t.is_empty() && is_upper(t) {
                 if let Some((ty, rest)) = doc_type_of(t) {
-                    h.doc_type = Some(ty);
+                    doc_type = Some(ty);
                     if !rest.is_empty() {
-                        h.summary = Some(rest);
+                        summary = Some(rest);
                     }
                     // The summary is the next non-empty paragraph.
                     for b in blocks.iter().skip(j + 1).take(3) {
@@ -222,7 +260,7 @@ pub fn from_blocks(blocks: &[Block]) -> Header {
                                 continue;
                             }
                             if !is_body_line(s) {
-                                h.summary = Some(match h.summary.take() {
+                                summary = Some(match summary.take() {
                                     Some(r) => format!("{r} {s}"),
                                     None => s.to_string(),
                                 });
@@ -238,18 +276,7 @@ pub fn from_blocks(blocks: &[Block]) -> Header {
         }
         j += 1;
     }
-    if h.summary.is_none() {
-        h.summary = vv;
-    }
-
-    // 4. Signer: the last name-like line under the last signature title.
-    h.signer_title = None;
-    let tail = tail_lines(blocks);
-    if let Some(ti) = tail.iter().rposition(|l| is_sign_title(l)) {
-        h.signer_title = Some(tail[ti].trim().to_string());
-        h.signer = tail[ti + 1..].iter().filter(|l| is_name_like(l)).next_back().map(|s| s.trim().to_string());
-    }
-    h
+    (doc_type, summary)
 }
 
 fn dedup_adjacent(r: &[String]) -> Vec<&String> {

@@ -95,9 +95,21 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
     if l.number.is_none() {
         l.number = lines.iter().find_map(|x| x.strip_prefix("Số:").map(|n| n.split_whitespace().collect::<String>())).filter(|n| n.contains('/'));
     }
+    l.subject = subject_of(&lines, &h);
+    l.addressees = addressees_of(&lines);
+    // The letter's own body ends at "Nơi nhận"; annexes may follow it.
+    let end = lines.iter().position(|x| crate::text::fold(x).starts_with("noi nhan")).unwrap_or(lines.len());
+    (l.deadlines, l.periodic) = rules_of(&lines[..end]);
+    l.outline = outline_of(&lines);
+    l.annexes = annexes_of(&lines);
+    l
+}
+
+/// The letter's "V/v …" (wrapped onto a second line at most), else the header's summary.
+fn subject_of(lines: &[String], h: &crate::parse::Header) -> Option<String> {
     // A page's two columns share a line (PDF): the V/v is in the left one.
     let left = |x: &String| x.split('\t').next().unwrap_or("").trim().to_string();
-    l.subject = lines
+    lines
         .iter()
         .position(|x| x.to_lowercase().starts_with("v/v"))
         .map(|i| {
@@ -113,20 +125,20 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
             }
             s
         })
-        .or(h.summary.clone().filter(|s| s.to_lowercase().starts_with("v/v")));
+        .or(h.summary.clone().filter(|s| s.to_lowercase().starts_with("v/v")))
+}
 
-    // Addressees: "Kính gửi: X" on one line, or the bullet list after "Kính gửi:".
+/// Addressees: "Kính gửi: X" on one line, or the bullet list after "Kính gửi:".
+fn addressees_of(lines: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
     if let Some(i) = lines.iter().position(|x| crate::text::fold(x).starts_with("kinh gui")) {
         let rest = lines[i].split_once(':').map(|(_, r)| r.trim()).unwrap_or("");
         if !rest.is_empty() {
-            l.addressees.extend(rest.split(';').map(|s| s.trim().trim_end_matches(['.', ';']).to_string()).filter(|s| !s.is_empty()));
+            out.extend(rest.split(';').map(|s| s.trim().trim_end_matches(['.', ';']).to_string()).filter(|s| !s.is_empty()));
         }
         for x in lines.iter().skip(i + 1) {
+            // A blank line between bullets is allowed; the first prose line ends the list.
             if x.is_empty() {
-                if l.addressees.is_empty() {
-                    continue;
-                }
-                // A blank line between bullets is allowed; the first prose line ends the list.
                 continue;
             }
             let starts_bullet = x.starts_with(['-', '+', '•', '–']);
@@ -135,18 +147,21 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
             }
             let a = strip_bullet(x).trim().trim_end_matches(['.', ';', ',']).to_string();
             if !a.is_empty() {
-                l.addressees.push(a);
+                out.push(a);
             }
         }
     }
+    out
+}
 
-    // The letter's own body ends at "Nơi nhận"; annexes may follow it.
-    let end = lines.iter().position(|x| crate::text::fold(x).starts_with("noi nhan")).unwrap_or(lines.len());
-    for x in &sentences(&lines[..end]) {
+/// The deadlines the body sets, and its periodic rules ("Báo cáo quý: trước ngày 15 tháng cuối quý").
+fn rules_of(lines: &[String]) -> (Vec<Deadline>, Vec<PeriodicRule>) {
+    let (mut deadlines, mut periodic): (Vec<Deadline>, Vec<PeriodicRule>) = (Vec::new(), Vec::new());
+    for x in &sentences(lines) {
         let f = fold_keep_punct(x);
         for d in deadlines_in(x, &f) {
-            if !l.deadlines.iter().any(|e| e.date == d.date && e.text == d.text) {
-                l.deadlines.push(d);
+            if !deadlines.iter().any(|e| e.date == d.date && e.text == d.text) {
+                deadlines.push(d);
             }
         }
         let plain = crate::text::fold(strip_bullet(x));
@@ -167,7 +182,7 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
                 (Some(m), _) => m.trim_start_matches('0').to_string(),
                 (None, None) => "last".to_string(),
             };
-            l.periodic.push(PeriodicRule {
+            periodic.push(PeriodicRule {
                 text: strip_bullet(x).to_string(),
                 period: period.into(),
                 day: c[3].parse().unwrap_or(1),
@@ -177,7 +192,12 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
             });
         }
     }
+    (deadlines, periodic)
+}
 
+/// The outline: numbered headings under a heading naming the "đề cương".
+fn outline_of(lines: &[String]) -> Vec<String> {
+    let mut outline: Vec<String> = Vec::new();
     // The outline: numbered headings under a heading naming the "đề cương" — wherever it stands
     // (in the body, after the signatures, in an annex of its own); a line merely mentioning the
     // outline ("theo đề cương đính kèm") only where no heading has one.
@@ -193,39 +213,45 @@ pub fn read(text: &str, found: Option<&crate::parse::Header>) -> Letter {
                 if f.starts_with("phu luc") || f.starts_with("noi nhan") || heading(x) {
                     break;
                 }
-                if NUMBERED.is_match(x) && x.chars().count() < 160 && !l.outline.contains(x) {
-                    l.outline.push(x.clone());
+                if NUMBERED.is_match(x) && x.chars().count() < 160 && !outline.contains(x) {
+                    outline.push(x.clone());
                 }
             }
         }
-        if !l.outline.is_empty() {
+        if !outline.is_empty() {
             break;
         }
     }
+    outline
+}
+
+/// The annexes: their headings, and those named by number in the text.
+fn annexes_of(lines: &[String]) -> Vec<String> {
+    let mut annexes: Vec<String> = Vec::new();
     // Annexes: headings "Phụ lục 1: …", and "phụ lục 01, 02" named in the text.
     static NAMED: Lazy<Regex> = Lazy::new(|| Regex::new(r"phu luc\s+((?:\d{1,2}|[ivx]{1,4})(?:\s*(?:,|va)?\s*(?:\d{1,2}|[ivx]{1,4})\b)*)").unwrap());
-    for x in &lines {
+    for x in lines {
         let f = crate::text::fold(x);
         if f.starts_with("phu luc") && x.chars().count() < 200 {
             let title = x.trim_end_matches(['.', ':']).to_string();
             // The annex's own heading replaces a bare mention of its number.
-            match l.annexes.iter().position(|a| annex_number(a) == annex_number(&title)) {
-                Some(i) if l.annexes[i].chars().count() < title.chars().count() => l.annexes[i] = title,
+            match annexes.iter().position(|a| annex_number(a) == annex_number(&title)) {
+                Some(i) if annexes[i].chars().count() < title.chars().count() => annexes[i] = title,
                 Some(_) => {}
-                None => l.annexes.push(title),
+                None => annexes.push(title),
             }
             continue;
         }
         for c in NAMED.captures_iter(&f) {
             for n in c[1].split(|ch: char| ch == ',' || ch.is_whitespace()).filter(|s| !s.is_empty() && *s != "va") {
                 let key = n.trim_start_matches('0');
-                if !l.annexes.iter().any(|a| annex_number(a).as_deref() == Some(key)) {
-                    l.annexes.push(format!("Phụ lục {n}"));
+                if !annexes.iter().any(|a| annex_number(a).as_deref() == Some(key)) {
+                    annexes.push(format!("Phụ lục {n}"));
                 }
             }
         }
     }
-    l
+    annexes
 }
 
 /// Lines joined into sentences where a page broke them (a PDF's text): a line not ending a
