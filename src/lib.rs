@@ -17,25 +17,37 @@
 //!                                         acknowledgement in the outbox, audit events
 //! office                                  the one door for decisions: arrival and whether it is
 //!                                         acknowledged, accept, assign, reject, exempt, extend,
-//!                                         withdraw, reprocess, reminders due, the directory of
-//!                                         units and report kinds (CLI, daemon, console)
-//! schedule                                deadlines, reminder plan (pure); status as of T (runner)
+//!                                         withdraw, reprocess, requeue mail, reminders due, the
+//!                                         digest, status mail and review notice (whether due,
+//!                                         key, recipients), the directory of units and report
+//!                                         kinds (CLI, daemon, console); each writes its audit
+//!                                         event (audit::Kind) in the change's transaction
+//! facts                                   what the store knew at an instant, read once: the
+//!                                         visible obligations and their states, the snapshot,
+//!                                         a form report's figures; handed to the pure cores
+//! schedule                                deadlines, status as of T, reminder plan (pure)
 //! notify                                  renders and queues what office decided; delivery
 //!                                         through a MailTransport
 //! compile                                 digest figures, the status workbook and page; a form
-//!                                         report's period compiled and the office's form filled
-//! daemon                                  `run`: intake, cron jobs, delivery and the console as
-//!                                         tasks under one shutdown signal
+//!                                         report's period compiled and the office's form
+//!                                         filled (pure, from facts)
+//! daemon                                  `run`: intake, cron jobs (domain::Job), delivery and
+//!                                         the console as tasks under one shutdown signal
 //! web                                     the console (SPEC §14): sessions, pages, forms that
 //!                                         call office's actions under the person's account
 //! health                                  what the daemon shares with its faces: live rules,
 //!                                         parse stage, /healthz and /metrics (no face imports
 //!                                         the daemon)
+//! store                                   the only place SQL lives: one file per aggregate
+//!                                         (messages, requests, exemptions, extensions,
+//!                                         reminders, outbox, audit chain, mailbox, jobs,
+//!                                         directory, figures, mail, console)
 //! digest, text, domain, config            low modules every stage may use: fingerprints,
 //!                                         Vietnamese folding, pure types, the validated config
 //! ```
-//! The pure cores (parse, matching, schedule's planner) read `domain` types only: the office's
-//! `Rules` (units, reports, calendar), periods, decisions. `Config` is where things are and
+//! The pure cores (parse, matching, schedule, compile) never read the store: they take `domain`
+//! types — the office's `Rules` (units, reports, calendar), periods, decisions, kinds and states
+//! as enums — and what `facts` read for them. `Config` is where things are and
 //! dereferences to those rules.
 //! ## Where state lives
 //! Only in the database (SQLite by default, PostgreSQL when shared): received messages with
