@@ -368,9 +368,9 @@ pub enum DirectoryCmd {
     /// begun by then; its addresses and names move to the successor, which owes from then on.
     Merge {
         #[arg(long)]
-        unit: String,
+        unit: UnitId,
         #[arg(long)]
-        into: String,
+        into: UnitId,
         /// The unit's last day on its own: 2021-06-30 or 30/06/2021.
         #[arg(long)]
         last_day: String,

@@ -475,9 +475,9 @@ pub async fn learn_address(cfg: &Config, store: &Store, id: i64, by: &str) -> Re
 
 /// Merges `unit` into `successor` after `last_day`: the unit owes the periods begun by then and
 /// keeps its history; its addresses move to the successor, which also answers to its name.
-pub async fn merge(cfg: &Config, store: &Store, unit: &str, successor: &str, last_day: NaiveDate, by: &str) -> Result<(String, String)> {
-    let u = cfg.unit(unit).ok_or(err(DirectoryError::NoSuchUnit))?;
-    let s = cfg.unit(successor).filter(|s| s.id != u.id && s.active_until.is_none_or(|t| t > last_day)).ok_or(err(DirectoryError::BadSuccessor))?;
+pub async fn merge(cfg: &Config, store: &Store, unit: &UnitId, successor: &UnitId, last_day: NaiveDate, by: &str) -> Result<(String, String)> {
+    let u = cfg.unit(unit.as_str()).ok_or(err(DirectoryError::NoSuchUnit))?;
+    let s = cfg.unit(successor.as_str()).filter(|s| s.id != u.id && s.active_until.is_none_or(|t| t > last_day)).ok_or(err(DirectoryError::BadSuccessor))?;
     if u.active_from.is_some_and(|f| last_day < f) {
         return Err(err(DirectoryError::EndsBeforeItBegins { from: day(u.active_from), until: day(Some(last_day)) }));
     }

@@ -4,7 +4,7 @@
 //! `office::directory` and the running daemon reads the directory again at once.
 
 use super::{acting, AppRef, Posted};
-use crate::domain::Role;
+use crate::domain::{Role, UnitId};
 use crate::office::directory::{self, UnitEdit};
 use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
@@ -115,10 +115,14 @@ pub async fn merge(State(app): State<AppRef>, headers: HeaderMap, Path(id): Path
     let r = match date(&f, "last_day") {
         Err(e) => Err(e),
         Ok(None) => Err("Hãy chọn ngày cuối cùng đơn vị còn hoạt động riêng.".into()),
-        Ok(Some(day)) => directory::merge(&app.cfg(), &app.store, &id, f.get("into"), day, &s.account.name)
+        Ok(Some(day)) => match (UnitId::parse(&id), UnitId::parse(f.get("into"))) {
+            (Err(_), _) => Err("Không có đơn vị này trong danh mục.".into()),
+            (_, Err(_)) => Err("Hãy chọn đơn vị tiếp nhận.".into()),
+            (Ok(unit), Ok(into)) => directory::merge(&app.cfg(), &app.store, &unit, &into, day, &s.account.name)
             .await
             .map(|(a, b)| format!("Đã sáp nhập {a} vào {b} từ sau ngày {}: địa chỉ thư của {a} chuyển sang {b}; các kỳ trước vẫn thuộc {a}.", day.format("%d/%m/%Y")))
             .map_err(|e| app.explain(&e)),
+        },
     };
     if r.is_ok() {
         after_change(&app).await;
