@@ -323,7 +323,7 @@ async fn record_one(cfg: &Config, tx: &mut Tx<'_>, p: &Prepared, seen: &mut Seen
         Err(again) => {
             tracing::error!("{}: cannot be recorded even as rejected ({again}); set aside", raw.source_key);
             tx.savepoint().await?;
-            match tx.set_aside(&raw.source_key, sha, &raw.bytes, &format!("{refused}; as rejected: {again}")).await {
+            match office::set_aside(tx, &raw.source_key, sha, &raw.bytes, &format!("{refused}; as rejected: {again}")).await {
                 Ok(()) => {
                     tx.release_savepoint().await?;
                     seen.batch.sources.insert(raw.source_key.clone());

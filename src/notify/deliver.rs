@@ -6,8 +6,9 @@
 //! server had the whole message but its final dot, or had it all, and is taken to have it.
 
 use super::{smtp, NotifyError};
+use crate::audit;
 use crate::config::{Config, Transport};
-use crate::store::{OutMail, Store};
+use crate::store::{OutMail, Store, StoreError, Tx};
 use lettre::message::Mailbox;
 
 /// A mail handed over: a note when delivery is assumed rather than confirmed, and the
@@ -103,8 +104,9 @@ pub async fn deliver(cfg: &Config, store: &Store) -> Result<(usize, usize), Noti
             tracing::warn!("{key}: the sender stopped right after the final dot; taken as delivered, not sent again");
         }
     }
-    for key in store.settle_handed_over().await? {
-        tracing::warn!("{key}: the sender stopped while handing this mail to the server; taken as delivered, not sent again");
+    for m in store.left_handing_over().await? {
+        record_sent(store, &m, Some("the sender stopped after handing the whole message over; taken as delivered"), &[]).await?;
+        tracing::warn!("{}: the sender stopped while handing this mail to the server; taken as delivered, not sent again", m.key);
     }
     // Told before sending, so that the notice takes its turn ahead of what would use the day up.
     if let Some(limit) = cfg.outbound.daily_limit {
@@ -212,7 +214,7 @@ async fn tell_staff_of_block(cfg: &Config, store: &Store, b: &crate::store::Outb
 /// The delivery loop over any transport: one mail claimed at a time (a slow server never
 /// outlives a claim that covers many mails), until none is due, the server refuses this run's
 /// mail temporarily, or the connection fails (then every mail stays queued and the outbox
-/// waits as a whole, see [`Store::block_outbox`]).
+/// waits as a whole, see [`record_blocked`]).
 ///
 /// With a daily limit, the mail beyond it stays queued (claimed in turns by kind, see
 /// [`Store::claim_mail`]) and is sent once the last 24 hours leave room; the third number
@@ -242,8 +244,7 @@ pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, pace: Pace)
         }
         match t.send(store, &m).await {
             Ok(d) => {
-                store.mark_sent(&m, d.note.as_deref(), &d.refused).await?;
-                store.unblock_outbox().await?;
+                record_sent(store, &m, d.note.as_deref(), &d.refused).await?;
                 sent += 1;
                 if let Some(r) = room.as_mut() {
                     *r -= need;
@@ -255,7 +256,7 @@ pub async fn deliver_with<T: MailTransport>(store: &Store, mut t: T, pace: Pace)
             Err(Failure::Connection(e)) => {
                 tracing::warn!("outbox: {e}; every mail stays queued");
                 store.release(&m).await?;
-                store.block_outbox(&e).await?;
+                record_blocked(store, &e).await?;
                 break;
             }
             Err(Failure::Permanent(e)) => {
@@ -284,8 +285,44 @@ async fn refused(store: &Store, m: &OutMail, e: String, permanent: bool, give_up
     let backoff = (60i64 << attempts.min(8)).min(6 * 3600);
     tracing::warn!("{}: {e}{}", m.key, if give_up { "; failed for good" } else { "; will retry" });
     let why = if too_old && !permanent { format!("{e} (still not delivered after {give_up_days} days)") } else { e };
-    store.mark_failed(m, &why, give_up, now + backoff).await?;
-    store.unblock_outbox().await?;
+    let mut tx = store.begin().await?;
+    if tx.mark_failed(m, &why, give_up, now + backoff).await? && give_up {
+        tx.audit(audit::Kind::MailFailed, "baocao", &m.key, &serde_json::json!({"error": why})).await?;
+    }
+    unblocked(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a mail delivered, with its audit events (one per recipient the server refused),
+/// and the outbox's block ended: the server took it.
+async fn record_sent(store: &Store, m: &OutMail, note: Option<&str>, refused: &[(String, String)]) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    tx.mark_sent(m, note, refused).await?;
+    let delivered: Vec<&String> = m.recipients.iter().filter(|r| !refused.iter().any(|(a, _)| a == *r)).collect();
+    tx.audit(audit::Kind::MailSent, "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": delivered, "note": note})).await?;
+    for (a, why) in refused {
+        tx.audit(audit::Kind::MailRecipientRefused, "baocao", &m.key, &serde_json::json!({"recipient": a, "reply": why})).await?;
+    }
+    unblocked(&mut tx).await?;
+    tx.commit().await
+}
+
+/// Records that the server could not be reached: the outbox waits as a whole; the first time,
+/// an audit event says why.
+async fn record_blocked(store: &Store, error: &str) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    if tx.block_outbox(error).await? {
+        tx.audit(audit::Kind::OutboxBlocked, "baocao", "outbox", &serde_json::json!({"error": error})).await?;
+    }
+    tx.commit().await
+}
+
+/// The server answered: the outbox's block ends, with an audit event when there was one.
+async fn unblocked(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    if tx.unblock_outbox().await? {
+        tx.audit(audit::Kind::OutboxUnblocked, "baocao", "outbox", &serde_json::json!({})).await?;
+    }
     Ok(())
 }
 
@@ -314,7 +351,8 @@ async fn settle_journal(path: &std::path::Path, store: &Store) -> Result<Vec<Str
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut settled = Vec::new();
     for key in text.lines().map(str::trim).filter(|k| !k.is_empty()) {
-        if store.settle_key(key, "the final dot went out before the sender stopped (hand-over journal); taken as delivered").await? {
+        if let Some(m) = store.unsettled(key).await? {
+            record_sent(store, &m, Some("the final dot went out before the sender stopped (hand-over journal); taken as delivered"), &[]).await?;
             settled.push(key.to_string());
         }
     }

@@ -486,6 +486,14 @@ pub fn reader_failed(head: &MailFacts, detail: &str) -> Match {
     m
 }
 
+/// Sets aside, in `tx`, a message that cannot be recorded even as rejected, with its audit
+/// event; its raw bytes are kept when the database takes them.
+pub async fn set_aside(tx: &mut Tx<'_>, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> std::result::Result<(), StoreError> {
+    let kept = tx.set_aside(source_key, sha256, raw, error).await?;
+    let key = store::storable(source_key).into_owned();
+    tx.audit(audit::Kind::MessageSetAside, "baocao", &key, &json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()})).await
+}
+
 /// The decision on a message the database would not take as it is (a value it never takes):
 /// rejected from its head alone, so the sender is told and the messages after it go on.
 pub fn refused_by_store(head: &MailFacts, detail: &str) -> Match {

@@ -4,7 +4,6 @@
 //! accepted submissions. Group commit's fast path ([`Tx::fast`]) lives here too.
 
 use super::{compress, corrupt, json_list, now, obligation_columns, storable, storable_opt, values_sql, Backend, Fast, Result, Store, StoreError, Tx};
-use crate::audit;
 use crate::domain::{AcceptedFact, Decision, ObligationKey, Period, ReportId, Timeliness, UnitId};
 use crate::parse::Document;
 use chrono::NaiveDate;
@@ -154,14 +153,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Sets aside a message that cannot be recorded at all, with an audit event; its raw bytes
-    /// are kept when they can be.
-    pub async fn set_aside(&self, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        tx.set_aside(source_key, sha256, raw, error).await?;
-        tx.commit().await
     }
 
     /// What the committed state says of a message being read, in one round trip (each part an
@@ -378,9 +369,9 @@ impl Store {
 }
 
 impl Tx<'_> {
-    /// Sets aside, inside this transaction, a message that cannot be recorded at all, with an
-    /// audit event; its raw bytes are kept when the database takes them.
-    pub async fn set_aside(&mut self, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> Result<()> {
+    /// Sets aside, inside this transaction, a message that cannot be recorded at all; its raw
+    /// bytes are kept when the database takes them (true then).
+    pub async fn set_aside(&mut self, source_key: &str, sha256: &str, raw: &[u8], error: &str) -> Result<bool> {
         self.savepoint().await?;
         self.put_blob(sha256, raw.len() as i64, compress(raw)).await?;
         let kept = match self.release_savepoint().await {
@@ -399,8 +390,7 @@ impl Tx<'_> {
             .bind(storable(error).as_ref())
             .execute(&mut *self.tx)
             .await?;
-        let key = storable(source_key).into_owned();
-        self.audit(audit::Kind::MessageSetAside, "baocao", &key, &serde_json::json!({"sha256": sha256, "error": error, "raw_kept": kept, "size": raw.len()})).await
+        Ok(kept)
     }
 
     pub async fn put_blob(&mut self, key: &str, size: i64, data: Vec<u8>) -> Result<()> {

@@ -3,8 +3,9 @@
 //! at start. Queries use `$n` placeholders, which both engines accept, and portable types
 //! (BIGINT seconds, TEXT JSON, BLOB/BYTEA), so one query text serves both.
 //!
-//! Every change is made in a [`Tx`], which also writes its audit events: a change and its record
-//! commit together or not at all. Several offices may share one database; every row carries the
+//! Every change is made in a [`Tx`], and the audit events its caller appends through it (office
+//! for decisions, intake for a message set aside, the deliverer for what the server answered)
+//! commit with the change or not at all; no method here writes an event of its own. Several offices may share one database; every row carries the
 //! office address as its tenant key.
 //!
 //! This file holds what every aggregate shares: opening the database (migrations, SQLite's

@@ -4,7 +4,6 @@
 
 use sqlx::Row;
 use super::{corrupt, now, storable, Backend, Result, Store, Tx};
-use crate::audit;
 use crate::domain::{MailKind, OutboxState};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -82,6 +81,77 @@ impl Tx<'_> {
             .fetch_one(&mut *self.tx)
             .await?;
         Ok(r.try_get("n")?)
+    }
+
+    /// Marks a mail delivered; `note` says why when delivery is assumed rather than confirmed;
+    /// `refused` are the recipients the server refused for good while taking it for the others.
+    pub async fn mark_sent(&mut self, m: &OutMail, note: Option<&str>, refused: &[(String, String)]) -> Result<()> {
+        let error = if refused.is_empty() {
+            note.map(str::to_string)
+        } else {
+            let r: Vec<String> = refused.iter().map(|(a, why)| format!("{a}: {why}")).collect();
+            Some(format!("refused by the server: {}", r.join("; ")))
+        };
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1")
+            .bind(m.id)
+            .bind(now())
+            .bind(error)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: queued again at `retry_at`, or failed for good with `give_up`.
+    /// False when another sender had taken the mail over (it is theirs: nothing written).
+    pub async fn mark_failed(&mut self, m: &OutMail, error: &str, give_up: bool, retry_at: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = $2, attempts = attempts + 1, last_error = $3, next_attempt_at = $4, claimed_until = 0 \
+             WHERE id = $1 AND ($5 = 0 OR (state = 'queued' AND claimed_until = $5))",
+        )
+        .bind(m.id)
+        .bind(if give_up { OutboxState::Failed } else { OutboxState::Queued }.as_str())
+        .bind(error)
+        .bind(retry_at)
+        .bind(m.claim)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Records that the server could not be reached: the outbox waits (1 min, doubling to
+    /// 30 min). True when this begins the block.
+    pub async fn block_outbox(&mut self, error: &str) -> Result<bool> {
+        let t = now();
+        let r = sqlx::query("SELECT failures FROM outbox_block WHERE office = $1").bind(self.office).fetch_optional(&mut *self.tx).await?;
+        Ok(match r {
+            Some(r) => {
+                let failures: i64 = r.try_get("failures")?;
+                let wait = (60i64 << failures.min(5)).min(1800);
+                sqlx::query("UPDATE outbox_block SET error = $2, failures = failures + 1, next_try = $3 WHERE office = $1")
+                    .bind(self.office)
+                    .bind(storable(error).as_ref())
+                    .bind(t + wait)
+                    .execute(&mut *self.tx)
+                    .await?;
+                false
+            }
+            None => {
+                sqlx::query("INSERT INTO outbox_block (office, since, error, failures, next_try, notified) VALUES ($1, $2, $3, 1, $4, 0)")
+                    .bind(self.office)
+                    .bind(t)
+                    .bind(storable(error).as_ref())
+                    .bind(t + 60)
+                    .execute(&mut *self.tx)
+                    .await?;
+                true
+            }
+        })
+    }
+
+    /// Ends the outbox's block; false when there was none.
+    pub async fn unblock_outbox(&mut self) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM outbox_block WHERE office = $1").bind(self.office).execute(&mut *self.tx).await?;
+        Ok(r.rows_affected() > 0)
     }
 
     /// The mails a person may queue again (failed or still queued, never sent): id, key and
@@ -194,30 +264,6 @@ impl Store {
         Ok(n)
     }
 
-    /// Marks a mail delivered; `note` says why when delivery is assumed rather than confirmed;
-    /// `refused` are the recipients the server refused for good while taking it for the others.
-    pub async fn mark_sent(&self, m: &OutMail, note: Option<&str>, refused: &[(String, String)]) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let error = if refused.is_empty() {
-            note.map(str::to_string)
-        } else {
-            let r: Vec<String> = refused.iter().map(|(a, why)| format!("{a}: {why}")).collect();
-            Some(format!("refused by the server: {}", r.join("; ")))
-        };
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, attempts = attempts + 1, last_error = $3 WHERE id = $1")
-            .bind(m.id)
-            .bind(now())
-            .bind(error)
-            .execute(&mut *tx.tx)
-            .await?;
-        let delivered: Vec<&String> = m.recipients.iter().filter(|r| !refused.iter().any(|(a, _)| a == *r)).collect();
-        tx.audit(audit::Kind::MailSent, "baocao", &m.key, &serde_json::json!({"kind": m.kind, "to": delivered, "note": note})).await?;
-        for (a, why) in refused {
-            tx.audit(audit::Kind::MailRecipientRefused, "baocao", &m.key, &serde_json::json!({"recipient": a, "reply": why})).await?;
-        }
-        tx.commit().await
-    }
-
     /// Gives a claimed mail back untouched (its connection failed, not the mail).
     pub async fn release(&self, m: &OutMail) -> Result<()> {
         sqlx::query("UPDATE outbox SET claimed_until = 0 WHERE id = $1 AND state = 'queued' AND claimed_until = $2").bind(m.id).bind(m.claim).execute(&self.pool).await?;
@@ -237,47 +283,6 @@ impl Store {
             }),
             None => None,
         })
-    }
-
-    /// Records that the server could not be reached: the outbox waits (1 min, doubling to
-    /// 30 min). The first time, an audit event says why.
-    pub async fn block_outbox(&self, error: &str) -> Result<()> {
-        let t = now();
-        let mut tx = self.begin().await?;
-        let r = sqlx::query("SELECT failures FROM outbox_block WHERE office = $1").bind(&self.office).fetch_optional(&mut *tx.tx).await?;
-        match r {
-            Some(r) => {
-                let failures: i64 = r.try_get("failures")?;
-                let wait = (60i64 << failures.min(5)).min(1800);
-                sqlx::query("UPDATE outbox_block SET error = $2, failures = failures + 1, next_try = $3 WHERE office = $1")
-                    .bind(&self.office)
-                    .bind(storable(error).as_ref())
-                    .bind(t + wait)
-                    .execute(&mut *tx.tx)
-                    .await?;
-            }
-            None => {
-                sqlx::query("INSERT INTO outbox_block (office, since, error, failures, next_try, notified) VALUES ($1, $2, $3, 1, $4, 0)")
-                    .bind(&self.office)
-                    .bind(t)
-                    .bind(storable(error).as_ref())
-                    .bind(t + 60)
-                    .execute(&mut *tx.tx)
-                    .await?;
-                tx.audit(audit::Kind::OutboxBlocked, "baocao", "outbox", &serde_json::json!({"error": error})).await?;
-            }
-        }
-        tx.commit().await
-    }
-
-    /// The server took a mail again: the block ends (with an audit event when there was one).
-    pub async fn unblock_outbox(&self) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let r = sqlx::query("DELETE FROM outbox_block WHERE office = $1").bind(&self.office).execute(&mut *tx.tx).await?;
-        if r.rows_affected() > 0 {
-            tx.audit(audit::Kind::OutboxUnblocked, "baocao", "outbox", &serde_json::json!({})).await?;
-        }
-        tx.commit().await
     }
 
     /// Marks the block's notice to the office as queued (once per block).
@@ -342,60 +347,26 @@ impl Store {
         Ok((r.rows_affected() == 1).then_some(tx))
     }
 
-    /// Settles one mail by key as delivered (a hand-over journal says its final dot went out).
-    /// Only a mail still claimed (no verdict recorded): one the server refused after its dot
-    /// was released by `mark_failed` (claim cleared) and is retried, not settled.
-    /// Returns false when there was nothing to settle.
-    pub async fn settle_key(&self, key: &str, note: &str) -> Result<bool> {
+    /// The mail of `key` while still claimed with no verdict recorded (a hand-over journal says
+    /// its final dot went out). Not one the server refused after its dot and `mark_failed`
+    /// released (claim cleared): that one is retried, not settled.
+    pub async fn unsettled(&self, key: &str) -> Result<Option<OutMail>> {
         let r = sqlx::query("SELECT id, key, kind, recipients, attempts, created_at FROM outbox WHERE office = $1 AND key = $2 AND state IN ('queued', 'handing_over') AND claimed_until > 0")
             .bind(&self.office)
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        let Some(r) = r else { return Ok(false) };
-        self.mark_sent(&out_mail(&r)?, Some(note), &[]).await?;
-        Ok(true)
+        r.as_ref().map(out_mail).transpose()
     }
 
-    /// Settles mails a crashed sender left handing over (their claim expired): delivered.
-    /// Returns their keys.
-    pub async fn settle_handed_over(&self) -> Result<Vec<String>> {
-        let t = now();
+    /// Mails a crashed sender left handing over (their claim expired).
+    pub async fn left_handing_over(&self) -> Result<Vec<OutMail>> {
         let rows = sqlx::query("SELECT id, key, kind, recipients, attempts, created_at FROM outbox WHERE office = $1 AND state = 'handing_over' AND claimed_until < $2")
             .bind(&self.office)
-            .bind(t)
+            .bind(now())
             .fetch_all(&self.pool)
             .await?;
-        let mut keys = Vec::new();
-        for r in rows {
-            let m = out_mail(&r)?;
-            self.mark_sent(&m, Some("the sender stopped after handing the whole message over; taken as delivered"), &[]).await?;
-            keys.push(m.key);
-        }
-        Ok(keys)
-    }
-
-    pub async fn mark_failed(&self, m: &OutMail, error: &str, give_up: bool, retry_at: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        // A sender whose claim was taken over leaves the mail to the one that has it now.
-        let r = sqlx::query(
-            "UPDATE outbox SET state = $2, attempts = attempts + 1, last_error = $3, next_attempt_at = $4, claimed_until = 0 \
-             WHERE id = $1 AND ($5 = 0 OR (state = 'queued' AND claimed_until = $5))",
-        )
-        .bind(m.id)
-        .bind(if give_up { OutboxState::Failed } else { OutboxState::Queued }.as_str())
-        .bind(error)
-        .bind(retry_at)
-        .bind(m.claim)
-        .execute(&mut *tx.tx)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Ok(());
-        }
-        if give_up {
-            tx.audit(audit::Kind::MailFailed, "baocao", &m.key, &serde_json::json!({"error": error})).await?;
-        }
-        tx.commit().await
+        rows.iter().map(out_mail).collect()
     }
 
     pub async fn outbox_depth(&self) -> Result<i64> {
