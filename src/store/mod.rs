@@ -274,10 +274,9 @@ impl Store {
         Ok(m)
     }
 
-    /// Test hook, not for the product: executes one statement as is (the audit test tampers
-    /// with the chain through it).
-    #[doc(hidden)]
-    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+    /// For the library's own tests: one statement as is (an outbox row made old).
+    #[cfg(test)]
+    pub(crate) async fn execute_raw(&self, sql: &str) -> Result<u64> {
         Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
     }
 }
