@@ -35,6 +35,44 @@ fn why_vi(d: &Value) -> Option<String> {
     })
 }
 
+/// A delivery error as the office reads it: what went wrong in Vietnamese, with the server's own
+/// words (its reply code and text) kept after it for whoever administers the mail server.
+pub fn error_vi(e: &str) -> String {
+    let low = e.to_ascii_lowercase();
+    let said = |what: &str| format!("{what} (máy chủ trả lời: {})", e.trim());
+    if low.contains("every recipient was refused") {
+        said("máy chủ thư từ chối mọi người nhận")
+    } else if low.contains("os error 17") || low.contains("file exists") {
+        "tệp thư đã có sẵn trong thư mục thư đi (lần gửi trước đã ghi tệp này)".into()
+    } else if low.contains("os error 13") || low.contains("permission denied") {
+        "không có quyền ghi vào thư mục thư đi".into()
+    } else if low.contains("os error 28") || low.contains("no space") {
+        "ổ đĩa của thư mục thư đi đã đầy".into()
+    } else if low.contains("no answer in") || low.contains("timed out") {
+        "máy chủ thư không trả lời (quá thời gian chờ)".into()
+    } else if low.contains("connection refused") || low.contains("os error 111") {
+        "không kết nối được máy chủ thư (máy chủ từ chối kết nối)".into()
+    } else if low.contains("does not offer starttls") {
+        "máy chủ thư không hỗ trợ kết nối bảo mật (STARTTLS)".into()
+    } else if low.contains("certificate") || low.contains("tls") {
+        said("lỗi kết nối bảo mật (TLS) với máy chủ thư")
+    } else if low.contains("login") {
+        said("máy chủ thư từ chối đăng nhập của Văn phòng")
+    } else if low.contains("still not delivered after") {
+        said("quá số ngày thử gửi mà vẫn chưa gửi được")
+    } else if low.contains("rcpt to") {
+        said("máy chủ thư từ chối người nhận")
+    } else if low.contains("mail from") {
+        said("máy chủ thư từ chối địa chỉ gửi của Văn phòng")
+    } else if low.contains("no smtp server configured") {
+        "chưa cấu hình máy chủ gửi thư".into()
+    } else if low.contains("not an smtp reply") || low.contains("reading:") || low.contains("writing:") {
+        said("kết nối với máy chủ thư bị gián đoạn")
+    } else {
+        said("không gửi được thư")
+    }
+}
+
 /// A reminder stage (`before-3`, `after-5`) in words.
 fn stage_vi(s: &str) -> String {
     if let Some(n) = s.strip_prefix("before-") {
@@ -80,7 +118,7 @@ pub fn describe(cfg: &Config, _kind: &str, data: &str) -> String {
             "subject" => v.as_str().map(|s| format!("tiêu đề «{s}»")),
             "from" => v.as_str().map(|s| format!("từ {s}")),
             "message_id" => v.as_str().map(|s| format!("mã thư {s}")),
-            "error" => v.as_str().map(|s| format!("lỗi: {}", crate::notify::deliver::error_vi(s))),
+            "error" => v.as_str().map(|s| format!("lỗi: {}", error_vi(s))),
             "kind" => v.as_str().map(|s| format!("loại thư: {}", crate::domain::MailKind::parse(s).map_or("thư khác", |k| k.label_vi()))),
             "arrival" | "at" => v.as_i64().map(|t| format!("đến lúc {}", crate::schedule::fmt_human(cfg.office.timezone, t))),
             "size" => v.as_i64().map(|n| format!("dung lượng {}", if n >= 1024 * 1024 { format!("{:.1} MB", n as f64 / 1048576.0) } else { format!("{} KB", (n + 1023) / 1024) })),

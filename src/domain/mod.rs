@@ -586,6 +586,17 @@ pub struct AcceptedFact {
     pub version: i64,
 }
 
+/// A bounce of the office's mail to an address registered to a unit (SPEC §17): the unit may
+/// not be getting acknowledgements and reminders.
+#[derive(Debug, Clone)]
+pub struct Bounce {
+    /// The bounce's own number.
+    pub message: i64,
+    pub at: i64,
+    pub addr: String,
+    pub unit: UnitId,
+}
+
 /// Which obligation something is about: one unit, one report kind, one period.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObligationKey {

@@ -316,7 +316,7 @@ pub fn status_context(cfg: &Config, snap: &crate::compile::Snapshot, as_of: i64)
 
 /// The review notice's context (SPEC §8): the messages waiting in review with their best
 /// guesses, mail that is not a report, bounces, and links to the console.
-pub fn review_context(cfg: &Config, waiting: &[&Submission], others: &[&Submission], bounces: &[crate::office::mail::Bounce], as_of: i64) -> serde_json::Value {
+pub fn review_context(cfg: &Config, waiting: &[&Submission], others: &[&Submission], bounces: &[crate::domain::Bounce], as_of: i64) -> serde_json::Value {
     let day = schedule::date_of(cfg.office.timezone, as_of);
     let items: Vec<serde_json::Value> = waiting
         .iter()

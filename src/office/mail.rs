@@ -6,7 +6,7 @@
 use super::{OfficeError, Result};
 use crate::audit;
 use crate::config::Config;
-use crate::domain::Decision;
+use crate::domain::{Bounce, Decision};
 use crate::notify::{self, ReplyTo};
 use crate::store::{Handled, Store, StoreError, Submission};
 use serde_json::json;
@@ -96,17 +96,6 @@ pub async fn answer(cfg: &Config, store: &Store, id: i64, text: &str, by: &str, 
     tx.audit(audit::Kind::MailAnswered, by, &format!("submission:{id}"), &json!({"answer": key, "text": text})).await?;
     tx.commit().await?;
     Ok(key)
-}
-
-/// A bounce of the office's mail to an address registered to a unit (SPEC §17): the unit may
-/// not be getting acknowledgements and reminders.
-#[derive(Debug, Clone)]
-pub struct Bounce {
-    /// The bounce's own number.
-    pub message: i64,
-    pub at: i64,
-    pub addr: String,
-    pub unit: crate::domain::UnitId,
 }
 
 /// The bounces that name a unit's address, newest first; those arrived from `since` on when

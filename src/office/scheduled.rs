@@ -45,7 +45,7 @@ pub async fn review_notice(cfg: &Config, store: &Store, as_of: i64, dry_run: boo
     let waiting = store.waiting_review().await?;
     let others = super::mail::unhandled(cfg, store).await?;
     // Bounces of the last three days: a unit whose address fails gets no reminder.
-    let bounces: Vec<super::mail::Bounce> = super::mail::bounces(cfg, store, Some(as_of - 3 * 86_400)).await?.into_iter().filter(|b| b.at <= as_of).collect();
+    let bounces: Vec<crate::domain::Bounce> = super::mail::bounces(cfg, store, Some(as_of - 3 * 86_400)).await?.into_iter().filter(|b| b.at <= as_of).collect();
     let waiting: Vec<&Submission> = waiting.iter().filter(|m| m.received_at <= as_of).collect();
     let others: Vec<&Submission> = others.iter().filter(|m| m.received_at <= as_of).collect();
     if waiting.is_empty() && others.is_empty() && bounces.is_empty() {

@@ -888,7 +888,7 @@ pub async fn outbox(State(app): State<AppRef>, headers: HeaderMap, Query(q): Que
         .map(|r| {
             json!({
                 "id": r.id, "kind": super::capitalised(r.kind.label_vi()), "to": r.recipients.join(", "), "state": super::capitalised(r.state.label_vi()), "state_code": r.state.as_str(),
-                "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error.as_deref().map(crate::notify::deliver::error_vi),
+                "attempts": r.attempts, "created": app.when(r.created_at), "sent": r.sent_at.map(|t| app.when(t)), "error": r.last_error.as_deref().map(crate::audit::words::error_vi),
             })
         })
         .collect();
