@@ -122,134 +122,199 @@ struct PageTable {
 }
 
 fn page_table(page: &str) -> Option<PageTable> {
-    let lines: Vec<Vec<Tok>> = page.lines().take(400).map(tokens).collect();
-    // The numbers of each line: a first run that is the row's numbering is not one of them.
-    let numeric = |toks: &[Tok]| -> Vec<Tok> {
-        toks.iter()
-            .enumerate()
-            .filter(|(i, t)| t.is_number() && !(*i == 0 && toks.len() > 1 && clean_number(&t.text).is_some() && !toks[1].is_number()))
-            .map(|(_, t)| t.clone())
-            .collect()
-    };
-    // Numbers count on lines that are rows: a label or numbering before them, or several of them
-    // (a year alone on a header line is not a column of figures).
-    let nums: Vec<Vec<Tok>> = lines
-        .iter()
-        .map(|l| {
-            let n = numeric(l);
-            let labelled = n.first().is_some_and(|f| l.iter().any(|t| t.end < f.start && !t.is_number()) || clean_number(&l[0].text).is_some() && l[0].end < f.start);
-            if labelled || n.len() >= 2 {
-                n
-            } else {
-                vec![]
-            }
-        })
-        .collect();
-    let all: Vec<&Tok> = nums.iter().flatten().collect();
-    if all.len() < 6 {
-        return None;
-    }
-    // The alignment that lines the numbers up in the fewest columns.
-    let (align, cols) = [Align::Right, Align::Left, Align::Center]
-        .into_iter()
-        .map(|a| (a, clusters(all.iter().map(|t| anchor(t, a)).collect(), 2.0)))
-        .min_by_key(|(_, c)| c.len())?;
-    let data_lines = nums.iter().filter(|n| !n.is_empty()).count();
-    let cols: Vec<f64> = cols.into_iter().filter(|(_, n)| *n >= 2.max(data_lines / 5)).map(|(x, _)| x).collect();
-    if cols.is_empty() || cols.len() > 30 {
-        return None;
-    }
-    let column_of = |t: &Tok| -> Option<usize> {
-        let x = anchor(t, align);
-        cols.iter().enumerate().map(|(i, c)| (i, (c - x).abs())).filter(|(_, d)| *d <= 3.0).min_by(|a, b| a.1.total_cmp(&b.1)).map(|(i, _)| i)
-    };
-    // Where the numbers begin: left of it are the numbering, label and unit.
-    let figures_from = all.iter().filter(|t| column_of(t).is_some()).map(|t| t.start).min()?;
-    let is_data = |i: usize| nums[i].iter().any(|t| column_of(t).is_some());
-    let first = (0..lines.len()).find(|i| is_data(*i))?;
-    // The unit of measure: a short word in the same place on many rows, before the numbers.
-    let unit_at: Option<f64> = {
-        let starts: Vec<f64> = (first..lines.len())
-            .filter(|i| is_data(*i))
-            .filter_map(|i| {
-                let left: Vec<&Tok> = lines[i].iter().filter(|t| t.end < figures_from).collect();
-                let last = left.last()?;
-                (left.len() >= 2 && last.text.chars().count() <= 12 && !last.text.chars().any(|c| c.is_ascii_digit())).then_some(last.start as f64)
-            })
-            .collect();
-        let n = starts.len();
-        clusters(starts, 2.0).into_iter().find(|(_, k)| *k * 2 >= n && *k >= 3).map(|(x, _)| x)
-    };
-    let in_unit = |t: &Tok| unit_at.is_some_and(|u| (t.start as f64 - u).abs() <= 2.0);
-    // The table's left edge (a scan keeps the page's margin): the numbering starts there.
-    let margin = (first..lines.len()).filter(|i| is_data(*i)).filter_map(|i| lines[i].first().map(|t| t.start)).min().unwrap_or(0);
-    let width = cols.len();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    // The header: the lines with words over the columns just above the first rows (a section
-    // heading may come between), up to a blank line.
-    let over_columns = |i: usize| lines[i].iter().any(|t| t.end >= figures_from);
-    let mut body = first;
-    while body > 0 && !lines[body - 1].is_empty() && !over_columns(body - 1) {
-        body -= 1;
-    }
-    let spans: Vec<(usize, usize)> = (0..width)
-        .map(|k| {
-            let mine: Vec<&Tok> = all.iter().copied().filter(|t| column_of(t) == Some(k)).collect();
-            (mine.iter().map(|t| t.start).min().unwrap_or(0), mine.iter().map(|t| t.end).max().unwrap_or(0))
-        })
-        .collect();
-    // Running text above the table (a sentence across the columns) is not its header.
-    // A title or a paragraph (one long run on its line) is not a header either.
-    let running = |i: usize| {
-        lines[i].iter().any(|t| t.text.chars().count() > 40 && (0..width).filter(|k| t.start <= spans[*k].1 && t.end >= spans[*k].0).count() >= 3)
-            || (lines[i].len() == 1 && lines[i][0].text.chars().count() > 15)
-    };
-    let mut top = body;
-    while top > 0 && !lines[top - 1].is_empty() && body - top < 6 && !running(top - 1) {
-        top -= 1;
-    }
-    let mut head = vec![String::new(); 3 + width];
-    for l in &lines[top..body] {
-        for t in l {
-            let slot = if t.end < figures_from {
-                if in_unit(t) {
-                    2
-                } else if t.start <= margin + 3 && t.text.chars().count() <= 5 {
-                    0
-                } else {
-                    1
-                }
-            } else {
-                // Each word goes to the column it stands over (headings of neighbouring
-                // columns may share a run, one space apart).
-                let mut at = t.start;
-                for w in t.text.split(' ') {
-                    let (ws, we) = (at, at + w.chars().count().saturating_sub(1));
-                    at = we + 2;
-                    let gap = |k: usize| spans[k].0.saturating_sub(we).max(ws.saturating_sub(spans[k].1));
-                    if let Some(k) = (0..width).min_by_key(|k| gap(*k)) {
-                        push_word(&mut head[3 + k], w);
-                    }
-                }
-                continue;
-            };
-            push_word(&mut head[slot], &t.text);
-        }
-    }
+    let g = Geometry::of(page)?;
+    let (body, head) = g.header();
     let headed = head.iter().any(|c| !c.is_empty());
-    rows.push(head);
+    let mut rows: Vec<Vec<String>> = vec![head];
     let mut lead: Vec<(usize, String)> = Vec::new();
     // Lines above the first row of a page without a header: the previous page's last row goes on.
     if !headed {
-        for l in &lines[..body] {
-            for t in l.iter().filter(|t| t.end < figures_from) {
-                lead.push((if in_unit(t) { 2 } else { 1 }, t.text.clone()));
+        for l in &g.lines[..body] {
+            for t in l.iter().filter(|t| t.end < g.figures_from) {
+                lead.push((g.slot(t), t.text.clone()));
             }
         }
     }
-    for (i, l) in lines.iter().enumerate().skip(body) {
+    for i in body..g.lines.len() {
+        g.read_line(i, headed, &mut rows, &mut lead);
+    }
+    (rows.len() >= 2).then_some(PageTable { headed, lead, rows })
+}
+
+/// Where a page's table stands: its lines' words, the numbers that count on each, the columns
+/// they line up in, where the figures begin, the table's left edge and its unit column.
+struct Geometry {
+    lines: Vec<Vec<Tok>>,
+    nums: Vec<Vec<Tok>>,
+    align: Align,
+    /// Each column's anchor.
+    cols: Vec<f64>,
+    /// Each column's extent over its numbers.
+    spans: Vec<(usize, usize)>,
+    /// Where the numbers begin: left of it are the numbering, label and unit.
+    figures_from: usize,
+    /// The first line with figures.
+    first: usize,
+    margin: usize,
+    unit_at: Option<f64>,
+}
+
+impl Geometry {
+    fn of(page: &str) -> Option<Geometry> {
+        let lines: Vec<Vec<Tok>> = page.lines().take(400).map(tokens).collect();
+        // The numbers of each line: a first run that is the row's numbering is not one of them.
+        let numeric = |toks: &[Tok]| -> Vec<Tok> {
+            toks.iter()
+                .enumerate()
+                .filter(|(i, t)| t.is_number() && !(*i == 0 && toks.len() > 1 && clean_number(&t.text).is_some() && !toks[1].is_number()))
+                .map(|(_, t)| t.clone())
+                .collect()
+        };
+        // Numbers count on lines that are rows: a label or numbering before them, or several of them
+        // (a year alone on a header line is not a column of figures).
+        let nums: Vec<Vec<Tok>> = lines
+            .iter()
+            .map(|l| {
+                let n = numeric(l);
+                let labelled = n.first().is_some_and(|f| l.iter().any(|t| t.end < f.start && !t.is_number()) || clean_number(&l[0].text).is_some() && l[0].end < f.start);
+                if labelled || n.len() >= 2 {
+                    n
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        let all: Vec<&Tok> = nums.iter().flatten().collect();
+        if all.len() < 6 {
+            return None;
+        }
+        // The alignment that lines the numbers up in the fewest columns.
+        let (align, cols) = [Align::Right, Align::Left, Align::Center]
+            .into_iter()
+            .map(|a| (a, clusters(all.iter().map(|t| anchor(t, a)).collect(), 2.0)))
+            .min_by_key(|(_, c)| c.len())?;
+        let data_lines = nums.iter().filter(|n| !n.is_empty()).count();
+        let cols: Vec<f64> = cols.into_iter().filter(|(_, n)| *n >= 2.max(data_lines / 5)).map(|(x, _)| x).collect();
+        if cols.is_empty() || cols.len() > 30 {
+            return None;
+        }
+        let column_of = |t: &Tok| -> Option<usize> {
+            let x = anchor(t, align);
+            cols.iter().enumerate().map(|(i, c)| (i, (c - x).abs())).filter(|(_, d)| *d <= 3.0).min_by(|a, b| a.1.total_cmp(&b.1)).map(|(i, _)| i)
+        };
+        // Where the numbers begin: left of it are the numbering, label and unit.
+        let figures_from = all.iter().filter(|t| column_of(t).is_some()).map(|t| t.start).min()?;
+        let is_data = |i: usize| nums[i].iter().any(|t| column_of(t).is_some());
+        let first = (0..lines.len()).find(|i| is_data(*i))?;
+        // The unit of measure: a short word in the same place on many rows, before the numbers.
+        let unit_at: Option<f64> = {
+            let starts: Vec<f64> = (first..lines.len())
+                .filter(|i| is_data(*i))
+                .filter_map(|i| {
+                    let left: Vec<&Tok> = lines[i].iter().filter(|t| t.end < figures_from).collect();
+                    let last = left.last()?;
+                    (left.len() >= 2 && last.text.chars().count() <= 12 && !last.text.chars().any(|c| c.is_ascii_digit())).then_some(last.start as f64)
+                })
+                .collect();
+            let n = starts.len();
+            clusters(starts, 2.0).into_iter().find(|(_, k)| *k * 2 >= n && *k >= 3).map(|(x, _)| x)
+        };
+        // The table's left edge (a scan keeps the page's margin): the numbering starts there.
+        let margin = (first..lines.len()).filter(|i| is_data(*i)).filter_map(|i| lines[i].first().map(|t| t.start)).min().unwrap_or(0);
+        let width = cols.len();
+        let spans: Vec<(usize, usize)> = (0..width)
+            .map(|k| {
+                let mine: Vec<&Tok> = all.iter().copied().filter(|t| column_of(t) == Some(k)).collect();
+                (mine.iter().map(|t| t.start).min().unwrap_or(0), mine.iter().map(|t| t.end).max().unwrap_or(0))
+            })
+            .collect();
+        Some(Geometry { lines, nums, align, cols, spans, figures_from, first, margin, unit_at })
+    }
+
+    fn width(&self) -> usize {
+        self.cols.len()
+    }
+
+    fn column_of(&self, t: &Tok) -> Option<usize> {
+        let x = anchor(t, self.align);
+        self.cols.iter().enumerate().map(|(i, c)| (i, (c - x).abs())).filter(|(_, d)| *d <= 3.0).min_by(|a, b| a.1.total_cmp(&b.1)).map(|(i, _)| i)
+    }
+
+    fn is_data(&self, i: usize) -> bool {
+        self.nums[i].iter().any(|t| self.column_of(t).is_some())
+    }
+
+    fn in_unit(&self, t: &Tok) -> bool {
+        self.unit_at.is_some_and(|u| (t.start as f64 - u).abs() <= 2.0)
+    }
+
+    /// The cell a word left of the figures goes to: the unit's (2) or the label's (1).
+    fn slot(&self, t: &Tok) -> usize {
+        if self.in_unit(t) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The first line of the body, and the header's cells (numbering, label, unit, then a cell
+    /// per column): the lines with words over the columns just above the first rows (a section
+    /// heading may come between), up to a blank line.
+    fn header(&self) -> (usize, Vec<String>) {
+        let (lines, figures_from, margin, spans, width) = (&self.lines, self.figures_from, self.margin, &self.spans, self.width());
+        let over_columns = |i: usize| lines[i].iter().any(|t| t.end >= figures_from);
+        let mut body = self.first;
+        while body > 0 && !lines[body - 1].is_empty() && !over_columns(body - 1) {
+            body -= 1;
+        }
+        // Running text above the table (a sentence across the columns) is not its header.
+        // A title or a paragraph (one long run on its line) is not a header either.
+        let running = |i: usize| {
+            lines[i].iter().any(|t| t.text.chars().count() > 40 && (0..width).filter(|k| t.start <= spans[*k].1 && t.end >= spans[*k].0).count() >= 3)
+                || (lines[i].len() == 1 && lines[i][0].text.chars().count() > 15)
+        };
+        let mut top = body;
+        while top > 0 && !lines[top - 1].is_empty() && body - top < 6 && !running(top - 1) {
+            top -= 1;
+        }
+        let mut head = vec![String::new(); 3 + width];
+        for l in &lines[top..body] {
+            for t in l {
+                let slot = if t.end < figures_from {
+                    if self.in_unit(t) {
+                        2
+                    } else if t.start <= margin + 3 && t.text.chars().count() <= 5 {
+                        0
+                    } else {
+                        1
+                    }
+                } else {
+                    // Each word goes to the column it stands over (headings of neighbouring
+                    // columns may share a run, one space apart).
+                    let mut at = t.start;
+                    for w in t.text.split(' ') {
+                        let (ws, we) = (at, at + w.chars().count().saturating_sub(1));
+                        at = we + 2;
+                        let gap = |k: usize| spans[k].0.saturating_sub(we).max(ws.saturating_sub(spans[k].1));
+                        if let Some(k) = (0..width).min_by_key(|k| gap(*k)) {
+                            push_word(&mut head[3 + k], w);
+                        }
+                    }
+                    continue;
+                };
+                push_word(&mut head[slot], &t.text);
+            }
+        }
+        (body, head)
+    }
+
+    /// Reads line `i` of the body: a row of its own, or the continuation of the row above (a
+    /// wrapped label or unit, a number too wide for its cell), or words before the first row.
+    fn read_line(&self, i: usize, headed: bool, rows: &mut Vec<Vec<String>>, lead: &mut Vec<(usize, String)>) {
+        let (figures_from, margin, width, align, cols) = (self.figures_from, self.margin, self.width(), self.align, &self.cols);
+        let l = &self.lines[i];
         if l.is_empty() {
-            continue;
+            return;
         }
         let mut left: Vec<Tok> = l.iter().filter(|t| t.end < figures_from).cloned().collect();
         // The numbering one space from its label (`7.1 Trong đó`) is a cell of its own.
@@ -263,8 +328,8 @@ fn page_table(page: &str) -> Option<PageTable> {
         let left: Vec<&Tok> = left.iter().collect();
         let numbered = left.first().filter(|t| t.start <= margin + 3).and_then(|t| clean_number(&t.text));
         // A number too wide for its cell wraps too (`1.285.00` over `0`): its digits go on.
-        if numbered.is_none() && rows.len() > 1 && is_data(i) {
-            let right: Vec<(usize, &Tok)> = l.iter().filter(|t| t.end >= figures_from).filter_map(|t| column_of(t).map(|k| (k, t))).collect();
+        if numbered.is_none() && rows.len() > 1 && self.is_data(i) {
+            let right: Vec<(usize, &Tok)> = l.iter().filter(|t| t.end >= figures_from).filter_map(|t| self.column_of(t).map(|k| (k, t))).collect();
             let prev = rows.last().expect("checked");
             // The number above ends short of a group of three digits (`1.285.00`).
             let short = |cell: &str| {
@@ -278,27 +343,27 @@ fn page_table(page: &str) -> Option<PageTable> {
                     row[3 + k].push_str(&t.text);
                 }
                 for t in &left {
-                    push_word(&mut row[if in_unit(t) { 2 } else { 1 }], &t.text);
+                    push_word(&mut row[self.slot(t)], &t.text);
                 }
-                continue;
+                return;
             }
         }
         // Words at the table's very left edge begin a row (a heading, a total, the signatures:
         // the indicator table ends at those); indented ones continue the row above.
         let at_edge = left.first().is_some_and(|t| t.start <= margin + 1);
-        if !is_data(i) && numbered.is_none() && !at_edge {
+        if !self.is_data(i) && numbered.is_none() && !at_edge {
             // A wrapped label or unit continues the row above.
             let has_rows = rows.len() > 1;
             match rows.last_mut().filter(|_| has_rows) {
                 Some(row) => {
                     for t in &left {
-                        push_word(&mut row[if in_unit(t) { 2 } else { 1 }], &t.text);
+                        push_word(&mut row[self.slot(t)], &t.text);
                     }
                 }
-                None if !headed => lead.extend(left.iter().map(|t| (if in_unit(t) { 2 } else { 1 }, t.text.clone()))),
+                None if !headed => lead.extend(left.iter().map(|t| (self.slot(t), t.text.clone()))),
                 None => {}
             }
-            continue;
+            return;
         }
         let mut row = vec![String::new(); 3 + width];
         let mut rest: Vec<&Tok> = left.clone();
@@ -307,10 +372,10 @@ fn page_table(page: &str) -> Option<PageTable> {
             rest.remove(0);
         }
         for t in rest {
-            push_word(&mut row[if in_unit(t) { 2 } else { 1 }], &t.text);
+            push_word(&mut row[self.slot(t)], &t.text);
         }
         for t in l.iter().filter(|t| t.end >= figures_from) {
-            match column_of(t) {
+            match self.column_of(t) {
                 Some(k) => row[3 + k] = t.text.clone(),
                 None => {
                     // Text where a number belongs: kept in the nearest column.
@@ -324,7 +389,6 @@ fn page_table(page: &str) -> Option<PageTable> {
         }
         rows.push(row);
     }
-    (rows.len() >= 2).then_some(PageTable { headed, lead, rows })
 }
 
 fn push_word(cell: &mut String, w: &str) {

@@ -260,6 +260,21 @@ fn header_text(m: &Message, name: &str) -> Option<String> {
 
 fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotClean> {
     let mut f = MailFacts::default();
+    identity(m, &mut f);
+    machine_marks(m, &mut f);
+    f.not_mail = depth == 0 && f.from.is_none() && f.message_id.is_none() && m.subject().is_none() && m.date().is_none();
+    let mut body = parts(m, depth, bodies, &mut f)?;
+    unwrap_outlook(&mut f, &mut body, depth);
+    crate::parse::truncate_at_char(&mut body, MAX_BODY_TEXT);
+    f.body_text = unlegacy(crate::text::nfc(&body));
+    if f.bounce {
+        f.bounced_to = bounced_recipients(whole(m), &f.body_text, f.from.as_deref());
+    }
+    Ok(f)
+}
+
+/// Who sent it to whom, its subject, dates and place in a thread.
+fn identity(m: &Message, f: &mut MailFacts) {
     f.message_id = m.message_id().map(|s| bounded(&format!("<{}>", s.trim().trim_start_matches('<').trim_end_matches('>'))));
     if let Some(a) = m.from().and_then(|a| a.first()) {
         f.from = a.address().map(|s| bounded(&s.trim().to_ascii_lowercase()));
@@ -282,6 +297,11 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
         HeaderValue::TextList(l) => l.iter().rev().take(MAX_LIST).rev().map(|t| bounded(&format!("<{}>", t.trim_matches(['<', '>'])))).collect(),
         _ => vec![],
     };
+}
+
+/// What says a machine sent it: auto-replies, lists, bounces and read receipts, an empty
+/// Return-Path, and the receiving servers' authentication results.
+fn machine_marks(m: &Message, f: &mut MailFacts) {
     let auto = header_text(m, "Auto-Submitted").map(|s| s.to_ascii_lowercase());
     f.auto_submitted = auto.as_deref().is_some_and(|a| !a.starts_with("no"))
         || m.header_raw("X-Autoreply").is_some()
@@ -316,9 +336,11 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
         .flatten()
         .take(64)
         .collect();
-    f.not_mail = depth == 0 && f.from.is_none() && f.message_id.is_none() && m.subject().is_none() && m.date().is_none();
+}
 
-    // Bodies and attachments of this message (not of messages nested in it).
+/// The message's own text (not that of messages nested in it) and its attachments; the first
+/// message nested in it is read as the one it forwards.
+fn parts(m: &Message, depth: usize, bodies: Bodies, f: &mut MailFacts) -> Result<String, NotClean> {
     let mut body = String::new();
     for (i, part) in m.parts.iter().enumerate() {
         let name = part.attachment_name().map(crate::text::nfc).map(unlegacy);
@@ -366,13 +388,7 @@ fn facts_of(m: &Message, depth: usize, bodies: Bodies) -> Result<MailFacts, NotC
             PartType::Multipart(_) => {}
         }
     }
-    unwrap_outlook(&mut f, &mut body, depth);
-    crate::parse::truncate_at_char(&mut body, MAX_BODY_TEXT);
-    f.body_text = unlegacy(crate::text::nfc(&body));
-    if f.bounce {
-        f.bounced_to = bounced_recipients(whole(m), &f.body_text, f.from.as_deref());
-    }
-    Ok(f)
+    Ok(body)
 }
 
 /// Outlook's wrappers opened (SPEC §5, §6): a TNEF attachment (`winmail.dat`, known by its
