@@ -137,8 +137,8 @@ pub struct ObligationArgs {
 }
 
 impl ObligationArgs {
-    fn key(&self) -> ObligationKey {
-        ObligationKey { unit: self.unit.clone(), report: self.report.clone(), period: self.period }
+    fn key(self) -> ObligationKey {
+        ObligationKey { unit: self.unit, report: self.report, period: self.period }
     }
 }
 
@@ -839,7 +839,7 @@ async fn export(cfg: &Config, store: &Store, file: &std::path::Path, t: i64, per
 /// `exempt`: an obligation exempt, or no longer.
 async fn exempt(cfg: &Config, store: &Store, ob: ObligationArgs, reason: Option<String>, withdraw: bool, json: bool, by: &str) -> Result<i32> {
     let key = ob.key();
-    let ObligationArgs { unit, report, period } = ob;
+    let ObligationKey { unit, report, period } = &key;
     let (state, reason) = if withdraw {
         let had = office::withdraw_exemption(cfg, store, &key, by).await?;
         (if had { "withdrawn" } else { "not_exempt" }, None)
@@ -865,7 +865,7 @@ async fn exempt(cfg: &Config, store: &Store, ob: ObligationArgs, reason: Option<
 #[allow(clippy::too_many_arguments)]
 async fn extend(cfg: &Config, store: &Store, ob: ObligationArgs, until: Option<String>, reason: String, withdraw: bool, quiet: bool, json: bool, by: &str) -> Result<i32> {
     let key = ob.key();
-    let ObligationArgs { unit, report, period } = ob;
+    let ObligationKey { unit, report, period } = &key;
     let now = chrono::Utc::now().timestamp();
     let done = if withdraw {
         office::extensions::withdraw(cfg, store, &key, by, !quiet, now).await?

@@ -75,9 +75,3 @@ kinds! {
     ReportAdded = "report_added", "Thêm loại báo cáo";
     ReportChanged = "report_changed", "Sửa hạn nộp, lịch nhắc của loại báo cáo";
 }
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
